@@ -1,0 +1,1 @@
+"""mlstore: an ML artifact store and lineage service built on ML Metadata."""

@@ -1,0 +1,97 @@
+"""Typed errors. Each class carries the gRPC status it maps to and the CLI exit code.
+
+Callers catch :class:`MlstoreError` (or a subclass); the gRPC server and the CLI map
+errors mechanically from ``grpc_code`` and ``exit_code`` instead of parsing messages.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class MlstoreError(Exception):
+    """Base class of every error mlstore raises on purpose."""
+
+    grpc_code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    #: CLI exit code: 2 for usage/input errors, 1 for a failed check.
+    exit_code: int = 2
+
+
+class InvalidArgument(MlstoreError, ValueError):
+    """The caller passed something malformed (bad id, URI, spec, handle, option)."""
+
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(MlstoreError, LookupError):
+    """A referenced artifact, execution, file, module or pipeline does not exist."""
+
+    grpc_code = grpc.StatusCode.NOT_FOUND
+
+
+class AmbiguousReference(InvalidArgument):
+    """A digest prefix or name matches more than one node."""
+
+
+class AlreadyExists(MlstoreError):
+    """Something immutable already exists with different content (e.g. a hub version)."""
+
+    grpc_code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class FailedPrecondition(MlstoreError):
+    """The store is not in a state that allows the operation (e.g. missing evaluation)."""
+
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Unavailable(MlstoreError):
+    """A backend (database server, gRPC server, object store) cannot be reached."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+
+
+class PermissionDenied(MlstoreError):
+    """The caller's token lacks the scope the operation needs."""
+
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(MlstoreError):
+    """No valid credentials were presented."""
+
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class DataError(InvalidArgument):
+    """Input data is malformed (bad rows, missing columns, wrong types)."""
+
+
+class IntegrityError(MlstoreError):
+    """Stored bytes do not match their recorded digest (corruption)."""
+
+    grpc_code = grpc.StatusCode.DATA_LOSS
+    exit_code = 1
+
+
+class CheckFailed(MlstoreError):
+    """A check ran and failed: gate failed, rerun differs, no warm-start candidate."""
+
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+    exit_code = 1
+
+
+__all__ = [
+    "MlstoreError",
+    "InvalidArgument",
+    "NotFound",
+    "AmbiguousReference",
+    "AlreadyExists",
+    "FailedPrecondition",
+    "Unavailable",
+    "PermissionDenied",
+    "Unauthenticated",
+    "DataError",
+    "IntegrityError",
+    "CheckFailed",
+]
