@@ -1,0 +1,324 @@
+"""The analyze phase: one Apache Beam pipeline computing every analyzer in one read.
+
+Pipeline shape: input paths -> read + parse each file into batches of rows
+(:class:`~mlstore.components.transform.rawio.ParsedBatch`) -> for every feature
+that needs an analyzer, compute its input values per batch and combine:
+
+* ``scale_to_z_score``: exact count/mean/population variance, batches merged
+  with Chan et al.'s parallel update (numerically stable, order-insensitive up
+  to float rounding).
+* ``vocabulary``: exact token counts; ranked by count descending, ties broken by
+  token ascending (Python string order, i.e. Unicode code points); then
+  ``min_frequency`` filter, then ``top_k`` cut.
+* ``bucketize``: Beam's ``ApproximateQuantilesCombineFn`` with epsilon 0.005
+  (rank error <= 0.5%); boundaries are the interior quantiles, de-duplicated.
+
+Chained analyzers (e.g. bucketize of a z-scored column) run in later stages
+that get earlier results as a side input; the files are still read once.
+Results are written by the pipeline to one JSON file, so the code works the
+same on any runner (DirectRunner in-process or multi-process, Flink, Spark,
+Dataflow — pass a shared ``work_dir`` for distributed runners).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.transforms.stats import ApproximateQuantilesCombineFn
+
+from mlstore.components.transform.rawio import MalformedRow, file_format, read_batches
+from mlstore.components.transform.results import AnalyzerResults, result_from_dict
+from mlstore.components.transform.spec import TransformSpec
+from mlstore.errors import DataError, InvalidArgument, NotFound
+
+ANALYZER_OPS = ("scale_to_z_score", "vocabulary", "bucketize")
+QUANTILE_EPSILON = 0.005
+MAX_MALFORMED_EXAMPLES = 10
+_WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
+
+
+def analyze(spec: TransformSpec, input_paths: Sequence[str], *,
+            pipeline_options: PipelineOptions | Sequence[str] | None = None,
+            drop_malformed: bool = False, summary_path: str | None = None,
+            work_dir: str | None = None, batch_size: int = 4096) -> AnalyzerResults:
+    """Run the analyze pipeline over CSV/Parquet files.
+
+    Args:
+        spec: the preprocessing spec.
+        input_paths: CSV (.csv/.csv.gz) or Parquet files; read once.
+        pipeline_options: Beam options as a PipelineOptions or a list of
+            strings such as ``["--direct_num_workers=2", "--direct_running_mode=multi_processing"]``.
+        drop_malformed: drop malformed rows (counted in the result) instead of failing.
+        summary_path: if given, the JSON summary (``analyzers.json`` layout) is written here,
+            also when the step then fails on malformed rows.
+        work_dir: where the pipeline writes its result file (must be shared by all workers).
+        batch_size: rows per batch element.
+
+    Returns:
+        The analyzer results.
+
+    Raises:
+        NotFound: an input file does not exist.
+        InvalidArgument: no inputs or an unsupported file type.
+        DataError: malformed rows and ``drop_malformed`` is False, or no usable rows.
+    """
+    paths = _check_paths(input_paths)
+    options = _options(pipeline_options)
+    work_dir = work_dir or tempfile.mkdtemp(prefix="mlstore-analyze-")
+    out_path = os.path.join(work_dir, "analyzer_output.json")
+    with beam.Pipeline(options=options) as pipeline:
+        _build_pipeline(pipeline, spec, paths, out_path, batch_size)
+    with open(out_path, encoding="utf-8") as fh:
+        payload = dict(json.load(fh))
+    results = _to_results(spec, payload, drop_malformed)
+    if summary_path:
+        results.write_json(summary_path)
+    _check_results(results, drop_malformed)
+    return results
+
+
+def _check_paths(input_paths: Sequence[str]) -> list[str]:
+    if isinstance(input_paths, str) or not input_paths:
+        raise InvalidArgument("input_paths must be a non-empty list of file paths")
+    for path in input_paths:
+        file_format(path)
+        if not os.path.exists(path):
+            raise NotFound(f"input file {path!r} does not exist")
+    return sorted(os.path.abspath(p) for p in input_paths)
+
+
+def _options(opts: PipelineOptions | Sequence[str] | None) -> PipelineOptions:
+    if opts is None:
+        return PipelineOptions([])
+    if isinstance(opts, PipelineOptions):
+        return opts
+    if isinstance(opts, str):
+        raise InvalidArgument("pipeline_options must be a list of strings, not one string")
+    return PipelineOptions(list(opts))
+
+
+def _build_pipeline(p: beam.Pipeline, spec: TransformSpec, paths: list[str], out_path: str,
+                    batch_size: int) -> None:
+    dtypes = {c.name: c.dtype for c in spec.raw_columns}
+    defaults = {c.name: c.default for c in spec.raw_columns if c.default is not None}
+    parsed = (p | "Paths" >> beam.Create(paths)
+              | "SpreadFiles" >> beam.Reshuffle()
+              | "ReadAndParse" >> beam.FlatMap(
+                  lambda path: read_batches(path, dtypes, defaults, batch_size)))
+    outputs = [_row_counts(parsed), _malformed_examples(parsed)]
+    batches = (parsed | "NonEmpty" >> beam.Filter(lambda b: b.num_rows > 0)
+               | "Columns" >> beam.Map(lambda b: b.columns))
+    stage_results: list[beam.PCollection] = []
+    for stage, feats in enumerate(_stages(spec)):
+        side = (None if not stage_results else
+                beam.pvalue.AsDict(stage_results | f"Earlier{stage}" >> beam.Flatten()))
+        for name in feats:
+            stage_results.append(_analyzer(batches, spec, name, side))
+    (outputs + stage_results
+     | "AllResults" >> beam.Flatten()
+     | "ToList" >> beam.combiners.ToList()
+     | "ToJson" >> beam.Map(lambda items: json.dumps(sorted(items), sort_keys=True))
+     | "Write" >> beam.io.WriteToText(out_path, shard_name_template="", num_shards=1))
+
+
+def _stages(spec: TransformSpec) -> list[list[str]]:
+    """Analyzer features grouped by how many analyzers precede them in their chain."""
+    stages: list[list[str]] = []
+    for feat in spec.features:
+        if feat.op in ANALYZER_OPS:
+            stage = _upstream_analyzers(spec, feat.input)
+            while len(stages) <= stage:
+                stages.append([])
+            stages[stage].append(feat.name)
+    return stages
+
+
+def _upstream_analyzers(spec: TransformSpec, name: str) -> int:
+    feat = spec.feature(name)
+    if feat is None:
+        return 0
+    return _upstream_analyzers(spec, feat.input) + (feat.op in ANALYZER_OPS)
+
+
+def _row_counts(parsed: beam.PCollection) -> beam.PCollection:
+    return (parsed | "Counts" >> beam.Map(lambda b: (b.num_rows, b.num_malformed_rows))
+            | "SumCounts" >> beam.CombineGlobally(_sum_pairs)
+            | "CountsKey" >> beam.Map(lambda c: ("__rows__", list(c))))
+
+
+def _sum_pairs(pairs) -> tuple[int, int]:
+    pairs = list(pairs)
+    return (sum(p[0] for p in pairs), sum(p[1] for p in pairs))
+
+
+def _malformed_examples(parsed: beam.PCollection) -> beam.PCollection:
+    return (parsed | "Malformed" >> beam.FlatMap(lambda b: b.malformed)
+            | "FirstMalformed" >> beam.combiners.Top.Smallest(MAX_MALFORMED_EXAMPLES)
+            | "MalformedKey" >> beam.Map(lambda rows: ("__malformed__", [m.__dict__ for m in rows])))
+
+
+def _analyzer(batches: beam.PCollection, spec: TransformSpec, name: str, side) -> beam.PCollection:
+    feat = spec.feature(name)
+    extra = [side] if side is not None else []
+    values = batches | f"Values[{name}]" >> beam.Map(
+        lambda cols, earlier=None: input_values(spec, feat.input, cols, earlier or {}), *extra)
+    if feat.op == "scale_to_z_score":
+        combined = values | f"MeanVar[{name}]" >> beam.CombineGlobally(MeanVarCombineFn())
+    elif feat.op == "vocabulary":
+        combined = (values | f"Counts[{name}]" >> beam.CombineGlobally(TokenCountCombineFn())
+                    | f"Rank[{name}]" >> beam.Map(rank_vocabulary, feat.top_k, feat.min_frequency,
+                                                  feat.num_oov_buckets))
+    else:
+        fn = ApproximateQuantilesCombineFn.create(num_quantiles=feat.num_buckets + 1,
+                                                  epsilon=QUANTILE_EPSILON, input_batched=True)
+        combined = (values | f"ToList[{name}]" >> beam.Map(lambda v: v.tolist())
+                    | f"Quantiles[{name}]" >> beam.CombineGlobally(fn)
+                    | f"Bounds[{name}]" >> beam.Map(quantile_boundaries, feat.num_buckets))
+    return combined | f"Key[{name}]" >> beam.Map(lambda r, n=name: (n, r))
+
+
+def input_values(spec: TransformSpec, name: str, columns: dict[str, np.ndarray],
+                 results: dict[str, dict[str, Any]]) -> Any:
+    """Values of a raw column or (non-analyzer-output) feature for one batch, in numpy.
+
+    Mirrors the TF graph exactly (float64 arithmetic) so chained analyzers see
+    the values the graph will produce. Returns a float64 array, an object array
+    of strings, or a list of token lists for ngrams.
+    """
+    if spec.raw(name) is not None:
+        return columns[name]
+    feat = spec.feature(name)
+    values = input_values(spec, feat.input, columns, results)
+    if feat.op == "identity":
+        return values
+    if feat.op == "scale_to_z_score":
+        stats = result_from_dict(results[name])
+        return z_score(values, stats.mean, stats.variance)
+    if feat.op == "ngrams":
+        return [ngrams(text, feat.ngram_range) for text in values]
+    raise InvalidArgument(f"feature {name!r} ({feat.op}) cannot feed another analyzer")
+
+
+def z_score(values: np.ndarray, mean: float, variance: float) -> np.ndarray:
+    """(x - mean) / std; when std is 0 the output is x - mean (no division)."""
+    std = float(np.sqrt(variance))
+    centered = np.asarray(values, dtype=np.float64) - mean
+    return centered / std if std > 0 else centered
+
+
+def ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
+    """Split on ASCII whitespace, then n-grams joined by one space, shortest n first."""
+    tokens = [t for t in _WHITESPACE.split(text) if t]
+    out: list[str] = []
+    for n in range(ngram_range[0], ngram_range[1] + 1):
+        out.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return out
+
+
+class MeanVarCombineFn(beam.CombineFn):
+    """Exact (count, mean, M2) with Chan et al.'s pairwise merge."""
+
+    def create_accumulator(self) -> tuple[int, float, float]:
+        return (0, 0.0, 0.0)
+
+    def add_input(self, acc, values):
+        values = np.asarray(values, dtype=np.float64)
+        if values.size == 0:
+            return acc
+        mean = float(values.mean())
+        batch = (int(values.size), mean, float(np.sum((values - mean) ** 2)))
+        return _chan_merge(acc, batch)
+
+    def merge_accumulators(self, accs):
+        out = self.create_accumulator()
+        for acc in accs:
+            out = _chan_merge(out, acc)
+        return out
+
+    def extract_output(self, acc) -> dict[str, Any]:
+        count, mean, m2 = acc
+        return {"kind": "z_score", "count": count, "mean": mean,
+                "variance": m2 / count if count else 0.0}
+
+
+def _chan_merge(a, b):
+    na, ma, m2a = a
+    nb, mb, m2b = b
+    if na == 0:
+        return b
+    if nb == 0:
+        return a
+    n = na + nb
+    delta = mb - ma
+    return (n, ma + delta * nb / n, m2a + m2b + delta * delta * na * nb / n)
+
+
+class TokenCountCombineFn(beam.CombineFn):
+    """Exact token counts; accepts string arrays or lists of token lists."""
+
+    def create_accumulator(self) -> Counter:
+        return Counter()
+
+    def add_input(self, acc: Counter, values) -> Counter:
+        for v in values:
+            if isinstance(v, list):
+                acc.update(v)
+            else:
+                acc[v] += 1
+        return acc
+
+    def merge_accumulators(self, accs) -> Counter:
+        out = Counter()
+        for acc in accs:
+            out.update(acc)
+        return out
+
+    def extract_output(self, acc: Counter) -> dict[str, int]:
+        return dict(acc)
+
+
+def rank_vocabulary(counts: dict[str, int], top_k: int | None, min_frequency: int,
+                    num_oov_buckets: int) -> dict[str, Any]:
+    """Rank by (count desc, token asc), keep count >= min_frequency, cut to top_k."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ranked = [kv for kv in ranked if kv[1] >= min_frequency][:top_k]
+    for token, _ in ranked:
+        if "\n" in token or "\r" in token:
+            # Vocabulary assets are one token per line.
+            raise DataError(f"vocabulary token {token!r} contains a line break")
+    return {"kind": "vocabulary", "tokens": [t for t, _ in ranked], "counts": [c for _, c in ranked],
+            "num_oov_buckets": num_oov_buckets, "num_distinct": len(counts)}
+
+
+def quantile_boundaries(quantiles: list[float], num_buckets: int) -> dict[str, Any]:
+    """Interior quantiles (drop min and max), de-duplicated and sorted."""
+    interior = sorted(set(float(q) for q in quantiles[1:-1])) if quantiles else []
+    return {"kind": "quantiles", "boundaries": interior, "num_buckets": num_buckets}
+
+
+def _to_results(spec: TransformSpec, payload: dict[str, Any], drop_malformed: bool) -> AnalyzerResults:
+    num_rows, num_malformed = payload.pop("__rows__", [0, 0])
+    examples = tuple(MalformedRow(**m) for m in payload.pop("__malformed__", []))
+    return AnalyzerResults(
+        spec=spec, num_rows_analyzed=num_rows, num_malformed_rows=num_malformed,
+        num_dropped_rows=num_malformed if drop_malformed else 0, malformed_examples=examples,
+        features={f.name: result_from_dict(payload[f.name]) for f in spec.features if f.name in payload})
+
+
+def _check_results(results: AnalyzerResults, drop_malformed: bool) -> None:
+    if results.num_malformed_rows and not drop_malformed:
+        first = "; ".join(m.describe() for m in results.malformed_examples[:5])
+        raise DataError(f"{results.num_malformed_rows} malformed row(s); first: {first}. "
+                        "Fix the data or pass drop_malformed=True to drop them.")
+    if results.num_rows_analyzed == 0:
+        raise DataError("no usable rows to analyze"
+                        + (f" ({results.num_dropped_rows} malformed rows dropped)" if drop_malformed else ""))
