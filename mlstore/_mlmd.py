@@ -1,0 +1,163 @@
+"""The one chokepoint around ML Metadata.
+
+Every MLMD call goes through :meth:`Metadata.call`, which translates MLMD's errors into
+mlstore's typed errors (callers never see which backend ran), and type registration
+happens once per connection here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from ml_metadata import errors as mlmd_errors
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+from mlstore import errors, schema
+from mlstore._uri import StoreLocation
+
+T = TypeVar("T")
+
+_PROPERTY_TYPES = {schema.INT: pb.INT, schema.DOUBLE: pb.DOUBLE, schema.STRING: pb.STRING}
+
+_ERROR_MAP: dict[type, type[errors.MlstoreError]] = {
+    mlmd_errors.NotFoundError: errors.NotFound,
+    mlmd_errors.AlreadyExistsError: errors.AlreadyExists,
+    mlmd_errors.InvalidArgumentError: errors.InvalidArgument,
+    mlmd_errors.FailedPreconditionError: errors.FailedPrecondition,
+    mlmd_errors.UnavailableError: errors.Unavailable,
+    mlmd_errors.PermissionDeniedError: errors.PermissionDenied,
+    mlmd_errors.UnauthenticatedError: errors.Unauthenticated,
+}
+
+
+def connection_config(location: StoreLocation) -> pb.ConnectionConfig:
+    """The MLMD connection config for a directory or database location."""
+    config = pb.ConnectionConfig()
+    if location.directory is not None:
+        path = location.directory / "mlmd.sqlite"
+        _enable_wal(path)
+        config.sqlite.filename_uri = str(path)
+        config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    elif location.database.dialect == "mysql":
+        db = location.database
+        config.mysql.host = db.host
+        config.mysql.port = db.port
+        config.mysql.database = db.database
+        config.mysql.user = db.user
+        config.mysql.password = db.password
+    else:
+        db = location.database
+        config.postgresql.host = db.host
+        config.postgresql.port = str(db.port)
+        config.postgresql.dbname = db.database
+        config.postgresql.user = db.user
+        if db.password:
+            config.postgresql.password = db.password
+    return config
+
+
+def _enable_wal(path: Path) -> None:
+    """Switches the MLMD SQLite file to WAL before MLMD opens it.
+
+    Why: MLMD never enables WAL, so a reader blocks a writer and writers busy-wait. WAL
+    is a persistent property of the database file, so setting it once here makes every
+    later MLMD connection (ours or another process's) use it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+    finally:
+        con.close()
+
+
+class Metadata:
+    """An MLMD connection with mlstore's types registered and errors translated."""
+
+    def __init__(self, location: StoreLocation):
+        self.location = location
+        try:
+            self._store = metadata_store.MetadataStore(connection_config(location))
+        except mlmd_errors.StatusError as e:
+            where = location.directory or f"{location.database.host}:{location.database.port}"
+            raise errors.Unavailable(f"cannot open ML Metadata at {where}: {_first_line(e)}") from None
+        self._type_ids: dict[tuple[str, str], int] = {}
+
+    @property
+    def raw(self) -> metadata_store.MetadataStore:
+        """The underlying MetadataStore, for read calls made through :meth:`call`."""
+        return self._store
+
+    def call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Calls an MLMD method, translating MLMD errors into mlstore errors."""
+        try:
+            return method(*args, **kwargs)
+        except mlmd_errors.StatusError as e:
+            error_class = _ERROR_MAP.get(type(e), errors.MlstoreError)
+            raise error_class(f"ML Metadata: {_first_line(e)}") from e
+
+    # -- types -----------------------------------------------------------------------
+
+    def artifact_type_id(self, name: str) -> int:
+        """Registers (once) and returns the id of mlstore artifact type ``name``."""
+        key = ("artifact", name)
+        if key not in self._type_ids:
+            definition = schema.artifact_type(name)
+            t = pb.ArtifactType(name=name, description=definition.description)
+            _add_properties(t, definition.all_properties())
+            self._type_ids[key] = self.call(
+                self._store.put_artifact_type, t, can_add_fields=True, can_omit_fields=True
+            )
+        return self._type_ids[key]
+
+    def execution_type_id(self, name: str) -> int:
+        """Registers (once) and returns the id of execution type ``name``."""
+        key = ("execution", name)
+        if key not in self._type_ids:
+            t = pb.ExecutionType(name=name)
+            _add_properties(t, schema.COMMON_EXECUTION_PROPERTIES)
+            self._type_ids[key] = self.call(
+                self._store.put_execution_type, t, can_add_fields=True, can_omit_fields=True
+            )
+        return self._type_ids[key]
+
+    def context_type_id(self, name: str) -> int:
+        """Registers (once) and returns the id of context type ``name``."""
+        key = ("context", name)
+        if key not in self._type_ids:
+            t = pb.ContextType(name=name)
+            self._type_ids[key] = self.call(
+                self._store.put_context_type, t, can_add_fields=True, can_omit_fields=True
+            )
+        return self._type_ids[key]
+
+
+def _add_properties(message: Any, properties: dict[str, str]) -> None:
+    for key, kind in properties.items():
+        message.properties[key] = _PROPERTY_TYPES[kind]
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def set_property(target: Any, key: str, value: object) -> None:
+    """Sets an MLMD (custom) property map entry from a Python value."""
+    if isinstance(value, bool):
+        target[key].int_value = int(value)
+    elif isinstance(value, int):
+        target[key].int_value = value
+    elif isinstance(value, float):
+        target[key].double_value = value
+    else:
+        target[key].string_value = str(value)
+
+
+def get_property(value: pb.Value) -> object:
+    """The Python value of an MLMD property value."""
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None

@@ -1,0 +1,1 @@
+"""The index: fast, rebuildable tables derived from MLMD (SQLAlchemy + alembic)."""

@@ -1,0 +1,63 @@
+"""Schema migrations of the index, run with alembic from the installed package.
+
+The migration scripts live in the repository's top-level ``alembic/`` folder, which the
+wheel ships as the package ``mlstore._migrations`` (see pyproject.toml), so
+``mlstore db upgrade`` works from an installed wheel as well as from a checkout.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+VERSION_TABLE = "mlstore_alembic_version"
+
+
+def script_location() -> Path:
+    """The folder holding env.py and versions/ (packaged or in the checkout)."""
+    try:
+        packaged = resources.files("mlstore._migrations")
+        if packaged.joinpath("env.py").is_file():
+            return Path(str(packaged))
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parents[2] / "alembic"
+
+
+def _config(engine_connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    config.attributes["connection"] = engine_connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this version of mlstore."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for a database never migrated)."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrates the index tables to ``revision`` (default: the newest)."""
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrates the index tables down to ``revision`` ("base" removes them)."""
+    with engine.begin() as connection:
+        command.downgrade(_config(connection), revision)

@@ -1,0 +1,135 @@
+"""The index: SQLAlchemy tables derived from MLMD, for what must be fast.
+
+MLMD stays the system of record; every row here can be rebuilt from it
+(``mlstore reindex``). Tables are prefixed ``mlstore_`` so they can share a database
+with MLMD's own tables. Lineage edges carry *node keys* (see :func:`node_key`) so a
+single recursive query can walk artifact→execution→artifact chains.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+ARTIFACT_KIND = 0
+EXECUTION_KIND = 1
+
+
+def node_key(kind: int, node_id: int) -> int:
+    """One integer per lineage node: ``2*id`` for artifacts, ``2*id + 1`` for executions."""
+    return 2 * node_id + kind
+
+
+def split_node_key(key: int) -> tuple[int, int]:
+    """Inverse of :func:`node_key`: ``(kind, id)``."""
+    return key % 2, key // 2
+
+
+artifact = Table(
+    "mlstore_artifact",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("node", BigInteger, nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("name", String(255)),
+    Column("uri", Text),
+    Column("digest", String(71)),
+    Column("size", BigInteger),
+    Column("state", String(24), nullable=False),
+    Column("pipeline", String(255)),
+    Column("span", BigInteger),
+    Column("create_time_ms", BigInteger, nullable=False),
+    Column("properties", Text, nullable=False),  # JSON
+    Index(None, "digest"),
+    Index(None, "type", "pipeline", "span"),
+)
+
+execution = Table(
+    "mlstore_execution",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("node", BigInteger, nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("pipeline", String(255)),
+    Column("state", String(24), nullable=False),
+    Column("create_time_ms", BigInteger, nullable=False),
+    Column("cache_key", String(71)),
+    Column("properties", Text, nullable=False),  # JSON
+    Index(None, "pipeline", "type"),
+    Index(None, "cache_key"),
+)
+
+event = Table(
+    "mlstore_event",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("execution_id", BigInteger, nullable=False),
+    Column("artifact_id", BigInteger, nullable=False),
+    Column("is_output", Boolean, nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("src", BigInteger, nullable=False),  # node key of the edge's source
+    Column("dst", BigInteger, nullable=False),  # node key of the edge's target
+    UniqueConstraint("execution_id", "artifact_id", "is_output", "role"),
+    Index(None, "src"),
+    Index(None, "dst"),
+    Index(None, "artifact_id"),
+)
+
+metric = Table(
+    "mlstore_metric",
+    metadata,
+    Column("evaluation_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("slice", String(255), primary_key=True),
+    Column("metric", String(64), primary_key=True),
+    Column("model_id", BigInteger),
+    Column("pipeline", String(255)),
+    Column("span", BigInteger),
+    Column("value", Float),
+    Index(None, "pipeline", "metric", "slice", "span"),
+    Index(None, "model_id"),
+)
+
+blessing = Table(
+    "mlstore_blessing",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("model_id", BigInteger, nullable=False),
+    Column("baseline_id", BigInteger),
+    Column("evaluation_id", BigInteger),
+    Column("pipeline", String(255)),
+    Column("blessed", Boolean, nullable=False),
+    Column("span", BigInteger),
+    Column("create_time_ms", BigInteger, nullable=False),
+    Index(None, "pipeline", "blessed", "span", "model_id"),
+    Index(None, "model_id"),
+)
+
+journal = Table(
+    "mlstore_journal",
+    metadata,
+    # An MLMD write in flight: the execution's external_id, written before the MLMD
+    # transaction and removed once the index has the execution (see writer.py).
+    Column("external_id", String(64), primary_key=True),
+    Column("created_ms", BigInteger, nullable=False),
+)

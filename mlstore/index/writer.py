@@ -1,0 +1,217 @@
+"""Turns MLMD records into index rows, idempotently.
+
+The same code indexes a fresh write, catches up after a crash (from the journal) and
+rebuilds the whole index (``reindex``), so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from ml_metadata.proto import metadata_store_pb2 as pb
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from mlstore._mlmd import get_property
+from mlstore.index import tables as t
+
+ARTIFACT_STATES = {v: k for k, v in pb.Artifact.State.items()}
+EXECUTION_STATES = {v: k for k, v in pb.Execution.State.items()}
+
+
+@dataclass
+class IndexBatch:
+    """Everything MLMD holds about some executions, fetched in a few calls."""
+
+    executions: list[pb.Execution]
+    events: list[pb.Event]
+    artifacts: dict[int, pb.Artifact]
+    type_names: dict[int, str]  # MLMD type id -> name (artifact and execution types)
+    rows: dict[str, list[dict]] = field(default_factory=dict)
+
+
+def properties_of(message) -> dict[str, object]:
+    """Properties and custom properties of an MLMD node as a plain dict."""
+    values = {k: get_property(v) for k, v in message.custom_properties.items()}
+    values.update({k: get_property(v) for k, v in message.properties.items()})
+    return values
+
+
+def role_of(event: pb.Event) -> str:
+    for step in event.path.steps:
+        if step.HasField("key"):
+            return step.key
+    return ""
+
+
+def artifact_row(artifact: pb.Artifact, type_name: str) -> dict:
+    props = properties_of(artifact)
+    return {
+        "id": artifact.id,
+        "node": t.node_key(t.ARTIFACT_KIND, artifact.id),
+        "type": type_name,
+        "name": artifact.name or None,
+        "uri": artifact.uri,
+        "digest": props.get("digest"),
+        "size": props.get("size"),
+        "state": ARTIFACT_STATES.get(artifact.state, "UNKNOWN"),
+        "pipeline": props.get("pipeline"),
+        "span": props.get("span"),
+        "create_time_ms": artifact.create_time_since_epoch,
+        "properties": json.dumps(props, sort_keys=True),
+    }
+
+
+def execution_row(execution: pb.Execution, type_name: str) -> dict:
+    props = properties_of(execution)
+    return {
+        "id": execution.id,
+        "node": t.node_key(t.EXECUTION_KIND, execution.id),
+        "type": type_name,
+        "pipeline": props.get("pipeline"),
+        "state": EXECUTION_STATES.get(execution.last_known_state, "UNKNOWN"),
+        "create_time_ms": execution.create_time_since_epoch,
+        "cache_key": props.get("cache_key") or None,
+        "properties": json.dumps(props, sort_keys=True),
+    }
+
+
+def event_row(event: pb.Event) -> dict:
+    is_output = event.type in (pb.Event.OUTPUT, pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT)
+    a = t.node_key(t.ARTIFACT_KIND, event.artifact_id)
+    e = t.node_key(t.EXECUTION_KIND, event.execution_id)
+    return {
+        "execution_id": event.execution_id,
+        "artifact_id": event.artifact_id,
+        "is_output": is_output,
+        "role": role_of(event),
+        "src": e if is_output else a,
+        "dst": a if is_output else e,
+    }
+
+
+def _derived_rows(batch: IndexBatch) -> tuple[list[dict], list[dict]]:
+    """Metric rows (from ModelEvaluation outputs) and blessing rows (ModelBlessing outputs)."""
+    metric_rows, blessing_rows = [], []
+    by_execution: dict[int, list[pb.Event]] = {}
+    for ev in batch.events:
+        by_execution.setdefault(ev.execution_id, []).append(ev)
+    for execution_id, events in by_execution.items():
+        inputs = {role_of(e): e.artifact_id for e in events if not event_row(e)["is_output"]}
+        for ev in events:
+            if not event_row(ev)["is_output"]:
+                continue
+            art = batch.artifacts.get(ev.artifact_id)
+            if art is None:
+                continue
+            type_name = batch.type_names.get(art.type_id)
+            props = properties_of(art)
+            if type_name == "ModelEvaluation" and props.get("metrics"):
+                metric_rows += _metric_rows(art, props, inputs.get("model"), batch)
+            elif type_name == "ModelBlessing" and props.get("current_model_id"):
+                blessing_rows.append(_blessing_row(art, props, batch))
+    return metric_rows, blessing_rows
+
+
+def _span_of(artifact_id: int | None, batch: IndexBatch) -> int | None:
+    art = batch.artifacts.get(artifact_id) if artifact_id else None
+    return properties_of(art).get("span") if art is not None else None
+
+
+def _metric_rows(art: pb.Artifact, props: dict, model_id: int | None, batch: IndexBatch) -> list[dict]:
+    span = _span_of(model_id, batch)
+    span = span if span is not None else props.get("span")
+    slices = json.loads(props["metrics"])
+    return [
+        {
+            "evaluation_id": art.id,
+            "slice": slice_key,
+            "metric": name,
+            "model_id": model_id,
+            "pipeline": props.get("pipeline"),
+            "span": span,
+            "value": None if value is None else float(value),
+        }
+        for slice_key, metrics in sorted(slices.items())
+        for name, value in sorted(metrics.items())
+        if value is None or isinstance(value, (int, float))
+    ]
+
+
+def _blessing_row(art: pb.Artifact, props: dict, batch: IndexBatch) -> dict:
+    model_id = int(props["current_model_id"])
+    span = _span_of(model_id, batch)
+    return {
+        "id": art.id,
+        "model_id": model_id,
+        "baseline_id": props.get("baseline_model_id") or None,
+        "evaluation_id": props.get("evaluation_id") or None,
+        "pipeline": props.get("pipeline"),
+        "blessed": bool(props.get("blessed")),
+        "span": span if span is not None else props.get("span"),
+        "create_time_ms": art.create_time_since_epoch,
+    }
+
+
+def write_batch(connection: Connection, batch: IndexBatch) -> int:
+    """Inserts the rows of ``batch`` that the index does not have yet.
+
+    Idempotent: executions already indexed are skipped, so a catch-up racing a normal
+    write does no harm. Returns the number of executions newly indexed.
+    """
+    exec_ids = [e.id for e in batch.executions]
+    present = set(
+        connection.scalars(select(t.execution.c.id).where(t.execution.c.id.in_(exec_ids))).all()
+    ) if exec_ids else set()
+    new_execs = [e for e in batch.executions if e.id not in present]
+    if not new_execs:
+        return 0
+    new_ids = {e.id for e in new_execs}
+    events = [ev for ev in batch.events if ev.execution_id in new_ids]
+    batch = IndexBatch(new_execs, events, batch.artifacts, batch.type_names)
+    artifact_ids = sorted({ev.artifact_id for ev in events})
+    known = set(
+        connection.scalars(select(t.artifact.c.id).where(t.artifact.c.id.in_(artifact_ids))).all()
+    ) if artifact_ids else set()
+    artifact_rows = [
+        artifact_row(batch.artifacts[i], batch.type_names.get(batch.artifacts[i].type_id, "?"))
+        for i in artifact_ids
+        if i not in known and i in batch.artifacts
+    ]
+    metric_rows, blessing_rows = _derived_rows(batch)
+    for table, rows in (
+        (t.execution, [execution_row(e, batch.type_names.get(e.type_id, "?")) for e in new_execs]),
+        (t.artifact, artifact_rows),
+        (t.event, [event_row(ev) for ev in events]),
+        (t.metric, metric_rows),
+        (t.blessing, blessing_rows),
+    ):
+        if rows:
+            connection.execute(insert(table), rows)
+    return len(new_execs)
+
+
+def write_batch_safely(engine, batch: IndexBatch, journal_ids: Iterable[str] = ()) -> int:
+    """Runs :func:`write_batch` in its own transaction and clears journal entries.
+
+    A concurrent indexer that won the race shows up as a unique-key violation: the
+    rows are already there, so only the journal entries are cleared.
+    """
+    journal_ids = list(journal_ids)
+    try:
+        with engine.begin() as connection:
+            count = write_batch(connection, batch)
+            _clear_journal(connection, journal_ids)
+            return count
+    except IntegrityError:
+        with engine.begin() as connection:
+            _clear_journal(connection, journal_ids)
+        return 0
+
+
+def _clear_journal(connection: Connection, journal_ids: list[str]) -> None:
+    if journal_ids:
+        connection.execute(delete(t.journal).where(t.journal.c.external_id.in_(journal_ids)))
