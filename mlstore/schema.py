@@ -22,7 +22,9 @@ STRING = "STRING"
 #: Properties every artifact carries. ``digest`` is the content digest of its blob
 #: (``sha256:<hex>``), ``size`` its total bytes, ``span`` the data day it derives from.
 COMMON_ARTIFACT_PROPERTIES: Mapping[str, str] = MappingProxyType(
-    {"digest": STRING, "size": INT, "span": INT, "pipeline": STRING}
+    # size is DOUBLE: MLMD's MySQL schema stores int_value as a 32-bit INT, and blobs
+    # pass 2 GiB. Doubles hold integers exactly up to 2**53.
+    {"digest": STRING, "size": DOUBLE, "span": INT, "pipeline": STRING}
 )
 
 #: Properties every execution carries (what the SDK captures).
@@ -32,8 +34,8 @@ COMMON_EXECUTION_PROPERTIES: Mapping[str, str] = MappingProxyType(
         "run_id": STRING,
         "params": STRING,  # canonical JSON
         "error": STRING,
-        "start_time_ms": INT,
-        "end_time_ms": INT,
+        "start_time_ms": DOUBLE,  # epoch ms; DOUBLE because MLMD's MySQL int_value is 32-bit
+        "end_time_ms": DOUBLE,
         "git_commit": STRING,
         "git_dirty": INT,
         "git_diff_digest": STRING,

@@ -225,12 +225,20 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(insert(t.journal), {"external_id": execution.external_id,
                                                    "created_ms": int(time.time() * 1000)})
-        execution_id, artifact_ids, _ = self.metadata.call(
-            self.metadata.raw.put_execution, execution, pairs, contexts, reuse_context_if_already_exist=True
-        )
+        try:
+            execution_id, artifact_ids, _ = self.metadata.call(
+                self.metadata.raw.put_execution, execution, pairs, contexts, reuse_context_if_already_exist=True
+            )
+        except BaseException:
+            self._forget_journal(execution.external_id)
+            raise
         stored = self.metadata.call(self.metadata.raw.get_executions_by_id, [execution_id])
         self._index_executions(stored, journal_ids=[execution.external_id])
         return LoggedExecution(execution_id, tuple(artifact_ids[len(inputs):]))
+
+    def _forget_journal(self, external_id: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(t.journal).where(t.journal.c.external_id == external_id))
 
     def _validate_write(self, step, pipeline, inputs, outputs, state) -> None:
         if not step or not step.replace("_", "").replace("-", "").isalnum():
@@ -294,7 +302,7 @@ class Store:
             uri=output.uri,
             state=pb.Artifact.LIVE if state in ("COMPLETE", "CACHED") else pb.Artifact.ABANDONED,
         )
-        props = {"digest": output.digest, "size": output.size, "pipeline": pipeline, **output.properties}
+        props = {"digest": output.digest, "size": float(output.size), "pipeline": pipeline, **output.properties}
         if "span" not in props and input_spans:
             props["span"] = max(input_spans)  # an output derives from its newest input data
         for key, value in props.items():

@@ -56,7 +56,7 @@ def artifact_row(artifact: pb.Artifact, type_name: str) -> dict:
         "name": artifact.name or None,
         "uri": artifact.uri,
         "digest": props.get("digest"),
-        "size": props.get("size"),
+        "size": None if props.get("size") is None else int(props["size"]),
         "state": ARTIFACT_STATES.get(artifact.state, "UNKNOWN"),
         "pipeline": props.get("pipeline"),
         "span": props.get("span"),

@@ -1,0 +1,3 @@
+from mlstore.cli import main
+
+main()

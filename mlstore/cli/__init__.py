@@ -1,0 +1,28 @@
+"""The ``mlstore`` command. Each command group lives in its own module here."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mlstore.cli import core
+from mlstore.cli._common import run_cli
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mlstore")
+def cli() -> None:
+    """mlstore: ML artifacts by content, with lineage in ML Metadata.
+
+    Exit codes: 0 ok, 1 a check failed, 2 usage or input error. Add --debug for tracebacks.
+    """
+
+
+for command in (core.init, core.ls, core.show, core.lineage, core.verify, core.reindex, core.db, core.types_):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run_cli(cli))

@@ -1,0 +1,108 @@
+"""What every CLI command shares: store options, output, and the exit-code contract.
+
+Exit codes: 0 ok, 1 a check failed (gate failed, corruption found, rerun differs),
+2 usage or input error. Errors print one line on stderr; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+import mlstore
+from mlstore import errors
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def store_options(command: Callable) -> Callable:
+    """Adds ``--store``, ``--server``, ``--token`` and ``--json`` and opens the store lazily."""
+
+    @click.option("--store", "store_uri", envvar="MLSTORE_URI", default=None, metavar="URI",
+                  help="Store URI (directory, mysql://, postgresql://, grpc://). Default $MLSTORE_URI or ./.mlstore.")
+    @click.option("--server", default=None, metavar="HOST:PORT", help="Go through an `mlstore serve` server.")
+    @click.option("--token", envvar="MLSTORE_TOKEN", default=None, help="Bearer token for --server.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+    @functools.wraps(command)
+    def wrapper(store_uri, server, token, as_json, **kwargs):
+        if server:
+            if token:
+                os.environ["MLSTORE_TOKEN"] = token
+            store_uri = f"grpc://{server}"
+        ctx = Context(store_uri, as_json)
+        return command(ctx, **kwargs)
+
+    return wrapper
+
+
+class Context:
+    """The opened store (on first use) and the output mode of one CLI invocation."""
+
+    def __init__(self, store_uri: str | None, as_json: bool):
+        self.store_uri = store_uri
+        self.as_json = as_json
+        self._store = None
+
+    @property
+    def store(self):
+        if self._store is None:
+            self._store = mlstore.open(self.store_uri)
+        return self._store
+
+    def emit(self, payload: Any, text: Callable[[], None] | str | None = None) -> None:
+        """Prints ``payload`` as JSON with --json, else the human form."""
+        if self.as_json:
+            click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
+        elif callable(text):
+            text()
+        elif text is not None:
+            stdout.print(text)
+
+
+def fail_check(message: str) -> None:
+    """Ends the command with exit code 1 (a check ran and failed)."""
+    raise errors.CheckFailed(message)
+
+
+def run_cli(group: click.Group, argv: list[str] | None = None) -> int:
+    """Runs ``group`` and maps every outcome to the exit-code contract."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("MLSTORE_DEBUG") == "1"
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        group.main(args=argv, prog_name="mlstore", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        stderr.print("mlstore: aborted")
+        return 2
+    except click.ClickException as e:
+        stderr.print(f"mlstore: {e.format_message()}", markup=False)
+        return 2
+    except errors.MlstoreError as e:
+        if debug:
+            stderr.print_exception()
+        stderr.print(f"mlstore: {_one_line(e)}", markup=False)
+        return e.exit_code
+    except KeyboardInterrupt:
+        stderr.print("mlstore: interrupted")
+        return 130
+    except Exception as e:  # noqa: BLE001 - the contract: one line, traceback only with --debug
+        if debug:
+            stderr.print_exception()
+        stderr.print(f"mlstore: internal error: {type(e).__name__}: {_one_line(e)} (rerun with --debug)",
+                     markup=False)
+        return 2
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split())

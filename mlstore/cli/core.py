@@ -1,0 +1,181 @@
+"""Core commands: init, ls, show, lineage, verify, reindex, db upgrade."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from rich.progress import Progress
+from rich.table import Table
+
+from mlstore import errors, schema
+from mlstore.cli._common import Context, fail_check, stderr, stdout, store_options
+from mlstore.index import migrate
+
+
+def _when(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _short(digest: str | None) -> str:
+    return digest[:19] if digest else "-"
+
+
+@click.command()
+@store_options
+def init(ctx: Context) -> None:
+    """Create (or open) a store and bring its index to the current schema."""
+    store = ctx.store
+    ctx.emit({"store": store.uri, "index_revision": migrate.head_revision()},
+             f"store ready at {store.uri} (index schema {migrate.head_revision()})")
+
+
+@click.command("ls")
+@click.option("--type", "type_", default=None, help="Only this artifact type.")
+@click.option("--pipeline", default=None, help="Only this pipeline.")
+@click.option("--state", default=None, help="Only this state (LIVE, ABANDONED, DELETED...).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many (newest last).")
+@store_options
+def ls(ctx: Context, type_, pipeline, state, limit) -> None:
+    """List artifacts."""
+    artifacts = ctx.store.artifacts(type=type_, pipeline=pipeline, state=state)
+    if limit:
+        artifacts = artifacts[-limit:]
+
+    def table() -> None:
+        out = Table("id", "type", "pipeline", "span", "state", "digest", "size", "created (UTC)", box=None)
+        for a in artifacts:
+            out.add_row(str(a.node_id), a.type, a.pipeline or "-", "-" if a.span is None else str(a.span),
+                        a.state, _short(a.digest), str(a.size or 0), _when(a.create_time_ms))
+        stdout.print(out)
+
+    ctx.emit([a.to_json() for a in artifacts], table)
+
+
+@click.command()
+@click.argument("ref")
+@store_options
+def show(ctx: Context, ref: str) -> None:
+    """Show one artifact or execution (REF: artifact:N, execution:N or sha256:PREFIX)."""
+    store = ctx.store
+    node = store.resolve(ref)
+    record = store.artifact(node) if node.kind == "artifact" else store.execution(node)
+    events = store.events(node)
+    payload = {**record.to_json(), "events": [
+        {"execution": f"execution:{e.execution_id}", "artifact": f"artifact:{e.artifact_id}",
+         "event_type": "OUTPUT" if e.is_output else "INPUT", "role": e.role} for e in events]}
+
+    def text() -> None:
+        for key, value in record.to_json().items():
+            if key != "properties":
+                stdout.print(f"[bold]{key}[/bold]: {value}")
+        for key, value in sorted(record.properties.items()):
+            shown = value if len(str(value)) < 200 else str(value)[:200] + "..."
+            stdout.print(f"  {key}: {shown}", markup=False)
+        for e in payload["events"]:
+            stdout.print(f"  {e['event_type'].lower():6} {e['role']:16} {e['artifact'] if node.kind == 'execution' else e['execution']}")
+
+    ctx.emit(payload, text)
+
+
+@click.command()
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--up", "direction", flag_value="up", default=True, help="What it was made from (default).")
+@click.option("--down", "direction", flag_value="down", help="What was made from it.")
+@click.option("--both", "direction", flag_value="both", help="Both directions.")
+@click.option("--depth", type=int, default=None, help="Maximum hops (artifact->execution is one); default unlimited.")
+@click.option("--type", "types", multiple=True, help="Keep only nodes of this type (repeatable).")
+@click.option("--dot", is_flag=True, help="Print Graphviz DOT.")
+@store_options
+def lineage(ctx: Context, refs, direction, depth, types, dot) -> None:
+    """Print the lineage graph around one or more nodes, at any depth."""
+    if depth is not None and depth < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--depth")
+    graph = ctx.store.lineage(list(refs), direction=direction, depth=depth, types=types)
+    if dot:
+        click.echo(graph.to_dot(), nl=False)
+        return
+
+    def text() -> None:
+        stdout.print(f"{len(graph.nodes)} nodes, {len(graph.edges)} edges ({direction}stream of "
+                     f"{', '.join(str(s) for s in graph.start)})")
+        for e in graph.edges:
+            stdout.print(f"  {e.source} --{e.role}--> {e.target}")
+
+    ctx.emit(graph.to_json(), text)
+
+
+@click.command()
+@click.argument("refs", nargs=-1)
+@store_options
+def verify(ctx: Context, refs) -> None:
+    """Re-hash stored artifacts (all when no REF); exit 1 naming every corrupted one."""
+    store = ctx.store
+    targets = [store.artifact(r) for r in refs] if refs else [
+        a for a in store.artifacts() if a.state != "DELETED"]
+    corrupted: dict[str, list[str]] = {}
+    with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
+        task = progress.add_task("verifying", total=len(targets))
+        for art in targets:
+            for node, problems in store.verify([art.node_id]).items():
+                corrupted[str(node)] = problems
+            progress.advance(task)
+    ctx.emit({"checked": len(targets), "corrupted": corrupted},
+             lambda: [stdout.print(f"{node}: {'; '.join(p)}", markup=False) for node, p in corrupted.items()]
+             or stdout.print(f"{len(targets)} artifacts verified"))
+    if corrupted:
+        fail_check(f"{len(corrupted)} corrupted artifact(s): {', '.join(corrupted)}")
+
+
+@click.command()
+@store_options
+def reindex(ctx: Context) -> None:
+    """Rebuild the index from ML Metadata."""
+    count = ctx.store.reindex()
+    ctx.emit({"executions_indexed": count}, f"indexed {count} executions")
+
+
+@click.group()
+def db() -> None:
+    """Index database schema."""
+
+
+@db.command()
+@click.option("--revision", default="head", help="Target revision (default: newest).")
+@store_options
+def upgrade(ctx: Context, revision: str) -> None:
+    """Migrate the index tables to the newest schema."""
+    from mlstore._uri import parse_store_uri  # noqa: PLC0415
+    from mlstore.store import _index_engine  # noqa: PLC0415
+
+    location = parse_store_uri(ctx.store_uri)
+    if location.server:
+        raise errors.InvalidArgument("db upgrade runs against the database, not through a server")
+    if location.directory is not None:
+        location.directory.mkdir(parents=True, exist_ok=True)
+    engine = _index_engine(location)
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine, revision)
+    after = migrate.current_revision(engine)
+    ctx.emit({"from": before, "to": after}, f"index schema: {before or 'empty'} -> {after}")
+
+
+@db.command()
+@store_options
+def current(ctx: Context) -> None:
+    """Print the index schema revision."""
+    from mlstore._uri import parse_store_uri  # noqa: PLC0415
+    from mlstore.store import _index_engine  # noqa: PLC0415
+
+    engine = _index_engine(parse_store_uri(ctx.store_uri))
+    rev = migrate.current_revision(engine)
+    ctx.emit({"revision": rev, "head": migrate.head_revision()}, f"{rev} (newest: {migrate.head_revision()})")
+
+
+@click.command("types")
+@store_options
+def types_(ctx: Context) -> None:
+    """List the artifact types and their properties."""
+    payload = {name: {"properties": d.all_properties(), "description": d.description}
+               for name, d in schema.ARTIFACT_TYPES.items()}
+    ctx.emit(payload, lambda: [stdout.print(f"[bold]{n}[/bold] {d['description']}") for n, d in payload.items()])

@@ -1,0 +1,207 @@
+"""The Python SDK: ``mlstore.run(...)`` records one step execution with its artifacts.
+
+>>> import mlstore
+>>> with mlstore.run(pipeline="flights", step="Trainer", params={"epochs": 2}) as run:
+...     run.use("artifact:1", role="examples")
+...     model_dir = train(...)                       # your code
+...     run.log_model(model_dir)
+>>> run.outputs[0].id                               # ids exist once the block has ended
+
+Artifact bytes are published (content-addressed, immutable) when logged; the execution
+with all its events is written to MLMD in one transaction when the block ends. If the
+block raises, the execution is recorded FAILED with the error, its outputs ABANDONED
+(never LIVE), and the exception propagates.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from mlstore import capture, errors, schema
+from mlstore.store import OutputArtifact, Store
+from mlstore.store import open as open_store
+from mlstore.types import Artifact
+
+EVALUATION_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PendingOutput:
+    """An output logged inside a run: its bytes are stored, its id comes at the end."""
+
+    type: str
+    role: str
+    digest: str
+    size: int
+    uri: str
+
+
+class Run:
+    """One step execution being recorded. Create it with :func:`mlstore.run`."""
+
+    def __init__(self, store: Store, pipeline: str, step: str, params: Mapping[str, Any],
+                 run_id: str | None, seed: int | None):
+        self.store = store
+        self.pipeline = pipeline
+        self.step = step
+        self.params = dict(params)
+        self.run_id = run_id
+        self.seeds: dict[str, int] = {}
+        self.properties: dict[str, Any] = {}
+        self._inputs: list[tuple[int, str]] = []
+        self._outputs: list[OutputArtifact] = []
+        self.execution_id: int | None = None
+        self.outputs: list[Artifact] = []
+        self._start_ms = int(time.time() * 1000)
+        if seed is not None:
+            self.set_seed(seed)
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def use(self, ref: Any, role: str) -> Artifact:
+        """Records an existing artifact as an input with ``role`` (e.g. "examples").
+
+        Raises:
+            NotFound / InvalidArgument: ``ref`` does not name an artifact.
+        """
+        _check_role(role)
+        artifact = ref if isinstance(ref, Artifact) else self.store.artifact(ref)
+        self._inputs.append((artifact.id, role))
+        return artifact
+
+    # -- outputs -------------------------------------------------------------------------
+
+    def log_artifact(self, path: str | Path, type: str, role: str | None = None,
+                     properties: Mapping[str, Any] | None = None, name: str | None = None) -> PendingOutput:
+        """Stores the file or directory at ``path`` by content and records it as an output.
+
+        Args:
+            path: a file or directory; symlinks must stay inside it.
+            type: an mlstore artifact type (``schema.ARTIFACT_TYPES``).
+            role: the output role; defaults to the type name in snake case.
+            properties: type properties (validated against the schema).
+
+        Raises:
+            InvalidArgument: unknown type or property, symlink escape. NotFound: no path.
+        """
+        properties = dict(properties or {})
+        schema.check_artifact_properties(type, properties)
+        role = role or _snake(type)
+        _check_role(role)
+        blob = self.store.blobs.publish(path)
+        self._outputs.append(OutputArtifact(type, blob.uri, blob.digest, blob.size, role, properties, name))
+        return PendingOutput(type, role, blob.digest, blob.size, blob.uri)
+
+    def log_model(self, saved_model_dir: str | Path, role: str = "model",
+                  properties: Mapping[str, Any] | None = None) -> PendingOutput:
+        """Logs a SavedModel directory as a ``Model`` artifact.
+
+        Raises:
+            InvalidArgument: the directory has no saved_model.pb.
+        """
+        if not (Path(saved_model_dir) / "saved_model.pb").is_file():
+            raise errors.InvalidArgument(f"{saved_model_dir} is not a SavedModel (no saved_model.pb)")
+        return self.log_artifact(saved_model_dir, "Model", role, properties)
+
+    def log_evaluation(self, metrics: Mapping[str, Mapping[str, float]], role: str = "evaluation",
+                       directory: str | Path | None = None,
+                       properties: Mapping[str, Any] | None = None) -> PendingOutput:
+        """Logs a ModelEvaluation: ``{slice: {metric: value}}`` plus any files in ``directory``.
+
+        The metrics are stored both in the blob (``metrics.json``) and on the MLMD
+        artifact, so the index can be rebuilt even after the bytes are collected.
+        """
+        clean = {str(s): {str(k): float(v) for k, v in m.items()} for s, m in metrics.items()}
+        with tempfile.TemporaryDirectory(prefix="mlstore-eval-") as tmp:
+            target = Path(directory) if directory else Path(tmp)
+            if not (target / "metrics.json").exists():
+                (target / "metrics.json").write_text(json.dumps(
+                    {"format_version": EVALUATION_FORMAT_VERSION,
+                     "slices": [{"slice": s, "metrics": m} for s, m in sorted(clean.items())]},
+                    indent=1, sort_keys=True))
+            props = {"metrics": json.dumps(clean, sort_keys=True),
+                     "format_version": EVALUATION_FORMAT_VERSION, **(properties or {})}
+            return self.log_artifact(target, "ModelEvaluation", role, props)
+
+    def set_seed(self, seed: int) -> None:
+        """Seeds Python, NumPy and (when imported) TensorFlow, and records the seed."""
+        random.seed(seed)
+        try:
+            import numpy as np  # noqa: PLC0415
+
+            np.random.seed(seed)
+        except ImportError:  # pragma: no cover - numpy is a dependency
+            pass
+        import sys  # noqa: PLC0415
+
+        if "tensorflow" in sys.modules:
+            sys.modules["tensorflow"].random.set_seed(seed)
+        self.seeds["global"] = seed
+
+    # -- end -----------------------------------------------------------------------------
+
+    def _finish(self, error: BaseException | None) -> None:
+        properties = {
+            **capture.capture_properties(),
+            "params": json.dumps(self.params, sort_keys=True, default=str),
+            "seeds": json.dumps(self.seeds, sort_keys=True),
+            "start_time_ms": float(self._start_ms),
+            "end_time_ms": time.time() * 1000.0,
+            **self.properties,
+        }
+        if error is not None:
+            properties["error"] = f"{type(error).__name__}: {error}"[:4000]
+        logged = self.store.log_execution(
+            self.step, self.pipeline, inputs=self._inputs, outputs=self._outputs,
+            properties=properties, state="FAILED" if error else "COMPLETE", run_id=self.run_id,
+        )
+        self.execution_id = logged.execution_id
+        self.outputs = [self.store.artifact(i) for i in logged.output_ids]
+
+
+@contextmanager
+def run(pipeline: str, step: str, params: Mapping[str, Any] | None = None, *,
+        store: Store | str | None = None, run_id: str | None = None, seed: int | None = None) -> Iterator[Run]:
+    """Records the enclosed block as one execution of ``step`` in ``pipeline``.
+
+    Args:
+        pipeline: pipeline name (an MLMD ``pipeline`` context).
+        step: the step / execution type, e.g. "Trainer".
+        params: the step's parameters (recorded as canonical JSON).
+        store: a Store, a store URI, or None for ``$MLSTORE_URI`` / ``./.mlstore``.
+        run_id: groups steps into a ``pipeline_run`` context (default: a new id).
+        seed: seeds Python/NumPy/TensorFlow and records it.
+
+    Yields:
+        The :class:`Run`; after the block, ``run.execution_id`` and ``run.outputs`` are set.
+    """
+    the_store = store if isinstance(store, Store) or hasattr(store, "log_execution") else open_store(store)
+    current = Run(the_store, pipeline, step, params or {}, run_id or uuid.uuid4().hex[:12], seed)
+    try:
+        yield current
+    except BaseException as e:
+        current._finish(e)
+        raise
+    current._finish(None)
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, c in enumerate(name):
+        if c.isupper() and i:
+            out.append("_")
+        out.append(c.lower())
+    return "".join(out)
+
+
+def _check_role(role: str) -> None:
+    if not role or not role.replace("_", "").isalnum() or len(role) > 64:
+        raise errors.InvalidArgument(f"role {role!r} must be 1-64 letters, digits or '_'")

@@ -1,0 +1,55 @@
+"""Shared fixtures: one ``store_uri`` fixture, three backends.
+
+``store_uri`` runs each test against the embedded SQLite store and against fresh
+databases on the MariaDB (127.0.0.1:3306) and PostgreSQL (127.0.0.1:5432) servers.
+Server-backed runs skip when the server is unreachable, except under CI=true, where
+they fail instead (CI must exercise them).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest
+
+from tests import backends
+
+ALL_BACKENDS = ("sqlite", "mysql", "postgresql")
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+def store_uri(request, tmp_path):
+    """A fresh, empty store URI on each backend."""
+    yield from backends.fresh_store_uri(request.param, tmp_path)
+
+
+@pytest.fixture
+def sqlite_store_uri(tmp_path):
+    """A fresh embedded store (SQLite + local blobs)."""
+    return str(tmp_path / "store")
+
+
+@pytest.fixture
+def store(store_uri):
+    import mlstore
+
+    s = mlstore.open(store_uri)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_store_uri):
+    import mlstore
+
+    s = mlstore.open(sqlite_store_uri)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def unique_name():
+    return "t" + uuid.uuid4().hex[:10]
