@@ -15,7 +15,9 @@ YAML example::
       distance_bucket: {op: bucketize, input: distance_z, num_buckets: 4}
       carrier_id: {op: vocabulary, input: carrier, top_k: 20, num_oov_buckets: 1}
 
-A feature's ``input`` names a raw column or another feature (analyzers chain).
+A feature's ``input`` names a raw column or another feature (analyzers chain;
+cycles are rejected). Columns and features are kept sorted by name, so the
+canonical form and digest do not depend on declaration order.
 Missing values: a raw column with ``default`` gets the default where a value is
 missing (empty CSV field, NaN, null); a column without ``default`` is required
 and a missing value makes the row malformed.
@@ -69,7 +71,7 @@ class Feature:
 
 @dataclass(frozen=True)
 class TransformSpec:
-    """Raw columns plus features, in declaration order."""
+    """Raw columns plus features, each sorted by name (canonical order)."""
 
     raw_columns: tuple[RawColumn, ...]
     features: tuple[Feature, ...]
@@ -163,8 +165,9 @@ def parse_spec(source: str | Mapping[str, Any]) -> TransformSpec:
     if not isinstance(source, Mapping):
         raise InvalidArgument("transform spec must be a mapping with raw_columns and features")
     _check_keys("transform spec", source, {"raw_columns", "features"}, required={"raw_columns", "features"})
-    raw = tuple(_parse_raw(n, v) for n, v in _mapping("raw_columns", source["raw_columns"]).items())
-    feats = tuple(_parse_feature(n, v) for n, v in _mapping("features", source["features"]).items())
+    # Sorted by name: the spec (and its digest) does not depend on declaration order.
+    raw = tuple(_parse_raw(n, v) for n, v in sorted(_mapping("raw_columns", source["raw_columns"]).items()))
+    feats = tuple(_parse_feature(n, v) for n, v in sorted(_mapping("features", source["features"]).items()))
     spec = TransformSpec(raw_columns=raw, features=feats)
     _validate_graph(spec)
     return spec
@@ -273,16 +276,25 @@ def _validate_graph(spec: TransformSpec) -> None:
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise InvalidArgument(f"names used twice across raw_columns and features: {sorted(dup)}")
-    # Features must reference earlier names: declaration order is a topological order,
-    # which rules out cycles and keeps the analyze stages easy to follow.
-    seen = {c.name for c in spec.raw_columns}
+    known = set(names)
     for feat in spec.features:
-        if feat.input not in seen:
-            raise InvalidArgument(
-                f"feature {feat.name!r}: input {feat.input!r} is not a raw column or an earlier feature")
+        if feat.input not in known:
+            raise InvalidArgument(f"feature {feat.name!r}: input {feat.input!r} is not a raw column or feature")
+        _check_no_cycle(spec, feat)
+    for feat in spec.features:
         kind = spec.output_kind(feat.input)
         if kind not in _ACCEPTS[feat.op]:
             raise InvalidArgument(
                 f"feature {feat.name!r}: op {feat.op} cannot take {kind} input {feat.input!r}"
                 f" (accepts {sorted(_ACCEPTS[feat.op])})")
-        seen.add(feat.name)
+
+
+def _check_no_cycle(spec: TransformSpec, feat: Feature) -> None:
+    # Each feature has one input, so its chain is a path; revisiting a name is a cycle.
+    seen = [feat.name]
+    current = spec.feature(feat.input)
+    while current is not None:
+        if current.name in seen:
+            raise InvalidArgument(f"features form a cycle: {' -> '.join(seen + [current.name])}")
+        seen.append(current.name)
+        current = spec.feature(current.input)
