@@ -109,7 +109,7 @@ def train(transform_graph_path: str, train_paths: Sequence[str], output_dir: str
     fit = model.fit(_dataset(x, raw.labels, hyperparams, shuffle=True), epochs=hyperparams.epochs,
                     validation_data=_eval_dataset(graph, eval_paths, label, names, hyperparams,
                                                   drop_malformed),
-                    verbose=0)
+                    shuffle=False, verbose=0)  # the dataset is already shuffled with the seed
     result = TrainResult(
         output_dir=output_dir, serving_dir=os.path.join(output_dir, "serving"),
         keras_model_path=os.path.join(output_dir, KERAS_MODEL),
