@@ -102,7 +102,7 @@ class EvalConfig:
     slicing_specs: tuple[SliceSpec, ...] = ()
     example_weight_column: str | None = None
     prediction_column: str | None = None
-    batch_size: int = 20_000
+    batch_size: int = 50_000
 
     def all_specs(self) -> tuple[SliceSpec, ...]:
         """Slicing specs with Overall first and duplicates removed."""

@@ -2,13 +2,14 @@
 
 It backs the AUCs and the curves. Two modes:
 
-* **exact** -- while a slice has at most ``MAX_EXACT_SCORES`` distinct predictions the
-  histogram keeps every distinct score, so AUCs equal the exact (scikit-learn) values.
+* **exact** -- it keeps every distinct score while that stays cheap (always for a slice
+  of at most ``MAX_EXACT_SCORES`` examples), so AUCs equal the exact (scikit-learn)
+  values.
 * **binned** -- beyond that it collapses into ``N_BINS`` (10,000) equal-width bins on
   ``[0, 1]`` (confusion matrices at 10,001 thresholds), bounded in size whatever the
   data. Predictions closer than 1e-4 then count as ties; that moves an AUC by at most
-  about ``(colliding pairs) / (positives * rank)``, negligible for slices big enough to
-  have 10,000 distinct scores.
+  about ``(colliding pairs) / (positives * rank)``, negligible for slices of more than
+  10,000 examples.
 
 Why both: small slices are where binning error is largest relative to the data (two
 top-ranked predictions sharing a bin shift average precision by ~1/(2*positives)), and
@@ -52,15 +53,13 @@ class ScoreHistogram:
     def from_rows(cls, predictions: np.ndarray, pos_weight: np.ndarray,
                   neg_weight: np.ndarray) -> "ScoreHistogram":
         """Histogram of rows with prediction, weight-if-positive, weight-if-negative."""
+        if len(predictions) > MAX_EXACT_SCORES:  # cannot stay exact: skip the sort
+            bins = prediction_bins(predictions)
+            return cls(None, np.bincount(bins, weights=pos_weight, minlength=N_BINS).astype(np.float64),
+                       np.bincount(bins, weights=neg_weight, minlength=N_BINS).astype(np.float64))
         scores, inverse = np.unique(predictions, return_inverse=True)
-        hist = cls(scores, np.bincount(inverse, weights=pos_weight, minlength=len(scores)),
+        return cls(scores, np.bincount(inverse, weights=pos_weight, minlength=len(scores)),
                    np.bincount(inverse, weights=neg_weight, minlength=len(scores)))
-        return hist._bounded()
-
-    def _bounded(self) -> "ScoreHistogram":
-        if self.scores is not None and len(self.scores) > MAX_EXACT_SCORES:
-            return self.binned()
-        return self
 
     def binned(self) -> "ScoreHistogram":
         """This histogram in binned mode (a no-op if already binned)."""
@@ -72,11 +71,15 @@ class ScoreHistogram:
 
     def merge(self, other: "ScoreHistogram") -> "ScoreHistogram":
         """Return the sum of two histograms (inputs are not modified)."""
-        if self.scores is not None and other.scores is not None:
+        exact = self.scores is not None and other.scores is not None
+        # Stay exact while the parts together have at most MAX_EXACT_SCORES scores, so a
+        # slice with at most that many examples is always exact (and no sort is spent
+        # on slices that are about to be binned anyway).
+        if exact and len(self.scores) + len(other.scores) <= MAX_EXACT_SCORES:
             scores, inverse = np.unique(np.concatenate([self.scores, other.scores]), return_inverse=True)
             pos = np.bincount(inverse, weights=np.concatenate([self.pos, other.pos]), minlength=len(scores))
             neg = np.bincount(inverse, weights=np.concatenate([self.neg, other.neg]), minlength=len(scores))
-            return ScoreHistogram(scores, pos, neg)._bounded()
+            return ScoreHistogram(scores, pos, neg)
         a, b = self.binned(), other.binned()
         return ScoreHistogram(None, a.pos + b.pos, a.neg + b.neg)
 

@@ -86,10 +86,11 @@ def sort_slices(slices: list[SliceResult]) -> tuple[SliceResult, ...]:
     return tuple(sorted(slices, key=lambda s: (s.slice_key != OVERALL, s.slice_key)))
 
 
-def _write_json(path: str, payload: dict) -> None:
+def _write_json(path: str, payload: dict, indent: int | None) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=1, sort_keys=False, allow_nan=False)
+        # indent=None lets json use its C encoder: plots.json is large (curves per slice).
+        json.dump(payload, fh, indent=indent, allow_nan=False)
         fh.write("\n")
     os.replace(tmp, path)  # readers never see a half-written file
 
@@ -108,8 +109,8 @@ def write_evaluation(directory: str, result: EvalResult) -> None:
     }
     plots = {"format_version": FORMAT_VERSION,
              "slices": [{"slice": s.slice_key, "plots": s.plots} for s in result.slices]}
-    _write_json(os.path.join(directory, METRICS_FILE), metrics)
-    _write_json(os.path.join(directory, PLOTS_FILE), plots)
+    _write_json(os.path.join(directory, METRICS_FILE), metrics, indent=1)
+    _write_json(os.path.join(directory, PLOTS_FILE), plots, indent=None)
 
 
 def _read_json(path: str) -> dict:

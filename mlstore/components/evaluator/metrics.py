@@ -109,24 +109,22 @@ def batch_accumulators(codes: np.ndarray, n_groups: int, labels: np.ndarray,
         "tp": per_group(w * (pred_pos & (y == 1))), "fp": per_group(w * (pred_pos & (y == 0))),
         "tn": per_group(w * (~pred_pos & (y == 0))), "fn": per_group(w * (~pred_pos & (y == 1))),
     }
-    bins = prediction_bins(p)
-    calib_bins = bins // (N_BINS // CALIBRATION_BINS)
-    # Sort once so each group's rows are a contiguous range: O(rows) work per batch
-    # instead of one full-length mask per group.
+    calib_bins = prediction_bins(p) // (N_BINS // CALIBRATION_BINS)
+    calib = np.bincount(codes * CALIBRATION_BINS + calib_bins, weights=w * p,
+                        minlength=n_groups * CALIBRATION_BINS).reshape(n_groups, CALIBRATION_BINS)
+    # Sort rows by group once so each group is a contiguous slice (views, no masks).
     order = np.argsort(codes, kind="stable")
+    p_s, wy_s, wn_s = p[order], (w * y)[order], (w * (1.0 - y))[order]
     starts = np.concatenate([[0], np.cumsum(counts)])
     out = []
     for g in range(n_groups):
-        rows = order[starts[g]:starts[g + 1]]
-        wy, wn = (w * y)[rows], (w * (1.0 - y))[rows]
-        acc = MetricsAccumulator(
+        rows = slice(starts[g], starts[g + 1])
+        out.append(MetricsAccumulator(
             example_count=int(counts[g]),
             **{k: float(v[g]) for k, v in sums.items()},
-            scores=ScoreHistogram.from_rows(p[rows], wy, wn),
-            calib_pred_sum=np.bincount(calib_bins[rows], weights=(w * p)[rows],
-                                       minlength=CALIBRATION_BINS).astype(np.float64),
-        )
-        out.append(acc)
+            scores=ScoreHistogram.from_rows(p_s[rows], wy_s[rows], wn_s[rows]),
+            calib_pred_sum=calib[g].astype(np.float64),
+        ))
     return out
 
 
