@@ -7,6 +7,7 @@ import sys
 import click
 
 from mlstore.cli import core
+from mlstore.cli.serve import serve
 from mlstore.cli._common import run_cli
 
 
@@ -18,6 +19,8 @@ def cli() -> None:
     Exit codes: 0 ok, 1 a check failed, 2 usage or input error. Add --debug for tracebacks.
     """
 
+
+cli.add_command(serve)
 
 for command in (core.init, core.ls, core.show, core.lineage, core.verify, core.reindex, core.db, core.types_):
     cli.add_command(command)

@@ -1,0 +1,54 @@
+"""``mlstore serve``: run the gRPC API over a store."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from mlstore.cli._common import stderr
+
+
+@click.command()
+@click.option("--store", "store_uri", envvar="MLSTORE_URI", default=None, metavar="URI",
+              help="Store to serve (directory, mysql://, postgresql://). Default $MLSTORE_URI or ./.mlstore.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=50051, show_default=True,
+              help="Port (0 = any free port; the chosen one is printed).")
+@click.option("--tokens", "tokens_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML token table (token -> name, scopes). Default $MLSTORE_SERVER_TOKENS.")
+@click.option("--insecure-open", is_flag=True, help="Serve without tokens on a non-loopback address.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--max-message-mb", type=int, default=64, show_default=True,
+              help="Largest request/response in MiB (larger requests get RESOURCE_EXHAUSTED).")
+@click.option("--workers", type=click.IntRange(1, 512), default=16, show_default=True, help="RPC threads.")
+@click.option("--writers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Concurrent write connections (1 on SQLite).")
+@click.option("--grace", type=click.FloatRange(0), default=10.0, show_default=True,
+              help="Seconds in-flight calls get to finish on SIGTERM.")
+def serve(store_uri, host, port, tokens_file, insecure_open, tls_cert, tls_key, max_message_mb, workers,
+          writers, grace) -> None:
+    """Serve the store over gRPC (health checking, reflection, bearer-token auth).
+
+    Without tokens the server only binds a loopback address (or needs --insecure-open).
+    """
+    from mlstore.server import ServeOptions  # noqa: PLC0415 - keeps `mlstore --help` fast
+    from mlstore.server import serve as run_server  # noqa: PLC0415
+    from mlstore.server.auth import load_tokens  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "absl"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    tokens = load_tokens(tokens_file)
+    options = ServeOptions(store_uri=store_uri, host=host, port=port, tokens=tokens, insecure_open=insecure_open,
+                           tls_cert=tls_cert, tls_key=tls_key, max_message_mb=max_message_mb, workers=workers,
+                           writers=writers, grace_s=grace)
+
+    def ready(bound: int) -> None:
+        auth = f"{len(tokens)} token(s)" if tokens else "no auth (open)"
+        stderr.print(f"mlstore serving on {host}:{bound} ({auth}{', TLS' if tls_cert else ''})", markup=False)
+        click.echo(f"listening on {host}:{bound}", err=False)
+
+    run_server(options, ready=ready)

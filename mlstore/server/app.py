@@ -1,0 +1,154 @@
+"""Builds and runs the gRPC server: services, health, reflection, auth, TLS, shutdown.
+
+Message size limits: requests and responses are capped at ``max_message_mb`` (default
+64 MiB) in both directions; a larger request gets RESOURCE_EXHAUSTED. Lineage graphs
+that do not fit one response are fetched with StreamLineage (pages of nodes/edges).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from mlstore import errors
+from mlstore.server.auth import AuthInterceptor, TokenTable
+from mlstore.server.backend import Backend
+from mlstore.server.model_services import GateService, IngestService, ModelService
+from mlstore.server.query_services import ArtifactService, LineageService, StoreService
+from mlstore.v1 import (artifact_service_pb2, artifact_service_pb2_grpc, gate_service_pb2, gate_service_pb2_grpc,
+                        ingest_service_pb2, ingest_service_pb2_grpc, lineage_service_pb2,
+                        lineage_service_pb2_grpc, model_service_pb2, model_service_pb2_grpc,
+                        store_service_pb2, store_service_pb2_grpc)
+
+log = logging.getLogger("mlstore.server")
+
+_SERVICES = (
+    (lineage_service_pb2, "LineageService", lineage_service_pb2_grpc.add_LineageServiceServicer_to_server),
+    (artifact_service_pb2, "ArtifactService", artifact_service_pb2_grpc.add_ArtifactServiceServicer_to_server),
+    (model_service_pb2, "ModelService", model_service_pb2_grpc.add_ModelServiceServicer_to_server),
+    (gate_service_pb2, "GateService", gate_service_pb2_grpc.add_GateServiceServicer_to_server),
+    (ingest_service_pb2, "IngestService", ingest_service_pb2_grpc.add_IngestServiceServicer_to_server),
+    (store_service_pb2, "StoreService", store_service_pb2_grpc.add_StoreServiceServicer_to_server),
+)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How ``mlstore serve`` runs (see ``mlstore serve --help``)."""
+
+    store_uri: str | None
+    host: str = "127.0.0.1"
+    port: int = 50051
+    tokens: TokenTable | None = None
+    insecure_open: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_message_mb: int = 64
+    workers: int = 16
+    writers: int = 4
+    grace_s: float = 10.0
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.max_message_mb * 1024 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(options: ServeOptions) -> None:
+    """Refuses to serve without tokens on a non-loopback address unless --insecure-open.
+
+    Raises:
+        InvalidArgument: unsafe combination of options.
+    """
+    if (options.tls_cert is None) != (options.tls_key is None):
+        raise errors.InvalidArgument("--tls-cert and --tls-key go together")
+    if not options.tokens and not is_loopback(options.host) and not options.insecure_open:
+        raise errors.InvalidArgument(
+            f"refusing to serve {options.host} without tokens: pass --tokens FILE (or set "
+            "MLSTORE_SERVER_TOKENS), bind to 127.0.0.1, or pass --insecure-open")
+    if not 1 <= options.max_message_mb <= 2047:
+        raise errors.InvalidArgument("--max-message-mb must be between 1 and 2047")
+
+
+def build_server(backend: Backend, options: ServeOptions) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """Creates the server with every service registered and binds its port.
+
+    Returns:
+        ``(server, bound port, health servicer)``; the server is not started yet.
+    """
+    interceptors = [AuthInterceptor(options.tokens)] if options.tokens else []
+    limit = options.max_message_bytes
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="mlstore-rpc"),
+        interceptors=interceptors,
+        options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
+                 ("grpc.so_reuseport", 0)],
+        maximum_concurrent_rpcs=options.workers * 8,
+    )
+    servicers = (LineageService(backend), ArtifactService(backend), ModelService(backend),
+                 GateService(backend), IngestService(backend), StoreService(backend, limit))
+    names = []
+    for (module, name, add), servicer in zip(_SERVICES, servicers):
+        add(servicer, server)
+        names.append(module.DESCRIPTOR.services_by_name[name].full_name)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in names + [""]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(names + [health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    address = f"{options.host}:{options.port}"
+    if options.tls_cert:
+        credentials = grpc.ssl_server_credentials([(options.tls_key.read_bytes(), options.tls_cert.read_bytes())])
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
+    if port == 0:
+        raise errors.Unavailable(f"cannot bind {address}: the port is in use or the address is not local")
+    return server, port, health_servicer
+
+
+def serve(options: ServeOptions, ready: callable = None) -> None:
+    """Runs the server until SIGTERM/SIGINT, then shuts down gracefully.
+
+    On a signal: health turns NOT_SERVING, new calls are refused, in-flight calls get
+    ``grace_s`` seconds to finish.
+
+    Args:
+        options: see :class:`ServeOptions`.
+        ready: called with the bound port once the server accepts calls.
+    """
+    check_exposure(options)
+    backend = Backend(options.store_uri, writers=options.writers)
+    server, port, health_servicer = build_server(backend, options)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    server.start()
+    log.info("mlstore serving a %s store on %s:%d", backend.backend_name, options.host, port)
+    if ready:
+        ready(port)
+    try:
+        stop.wait()
+    finally:
+        health_servicer.enter_graceful_shutdown()
+        server.stop(options.grace_s).wait()
+        backend.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("mlstore server stopped")

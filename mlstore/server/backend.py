@@ -1,0 +1,81 @@
+"""What every service shares: the store that answers queries and a pool of writers.
+
+Queries run on one :class:`~mlstore.store.Store`: they only touch the index through
+SQLAlchemy, whose engine is thread-safe. Writes go through MLMD, whose Python client is
+not safe to share between threads, so each concurrent writer borrows its own Store
+(its own MLMD connection) from a small pool. The server keeps no other state, so any
+number of replicas can serve one database.
+"""
+
+from __future__ import annotations
+
+import queue
+from contextlib import contextmanager
+from typing import Iterator
+
+from mlstore import errors
+from mlstore.server.status import hide
+from mlstore.store import Store
+
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10000
+
+
+class Backend:
+    """The shared store plus ``writers`` write connections."""
+
+    def __init__(self, uri: str, writers: int = 4):
+        self.reader = _open(uri)
+        if self.reader.location.database is not None:
+            hide(self.reader.location.database.password)
+        if self.reader.location.directory is not None:
+            writers = 1  # SQLite has one writer at a time anyway; more would only busy-wait
+        self._writers: queue.Queue[Store] = queue.Queue()
+        self._all = [self.reader] + [_open(uri) for _ in range(max(1, writers))]
+        for store in self._all[1:]:
+            self._writers.put(store)
+
+    @property
+    def backend_name(self) -> str:
+        location = self.reader.location
+        return "sqlite" if location.directory is not None else location.database.dialect
+
+    @contextmanager
+    def writer(self, timeout: float | None = None) -> Iterator[Store]:
+        """Borrows a write connection (waits for a free one up to ``timeout`` seconds).
+
+        Raises:
+            Unavailable: no writer became free in time.
+        """
+        try:
+            store = self._writers.get(timeout=timeout)
+        except queue.Empty:
+            raise errors.Unavailable("all write connections are busy; retry later") from None
+        try:
+            yield store
+        finally:
+            self._writers.put(store)
+
+    def close(self) -> None:
+        for store in self._all:
+            store.close()
+
+
+def _open(uri: str) -> Store:
+    from mlstore._uri import parse_store_uri  # noqa: PLC0415
+
+    location = parse_store_uri(uri)
+    if location.server is not None:
+        raise errors.InvalidArgument("mlstore serve needs a local or database store, not grpc://")
+    return Store(location)
+
+
+def page_size(requested: int) -> int:
+    """The page size for a request (0 = default, capped at MAX_PAGE_SIZE).
+
+    Raises:
+        InvalidArgument: a negative page size.
+    """
+    if requested < 0:
+        raise errors.InvalidArgument(f"page_size must be >= 0, got {requested}")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)

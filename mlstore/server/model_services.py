@@ -1,0 +1,119 @@
+"""ModelService (metrics, blessings, warm start), GateService and IngestService."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from mlstore import errors
+from mlstore.server import convert
+from mlstore.server.backend import Backend
+from mlstore.server.gating import evaluate_gate
+from mlstore.server.status import rpc
+from mlstore.store import OutputArtifact
+from mlstore.v1 import gate_service_pb2 as gpb
+from mlstore.v1 import gate_service_pb2_grpc as ggrpc
+from mlstore.v1 import ingest_service_pb2 as ipb
+from mlstore.v1 import ingest_service_pb2_grpc as igrpc
+from mlstore.v1 import model_service_pb2 as mpb
+from mlstore.v1 import model_service_pb2_grpc as mgrpc
+from mlstore.v1 import types_pb2 as tpb
+from mlstore.warmstart import Candidate, select
+
+#: How long a LogExecution waits for a free write connection before UNAVAILABLE.
+WRITER_WAIT_S = 30.0
+
+
+def _opt(message, field: str):
+    return getattr(message, field) if message.HasField(field) else None
+
+
+class ModelService(mgrpc.ModelServiceServicer):
+    def __init__(self, backend: Backend):
+        self.store = backend.reader
+
+    @rpc
+    def GetMetricSeries(self, request, context):
+        points = self.store.metric_series(request.pipeline, request.metric, request.slice or "Overall")
+        return mpb.GetMetricSeriesResponse(points=[convert.metric_point_to_pb(p) for p in points])
+
+    @rpc
+    def GetEvaluationMetrics(self, request, context):
+        metrics = self.store.evaluation_metrics(request.ref)
+        return mpb.GetEvaluationMetricsResponse(
+            slices=[tpb.SliceMetrics(slice=k, metrics=v) for k, v in sorted(metrics.items())])
+
+    @rpc
+    def GetLatestBlessed(self, request, context):
+        model = self.store.latest_blessed(request.pipeline)
+        return mpb.GetLatestBlessedResponse(model=convert.artifact_to_pb(model) if model else None)
+
+    @rpc
+    def ListBlessings(self, request, context):
+        found = self.store.blessings(pipeline=_opt(request, "pipeline"), model=_opt(request, "model"))
+        return mpb.ListBlessingsResponse(blessings=[convert.blessing_to_pb(b) for b in found])
+
+    @rpc
+    def ListPipelines(self, request, context):
+        return mpb.ListPipelinesResponse(pipelines=self.store.pipelines())
+
+    @rpc
+    def SelectWarmStart(self, request, context):
+        if not request.pipeline:
+            raise errors.InvalidArgument("SelectWarmStart needs a pipeline")
+        metric = (request.slice or "Overall", request.metric) if request.metric else None
+        selection = select(self._candidates(request.pipeline, metric), request.policy, pipeline=request.pipeline,
+                           metric=metric, higher_is_better=_opt(request, "higher_is_better"),
+                           as_of=_opt(request, "as_of_span"))
+        chosen = self.store.artifact(selection.chosen.model_id) if selection.chosen else None
+        return mpb.SelectWarmStartResponse(
+            ok=selection.ok, model=convert.artifact_to_pb(chosen) if chosen else None,
+            explanation=selection.explanation,
+            skipped=[tpb.SkippedCandidate(model_id=s.model_id, reason=s.reason) for s in selection.skipped])
+
+    def _candidates(self, pipeline: str, metric: tuple[str, str] | None) -> list[Candidate]:
+        """Every Model of ``pipeline`` as a warm-start candidate (blessing and metric from the index)."""
+        blessed = {b.model_id for b in self.store.blessings(pipeline=pipeline) if b.blessed}
+        values = {}
+        if metric is not None:
+            values = {p.model_id: p.value for p in self.store.metric_series(pipeline, metric[1], metric[0])}
+        return [
+            Candidate(model_id=str(m.node_id), pipeline=pipeline, span=m.span, blessed=m.id in blessed,
+                      create_time=dt.datetime.fromtimestamp(m.create_time_ms / 1000, dt.timezone.utc),
+                      metrics={metric: values[m.id]} if m.id in values else {})
+            for m in self.store.artifacts(type="Model", pipeline=pipeline) if m.state == "LIVE"
+        ]
+
+
+class GateService(ggrpc.GateServiceServicer):
+    def __init__(self, backend: Backend):
+        self.store = backend.reader
+
+    @rpc
+    def EvaluateGate(self, request, context):
+        outcome = evaluate_gate(self.store, request.spec_yaml, request.candidate,
+                                _opt(request, "baseline"), request.no_baseline)
+        return gpb.EvaluateGateResponse(
+            report=outcome.report_pb(), candidate_evaluation=str(outcome.candidate.node_id),
+            baseline_evaluation=str(outcome.baseline.node_id) if outcome.baseline else None, text=outcome.text)
+
+
+class IngestService(igrpc.IngestServiceServicer):
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    @rpc
+    def LogExecution(self, request, context):
+        outputs = [
+            OutputArtifact(type=o.type, uri=o.uri, digest=o.digest, size=o.size, role=o.role,
+                           properties=convert.properties_from_pb(o.properties), name=_opt(o, "name"))
+            for o in request.outputs
+        ]
+        for o in outputs:
+            if o.size < 0:
+                raise errors.InvalidArgument(f"output {o.role!r}: size must be >= 0")
+        with self.backend.writer(timeout=WRITER_WAIT_S) as store:
+            logged = store.log_execution(
+                request.step, request.pipeline, inputs=[(i.artifact_id, i.role) for i in request.inputs],
+                outputs=outputs, properties=convert.properties_from_pb(request.properties),
+                state=request.state or "COMPLETE", run_id=_opt(request, "run_id"))
+        return ipb.LogExecutionResponse(execution_id=logged.execution_id, output_ids=list(logged.output_ids))

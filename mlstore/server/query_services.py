@@ -1,0 +1,137 @@
+"""Read-only services: LineageService, ArtifactService, StoreService."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+
+import mlstore
+from mlstore import errors
+from mlstore.index import migrate
+from mlstore.server import convert
+from mlstore.server.backend import Backend, page_size
+from mlstore.server.status import check_deadline, rpc, stream_rpc
+from mlstore.v1 import artifact_service_pb2 as apb
+from mlstore.v1 import artifact_service_pb2_grpc as agrpc
+from mlstore.v1 import lineage_service_pb2 as lpb
+from mlstore.v1 import lineage_service_pb2_grpc as lgrpc
+from mlstore.v1 import store_service_pb2 as spb
+from mlstore.v1 import store_service_pb2_grpc as sgrpc
+
+_TOKEN_PREFIX = "v1:"
+
+
+def encode_page_token(after_id: int) -> str:
+    """An opaque page token resuming after ``after_id``."""
+    return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{after_id}".encode()).decode()
+
+
+def decode_page_token(token: str) -> int:
+    """The id a page token resumes after (0 for an empty token).
+
+    Raises:
+        InvalidArgument: the token was not made by this server.
+    """
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii")
+        if text.startswith(_TOKEN_PREFIX) and text[len(_TOKEN_PREFIX):].isdigit():
+            return int(text[len(_TOKEN_PREFIX):])
+    except (binascii.Error, UnicodeError, ValueError):
+        pass
+    raise errors.InvalidArgument("malformed page_token: pass next_page_token of the previous page unchanged")
+
+
+def _opt(message, field: str):
+    return getattr(message, field) if message.HasField(field) else None
+
+
+def _depth(request) -> int | None:
+    return request.depth if request.HasField("depth") else None
+
+
+class LineageService(lgrpc.LineageServiceServicer):
+    def __init__(self, backend: Backend):
+        self.store = backend.reader
+
+    def _graph(self, request):
+        return self.store.lineage(list(request.start), direction=convert.direction_name(request.direction),
+                                  depth=_depth(request), types=list(request.types))
+
+    @rpc
+    def GetLineage(self, request, context):
+        graph = self._graph(request)
+        check_deadline(context, "building the lineage graph")
+        return lpb.GetLineageResponse(
+            start=[str(s) for s in graph.start], direction=convert.DIRECTIONS[graph.direction], depth=graph.depth,
+            nodes=[convert.node_to_pb(n) for n in graph.nodes], edges=[convert.edge_to_pb(e) for e in graph.edges])
+
+    @stream_rpc
+    def StreamLineage(self, request, context):
+        size = page_size(request.page_size)
+        graph = self._graph(request)
+        nodes, edges = graph.nodes, graph.edges
+        pages = max(1, -(-max(len(nodes), len(edges)) // size))
+        for i in range(pages):
+            check_deadline(context, f"streaming lineage page {i + 1} of {pages}")
+            yield lpb.StreamLineageResponse(
+                start=[str(s) for s in graph.start] if i == 0 else [],
+                nodes=[convert.node_to_pb(n) for n in nodes[i * size:(i + 1) * size]],
+                edges=[convert.edge_to_pb(e) for e in edges[i * size:(i + 1) * size]])
+
+
+class ArtifactService(agrpc.ArtifactServiceServicer):
+    def __init__(self, backend: Backend):
+        self.store = backend.reader
+
+    @rpc
+    def ResolveNode(self, request, context):
+        return apb.ResolveNodeResponse(node_id=str(self.store.resolve(request.ref)))
+
+    @rpc
+    def GetArtifact(self, request, context):
+        return apb.GetArtifactResponse(artifact=convert.artifact_to_pb(self.store.artifact(request.ref)))
+
+    @rpc
+    def ListArtifacts(self, request, context):
+        size = page_size(request.page_size)
+        found = self.store.artifacts(type=_opt(request, "type"), pipeline=_opt(request, "pipeline"),
+                                     state=_opt(request, "state"), after_id=decode_page_token(request.page_token),
+                                     limit=size + 1)
+        token = encode_page_token(found[size - 1].id) if len(found) > size else ""
+        return apb.ListArtifactsResponse(artifacts=[convert.artifact_to_pb(a) for a in found[:size]],
+                                         next_page_token=token)
+
+    @rpc
+    def GetExecution(self, request, context):
+        return apb.GetExecutionResponse(execution=convert.execution_to_pb(self.store.execution(request.ref)))
+
+    @rpc
+    def ListExecutions(self, request, context):
+        size = page_size(request.page_size)
+        found = self.store.executions(type=_opt(request, "type"), pipeline=_opt(request, "pipeline"),
+                                      state=_opt(request, "state"), after_id=decode_page_token(request.page_token),
+                                      limit=size + 1)
+        token = encode_page_token(found[size - 1].id) if len(found) > size else ""
+        return apb.ListExecutionsResponse(executions=[convert.execution_to_pb(e) for e in found[:size]],
+                                          next_page_token=token)
+
+    @rpc
+    def ListEvents(self, request, context):
+        return apb.ListEventsResponse(events=[convert.event_to_pb(e) for e in self.store.events(request.ref)])
+
+
+class StoreService(sgrpc.StoreServiceServicer):
+    def __init__(self, backend: Backend, max_message_bytes: int):
+        self.backend = backend
+        self.max_message_bytes = max_message_bytes
+
+    @rpc
+    def GetStoreInfo(self, request, context):
+        store = self.backend.reader
+        return spb.GetStoreInfoResponse(
+            artifact_root=store.location.artifact_root, server_version=mlstore.__version__, api_version="v1",
+            index_revision=migrate.current_revision(store.engine) or "", backend=self.backend.backend_name,
+            max_message_bytes=self.max_message_bytes)

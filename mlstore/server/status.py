@@ -1,0 +1,122 @@
+"""Typed errors <-> gRPC status codes, on both sides of the wire.
+
+Server: :func:`rpc` wraps a servicer method so an :class:`~mlstore.errors.MlstoreError`
+becomes its ``grpc_code`` with the error's message, and anything unexpected becomes
+INTERNAL with a short message (logged with its traceback) — a request never crashes
+the server. Client: :func:`raise_for` turns a status back into the same typed error.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Callable, Iterator
+
+import grpc
+
+from mlstore import errors
+
+log = logging.getLogger("mlstore.server")
+
+#: Client side: status code -> the error class raised for it.
+_ERROR_BY_CODE: dict[grpc.StatusCode, type[errors.MlstoreError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
+    grpc.StatusCode.DATA_LOSS: errors.IntegrityError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.InvalidArgument,
+}
+
+#: Server side: trailing-metadata key naming the exact error class (e.g. AmbiguousReference),
+#: so the client can raise the subclass, not just the class of the status code.
+ERROR_CLASS_KEY = "mlstore-error-class"
+
+#: Strings never sent to clients (the database password inside store URIs in messages).
+_SECRETS: set[str] = set()
+
+
+def hide(secret: str) -> None:
+    """Registers a secret that error messages sent to clients must not contain."""
+    if secret:
+        _SECRETS.add(secret)
+
+
+def _scrub(message: str) -> str:
+    for secret in _SECRETS:
+        message = message.replace(secret, "***")
+    return message
+
+
+def _abort(context: grpc.ServicerContext, error: BaseException, method: str) -> None:
+    if isinstance(error, errors.MlstoreError):
+        context.set_trailing_metadata(((ERROR_CLASS_KEY, type(error).__name__),))
+        context.abort(error.grpc_code, _scrub(str(error) or type(error).__name__))
+    log.exception("unexpected error in %s", method)
+    context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: {type(error).__name__} "
+                                            "(see the server log)")
+
+
+def _already_aborted(context: grpc.ServicerContext) -> bool:
+    # context.abort() raises a bare Exception after setting the code; let it through.
+    return context.code() not in (None, grpc.StatusCode.OK)
+
+
+def rpc(method: Callable) -> Callable:
+    """Decorates a unary servicer method with the error mapping described above."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except Exception as e:  # noqa: BLE001 - mapped to a status, never a crash
+            if _already_aborted(context):
+                raise
+            _abort(context, e, method.__name__)
+
+    return wrapper
+
+
+def stream_rpc(method: Callable[..., Iterator]) -> Callable[..., Iterator]:
+    """Like :func:`rpc`, for server-streaming methods (generators)."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, context):
+        try:
+            yield from method(self, request, context)
+        except Exception as e:  # noqa: BLE001
+            if _already_aborted(context):
+                raise
+            _abort(context, e, method.__name__)
+
+    return wrapper
+
+
+def check_deadline(context: grpc.ServicerContext, what: str) -> None:
+    """Stops long work when the client's deadline has passed or it went away."""
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline exceeded while {what}")
+    if not context.is_active():
+        context.abort(grpc.StatusCode.CANCELLED, f"client cancelled while {what}")
+
+
+def raise_for(error: grpc.RpcError, target: str) -> None:
+    """Raises the typed mlstore error for a failed call (client side).
+
+    Raises:
+        MlstoreError: always; the subclass named by the server when it sent one.
+    """
+    code = error.code()
+    message = error.details() or code.name
+    named = dict(error.trailing_metadata() or ()).get(ERROR_CLASS_KEY)
+    error_class = getattr(errors, named, None) if named in errors.__all__ else None
+    if error_class is None:
+        error_class = _ERROR_BY_CODE.get(code, errors.MlstoreError)
+    if code == grpc.StatusCode.UNAVAILABLE and named is None:
+        message = f"mlstore server at {target} is unavailable: {message}"
+    raise error_class(message) from None

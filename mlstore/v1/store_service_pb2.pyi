@@ -1,0 +1,25 @@
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetStoreInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStoreInfoResponse(_message.Message):
+    __slots__ = ("artifact_root", "server_version", "api_version", "index_revision", "backend", "max_message_bytes")
+    ARTIFACT_ROOT_FIELD_NUMBER: _ClassVar[int]
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
+    INDEX_REVISION_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    artifact_root: str
+    server_version: str
+    api_version: str
+    index_revision: str
+    backend: str
+    max_message_bytes: int
+    def __init__(self, artifact_root: _Optional[str] = ..., server_version: _Optional[str] = ..., api_version: _Optional[str] = ..., index_revision: _Optional[str] = ..., backend: _Optional[str] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...

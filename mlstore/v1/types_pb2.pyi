@@ -1,0 +1,224 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Direction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DIRECTION_UNSPECIFIED: _ClassVar[Direction]
+    DIRECTION_UP: _ClassVar[Direction]
+    DIRECTION_DOWN: _ClassVar[Direction]
+    DIRECTION_BOTH: _ClassVar[Direction]
+DIRECTION_UNSPECIFIED: Direction
+DIRECTION_UP: Direction
+DIRECTION_DOWN: Direction
+DIRECTION_BOTH: Direction
+
+class PropertyValue(_message.Message):
+    __slots__ = ("int_value", "double_value", "string_value", "bool_value")
+    INT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DOUBLE_VALUE_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUE_FIELD_NUMBER: _ClassVar[int]
+    BOOL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    int_value: int
+    double_value: float
+    string_value: str
+    bool_value: bool
+    def __init__(self, int_value: _Optional[int] = ..., double_value: _Optional[float] = ..., string_value: _Optional[str] = ..., bool_value: bool = ...) -> None: ...
+
+class Artifact(_message.Message):
+    __slots__ = ("id", "type", "uri", "digest", "size", "state", "pipeline", "span", "create_time_ms", "name", "properties")
+    class PropertiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: PropertyValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[PropertyValue, _Mapping]] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    type: str
+    uri: str
+    digest: str
+    size: int
+    state: str
+    pipeline: str
+    span: int
+    create_time_ms: int
+    name: str
+    properties: _containers.MessageMap[str, PropertyValue]
+    def __init__(self, id: _Optional[int] = ..., type: _Optional[str] = ..., uri: _Optional[str] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ..., state: _Optional[str] = ..., pipeline: _Optional[str] = ..., span: _Optional[int] = ..., create_time_ms: _Optional[int] = ..., name: _Optional[str] = ..., properties: _Optional[_Mapping[str, PropertyValue]] = ...) -> None: ...
+
+class Execution(_message.Message):
+    __slots__ = ("id", "type", "state", "pipeline", "create_time_ms", "properties")
+    class PropertiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: PropertyValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[PropertyValue, _Mapping]] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    type: str
+    state: str
+    pipeline: str
+    create_time_ms: int
+    properties: _containers.MessageMap[str, PropertyValue]
+    def __init__(self, id: _Optional[int] = ..., type: _Optional[str] = ..., state: _Optional[str] = ..., pipeline: _Optional[str] = ..., create_time_ms: _Optional[int] = ..., properties: _Optional[_Mapping[str, PropertyValue]] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("execution_id", "artifact_id", "is_output", "role")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_ID_FIELD_NUMBER: _ClassVar[int]
+    IS_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    execution_id: int
+    artifact_id: int
+    is_output: bool
+    role: str
+    def __init__(self, execution_id: _Optional[int] = ..., artifact_id: _Optional[int] = ..., is_output: bool = ..., role: _Optional[str] = ...) -> None: ...
+
+class LineageNode(_message.Message):
+    __slots__ = ("id", "type", "name", "state", "depth")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    type: str
+    name: str
+    state: str
+    depth: int
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., depth: _Optional[int] = ...) -> None: ...
+
+class LineageEdge(_message.Message):
+    __slots__ = ("source", "target", "event_type", "role")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    target: str
+    event_type: str
+    role: str
+    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., event_type: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
+
+class MetricPoint(_message.Message):
+    __slots__ = ("model_id", "evaluation_id", "span", "value")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    model_id: int
+    evaluation_id: int
+    span: int
+    value: float
+    def __init__(self, model_id: _Optional[int] = ..., evaluation_id: _Optional[int] = ..., span: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+
+class SliceMetrics(_message.Message):
+    __slots__ = ("slice", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    SLICE_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    slice: str
+    metrics: _containers.ScalarMap[str, float]
+    def __init__(self, slice: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class Blessing(_message.Message):
+    __slots__ = ("id", "model_id", "baseline_id", "evaluation_id", "pipeline", "blessed", "span", "create_time_ms")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_ID_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    BLESSED_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    model_id: int
+    baseline_id: int
+    evaluation_id: int
+    pipeline: str
+    blessed: bool
+    span: int
+    create_time_ms: int
+    def __init__(self, id: _Optional[int] = ..., model_id: _Optional[int] = ..., baseline_id: _Optional[int] = ..., evaluation_id: _Optional[int] = ..., pipeline: _Optional[str] = ..., blessed: bool = ..., span: _Optional[int] = ..., create_time_ms: _Optional[int] = ...) -> None: ...
+
+class GateCheck(_message.Message):
+    __slots__ = ("metric", "slice", "kind", "status", "threshold", "candidate", "baseline", "delta", "reason")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    SLICE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    slice: str
+    kind: str
+    status: str
+    threshold: float
+    candidate: float
+    baseline: float
+    delta: float
+    reason: str
+    def __init__(self, metric: _Optional[str] = ..., slice: _Optional[str] = ..., kind: _Optional[str] = ..., status: _Optional[str] = ..., threshold: _Optional[float] = ..., candidate: _Optional[float] = ..., baseline: _Optional[float] = ..., delta: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GateReport(_message.Message):
+    __slots__ = ("passed", "spec_digest", "has_baseline", "notes", "checks", "skipped_slices")
+    class SkippedSlicesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    SPEC_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    HAS_BASELINE_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_SLICES_FIELD_NUMBER: _ClassVar[int]
+    passed: bool
+    spec_digest: str
+    has_baseline: bool
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    checks: _containers.RepeatedCompositeFieldContainer[GateCheck]
+    skipped_slices: _containers.ScalarMap[str, int]
+    def __init__(self, passed: bool = ..., spec_digest: _Optional[str] = ..., has_baseline: bool = ..., notes: _Optional[_Iterable[str]] = ..., checks: _Optional[_Iterable[_Union[GateCheck, _Mapping]]] = ..., skipped_slices: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class SkippedCandidate(_message.Message):
+    __slots__ = ("model_id", "reason")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    reason: str
+    def __init__(self, model_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
