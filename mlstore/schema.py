@@ -106,7 +106,9 @@ ARTIFACT_TYPES: Mapping[str, ArtifactTypeDef] = MappingProxyType(
             ),
             ArtifactTypeDef(
                 "HubModule",
-                {"publisher": STRING, "name": STRING, "version": INT, "description": STRING, "tags": STRING},
+                {"publisher": STRING, "name": STRING, "version": INT, "description": STRING, "tags": STRING,
+                 # signatures: JSON {signature: {inputs/outputs: {key: {dtype, shape}}}}
+                 "license": STRING, "signatures": STRING, "trainable": INT},
                 "An immutable, versioned reusable model part.",
             ),
             ArtifactTypeDef("File", {}, "Any other file or directory (configs, reports, snapshots)."),

@@ -84,7 +84,9 @@ def _index_engine(location: StoreLocation) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # The index is derived data (rebuildable with `mlstore reindex`), so it skips
+            # fsync: a killed process loses nothing, only an OS crash could need a reindex.
+            cursor.execute("PRAGMA synchronous=OFF")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
@@ -107,6 +109,7 @@ class Store:
         self.metadata = Metadata(location)
         self.blobs = BlobStore(location.artifact_root)
         self.engine = _index_engine(location)
+        self._type_name_cache: dict[int, str] | None = None
         self._prepare_index()
 
     @property
@@ -175,14 +178,18 @@ class Store:
         events = mlmd.call(mlmd.raw.get_events_by_execution_ids, [e.id for e in executions]) if executions else []
         artifact_ids = sorted({ev.artifact_id for ev in events})
         artifacts = mlmd.call(mlmd.raw.get_artifacts_by_id, artifact_ids) if artifact_ids else []
-        batch = IndexBatch(list(executions), list(events), {a.id: a for a in artifacts}, self._type_names())
+        needed = [e.type_id for e in executions] + [a.type_id for a in artifacts]
+        batch = IndexBatch(list(executions), list(events), {a.id: a for a in artifacts}, self._type_names(needed))
         return write_batch_safely(self.engine, batch, journal_ids)
 
-    def _type_names(self) -> dict[int, str]:
-        mlmd = self.metadata
-        names = {t_.id: t_.name for t_ in mlmd.call(mlmd.raw.get_artifact_types)}
-        names.update({t_.id: t_.name for t_ in mlmd.call(mlmd.raw.get_execution_types)})
-        return names
+    def _type_names(self, needed: Iterable[int] = ()) -> dict[int, str]:
+        """MLMD type id -> name, cached; refreshed when a needed id is unknown."""
+        if self._type_name_cache is None or any(i not in self._type_name_cache for i in needed):
+            mlmd = self.metadata
+            names = {t_.id: t_.name for t_ in mlmd.call(mlmd.raw.get_artifact_types)}
+            names.update({t_.id: t_.name for t_ in mlmd.call(mlmd.raw.get_execution_types)})
+            self._type_name_cache = names
+        return self._type_name_cache
 
     # -- write path ----------------------------------------------------------------------
 
@@ -215,8 +222,7 @@ class Store:
             NotFound: an input artifact or an output blob does not exist.
         """
         properties = dict(properties or {})
-        self._validate_write(step, pipeline, inputs, outputs, state)
-        input_spans = self._input_spans(inputs)
+        input_spans = self._validate_write(step, pipeline, inputs, outputs, state)
         execution = self._execution_proto(step, pipeline, properties, state, run_id)
         pairs = self._input_pairs(execution, inputs) + [
             self._output_pair(o, pipeline, input_spans, state) for o in outputs
@@ -253,18 +259,18 @@ class Store:
                 raise errors.InvalidArgument(f"output artifact of type {output.type} needs a role")
             if not self.blobs.exists(output.digest):
                 raise errors.NotFound(f"blob {output.digest} is not in the store; publish it first")
-        ids = [i for i, _ in inputs]
-        with self.engine.connect() as connection:
-            known = queries.artifacts_by_id(connection, ids) if ids else {}
-        missing = [i for i in ids if i not in known]
-        if missing:
-            raise errors.NotFound(f"input artifact:{missing[0]} does not exist")
+        return self._input_spans([i for i, _ in inputs])
 
-    def _input_spans(self, inputs) -> list[int]:
-        if not inputs:
+    def _input_spans(self, ids: list[int]) -> list[int]:
+        """Spans of the input artifacts; raises NotFound for an input that does not exist."""
+        if not ids:
             return []
         with self.engine.connect() as connection:
-            return queries.spans_of(connection, [i for i, _ in inputs])
+            spans = queries.spans_by_id(connection, ids)
+        missing = [i for i in ids if i not in spans]
+        if missing:
+            raise errors.NotFound(f"input artifact:{missing[0]} does not exist")
+        return [span for span in spans.values() if span is not None]
 
     def _execution_proto(self, step, pipeline, properties, state, run_id) -> pb.Execution:
         execution = pb.Execution(
@@ -302,6 +308,9 @@ class Store:
             uri=output.uri,
             state=pb.Artifact.LIVE if state in ("COMPLETE", "CACHED") else pb.Artifact.ABANDONED,
         )
+        if output.name:
+            # MLMD keeps artifact names unique per type: a name doubles as a lock (hub versions).
+            artifact.name = output.name
         props = {"digest": output.digest, "size": float(output.size), "pipeline": pipeline, **output.properties}
         if "span" not in props and input_spans:
             props["span"] = max(input_spans)  # an output derives from its newest input data

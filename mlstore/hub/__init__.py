@@ -8,7 +8,7 @@
 Layout: ``handles`` (parsing and rules), ``registry`` (publish/search/show/consumers on a
 Store), ``cache`` (content-digest cache, verified on use), ``load`` (resolve/load/use),
 ``keras_layer`` (the layer), ``modules`` (building an embedding module),
-``inspect`` (signatures read from a SavedModel).
+``signatures`` (signatures read from a SavedModel).
 """
 
 from mlstore.hub.handles import Handle

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from mlstore import capture, errors
 from mlstore.blobs import collect_files, manifest_of
 from mlstore.hub.handles import Handle, check_part
-from mlstore.hub.inspect import summarize
+from mlstore.hub.signatures import summarize
 from mlstore.types import Artifact
 
 HUB_PIPELINE = "hub"
