@@ -18,7 +18,9 @@ What is compared (both sides, same machine, same data, same slices, same metrics
   accumulator functions (``metrics.batch_accumulators``) over the whole arrays in one
   process, then ``compute_metrics``/``compute_plots`` (nothing written).
 
-Run: ``python benchmarks/bench_evaluator.py --rows 1000000`` (``--rows 20000`` smoke).
+Times are best-of-``--repeat`` (default 3, engines alternating) because the machine is
+shared. Run: ``python benchmarks/bench_evaluator.py --rows 1000000``
+(``--rows 20000 --repeat 1`` for a smoke run).
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--mode", choices=("model", "precomputed"), default="model")
     parser.add_argument("--batch-size", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="time each engine this many times (alternating) and keep the best")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,13 +121,14 @@ def main() -> None:
         cfg = EvalConfig(LabelSpec.parse("arr_delay > 15"), SPECS, batch_size=args.batch_size,
                          prediction_column="pred" if model_dir is None else None)
 
-        t0 = time.perf_counter()
-        reference = numpy_eval(path, model_dir, cfg)
-        t_numpy = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        result = evaluate(model_dir, [path], os.path.join(tmp, "out"), cfg)
-        t_beam = time.perf_counter() - t0
+        t_numpy = t_beam = float("inf")
+        for _ in range(args.repeat):  # best-of-N: the machine is shared and noisy
+            t0 = time.perf_counter()
+            reference = numpy_eval(path, model_dir, cfg)
+            t_numpy = min(t_numpy, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            result = evaluate(model_dir, [path], os.path.join(tmp, "out"), cfg)
+            t_beam = min(t_beam, time.perf_counter() - t0)
 
         # Same numbers from both engines (sums may differ in the last bits by order).
         worst = max(abs((result.metric(k, name) or 0) - (v or 0))
@@ -131,7 +136,8 @@ def main() -> None:
         assert set(reference) == set(result.slice_keys()), "slice sets differ"
 
     n = args.rows
-    print(f"rows={n} mode={args.mode} slices={len(reference)} batch_size={args.batch_size}")
+    print(f"rows={n} mode={args.mode} slices={len(reference)} batch_size={args.batch_size} "
+          f"best of {args.repeat}")
     print(f"numpy : {t_numpy:7.2f} s  {n / t_numpy:12,.0f} rows/s")
     print(f"beam  : {t_beam:7.2f} s  {n / t_beam:12,.0f} rows/s  (DirectRunner)")
     print(f"ratio beam/numpy throughput: {t_numpy / t_beam:.2f}  (target >= 0.5)")

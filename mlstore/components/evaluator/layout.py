@@ -89,8 +89,9 @@ def sort_slices(slices: list[SliceResult]) -> tuple[SliceResult, ...]:
 def _write_json(path: str, payload: dict, indent: int | None) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        # indent=None lets json use its C encoder: plots.json is large (curves per slice).
-        json.dump(payload, fh, indent=indent, allow_nan=False)
+        # json.dumps with indent=None takes the C encoder (json.dump never does), which
+        # matters for plots.json: curves for every slice.
+        fh.write(json.dumps(payload, indent=indent, allow_nan=False))
         fh.write("\n")
     os.replace(tmp, path)  # readers never see a half-written file
 
