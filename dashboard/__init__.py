@@ -1,0 +1,1 @@
+"""The mlstore Streamlit dashboard. Run it with ``mlstore dashboard --store URI``."""

@@ -1,0 +1,29 @@
+"""Entry point of the mlstore dashboard: ``streamlit run dashboard/app.py -- --store URI``.
+
+Each page is one module under ``pages/``; this file only sets up navigation.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run` puts this file's folder on sys.path; the pages import `dashboard.*`.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+_PAGES = Path(__file__).resolve().parent / "pages"
+
+st.set_page_config(page_title="mlstore", layout="wide")
+page = st.navigation([
+    st.Page(_PAGES / "models.py", title="Models over time", url_path="models", default=True),
+    st.Page(_PAGES / "model.py", title="Model", url_path="model"),
+    st.Page(_PAGES / "lineage.py", title="Lineage explorer", url_path="lineage"),
+    st.Page(_PAGES / "runs.py", title="Runs", url_path="runs"),
+    st.Page(_PAGES / "modules.py", title="Modules", url_path="modules"),
+    st.Page(_PAGES / "gates.py", title="Gate history", url_path="gates"),
+])
+page.run()

@@ -1,0 +1,148 @@
+"""Shared widgets: the page guard, empty states, pickers, charts and the lineage graph renderer."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from typing import Iterator
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from mlstore import errors
+
+#: Fill colours of lineage node types (others fall back to grey).
+TYPE_COLOURS = {
+    "Examples": "#a6cee3", "TransformGraph": "#b2df8a", "Model": "#fdbf6f", "ModelEvaluation": "#cab2d6",
+    "ModelBlessing": "#fb9a99", "PushedModel": "#ffff99", "HubModule": "#8dd3c7", "File": "#e0e0e0",
+}
+EXECUTION_COLOUR = "#f0f0f0"
+DEMO_HINT = ("Record runs with `mlstore.run(...)` in your pipeline, or fill a store with the flights demo, "
+             "then open it with `mlstore dashboard --store PATH`.")
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Shows mlstore errors as a message with what to do, instead of a traceback."""
+    try:
+        yield
+    except errors.Unavailable as e:
+        st.error(f"The store is unavailable: {e}. Check `--store` / `--server` and that the server is running.")
+    except errors.FailedPrecondition as e:
+        st.error(str(e))
+    except errors.NotFound as e:
+        st.warning(f"Not found: {e}")
+    except errors.MlstoreError as e:
+        st.error(f"{type(e).__name__}: {e}")
+
+
+def context() -> tuple[str | None, int]:
+    """(store URI, store version) for cache keys; opens the store (errors go to :func:`guard`)."""
+    uri = data.store_uri()
+    return uri, data.version(data.store())
+
+
+def pipeline_picker(uri: str | None, ver: int) -> str | None:
+    """A pipeline selectbox in the sidebar; shows the empty state and returns None when there is none."""
+    names = data.pipelines(uri, ver)
+    if not names:
+        st.info(f"This store has no runs yet ({uri or './.mlstore'}). {DEMO_HINT}")
+        return None
+    wanted = st.query_params.get("pipeline")
+    index = names.index(wanted) if wanted in names else 0
+    return st.sidebar.selectbox("Pipeline", names, index=index, key="pipeline")
+
+
+def metric_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
+    """Metric by span, one line per slice; blessed (●) and failed-gate (✕) models marked.
+
+    ``frame`` columns: span, value, slice, model_id, gate ("blessed", "failed", "no gate").
+    Points are selectable (single click) under the selection name ``point``.
+    """
+    pick = alt.selection_point(name="point", fields=["model_id"], on="click")
+    base = alt.Chart(frame).encode(
+        x=alt.X("span:Q", title="data day (span)"),
+        y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+        color=alt.Color("slice:N", title="slice"),
+    )
+    line = base.mark_line(strokeWidth=1.5)
+    points = base.mark_point(filled=True, size=40).encode(
+        shape=alt.Shape("gate:N", title="gate", scale=alt.Scale(
+            domain=["blessed", "failed", "no gate"], range=["circle", "cross", "triangle"])),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
+        tooltip=[alt.Tooltip("model_id:Q", title="model"), "span:Q", "slice:N",
+                 alt.Tooltip("value:Q", format=".4f"), "gate:N"],
+    ).add_params(pick)
+    return (line + points).properties(height=420).interactive(bind_y=False)
+
+
+def bar_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
+    """One bar per slice of ``metric`` (frame columns slice, value)."""
+    return alt.Chart(frame).mark_bar().encode(
+        x=alt.X("value:Q", title=metric), y=alt.Y("slice:N", sort="-x", title=None),
+        tooltip=["slice:N", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(height=max(120, 24 * len(frame)))
+
+
+def line_plot(frame: pd.DataFrame, x: str, y: str, title: str) -> alt.Chart:
+    return alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X(f"{x}:Q", scale=alt.Scale(domain=[0, 1])), y=alt.Y(f"{y}:Q", scale=alt.Scale(domain=[0, 1])),
+    ).properties(title=title, height=260)
+
+
+# -- lineage graph ---------------------------------------------------------------------
+
+def _label(node) -> str:
+    name = f"\\n{node.name}" if node.name else ""
+    return f"{node.type}\\n{node.id}{name}"
+
+
+def lineage_dot(graph, limit: int = 60, focus: str | None = None) -> tuple[str, dict[str, int]]:
+    """DOT source of a lineage graph, collapsing nodes beyond ``limit``.
+
+    The ``limit`` nodes nearest the start are drawn; the rest are folded into one
+    "+N Type" node per type, attached where they connect to drawn nodes.
+
+    Returns:
+        (DOT text, {type: number of collapsed nodes}).
+    """
+    nodes = sorted(graph.nodes, key=lambda n: (n.depth, n.id))
+    kept = {str(n.id): n for n in nodes[:limit]}
+    hidden = {str(n.id): n for n in nodes[limit:]}
+    collapsed = Counter(n.type for n in hidden.values())
+    lines = ["digraph lineage {", "  rankdir=LR;", '  node [style=filled, fontname="Helvetica", fontsize=10];']
+    for key, n in kept.items():
+        shape = "box" if n.id.kind == "artifact" else "ellipse"
+        colour = TYPE_COLOURS.get(n.type, "#dddddd") if n.id.kind == "artifact" else EXECUTION_COLOUR
+        border = ', penwidth=3, color="#d62728"' if key == focus else ""
+        dashed = ', style="filled,dashed"' if n.state in ("DELETED", "FAILED", "ABANDONED") else ""
+        lines.append(f'  "{key}" [shape={shape}, fillcolor="{colour}", label="{_label(n)}"{border}{dashed}];')
+    for type_name, count in sorted(collapsed.items()):
+        lines.append(f'  "more:{type_name}" [shape=folder, fillcolor="#ffffff", label="+{count} {type_name}"];')
+    seen: set[tuple[str, str]] = set()
+    for e in graph.edges:
+        src, dst = str(e.source), str(e.target)
+        src = src if src in kept else f"more:{hidden[src].type}" if src in hidden else None
+        dst = dst if dst in kept else f"more:{hidden[dst].type}" if dst in hidden else None
+        if src is None or dst is None or src == dst or (src, dst) in seen:
+            continue
+        seen.add((src, dst))
+        label = e.role if src in kept and dst in kept else ""
+        lines.append(f'  "{src}" -> "{dst}" [label="{label}", fontsize=8];')
+    lines.append("}")
+    return "\n".join(lines) + "\n", dict(collapsed)
+
+
+def neighbours(graph, node: str) -> list[tuple[str, str]]:
+    """(node id, "role → Type") of nodes one edge away from ``node``."""
+    types = {str(n.id): n.type for n in graph.nodes}
+    found: dict[str, str] = defaultdict(str)
+    for e in graph.edges:
+        src, dst = str(e.source), str(e.target)
+        if src == node and dst in types:
+            found[dst] = f"{e.role} → {types[dst]}"
+        elif dst == node and src in types:
+            found[src] = f"{types[src]} → {e.role}"
+    return sorted(found.items())

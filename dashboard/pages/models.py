@@ -1,0 +1,78 @@
+"""Models over time (home): every daily model's metric by data day, per slice, with gate outcomes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import components, data
+
+
+def _series(uri, ver, pipeline: str, metric: str, slices: list[str]) -> pd.DataFrame:
+    gates = data.blessings(uri, ver, pipeline)
+    outcome = dict(zip(gates["model_id"], gates["blessed"].map({True: "blessed", False: "failed"})))
+    frames = []
+    for slice_key in slices:
+        frame = data.metric_series(uri, ver, pipeline, metric, slice_key).assign(slice=slice_key)
+        frames.append(frame)
+    series = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if series.empty:
+        return series
+    series["gate"] = series["model_id"].map(outcome).fillna("no gate")
+    return series
+
+
+def _selected_model(event) -> int | None:
+    points = (event or {}).get("selection", {}).get("point", []) if isinstance(event, dict) else []
+    return int(points[0]["model_id"]) if points else None
+
+
+def render() -> None:
+    st.title("Models over time")
+    uri, ver = components.context()
+    pipeline = components.pipeline_picker(uri, ver)
+    if pipeline is None:
+        return
+    metrics, slices = data.metric_catalog(uri, ver, pipeline)
+    if not metrics:
+        st.info(f"Pipeline **{pipeline}** has no model evaluations yet. Log one with "
+                "`run.log_evaluation({slice: {metric: value}})` in an Evaluator step.")
+        return
+    left, right = st.columns([1, 3])
+    metric = left.selectbox("Metric", metrics, index=metrics.index("auc_roc") if "auc_roc" in metrics else 0,
+                            key="metric")
+    chosen = right.multiselect("Slices", slices, default=slices[:1], key="slices")
+    series = _series(uri, ver, pipeline, metric, chosen)
+    if series.empty:
+        st.info("Pick at least one slice that has values for this metric.")
+        return
+    event = st.altair_chart(components.metric_chart(series, metric), on_select="rerun",
+                            selection_mode="point", key="series", width="stretch")
+    _summary(series, uri, ver, pipeline)
+    _open_model(series, _selected_model(event))
+
+
+def _summary(series: pd.DataFrame, uri, ver, pipeline: str) -> None:
+    models = series.drop_duplicates("model_id")
+    gates = data.blessings(uri, ver, pipeline)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Models", len(models))
+    c2.metric("Days", int(models["span"].nunique()))
+    c3.metric("Blessed", int(gates["blessed"].sum()) if not gates.empty else 0)
+    c4.metric("Failed gates", int((~gates["blessed"].astype(bool)).sum()) if not gates.empty else 0)
+
+
+def _open_model(series: pd.DataFrame, clicked: int | None) -> None:
+    """Opens the clicked model; a selectbox does the same without a pointer (and in tests)."""
+    if clicked is not None:
+        st.switch_page("pages/model.py", query_params={"model": str(clicked)})
+    newest = series.sort_values(["span", "model_id"], ascending=False).drop_duplicates("model_id").head(500)
+    labels = {int(r.model_id): f"artifact:{int(r.model_id)} · span {r.span} · {r.gate}" for r in newest.itertuples()}
+    col, button = st.columns([3, 1])
+    choice = col.selectbox("Open a model (newest first)", list(labels), format_func=labels.get, key="open_model")
+    if button.button("Open model", key="open_model_button"):
+        st.switch_page("pages/model.py", query_params={"model": str(choice)})
+
+
+with components.guard():
+    render()

@@ -1,0 +1,67 @@
+"""Modules: HubModule artifacts by publisher/name, their versions, signatures and consumers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import components, data
+
+
+def _versions(modules) -> pd.DataFrame:
+    rows = [{"artifact": m.id, "publisher": m.properties.get("publisher", "?"), "name": m.properties.get("name", "?"),
+             "version": m.properties.get("version"), "digest": m.digest, "size": m.size,
+             "pipeline": m.pipeline, "created": pd.to_datetime(m.create_time_ms, unit="ms")} for m in modules]
+    return pd.DataFrame(rows)
+
+
+def _consumers(uri, ver, module_id: int) -> pd.DataFrame:
+    rows = []
+    for ev in data.events(uri, ver, f"artifact:{module_id}"):
+        if ev.is_output:
+            continue
+        e = data.execution(uri, ver, f"execution:{ev.execution_id}")
+        outputs = [f"artifact:{o.artifact_id}" for o in data.events(uri, ver, f"execution:{e.id}") if o.is_output]
+        rows.append({"execution": f"execution:{e.id}", "step": e.type, "pipeline": e.pipeline, "role": ev.role,
+                     "outputs": ", ".join(outputs)})
+    return pd.DataFrame(rows, columns=["execution", "step", "pipeline", "role", "outputs"])
+
+
+def render() -> None:
+    st.title("Modules")
+    uri, ver = components.context()
+    modules = data.all_artifacts(uri, ver, "HubModule")
+    if not modules:
+        st.info("No modules are published in this store yet. Publish a reusable model part as a "
+                "HubModule artifact (publisher/name/version); its versions and consumers appear here.")
+        return
+    table = _versions(modules)
+    handles = sorted({f"{r.publisher}/{r.name}" for r in table.itertuples()})
+    handle = st.sidebar.selectbox("Module", handles, key="module")
+    publisher, name = handle.split("/", 1)
+    versions = table[(table["publisher"] == publisher) & (table["name"] == name)].sort_values("version")
+    st.header(handle)
+    st.dataframe(versions, hide_index=True, width="stretch")
+    version = st.selectbox("Version", list(versions["version"])[::-1], key="module_version")
+    row = versions[versions["version"] == version].iloc[-1]
+    module = next(m for m in modules if m.id == row["artifact"])
+    st.subheader(f"{handle}/{version}")
+    st.write(module.properties.get("description") or "_No description._")
+    tags = data.parse_json(module.properties.get("tags"))
+    if isinstance(tags, dict) and tags.get("signatures"):
+        st.markdown("**Signatures**")
+        st.json(tags["signatures"])
+    elif tags:
+        st.markdown("**Tags**")
+        st.json(tags)
+    st.markdown(f"Digest `{module.digest}` · artifact:{module.id}")
+    consumers = _consumers(uri, ver, module.id)
+    st.markdown(f"**Consumers** ({len(consumers)})")
+    if consumers.empty:
+        st.caption("No execution has used this version yet.")
+    else:
+        st.dataframe(consumers, hide_index=True, width="stretch")
+
+
+with components.guard():
+    render()
