@@ -44,6 +44,14 @@ def decode_page_token(token: str) -> int:
     raise errors.InvalidArgument("malformed page_token: pass next_page_token of the previous page unchanged")
 
 
+def _after(request) -> int:
+    if request.page_token and request.after_id:
+        raise errors.InvalidArgument("pass page_token or after_id, not both")
+    if request.after_id < 0:
+        raise errors.InvalidArgument(f"after_id must be >= 0, got {request.after_id}")
+    return request.after_id or decode_page_token(request.page_token)
+
+
 def _opt(message, field: str):
     return getattr(message, field) if message.HasField(field) else None
 
@@ -98,7 +106,7 @@ class ArtifactService(agrpc.ArtifactServiceServicer):
     def ListArtifacts(self, request, context):
         size = page_size(request.page_size)
         found = self.store.artifacts(type=_opt(request, "type"), pipeline=_opt(request, "pipeline"),
-                                     state=_opt(request, "state"), after_id=decode_page_token(request.page_token),
+                                     state=_opt(request, "state"), after_id=_after(request),
                                      limit=size + 1)
         token = encode_page_token(found[size - 1].id) if len(found) > size else ""
         return apb.ListArtifactsResponse(artifacts=[convert.artifact_to_pb(a) for a in found[:size]],
@@ -112,7 +120,7 @@ class ArtifactService(agrpc.ArtifactServiceServicer):
     def ListExecutions(self, request, context):
         size = page_size(request.page_size)
         found = self.store.executions(type=_opt(request, "type"), pipeline=_opt(request, "pipeline"),
-                                      state=_opt(request, "state"), after_id=decode_page_token(request.page_token),
+                                      state=_opt(request, "state"), after_id=_after(request),
                                       limit=size + 1)
         token = encode_page_token(found[size - 1].id) if len(found) > size else ""
         return apb.ListExecutionsResponse(executions=[convert.execution_to_pb(e) for e in found[:size]],

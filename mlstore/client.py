@@ -1,0 +1,271 @@
+"""``RemoteStore``: the Store query and logging API over an ``mlstore serve`` server.
+
+>>> store = mlstore.open("grpc://127.0.0.1:50051")     # token: $MLSTORE_TOKEN
+>>> store.lineage("artifact:12", direction="up")
+
+Every method answers exactly as :class:`mlstore.store.Store` does and raises the same
+typed errors (status codes are mapped back). Artifact bytes never go through gRPC:
+``blobs`` is the shared artifact root the server advertises (GetStoreInfo), so
+``run.log_artifact`` publishes there and ``verify`` re-hashes locally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from typing import Any, Mapping, Sequence
+
+import grpc
+
+from mlstore import errors
+from mlstore._uri import StoreLocation
+from mlstore.blobs import BlobStore
+from mlstore.lineage import LineageGraph
+from mlstore.server import convert
+from mlstore.server.status import raise_for
+from mlstore.store import LoggedExecution, OutputArtifact
+from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
+from mlstore.v1 import (artifact_service_pb2 as apb, artifact_service_pb2_grpc as agrpc,
+                        gate_service_pb2 as gpb, gate_service_pb2_grpc as ggrpc,
+                        ingest_service_pb2 as ipb, ingest_service_pb2_grpc as igrpc,
+                        lineage_service_pb2 as lpb, lineage_service_pb2_grpc as lgrpc,
+                        model_service_pb2 as mpb, model_service_pb2_grpc as mgrpc,
+                        store_service_pb2 as spb, store_service_pb2_grpc as sgrpc)
+
+#: Default per-call deadline in seconds.
+DEFAULT_TIMEOUT_S = 60.0
+_PAGE = 1000
+_MAX_MESSAGE = 64 * 1024 * 1024
+
+
+def _ref(ref: Any, default_kind: str = "artifact") -> str:
+    if isinstance(ref, (Artifact, Execution)):
+        return str(ref.node_id)
+    if isinstance(ref, NodeId):
+        return str(ref)
+    if isinstance(ref, bool) or not isinstance(ref, (int, str)):
+        raise errors.InvalidArgument(f"cannot use {type(ref).__name__} as a node reference")
+    return f"{default_kind}:{ref}" if isinstance(ref, int) else ref
+
+
+def _property(value: Any) -> Any:
+    # Same rule as Store: structured values are stored as canonical JSON strings.
+    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+
+
+class RemoteStore:
+    """A store reached through ``mlstore serve`` (see the module docstring).
+
+    Args:
+        location: a parsed ``grpc://host:port`` location (or pass ``target``).
+        token: bearer token; default ``$MLSTORE_TOKEN``.
+        tls_ca: PEM file of the CA that signed the server's certificate (enables TLS);
+            default ``$MLSTORE_TLS_CA``.
+        timeout: per-call deadline in seconds.
+    """
+
+    def __init__(self, location: StoreLocation | str, token: str | None = None, tls_ca: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT_S):
+        self.target = location.server if isinstance(location, StoreLocation) else location
+        self._uri = f"grpc://{self.target}"
+        self.timeout = timeout
+        token = token if token is not None else os.environ.get("MLSTORE_TOKEN")
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        options = [("grpc.max_receive_message_length", _MAX_MESSAGE),
+                   ("grpc.max_send_message_length", _MAX_MESSAGE)]
+        tls_ca = tls_ca or os.environ.get("MLSTORE_TLS_CA")
+        if tls_ca:
+            with open(tls_ca, "rb") as fh:
+                credentials = grpc.ssl_channel_credentials(root_certificates=fh.read())
+            self.channel = grpc.secure_channel(self.target, credentials, options=options)
+        else:
+            self.channel = grpc.insecure_channel(self.target, options=options)
+        self._lineage = lgrpc.LineageServiceStub(self.channel)
+        self._artifacts = agrpc.ArtifactServiceStub(self.channel)
+        self._models = mgrpc.ModelServiceStub(self.channel)
+        self._gates = ggrpc.GateServiceStub(self.channel)
+        self._ingest = igrpc.IngestServiceStub(self.channel)
+        self._info = sgrpc.StoreServiceStub(self.channel)
+
+    @property
+    def uri(self) -> str:
+        return self._uri
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> "RemoteStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise_for(e, self.target)
+
+    # -- store info and bytes ----------------------------------------------------------------
+
+    @cached_property
+    def info(self) -> spb.GetStoreInfoResponse:
+        """The server's GetStoreInfo answer (artifact root, versions, backend)."""
+        return self._call(self._info.GetStoreInfo, spb.GetStoreInfoRequest())
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        """The shared artifact root, accessed directly (bytes never go through gRPC)."""
+        return BlobStore(self.info.artifact_root)
+
+    def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:
+        """Re-hashes artifacts' blobs locally through the shared root (see Store.verify)."""
+        targets = [self.artifact(r) for r in refs] if refs else [a for a in self.artifacts() if a.state != "DELETED"]
+        checked: dict[str, list[str]] = {}
+        corrupted: dict[NodeId, list[str]] = {}
+        for art in targets:
+            if not art.digest:
+                continue
+            if art.digest not in checked:
+                checked[art.digest] = [f"{p.path}: {p.problem}".lstrip(": ") for p in self.blobs.verify(art.digest)]
+            if checked[art.digest]:
+                corrupted[art.node_id] = checked[art.digest]
+        return corrupted
+
+    def local_path(self, ref) -> str:
+        """A local path holding the artifact's bytes (see Store.local_path)."""
+        art = self.artifact(ref)
+        if not art.digest:
+            raise errors.FailedPrecondition(f"{art.node_id} has no stored bytes")
+        base = self.blobs.local_path(art.digest)
+        object_uri = self.blobs.object_uri(art.digest)
+        return str(base) + (art.uri[len(object_uri):] if art.uri.startswith(object_uri) else "")
+
+    def reindex(self) -> int:
+        raise errors.FailedPrecondition("reindex runs against the database, not through a server")
+
+    # -- write path ------------------------------------------------------------------------
+
+    def log_execution(self, step: str, pipeline: str, *, inputs: Sequence[tuple[int, str]] = (),
+                      outputs: Sequence[OutputArtifact] = (), properties: Mapping[str, Any] | None = None,
+                      state: str = "COMPLETE", run_id: str | None = None) -> LoggedExecution:
+        """Records one execution atomically through the server (see Store.log_execution)."""
+        request = ipb.LogExecutionRequest(step=step, pipeline=pipeline, state=state, run_id=run_id,
+                                          inputs=[ipb.InputArtifact(artifact_id=i, role=r) for i, r in inputs])
+        convert.properties_to_pb(request.properties, {k: _property(v) for k, v in (properties or {}).items()})
+        for o in outputs:
+            message = request.outputs.add(type=o.type, uri=o.uri, digest=o.digest, size=o.size, role=o.role,
+                                          name=o.name)
+            convert.properties_to_pb(message.properties, o.properties)
+        response = self._call(self._ingest.LogExecution, request)
+        return LoggedExecution(response.execution_id, tuple(response.output_ids))
+
+    # -- query path ------------------------------------------------------------------------
+
+    def resolve(self, ref) -> NodeId:
+        return NodeId.parse(self._call(self._artifacts.ResolveNode, apb.ResolveNodeRequest(ref=_ref(ref))).node_id)
+
+    def artifact(self, ref) -> Artifact:
+        response = self._call(self._artifacts.GetArtifact, apb.GetArtifactRequest(ref=_ref(ref)))
+        return convert.artifact_from_pb(response.artifact)
+
+    def execution(self, ref) -> Execution:
+        response = self._call(self._artifacts.GetExecution, apb.GetExecutionRequest(ref=_ref(ref, "execution")))
+        return convert.execution_from_pb(response.execution)
+
+    def _pages(self, method, request_type, items: str, limit: int | None, **filters):
+        found: list = []
+        token, after_id = "", filters.pop("after_id")
+        while limit is None or len(found) < limit:
+            size = _PAGE if limit is None else min(_PAGE, limit - len(found))
+            response = self._call(method, request_type(page_size=size, page_token=token,
+                                                       after_id=0 if token else after_id, **filters))
+            found += getattr(response, items)
+            token = response.next_page_token
+            if not token:
+                break
+        return found
+
+    def artifacts(self, *, type: str | None = None, pipeline: str | None = None, state: str | None = None,
+                  after_id: int = 0, limit: int | None = None) -> list[Artifact]:
+        """Artifacts in id order, optionally filtered (fetched in pages)."""
+        found = self._pages(self._artifacts.ListArtifacts, apb.ListArtifactsRequest, "artifacts", limit,
+                            type=type, pipeline=pipeline, state=state, after_id=after_id)
+        return [convert.artifact_from_pb(a) for a in found]
+
+    def executions(self, *, type: str | None = None, pipeline: str | None = None, state: str | None = None,
+                   after_id: int = 0, limit: int | None = None) -> list[Execution]:
+        """Executions in id order, optionally filtered (fetched in pages)."""
+        found = self._pages(self._artifacts.ListExecutions, apb.ListExecutionsRequest, "executions", limit,
+                            type=type, pipeline=pipeline, state=state, after_id=after_id)
+        return [convert.execution_from_pb(e) for e in found]
+
+    def events(self, ref) -> list[EventRecord]:
+        response = self._call(self._artifacts.ListEvents, apb.ListEventsRequest(ref=_ref(ref)))
+        return [convert.event_from_pb(e) for e in response.events]
+
+    def lineage(self, start, direction: str = "up", depth: int | None = None,
+                types: Sequence[str] = ()) -> LineageGraph:
+        """The lineage graph (see Store.lineage); streamed in pages when it is large."""
+        refs = [_ref(r) for r in (start if isinstance(start, (list, tuple)) else [start])]
+        if direction not in convert.DIRECTIONS:
+            raise errors.InvalidArgument(f"direction must be up, down or both, not {direction!r}")
+        fields = dict(start=refs, direction=convert.DIRECTIONS[direction], depth=depth, types=list(types))
+        try:
+            response = self._lineage.GetLineage(lpb.GetLineageRequest(**fields), timeout=self.timeout,
+                                                metadata=self._metadata)
+            return convert.graph_from_parts(response.start, direction, depth, response.nodes, response.edges)
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise_for(e, self.target)
+        return self._stream_lineage(fields, direction, depth)
+
+    def _stream_lineage(self, fields: dict, direction: str, depth: int | None) -> LineageGraph:
+        start, nodes, edges = [], [], []
+        try:
+            for page in self._lineage.StreamLineage(lpb.StreamLineageRequest(**fields), timeout=self.timeout,
+                                                    metadata=self._metadata):
+                start += page.start
+                nodes += page.nodes
+                edges += page.edges
+        except grpc.RpcError as e:
+            raise_for(e, self.target)
+        return convert.graph_from_parts(start, direction, depth, nodes, edges)
+
+    def metric_series(self, pipeline: str, metric: str, slice: str = "Overall") -> list[MetricPoint]:
+        response = self._call(self._models.GetMetricSeries,
+                              mpb.GetMetricSeriesRequest(pipeline=pipeline, metric=metric, slice=slice))
+        return [convert.metric_point_from_pb(p) for p in response.points]
+
+    def evaluation_metrics(self, ref) -> dict[str, dict[str, float]]:
+        response = self._call(self._models.GetEvaluationMetrics, mpb.GetEvaluationMetricsRequest(ref=_ref(ref)))
+        return {s.slice: dict(s.metrics) for s in response.slices}
+
+    def latest_blessed(self, pipeline: str) -> Artifact | None:
+        response = self._call(self._models.GetLatestBlessed, mpb.GetLatestBlessedRequest(pipeline=pipeline))
+        return convert.artifact_from_pb(response.model) if response.HasField("model") else None
+
+    def blessings(self, *, pipeline: str | None = None, model: Any = None) -> list[Blessing]:
+        request = mpb.ListBlessingsRequest(pipeline=pipeline, model=_ref(model) if model is not None else None)
+        return [convert.blessing_from_pb(b) for b in self._call(self._models.ListBlessings, request).blessings]
+
+    def pipelines(self) -> list[str]:
+        return list(self._call(self._models.ListPipelines, mpb.ListPipelinesRequest()).pipelines)
+
+    # -- models and gates ------------------------------------------------------------------
+
+    def select_warm_start(self, pipeline: str, policy: str, *, metric: str = "", slice: str = "Overall",
+                          higher_is_better: bool | None = None,
+                          as_of_span: int | None = None) -> mpb.SelectWarmStartResponse:
+        """The server's warm-start choice (see mlstore.warmstart.select)."""
+        return self._call(self._models.SelectWarmStart, mpb.SelectWarmStartRequest(
+            pipeline=pipeline, policy=policy, metric=metric, slice=slice, higher_is_better=higher_is_better,
+            as_of_span=as_of_span))
+
+    def evaluate_gate(self, spec_yaml: str, candidate, baseline=None,
+                      no_baseline: bool = False) -> gpb.EvaluateGateResponse:
+        """Runs a gate spec on the server; ``response.report.passed`` is the verdict."""
+        return self._call(self._gates.EvaluateGate, gpb.EvaluateGateRequest(
+            spec_yaml=spec_yaml, candidate=_ref(candidate), no_baseline=no_baseline,
+            baseline=_ref(baseline) if baseline is not None else None))
