@@ -90,6 +90,9 @@ def train(transform_graph_path: str, train_paths: Sequence[str], output_dir: str
 
     Raises:
         NotFound, InvalidArgument, DataError: bad inputs or data.
+
+    Note: for reproducibility this seeds the global RNGs, enables TF op
+    determinism (process-wide, cannot be undone) and clears the Keras session.
     """
     if os.path.isdir(output_dir) and os.listdir(output_dir):
         raise InvalidArgument(f"output directory {output_dir!r} is not empty")

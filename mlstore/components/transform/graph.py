@@ -105,7 +105,10 @@ def to_raw_tensors(spec: TransformSpec, features: Mapping[str, Any]) -> dict[str
     for name, dtype in raw_input_signature(spec).items():
         value = features[name]
         if dtype == "string":
-            out[name] = tf.constant(np.asarray(value, dtype=object).astype(str).astype(object), tf.string)
+            # None/NaN become "" (the graph's "missing" string), not the text "None"/"nan".
+            texts = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                     for v in np.asarray(value, dtype=object).reshape(-1)]
+            out[name] = tf.constant(np.array(texts, dtype=object), tf.string)
         else:
             out[name] = tf.constant(np.asarray(value, dtype=np.float32))
     return out
