@@ -243,3 +243,26 @@ def test_local_path_handles_need_no_registry(modules):
     layer = hub.load(f"file://{modules[0]}", signature="serving_default")
     assert layer(np.array(["DL", "unknown"])).numpy().tolist() == [[1.0] * 4, [0.0] * 4]
     assert os.environ["MLSTORE_HUB_CACHE"] and not Path(os.environ["MLSTORE_HUB_CACHE"]).exists()
+
+
+def test_grpc_handles_and_consumers_through_the_server(sqlite_store_uri, modules, tmp_path, capsys, hub_cache):
+    from tests.grpc_support import serve
+
+    with mlstore.open(sqlite_store_uri) as store:
+        module = hub.publish(modules[0], "acme/emb", store=store)
+        model_file = tmp_path / "model.txt"
+        model_file.write_text("model")
+        with mlstore.run("flights", "Trainer", store=store) as run:
+            hub.use(run, "acme/emb/1")
+            run.log_artifact(model_file, "Model")
+    with serve(sqlite_store_uri) as (_, target):
+        path = hub.resolve(f"grpc://{target}/acme/emb/1")
+        assert Path(path).parent == hub_cache and digest_of_tree(Path(path)) == module.digest
+        remote = mlstore.open(f"grpc://{target}")
+        assert [m.id for m in hub.consumers("acme/emb/1", store=remote)] == [run.outputs[0].id]
+        assert hub.show("acme/emb/1", store=remote) == module
+        code, out, err = _cli(capsys, "hub", "consumers", "acme/emb/1", "--server", target, "--json")
+        assert (code, err) == (0, "")
+        assert [m["id"] for m in json.loads(out)] == [str(run.outputs[0].node_id)]
+        code, _, err = _cli(capsys, "hub", "show", "acme/emb/7", "--server", target)
+        assert code == 2 and "no version 7" in err
