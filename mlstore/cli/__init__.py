@@ -7,6 +7,7 @@ import sys
 import click
 
 from mlstore.cli import core
+from mlstore.cli import gc as gc_commands
 from mlstore.cli.hub import hub_group
 from mlstore.cli.serve import serve
 from mlstore.cli._common import run_cli
@@ -26,6 +27,10 @@ cli.add_command(serve)
 cli.add_command(hub_group)
 
 for command in (core.init, core.ls, core.show, core.lineage, core.verify, core.reindex, core.db, core.types_):
+    cli.add_command(command)
+
+
+for command in (gc_commands.gc, gc_commands.pin, gc_commands.unpin, gc_commands.pins):
     cli.add_command(command)
 
 

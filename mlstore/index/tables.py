@@ -133,3 +133,5 @@ journal = Table(
     Column("external_id", String(64), primary_key=True),
     Column("created_ms", BigInteger, nullable=False),
 )
+
+from mlstore.index import gc_tables as _gc_tables  # noqa: E402,F401 - registers gc tables on `metadata`
