@@ -9,11 +9,18 @@ The public surface is what this module exports (pinned by tests/unit/test_public
 >>> store.lineage(run.outputs[0], direction="up")
 """
 
-from mlstore import errors
-from mlstore.lineage import LineageEdge, LineageGraph, LineageNode
-from mlstore.sdk import Run, run
-from mlstore.store import LoggedExecution, OutputArtifact, Store, open
-from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
+import os as _os
+
+# MLMD's C++ core logs through glog to stderr, repeating errors that mlstore raises as
+# typed exceptions (and chatting on every PostgreSQL connect). glog reads this variable
+# when ml_metadata loads; set GLOG_minloglevel=0 yourself to see those logs.
+_os.environ.setdefault("GLOG_minloglevel", "3")
+
+from mlstore import errors  # noqa: E402
+from mlstore.lineage import LineageEdge, LineageGraph, LineageNode  # noqa: E402
+from mlstore.sdk import Run, run  # noqa: E402
+from mlstore.store import LoggedExecution, OutputArtifact, Store, open  # noqa: E402
+from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId  # noqa: E402
 
 __version__ = "0.1.0"
 

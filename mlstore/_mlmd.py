@@ -81,7 +81,7 @@ class Metadata:
         self.location = location
         try:
             self._store = metadata_store.MetadataStore(connection_config(location))
-        except mlmd_errors.StatusError as e:
+        except (mlmd_errors.StatusError, RuntimeError) as e:  # connect failures are RuntimeError
             where = location.directory or f"{location.database.host}:{location.database.port}"
             raise errors.Unavailable(f"cannot open ML Metadata at {where}: {_first_line(e)}") from None
         self._type_ids: dict[tuple[str, str], int] = {}

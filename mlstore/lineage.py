@@ -226,12 +226,14 @@ def query_lineage(
     details = _node_details(engine, sorted(depths))
     wanted = set(types)
     keep = {k for k in depths if k in details and (not wanted or details[k][0] in wanted or k in starts)}
-    nodes = sorted(
-        LineageNode(_node_id(k), details[k][0], details[k][1], details[k][2], depths[k]) for k in keep
-    )
-    graph_edges = sorted(
+    # Sort on plain integers (artifacts first, then by id): comparing dataclasses is slow.
+    nodes = [
+        LineageNode(_node_id(k), *details[k], depths[k])
+        for k in sorted(keep, key=lambda k: (k % 2, k))
+    ]
+    graph_edges = [
         LineageEdge(_node_id(src), _node_id(dst), "OUTPUT" if is_output else "INPUT", role)
-        for src, dst, is_output, role in edges
+        for src, dst, is_output, role in sorted(edges, key=lambda e: (e[0] % 2, e[0], e[1] % 2, e[1], e[3]))
         if src in keep and dst in keep
-    )
+    ]
     return LineageGraph(tuple(_node_id(s) for s in starts), direction, depth, tuple(nodes), tuple(graph_edges))

@@ -7,7 +7,6 @@ wheel ships as the package ``mlstore._migrations`` (see pyproject.toml), so
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -20,14 +19,9 @@ VERSION_TABLE = "mlstore_alembic_version"
 
 
 def script_location() -> Path:
-    """The folder holding env.py and versions/ (packaged or in the checkout)."""
-    try:
-        packaged = resources.files("mlstore._migrations")
-        if packaged.joinpath("env.py").is_file():
-            return Path(str(packaged))
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parents[2] / "alembic"
+    """The folder holding env.py and versions/: ``mlstore/_migrations`` (in a checkout, a
+    symlink to the top-level ``alembic/`` folder; in a wheel, a copy of it)."""
+    return Path(__file__).resolve().parents[1] / "_migrations"
 
 
 def _config(engine_connection) -> Config:

@@ -114,10 +114,10 @@ def events_of_artifact(connection: Connection, artifact_id: int) -> list[EventRe
     return [EventRecord(*r) for r in rows]
 
 
-def spans_of(connection: Connection, artifact_ids: Sequence[int]) -> list[int]:
+def spans_by_id(connection: Connection, artifact_ids: Sequence[int]) -> dict[int, int | None]:
+    """``{id: span}`` of the artifacts that exist among ``artifact_ids``."""
     a = t.artifact.c
-    rows = connection.execute(select(a.span).where(a.id.in_(list(artifact_ids)), a.span.is_not(None)))
-    return [r.span for r in rows]
+    return dict(connection.execute(select(a.id, a.span).where(a.id.in_(list(artifact_ids)))).all())
 
 
 def metric_series(connection: Connection, pipeline: str, metric: str, slice_key: str) -> list[MetricPoint]:

@@ -1,0 +1,210 @@
+"""Core benchmark: mlstore vs raw MLMD on the same simulated daily pipeline.
+
+Per day: ExampleGen → Examples(span) → Transform → TransformGraph → Trainer (previous
+day's Model as base_model) → Model → Evaluator → ModelEvaluation (20 metrics × 10
+slices) → Gate → ModelBlessing (every third day not blessed). Both sides log the same
+records to their own SQLite files in this process; artifact bytes are excluded (one
+tiny blob is published once and shared).
+
+Timed: logging per day, full upstream lineage of the newest model, the metric series
+(one metric, one slice, every model), and the latest blessed model.
+
+    python benchmarks/bench_core.py --days 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import mlstore  # noqa: E402
+from mlstore.store import OutputArtifact  # noqa: E402
+
+SLICES = ["Overall"] + [f"carrier={c}" for c in ("AA", "B6", "DL", "EV", "MQ", "UA", "US", "WN", "9E")]
+METRICS = [f"m{i:02d}" for i in range(19)] + ["auc_roc"]
+
+
+def day_metrics(day: int) -> dict[str, dict[str, float]]:
+    return {s: {m: (day * 7 + i * 3 + j) % 1000 / 1000 for j, m in enumerate(METRICS)} for i, s in enumerate(SLICES)}
+
+
+# --------------------------------------------------------------------------- mlstore
+
+
+def log_day_mlstore(store, blob, day: int, prev_model: int | None) -> int:
+    def out(type_, role, **props):
+        return OutputArtifact(type_, blob.uri, blob.digest, blob.size, role, props)
+
+    p = "bench"
+    ex = store.log_execution("ExampleGen", p, outputs=[out("Examples", "examples", span=day)]).output_ids[0]
+    tg = store.log_execution("Transform", p, inputs=[(ex, "examples")],
+                             outputs=[out("TransformGraph", "transform_graph")]).output_ids[0]
+    inputs = [(ex, "examples"), (tg, "transform_graph")] + ([(prev_model, "base_model")] if prev_model else [])
+    model = store.log_execution("Trainer", p, inputs=inputs, outputs=[out("Model", "model")]).output_ids[0]
+    ev = store.log_execution("Evaluator", p, inputs=[(model, "model"), (ex, "examples")],
+                             outputs=[out("ModelEvaluation", "evaluation",
+                                          metrics=json.dumps(day_metrics(day)))]).output_ids[0]
+    store.log_execution("Gate", p, inputs=[(model, "model"), (ev, "evaluation")],
+                        outputs=[out("ModelBlessing", "blessing", blessed=int(day % 3 != 0),
+                                     current_model_id=model, evaluation_id=ev)])
+    return model
+
+
+# --------------------------------------------------------------------------- raw MLMD
+
+
+class RawMLMD:
+    """The same workload written and queried with the plain MLMD API."""
+
+    def __init__(self, path: Path):
+        config = pb.ConnectionConfig()
+        config.sqlite.filename_uri = str(path)
+        config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        self.store = metadata_store.MetadataStore(config)
+        self.types = {}
+        for name, props in {
+            "Examples": {"span": pb.INT}, "TransformGraph": {}, "Model": {},
+            "ModelEvaluation": {"metrics": pb.STRING},
+            "ModelBlessing": {"blessed": pb.INT, "current_model_id": pb.INT},
+        }.items():
+            t = pb.ArtifactType(name=name)
+            for k, v in props.items():
+                t.properties[k] = v
+            self.types[name] = self.store.put_artifact_type(t)
+        for name in ("ExampleGen", "Transform", "Trainer", "Evaluator", "Gate"):
+            self.types[name] = self.store.put_execution_type(pb.ExecutionType(name=name))
+        self.ctx_type = self.store.put_context_type(pb.ContextType(name="pipeline"))
+
+    def _put(self, step, inputs, out_type, role, **props):
+        execution = pb.Execution(type_id=self.types[step], last_known_state=pb.Execution.COMPLETE)
+        pairs = []
+        for artifact_id, in_role in inputs:
+            ev = pb.Event(type=pb.Event.INPUT, artifact_id=artifact_id)
+            ev.path.steps.add().key = in_role
+            pairs.append((None, ev))
+        art = pb.Artifact(type_id=self.types[out_type], uri="/blob", state=pb.Artifact.LIVE)
+        for k, v in props.items():
+            if isinstance(v, int):
+                art.properties[k].int_value = v
+            else:
+                art.properties[k].string_value = v
+        ev = pb.Event(type=pb.Event.OUTPUT)
+        ev.path.steps.add().key = role
+        pairs.append((art, ev))
+        ctx = pb.Context(type_id=self.ctx_type, name="bench")
+        _, ids, _ = self.store.put_execution(execution, pairs, [ctx], reuse_context_if_already_exist=True)
+        return ids[-1]
+
+    def log_day(self, day: int, prev_model: int | None) -> int:
+        ex = self._put("ExampleGen", [], "Examples", "examples", span=day)
+        tg = self._put("Transform", [(ex, "examples")], "TransformGraph", "transform_graph")
+        inputs = [(ex, "examples"), (tg, "transform_graph")] + ([(prev_model, "base_model")] if prev_model else [])
+        model = self._put("Trainer", inputs, "Model", "model")
+        ev = self._put("Evaluator", [(model, "model"), (ex, "examples")], "ModelEvaluation", "evaluation",
+                       metrics=json.dumps(day_metrics(day)))
+        self._put("Gate", [(model, "model"), (ev, "evaluation")], "ModelBlessing", "blessing",
+                  blessed=int(day % 3 != 0), current_model_id=model)
+        return model
+
+    def full_lineage(self, model_id: int) -> int:
+        """Upstream lineage by repeated get_lineage_subgraph calls (each capped at 100 hops)."""
+        seen_artifacts: set[int] = set()
+        seen_executions: set[int] = set()
+        frontier = {model_id}
+        expanded: set[int] = set()
+        while frontier:
+            expanded |= frontier
+            options = pb.LineageSubgraphQueryOptions(
+                starting_artifacts=pb.LineageSubgraphQueryOptions.StartingNodes(
+                    filter_query="id IN (" + ",".join(map(str, sorted(frontier))) + ")"),
+                max_num_hops=100,
+                direction=pb.LineageSubgraphQueryOptions.UPSTREAM,
+            )
+            graph = self.store.get_lineage_subgraph(options)
+            seen_artifacts |= {a.id for a in graph.artifacts}
+            seen_executions |= {e.id for e in graph.executions}
+            produced = {e.artifact_id for e in graph.events if e.type == pb.Event.OUTPUT}
+            frontier = {a.id for a in graph.artifacts if a.id not in produced} - expanded
+        return len(seen_artifacts) + len(seen_executions)
+
+    def metric_series(self, metric: str, slice_key: str) -> list[float]:
+        evaluations = self.store.get_artifacts_by_type("ModelEvaluation")
+        return [json.loads(a.properties["metrics"].string_value)[slice_key][metric] for a in evaluations]
+
+    def latest_blessed(self) -> int:
+        options = metadata_store.ListOptions(
+            filter_query="type = 'ModelBlessing' AND properties.blessed.int_value = 1",
+            order_by=metadata_store.OrderByField.CREATE_TIME, is_asc=False, limit=1)
+        blessing = self.store.get_artifacts(list_options=options)[0]
+        return blessing.properties["current_model_id"].int_value
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--dir", default=None, help="Working directory (default: a temp dir).")
+    args = parser.parse_args()
+    work = Path(args.dir or tempfile.mkdtemp(prefix="mlstore-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "blob.txt").write_text("bench")
+
+    store = mlstore.open(str(work / "store"))
+    blob = store.blobs.publish(work / "blob.txt")
+    raw = RawMLMD(work / "raw.sqlite")
+
+    prev = raw_prev = None
+    t_ours = t_raw = 0.0
+    for day in range(1, args.days + 1):
+        t0 = time.perf_counter()
+        prev = log_day_mlstore(store, blob, day, prev)
+        t1 = time.perf_counter()
+        raw_prev = raw.log_day(day, raw_prev)
+        t2 = time.perf_counter()
+        t_ours += t1 - t0
+        t_raw += t2 - t1
+        if day % 1000 == 0:
+            print(f"  logged {day} days", file=sys.stderr)
+
+    rows = [("logging per day (ms)", t_ours / args.days, t_raw / args.days)]
+    lin_ours, graph = timed(lambda: store.lineage(f"artifact:{prev}", "up"), args.repeat)
+    lin_raw, raw_count = timed(lambda: raw.full_lineage(raw_prev), max(1, args.repeat // 2))
+    rows.append((f"full upstream lineage (ms) [{len(graph.nodes)} vs {raw_count} nodes]", lin_ours, lin_raw))
+    ser_ours, series = timed(lambda: store.metric_series("bench", "auc_roc", "carrier=AA"), args.repeat)
+    ser_raw, raw_series = timed(lambda: raw.metric_series("auc_roc", "carrier=AA"), args.repeat)
+    assert [p.value for p in series] == raw_series, "metric series differ"
+    rows.append((f"metric series (ms) [{len(series)} points]", ser_ours, ser_raw))
+    lb_ours, blessed = timed(lambda: store.latest_blessed("bench"), args.repeat * 4)
+    lb_raw, raw_blessed = timed(raw.latest_blessed, args.repeat)
+    rows.append(("latest blessed model (ms)", lb_ours, lb_raw))
+
+    print(f"\nmlstore vs raw MLMD, {args.days} days, SQLite, medians")
+    print(f"{'measure':58} {'mlstore':>10} {'raw MLMD':>10} {'raw/mlstore':>12}")
+    for name, ours, theirs in rows:
+        print(f"{name:58} {ours * 1000:10.2f} {theirs * 1000:10.2f} {theirs / ours:11.1f}x")
+
+
+if __name__ == "__main__":
+    main()
