@@ -7,6 +7,7 @@ import sys
 import click
 
 from mlstore.cli import core
+from mlstore.cli.dashboard import dashboard
 from mlstore.cli import gc as gc_commands
 from mlstore.cli.hub import hub_group
 from mlstore.cli.serve import serve
@@ -23,6 +24,7 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+cli.add_command(dashboard)
 
 cli.add_command(hub_group)
 

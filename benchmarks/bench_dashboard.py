@@ -1,0 +1,88 @@
+"""Dashboard page render times (streamlit AppTest run time per page) at N daily runs.
+
+The store (N days of ExampleGen → Transform → Trainer → Evaluator → Gate, built with the
+SDK by tests/dashboard_store.py) is generated once and cached on disk under
+``~/.cache/mlstore-bench/dashboard-<N>d``; 10,000 days take a long while to build.
+
+    python benchmarks/bench_dashboard.py                 # 10,000 days
+    python benchmarks/bench_dashboard.py --days 300      # quick run
+
+Each page is rendered ``--repeat`` times in a fresh AppTest (cold: the first run in the
+process fills st.cache_data; warm: later runs hit it). The first figure is what a user
+opening the page on a fresh server waits for; the warm ones what later visits cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+PAGES = ["pages/models.py", "pages/model.py", "pages/lineage.py", "pages/runs.py",
+         "pages/modules.py", "pages/gates.py"]
+
+
+def ensure_store(days: int, cache: Path) -> Path:
+    """The cached store of ``days`` daily runs, built when missing (marker: complete.json)."""
+    target = cache / f"dashboard-{days}d"
+    if (target / "complete.json").is_file():
+        return target
+    from dashboard_store import build_store  # noqa: PLC0415
+
+    if target.exists():
+        import shutil  # noqa: PLC0415
+
+        shutil.rmtree(target)  # a half-built store from an interrupted run
+    started = time.time()
+    print(f"building {days} daily runs into {target} (once) ...", flush=True)
+    result = build_store(str(target), days=days)
+    (target / "complete.json").write_text(json.dumps(
+        {"days": days, "models": len(result.model_ids), "seconds": round(time.time() - started, 1)}))
+    return target
+
+
+def time_page(page: str, query: dict, repeat: int) -> list[float]:
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415
+
+    times = []
+    for _ in range(repeat):
+        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
+        at.query_params.update(query)
+        at.switch_page(page)
+        started = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - started)
+        if at.exception:
+            raise SystemExit(f"{page} raised: {at.exception[0].value}")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "mlstore-bench")
+    args = parser.parse_args()
+    store_dir = ensure_store(args.days, args.cache)
+    os.environ["MLSTORE_URI"] = str(store_dir)
+    import mlstore  # noqa: PLC0415
+
+    with mlstore.open(str(store_dir)) as store:
+        counts = {"executions": len(store.executions(type="Trainer")) * 5, "models": len(store.artifacts(type="Model"))}
+        model = store.artifacts(type="Model")[len(store.artifacts(type="Model")) // 2].id
+    print(f"store {store_dir}: {counts['models']} models, ~{counts['executions']} executions")
+    print(f"{'page':<20}{'cold s':>10}{'warm s (median)':>18}")
+    for page in PAGES:
+        times = time_page(page, {"model": str(model), "node": f"artifact:{model}"}, args.repeat)
+        warm = statistics.median(times[1:]) if len(times) > 1 else float("nan")
+        print(f"{page:<20}{times[0]:>10.3f}{warm:>18.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""``mlstore dashboard``: launches the Streamlit dashboard on a store or a server."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from mlstore import errors
+from mlstore.cli._common import Context, store_options, stderr
+
+
+def app_path() -> Path:
+    """The dashboard's entry script: the installed ``dashboard`` package, else the checkout's folder.
+
+    Raises:
+        FailedPrecondition: neither exists (a wheel built without the dashboard).
+    """
+    spec = importlib.util.find_spec("dashboard")
+    candidates = [Path(spec.origin).parent / "app.py"] if spec and spec.origin else []
+    candidates.append(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise errors.FailedPrecondition("the dashboard is not installed: reinstall mlstore with its dashboard/ folder")
+
+
+def streamlit_command(app: Path, store_uri: str | None, port: int, address: str) -> list[str]:
+    """The ``streamlit run`` command line (the store URI also goes after ``--`` for the app)."""
+    command = [sys.executable, "-m", "streamlit", "run", str(app),
+               "--server.port", str(port), "--server.address", address, "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    return command + (["--", "--store", store_uri] if store_uri else [])
+
+
+@click.command("dashboard")
+@store_options
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="HTTP port.")
+@click.option("--address", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+def dashboard(ctx: Context, port: int, address: str) -> None:
+    """Serve the dashboard: models over time, lineage, runs, modules and gates.
+
+    The store is opened once first, so a bad URI fails here (exit 2) instead of in the browser.
+    """
+    if ctx.store_uri is None or not ctx.store_uri.startswith("grpc://"):
+        ctx.store.close()  # validates the URI and migrations; typed errors exit 2
+    app = app_path()
+    env = dict(os.environ)
+    if ctx.store_uri:
+        env["MLSTORE_URI"] = ctx.store_uri
+    stderr.print(f"mlstore dashboard on http://{address}:{port} (store {ctx.store_uri or './.mlstore'})")
+    try:
+        code = subprocess.call(streamlit_command(app, ctx.store_uri, port, address), env=env)
+    except KeyboardInterrupt:
+        code = 0
+    if code:
+        raise errors.Unavailable(f"streamlit exited with status {code}; is port {port} free?")
