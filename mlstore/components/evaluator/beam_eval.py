@@ -68,9 +68,10 @@ def batch_slice_accumulators(batch: pd.DataFrame, predictions: np.ndarray, label
                              weights: np.ndarray, specs: Sequence[SliceSpec]
                              ) -> Iterator[tuple[str, m.MetricsAccumulator]]:
     """One (slice_key, accumulator) per slice present in the (labeled) batch."""
+    score_order = np.argsort(predictions)  # shared by every spec's accumulation
     for spec in specs:
         codes, keys = assign_slices(batch, spec)
-        accs = m.batch_accumulators(codes, len(keys), labels, predictions, weights)
+        accs = m.batch_accumulators(codes, len(keys), labels, predictions, weights, score_order)
         yield from zip(keys, accs)
 
 

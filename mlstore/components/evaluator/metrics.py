@@ -79,7 +79,8 @@ class MetricsAccumulator:
 
 
 def batch_accumulators(codes: np.ndarray, n_groups: int, labels: np.ndarray,
-                       predictions: np.ndarray, weights: np.ndarray) -> list[MetricsAccumulator]:
+                       predictions: np.ndarray, weights: np.ndarray,
+                       score_order: np.ndarray | None = None) -> list[MetricsAccumulator]:
     """Accumulate rows into one accumulator per group, vectorised.
 
     Args:
@@ -88,6 +89,8 @@ def batch_accumulators(codes: np.ndarray, n_groups: int, labels: np.ndarray,
         labels: 0/1 labels (float or int).
         predictions: P(label=1) in ``[0, 1]``.
         weights: non-negative example weights.
+        score_order: ``np.argsort(predictions)`` if the caller already has it (shared
+            across the slice specs of one batch); computed when ``None``.
 
     Returns:
         ``n_groups`` accumulators, in group order.
@@ -112,8 +115,15 @@ def batch_accumulators(codes: np.ndarray, n_groups: int, labels: np.ndarray,
     calib_bins = prediction_bins(p) // (N_BINS // CALIBRATION_BINS)
     calib = np.bincount(codes * CALIBRATION_BINS + calib_bins, weights=w * p,
                         minlength=n_groups * CALIBRATION_BINS).reshape(n_groups, CALIBRATION_BINS)
-    # Sort rows by group once so each group is a contiguous slice (views, no masks).
-    order = np.argsort(codes, kind="stable")
+    # Order rows by (group, score): each group is then a contiguous, score-sorted slice,
+    # so no per-group mask or sort is needed. NumPy's stable sort is a radix sort for
+    # 16-bit ints, hence the narrowing.
+    if score_order is None:
+        score_order = np.argsort(p)
+    sort_codes = codes[score_order]
+    if n_groups <= np.iinfo(np.uint16).max:
+        sort_codes = sort_codes.astype(np.uint16)
+    order = score_order[np.argsort(sort_codes, kind="stable")]
     p_s, wy_s, wn_s = p[order], (w * y)[order], (w * (1.0 - y))[order]
     starts = np.concatenate([[0], np.cumsum(counts)])
     out = []
