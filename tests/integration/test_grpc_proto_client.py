@@ -1,0 +1,126 @@
+"""A client generated from proto/ alone (no mlstore import) calls every RPC of a real server.
+
+Also checks the committed generated code is what proto/generate.sh produces today.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mlstore
+from tests.grpc_support import GATE_SPEC, build_days, serve
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "proto-client-token-123"
+
+# Runs in a fresh interpreter whose sys.path has only the temp dir with freshly generated
+# modules (the repository and the editable install are removed): it cannot import mlstore.
+CLIENT = r'''
+import json, sys
+from pathlib import Path
+out, target, token, spec = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+sys.path = [out] + [p for p in sys.path if not (Path(p) / "mlstore" / "store.py").exists() and p not in ("", ".")]
+from grpc_tools import protoc
+proto = sys.argv[5]
+files = sorted(str(p) for p in Path(proto, "mlstore", "v1").glob("*.proto"))
+assert protoc.main(["protoc", f"-I{proto}", f"--python_out={out}", f"--grpc_python_out={out}", *files]) == 0
+import grpc
+from mlstore.v1 import (artifact_service_pb2 as a, artifact_service_pb2_grpc as ag, gate_service_pb2 as g,
+    gate_service_pb2_grpc as gg, ingest_service_pb2 as i, ingest_service_pb2_grpc as ig,
+    lineage_service_pb2 as l, lineage_service_pb2_grpc as lg, model_service_pb2 as m,
+    model_service_pb2_grpc as mg, store_service_pb2 as s, store_service_pb2_grpc as sg, types_pb2 as t)
+import mlstore
+assert mlstore.__file__ is None or mlstore.__file__.startswith(out), mlstore.__file__
+assert "mlstore.store" not in sys.modules
+md = (("authorization", f"Bearer {token}"),)
+ch = grpc.insecure_channel(target)
+A, L, M, G, I, S = (ag.ArtifactServiceStub(ch), lg.LineageServiceStub(ch), mg.ModelServiceStub(ch),
+                    gg.GateServiceStub(ch), ig.IngestServiceStub(ch), sg.StoreServiceStub(ch))
+r = {}
+r["GetStoreInfo"] = S.GetStoreInfo(s.GetStoreInfoRequest(), metadata=md).api_version
+models = A.ListArtifacts(a.ListArtifactsRequest(type="Model", page_size=2), metadata=md)
+r["ListArtifacts"] = [x.id for x in models.artifacts]
+page2 = A.ListArtifacts(a.ListArtifactsRequest(type="Model", page_size=2, page_token=models.next_page_token),
+                        metadata=md)
+r["ListArtifacts_page2"] = [x.id for x in page2.artifacts]
+last = f"artifact:{page2.artifacts[-1].id}"
+art = A.GetArtifact(a.GetArtifactRequest(ref=last), metadata=md).artifact
+r["GetArtifact"] = art.type
+r["ResolveNode"] = A.ResolveNode(a.ResolveNodeRequest(ref=art.digest[:20]), metadata=md).node_id
+r["GetExecution"] = A.GetExecution(a.GetExecutionRequest(ref="execution:1"), metadata=md).execution.type
+r["ListExecutions"] = len(A.ListExecutions(a.ListExecutionsRequest(), metadata=md).executions)
+r["ListEvents"] = sorted(e.role for e in A.ListEvents(a.ListEventsRequest(ref="execution:3"), metadata=md).events)
+graph = L.GetLineage(l.GetLineageRequest(start=[last], direction=t.DIRECTION_UP), metadata=md)
+r["GetLineage"] = [len(graph.nodes), len(graph.edges)]
+pages = list(L.StreamLineage(l.StreamLineageRequest(start=[last], page_size=3), metadata=md))
+r["StreamLineage"] = [len(pages), sum(len(p.nodes) for p in pages), sum(len(p.edges) for p in pages)]
+r["GetMetricSeries"] = len(M.GetMetricSeries(m.GetMetricSeriesRequest(pipeline="daily", metric="auc_roc"),
+                                             metadata=md).points)
+evals = A.ListArtifacts(a.ListArtifactsRequest(type="ModelEvaluation"), metadata=md).artifacts
+r["GetEvaluationMetrics"] = sorted(x.slice for x in M.GetEvaluationMetrics(
+    m.GetEvaluationMetricsRequest(ref=f"artifact:{evals[-1].id}"), metadata=md).slices)
+r["GetLatestBlessed"] = M.GetLatestBlessed(m.GetLatestBlessedRequest(pipeline="daily"), metadata=md).model.id
+r["ListBlessings"] = len(M.ListBlessings(m.ListBlessingsRequest(pipeline="daily"), metadata=md).blessings)
+r["ListPipelines"] = list(M.ListPipelines(m.ListPipelinesRequest(), metadata=md).pipelines)
+ws = M.SelectWarmStart(m.SelectWarmStartRequest(pipeline="daily", policy="best", metric="auc_roc"), metadata=md)
+r["SelectWarmStart"] = [ws.ok, ws.model.id]
+gate = G.EvaluateGate(g.EvaluateGateRequest(spec_yaml=spec, candidate=last), metadata=md)
+r["EvaluateGate"] = [gate.report.passed, len(gate.report.checks), gate.baseline_evaluation]
+logged = I.LogExecution(i.LogExecutionRequest(
+    step="Pusher", pipeline="daily", inputs=[i.InputArtifact(artifact_id=art.id, role="model")],
+    outputs=[i.OutputArtifact(type="PushedModel", uri=art.uri, digest=art.digest, size=art.size, role="pushed_model")],
+    properties={"target": t.PropertyValue(string_value="prod")}), metadata=md)
+r["LogExecution"] = [logged.execution_id > 0, len(logged.output_ids)]
+print(json.dumps(r))
+'''
+
+
+def test_generated_code_is_up_to_date(tmp_path):
+    env = {**os.environ, "PYTHON": sys.executable}
+    subprocess.run([str(REPO / "proto" / "generate.sh"), str(tmp_path)], check=True, env=env)
+    generated = sorted(p.name for p in (tmp_path / "mlstore" / "v1").iterdir())
+    committed = sorted(p.name for p in (REPO / "mlstore" / "v1").iterdir() if p.suffix in (".py", ".pyi")
+                       and p.name != "__init__.py")
+    assert generated == committed
+    stale = [n for n in generated if not filecmp.cmp(tmp_path / "mlstore" / "v1" / n, REPO / "mlstore" / "v1" / n,
+                                                     shallow=False)]
+    assert not stale, f"run proto/generate.sh: {stale} differ from proto/"
+
+
+def test_every_rpc_from_a_client_generated_from_proto(tmp_path):
+    uri = str(tmp_path / "store")
+    with mlstore.open(uri) as store:
+        models = build_days(store, 4)
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    out = tmp_path / "gen"
+    out.mkdir()
+    env = {"MLSTORE_SERVER_TOKENS": json.dumps({"tokens": {TOKEN: {"name": "ci", "scopes": ["write"]}}})}
+    with serve(uri, env=env) as (_, target):
+        run = subprocess.run([sys.executable, str(script), str(out), target, TOKEN, GATE_SPEC, str(REPO / "proto")],
+                             capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""},
+                             timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    r = json.loads(run.stdout)
+    assert r["GetStoreInfo"] == "v1"
+    assert r["ListArtifacts"] + r["ListArtifacts_page2"] == models
+    # every artifact of a day shares one blob; a shared digest resolves to the newest artifact
+    assert r["GetArtifact"] == "Model" and r["ResolveNode"] == "artifact:20"
+    assert r["GetExecution"] == "ExampleGen" and r["ListExecutions"] == 20
+    assert r["ListEvents"] == ["examples", "model", "transform_graph"]
+    nodes, edges = r["GetLineage"]
+    assert r["StreamLineage"] == [-(-max(nodes, edges) // 3), nodes, edges]
+    assert r["GetMetricSeries"] == 4
+    assert r["GetEvaluationMetrics"] == ["Overall", "carrier=AA", "carrier=DL"]
+    assert r["GetLatestBlessed"] == models[-1]  # day 4 is blessed (every third day is not)
+    assert r["ListBlessings"] == 4 and r["ListPipelines"] == ["daily"]
+    assert r["SelectWarmStart"][0] is True and r["SelectWarmStart"][1] in models
+    assert r["EvaluateGate"][1] > 0
+    assert r["LogExecution"] == [True, 1]
