@@ -80,7 +80,13 @@ ARTIFACT_TYPES: Mapping[str, ArtifactTypeDef] = MappingProxyType(
             ),
             ArtifactTypeDef(
                 "Model",
-                {"semantic_digest": STRING, "spec_digest": STRING, "input_signature": STRING},
+                {
+                    "semantic_digest": STRING,  # variables + signatures + assets, not bytes
+                    "spec_digest": STRING,  # digest of the transform spec it was trained with
+                    "input_signature": STRING,  # JSON {raw feature: dtype}
+                    "layers": STRING,  # JSON {layer name: [weight shapes]} for warm start
+                    "seed": INT,
+                },
                 "A serving SavedModel.",
             ),
             ArtifactTypeDef(
