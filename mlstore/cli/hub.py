@@ -85,6 +85,7 @@ def show(ctx: Context, handle: str) -> None:
 @store_options
 def consumers(ctx: Context, handle: str) -> None:
     """Models whose training used HANDLE (every version when unpinned)."""
+    hub.Handle.parse(handle)  # reject a bad handle before opening (or creating) the store
     models = hub.consumers(handle, store=ctx.store)
 
     def table() -> None:
