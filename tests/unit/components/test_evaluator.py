@@ -15,6 +15,7 @@ from sklearn import metrics as skm
 from mlstore.components.evaluator import (EvalConfig, LabelSpec, SliceSpec, evaluate,
                                           read_evaluation)
 from mlstore.components.evaluator import metrics as m
+from mlstore.components.evaluator.histogram import N_BINS
 from mlstore.components.evaluator.layout import METRICS_FILE
 from mlstore.components.evaluator.slicing import (assign_slices, canonical_slice_key,
                                                   parse_slice_key)
@@ -171,6 +172,21 @@ def test_accumulators_merge_exactly():
     assert sum(plots["prediction_histogram"]["positives"]) == pytest.approx(float((w * y).sum()))
 
 
+def test_large_slices_switch_to_bins_and_stay_accurate():
+    rng = np.random.default_rng(2)
+    n = 30_000
+    y, p = rng.integers(0, 2, n), np.clip(rng.beta(2, 3, n), 0, 1)
+    p = np.where(y == 1, np.sqrt(p), p)  # some signal
+    codes = np.zeros(n, dtype=np.int64)
+    # Merge 3,000-row chunks: exact at first, binned once past MAX_EXACT_SCORES.
+    acc = m.batch_accumulators(codes[:3000], 1, y[:3000], p[:3000], np.ones(3000))[0]
+    assert acc.scores.scores is not None
+    for s in range(3000, n, 3000):
+        acc.merge(m.batch_accumulators(codes[:3000], 1, y[s:s + 3000], p[s:s + 3000], np.ones(3000))[0])
+    assert acc.scores.scores is None and len(acc.scores.pos) == N_BINS
+    _check_against_sklearn(m.compute_metrics(acc), y, p)
+
+
 def test_undefined_metrics_are_none():
     acc = m.batch_accumulators(np.zeros(3, np.int64), 1, np.zeros(3), np.array([0.1, 0.2, 0.3]), np.ones(3))[0]
     out = m.compute_metrics(acc)
@@ -243,3 +259,11 @@ def test_missing_label_column_is_a_data_error(tmp_path):
         evaluate(None, [path], str(tmp_path / "out"), cfg)
     with pytest.raises(InvalidArgument):
         evaluate("model", [path], str(tmp_path / "out"), cfg)  # both model and prediction column
+
+
+def test_missing_model_input_is_a_data_error(eval_setup, tmp_path):
+    _, model_dir, _, _ = eval_setup
+    path = str(tmp_path / "eval.csv")
+    pd.DataFrame({"x": [1.0, 2.0], "arr_delay": [20.0, 1.0]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match="model input 'carrier'"):
+        evaluate(model_dir, [path], str(tmp_path / "out"), EvalConfig(LabelSpec.parse("arr_delay > 15")))
