@@ -70,12 +70,46 @@ class MetricsAccumulator:
     def merge(self, other: "MetricsAccumulator") -> "MetricsAccumulator":
         """Add ``other`` into ``self`` in place and return ``self``."""
         self.example_count += other.example_count
-        for name in ("weighted_count", "sum_label", "sum_prediction", "sum_log_loss",
-                     "tp", "fp", "tn", "fn"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.weighted_count += other.weighted_count
+        self.sum_label += other.sum_label
+        self.sum_prediction += other.sum_prediction
+        self.sum_log_loss += other.sum_log_loss
+        self.tp += other.tp
+        self.fp += other.fp
+        self.tn += other.tn
+        self.fn += other.fn
         self.scores = self.scores.merge(other.scores)
         self.calib_pred_sum += other.calib_pred_sum
         return self
+
+
+def _group_sums(codes: np.ndarray, n_groups: int, y: np.ndarray, p: np.ndarray,
+                w: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-group exact sums, keyed by MetricsAccumulator field name."""
+    pred_pos = p >= THRESHOLD
+    clipped = np.clip(p, LOG_EPS, 1.0 - LOG_EPS)
+    row_loss = -w * (y * np.log(clipped) + (1.0 - y) * np.log1p(-clipped))
+
+    def per_group(values: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=values, minlength=n_groups)
+
+    return {
+        "weighted_count": per_group(w), "sum_label": per_group(w * y),
+        "sum_prediction": per_group(w * p), "sum_log_loss": per_group(row_loss),
+        "tp": per_group(w * (pred_pos & (y == 1))), "fp": per_group(w * (pred_pos & (y == 0))),
+        "tn": per_group(w * (~pred_pos & (y == 0))), "fn": per_group(w * (~pred_pos & (y == 1))),
+    }
+
+
+def _group_score_order(codes: np.ndarray, n_groups: int, score_order: np.ndarray) -> np.ndarray:
+    """Row order by (group, score): each group becomes a contiguous, score-sorted run.
+
+    NumPy's stable sort is a radix sort for 16-bit ints, hence the narrowing.
+    """
+    sort_codes = codes[score_order]
+    if n_groups <= np.iinfo(np.uint16).max:
+        sort_codes = sort_codes.astype(np.uint16)
+    return score_order[np.argsort(sort_codes, kind="stable")]
 
 
 def batch_accumulators(codes: np.ndarray, n_groups: int, labels: np.ndarray,
@@ -98,37 +132,17 @@ def batch_accumulators(codes: np.ndarray, n_groups: int, labels: np.ndarray,
     y = labels.astype(np.float64)
     p = predictions.astype(np.float64)
     w = weights.astype(np.float64)
-    pred_pos = p >= THRESHOLD
-    clipped = np.clip(p, LOG_EPS, 1.0 - LOG_EPS)
-    row_loss = -w * (y * np.log(clipped) + (1.0 - y) * np.log1p(-clipped))
-
-    def per_group(values: np.ndarray) -> np.ndarray:
-        return np.bincount(codes, weights=values, minlength=n_groups)
-
     counts = np.bincount(codes, minlength=n_groups)
-    sums = {
-        "weighted_count": per_group(w), "sum_label": per_group(w * y),
-        "sum_prediction": per_group(w * p), "sum_log_loss": per_group(row_loss),
-        "tp": per_group(w * (pred_pos & (y == 1))), "fp": per_group(w * (pred_pos & (y == 0))),
-        "tn": per_group(w * (~pred_pos & (y == 0))), "fn": per_group(w * (~pred_pos & (y == 1))),
-    }
+    sums = _group_sums(codes, n_groups, y, p, w)
     calib_bins = prediction_bins(p) // (N_BINS // CALIBRATION_BINS)
     calib = np.bincount(codes * CALIBRATION_BINS + calib_bins, weights=w * p,
                         minlength=n_groups * CALIBRATION_BINS).reshape(n_groups, CALIBRATION_BINS)
-    # Order rows by (group, score): each group is then a contiguous, score-sorted slice,
-    # so no per-group mask or sort is needed. NumPy's stable sort is a radix sort for
-    # 16-bit ints, hence the narrowing.
-    if score_order is None:
-        score_order = np.argsort(p)
-    sort_codes = codes[score_order]
-    if n_groups <= np.iinfo(np.uint16).max:
-        sort_codes = sort_codes.astype(np.uint16)
-    order = score_order[np.argsort(sort_codes, kind="stable")]
+    order = _group_score_order(codes, n_groups, np.argsort(p) if score_order is None else score_order)
     p_s, wy_s, wn_s = p[order], (w * y)[order], (w * (1.0 - y))[order]
     starts = np.concatenate([[0], np.cumsum(counts)])
     out = []
     for g in range(n_groups):
-        rows = slice(starts[g], starts[g + 1])
+        rows = slice(starts[g], starts[g + 1])  # a view: no per-group mask or sort
         out.append(MetricsAccumulator(
             example_count=int(counts[g]),
             **{k: float(v[g]) for k, v in sums.items()},
