@@ -15,16 +15,20 @@ def _versions(modules) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _consumers(uri, ver, module_id: int) -> pd.DataFrame:
+MAX_CONSUMERS = 200  # details are fetched per consumer; a daily pipeline adds one a day
+
+
+def _consumers(uri, ver, module_id: int) -> tuple[int, pd.DataFrame]:
+    """(number of consuming executions, table of the newest MAX_CONSUMERS of them)."""
+    uses = sorted((ev for ev in data.events(uri, ver, f"artifact:{module_id}") if not ev.is_output),
+                  key=lambda ev: ev.execution_id, reverse=True)
     rows = []
-    for ev in data.events(uri, ver, f"artifact:{module_id}"):
-        if ev.is_output:
-            continue
+    for ev in uses[:MAX_CONSUMERS]:
         e = data.execution(uri, ver, f"execution:{ev.execution_id}")
         outputs = [f"artifact:{o.artifact_id}" for o in data.events(uri, ver, f"execution:{e.id}") if o.is_output]
         rows.append({"execution": f"execution:{e.id}", "step": e.type, "pipeline": e.pipeline, "role": ev.role,
                      "outputs": ", ".join(outputs)})
-    return pd.DataFrame(rows, columns=["execution", "step", "pipeline", "role", "outputs"])
+    return len(uses), pd.DataFrame(rows, columns=["execution", "step", "pipeline", "role", "outputs"])
 
 
 def render() -> None:
@@ -55,8 +59,9 @@ def render() -> None:
         st.markdown("**Tags**")
         st.json(tags)
     st.markdown(f"Digest `{module.digest}` · artifact:{module.id}")
-    consumers = _consumers(uri, ver, module.id)
-    st.markdown(f"**Consumers** ({len(consumers)})")
+    total, consumers = _consumers(uri, ver, module.id)
+    shown = f", newest {len(consumers)} shown" if total > len(consumers) else ""
+    st.markdown(f"**Consumers** ({total}{shown})")
     if consumers.empty:
         st.caption("No execution has used this version yet.")
     else:
