@@ -1,9 +1,10 @@
 """Sliced model evaluation: exact metrics per slice in one Beam pass.
 
 Modules: ``slicing`` (slice specs, canonical keys), ``metrics`` (mergeable accumulators,
-final metrics, plot data), ``data`` (label rule, CSV/Parquet batches, model features),
+final metrics, plot data), ``histogram`` (exact-then-binned score histogram behind the
+AUCs), ``data`` (EvalConfig, label rule, CSV/Parquet batches, model features),
 ``beam_eval`` (the pipeline and :func:`evaluate`), ``layout`` (the on-disk
-ModelEvaluation format and :func:`read_evaluation`).
+ModelEvaluation format, :class:`EvalResult` and :func:`read_evaluation`).
 
 Typical use::
 
