@@ -35,6 +35,8 @@ class NodeId:
             raise InvalidArgument(
                 f"bad node id {text!r}: expected artifact:<n>, execution:<n> or sha256:<digest prefix>"
             )
+        if int(match.group(2)) >= 2**63:  # ids are int64 in every backend; larger ones overflow drivers
+            raise InvalidArgument(f"bad node id {text[:40]!r}: the id is larger than any int64")
         return cls(match.group(1), int(match.group(2)))  # type: ignore[arg-type]
 
 
