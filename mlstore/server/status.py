@@ -46,10 +46,14 @@ def hide(secret: str) -> None:
         _SECRETS.add(secret)
 
 
+#: Status details are sent as a header; messages that echo huge inputs are cut to this.
+MAX_DETAILS = 1000
+
+
 def _scrub(message: str) -> str:
     for secret in _SECRETS:
         message = message.replace(secret, "***")
-    return message
+    return message if len(message) <= MAX_DETAILS else message[:MAX_DETAILS] + "... (truncated)"
 
 
 def _abort(context: grpc.ServicerContext, error: BaseException, method: str) -> None:
