@@ -103,7 +103,9 @@ def make_plan(store, policy: RetentionPolicy, now_ms: int | None = None) -> GcPl
     """
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     artifacts = {a.id: a for a in store.artifacts()}
-    kept = choose_kept(store, artifacts, policy, now_ms)
+    # Lineage queries run after the snapshot and may reach artifacts logged since: those
+    # are not in the snapshot, so they are never reclaimed by this plan anyway.
+    kept = {i: why for i, why in choose_kept(store, artifacts, policy, now_ms).items() if i in artifacts}
     reclaim = tuple(a for i, a in sorted(artifacts.items()) if i not in kept and a.state != "DELETED")
     sweep, deferred = _blobs_freed(store, artifacts, kept, reclaim, policy, now_ms)
     missing = tuple(sorted(i for i in kept if artifacts[i].state == "DELETED"))

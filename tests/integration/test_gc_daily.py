@@ -4,7 +4,7 @@ Per day (span) d of pipeline ``daily``: ExampleGen -> Examples; Transform -> Tra
 Trainer(examples, transform_graph, base_model = latest blessed) -> Model; Evaluator(model,
 examples, baseline_model) -> ModelEvaluation; Gate -> ModelBlessing (blessed on day 1 and
 every 5th day); Pusher(model, blessing) -> PushedModel for blessed days. Artifact bytes
-are tiny files. Day 58's Examples repeat day 3's bytes, so two artifacts share a blob.
+are tiny files. Some days' Examples repeat an older day's bytes (SHARED_EXAMPLES), so artifacts share blobs.
 
 Run as a script to log more days into an existing store (the concurrency test does)::
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import mlstore
 
 PIPELINE = "daily"
-SHARED_EXAMPLES = {58: 3}  # day -> day whose Examples bytes it repeats
+SHARED_EXAMPLES = {58: 3, 23: 2, 25: 4}  # day -> day whose Examples bytes it repeats
 
 
 def is_blessed_day(day: int) -> bool:
