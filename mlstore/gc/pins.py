@@ -84,6 +84,8 @@ def list_pins(store) -> list[Pin]:
 
 def _write(store, artifact_id: int, values: dict[str, object]) -> None:
     """Sets (None: removes) custom properties in MLMD, then mirrors them into the index."""
+    if not hasattr(store, "engine"):
+        raise errors.InvalidArgument("pins are written to the store's database, not through a server; use --store")
     mlmd = store.metadata
     [proto] = mlmd.call(mlmd.raw.get_artifacts_by_id, [artifact_id])
     for key, value in values.items():

@@ -191,6 +191,24 @@ def test_pins_keep_an_artifact_and_its_lineage_and_survive_reindex(tmp_path):
     assert model_2.id not in plan.kept
 
 
+def test_keep_last_per_type_and_module_versions(tmp_path):
+    store = mlstore.open(str(tmp_path / "s"))
+    module_file = tmp_path / "embedding.txt"
+    module_file.write_text("embedding v1")
+    with mlstore.run("hub", "HubPublish", store=store) as run:
+        run.log_artifact(module_file, "HubModule", "module", {"publisher": "team", "name": "emb", "version": 1})
+    module = run.outputs[0]
+    log_days(store, 1, 8)
+    plan = gc.make_plan(store, gc.make_policy({"keep_last": 2, "keep_blessed": False, "keep_pushed": False,
+                                                "grace_minutes": 0}))
+    assert plan.kept[module.id] == "HubModule version"
+    models = [a for a in store.artifacts(type="Model")]
+    assert [plan.kept.get(m.id) for m in models[-2:]] == [f"one of the last 2 Model of {PIPELINE}"] * 2
+    # warm-start chain 8 <- 5 <- 1: lineage keeps the base models of the kept ones
+    assert {m.span for m in models if m.id not in plan.kept} == {2, 3, 4, 6}
+    assert all(plan.kept[m.id].startswith("upstream of artifact:") for m in models if m.span in (1, 5))
+
+
 def test_lineage_may_outlive_bytes_keeps_blessed_models_but_not_their_inputs(tmp_path):
     store = mlstore.open(str(tmp_path / "s"))
     log_days(store, 1, 8)
