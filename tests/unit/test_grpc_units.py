@@ -1,0 +1,76 @@
+"""Pure parts of the gRPC layer: token tables, scopes, page tokens, record conversions."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlstore import errors
+from mlstore.lineage import LineageEdge, LineageNode
+from mlstore.server import convert
+from mlstore.server.app import ServeOptions, check_exposure, is_loopback
+from mlstore.server.auth import parse_tokens, required_scope
+from mlstore.server.query_services import decode_page_token, encode_page_token
+from mlstore.types import Artifact, Blessing, Execution, NodeId
+
+
+def test_token_table_scopes_nest():
+    table = parse_tokens("tokens:\n  aaaaaaaa: {name: ci, scopes: [read]}\n  bbbbbbbb: {scopes: admin}\n", "t")
+    assert table.lookup("aaaaaaaa").scopes == {"read"}
+    assert table.lookup("bbbbbbbb").scopes == {"read", "write", "admin"}
+    assert table.lookup("cccccccc") is None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("tokens: [a, b]", "expected a mapping"),
+    ("tokens:\n  short: {scopes: [read]}", "at least 8"),
+    ("tokens:\n  aaaaaaaa: {scopes: [root]}", "unknown scope"),
+    ("tokens: {", "not valid YAML"),
+])
+def test_bad_token_tables(text, message):
+    with pytest.raises(errors.InvalidArgument, match=message):
+        parse_tokens(text, "tokens.yaml")
+
+
+def test_method_scopes():
+    assert required_scope("/mlstore.v1.IngestService/LogExecution") == "write"
+    assert required_scope("/mlstore.v1.LineageService/GetLineage") == "read"
+    assert required_scope("/grpc.health.v1.Health/Check") is None
+
+
+def test_page_tokens_round_trip_and_reject_forgeries():
+    assert decode_page_token(encode_page_token(41)) == 41
+    assert decode_page_token("") == 0
+    for bad in ("garbage", "djE6LTE=", "!!!"):
+        with pytest.raises(errors.InvalidArgument, match="page_token"):
+            decode_page_token(bad)
+
+
+def test_exposure_rules():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0")
+    check_exposure(ServeOptions(store_uri=None))
+    check_exposure(ServeOptions(store_uri=None, host="0.0.0.0", insecure_open=True))
+    with pytest.raises(errors.InvalidArgument, match="without tokens"):
+        check_exposure(ServeOptions(store_uri=None, host="0.0.0.0"))
+
+
+def test_records_round_trip_exactly():
+    artifact = Artifact(3, "Model", "/b/x", "sha256:ab", 10, "LIVE", "p", 7, 99, "m",
+                        {"i": 1, "f": 1.5, "s": "x", "b": True})
+    assert convert.artifact_from_pb(convert.artifact_to_pb(artifact)) == artifact
+    bare = Artifact(4, "Model", "", None, None, "LIVE", None, None, 0)
+    assert convert.artifact_from_pb(convert.artifact_to_pb(bare)) == bare
+    execution = Execution(5, "Trainer", "COMPLETE", None, 1, {"params": "{}"})
+    assert convert.execution_from_pb(convert.execution_to_pb(execution)) == execution
+    blessing = Blessing(1, 2, None, 3, "p", True, None, 4)
+    assert convert.blessing_from_pb(convert.blessing_to_pb(blessing)) == blessing
+    node = LineageNode(NodeId("execution", 2), "Trainer", None, "COMPLETE", 1)
+    assert convert.node_from_pb(convert.node_to_pb(node)) == node
+    edge = LineageEdge(NodeId("artifact", 1), NodeId("execution", 2), "INPUT", "examples")
+    assert convert.edge_from_pb(convert.edge_to_pb(edge)) == edge
+
+
+def test_unknown_direction_is_invalid():
+    assert convert.direction_name(0) == "up"
+    with pytest.raises(errors.InvalidArgument, match="direction"):
+        convert.direction_name(99)
