@@ -46,9 +46,10 @@ def _print_result(result: gc_api.GcResult) -> None:
     for artifact_id, why in sorted(plan.kept.items()):
         kept.add_row(f"artifact:{artifact_id}", why)
     stdout.print(kept)
-    by_type = Table("type", "artifacts", "bytes", box=None)
-    for type_ in sorted(set(plan.artifacts_by_type) | set(plan.bytes_by_type)):
-        by_type.add_row(type_, str(plan.artifacts_by_type.get(type_, 0)), _human(plan.bytes_by_type.get(type_, 0)))
+    by_type = Table("type", "artifacts", "bytes", "bytes within grace period", box=None)
+    for type_ in plan.types():
+        by_type.add_row(type_, str(plan.artifacts_by_type.get(type_, 0)), _human(plan.bytes_by_type.get(type_, 0)),
+                        _human(plan.deferred_bytes_by_type.get(type_, 0)))
     stdout.print(by_type)
     for art in plan.reclaim:
         stdout.print(f"  reclaim {art.node_id} {art.type} span={art.span}", markup=False)

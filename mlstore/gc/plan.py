@@ -62,10 +62,13 @@ class GcPlan:
 
     @property
     def bytes_by_type(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for blob in self.blobs:
-            totals[blob.type] = totals.get(blob.type, 0) + blob.size
-        return dict(sorted(totals.items()))
+        """Bytes swept now, per type of the artifact that freed them."""
+        return _bytes_by_type(self.blobs)
+
+    @property
+    def deferred_bytes_by_type(self) -> dict[str, int]:
+        """Bytes freed but younger than the grace period: a later gc sweeps them."""
+        return _bytes_by_type(self.deferred)
 
     @property
     def artifacts_by_type(self) -> dict[str, int]:
@@ -83,14 +86,27 @@ class GcPlan:
             "policy": self.policy.to_json(),
             "reclaim": [str(a.node_id) for a in self.reclaim],
             "reclaim_by_type": {k: {"artifacts": self.artifacts_by_type.get(k, 0),
-                                    "bytes": self.bytes_by_type.get(k, 0)}
-                                for k in sorted(set(self.artifacts_by_type) | set(self.bytes_by_type))},
+                                    "bytes": self.bytes_by_type.get(k, 0),
+                                    "deferred_bytes": self.deferred_bytes_by_type.get(k, 0)}
+                                for k in self.types()},
             "bytes": self.total_bytes,
             "blobs": [b.to_json() for b in self.blobs],
             "deferred_blobs": [b.to_json() for b in self.deferred],
             "kept": {f"artifact:{i}": why for i, why in sorted(self.kept.items())},
             "kept_without_bytes": [f"artifact:{i}" for i in self.kept_without_bytes],
         }
+
+
+    def types(self) -> list[str]:
+        """Every type with something reclaimed (artifacts or bytes)."""
+        return sorted(set(self.artifacts_by_type) | set(self.bytes_by_type) | set(self.deferred_bytes_by_type))
+
+
+def _bytes_by_type(blobs: Iterable[BlobSweep]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for blob in blobs:
+        totals[blob.type] = totals.get(blob.type, 0) + blob.size
+    return dict(sorted(totals.items()))
 
 
 def make_plan(store, policy: RetentionPolicy, now_ms: int | None = None) -> GcPlan:
