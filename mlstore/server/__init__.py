@@ -1,10 +1,13 @@
 """The gRPC server behind ``mlstore serve``.
 
-Layout: :mod:`.app` builds and runs the server (health, reflection, TLS, graceful
-shutdown, message limits); :mod:`.auth` bearer tokens and scopes; :mod:`.backend` the
-shared store and write pool; :mod:`.query_services` and :mod:`.model_services` the
-services of ``proto/mlstore/v1``; :mod:`.gating` finds gate inputs in the store;
-:mod:`.convert` records <-> messages; :mod:`.status` typed errors <-> status codes.
+Layout:
+
+* :mod:`.app` builds and runs the server (health, reflection, TLS, graceful shutdown,
+  message limits); :mod:`.auth` bearer tokens and scopes;
+* :mod:`.backend` the shared store and the pool of write connections;
+* :mod:`.query_services`, :mod:`.model_services`, :mod:`.ingest_service` the services of
+  ``proto/mlstore/v1``; :mod:`.gating` finds a gate's inputs in the store;
+* :mod:`.convert` records <-> messages; :mod:`.status` typed errors <-> status codes.
 """
 
 from mlstore.server.app import ServeOptions, build_server, serve

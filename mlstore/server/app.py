@@ -22,7 +22,8 @@ from grpc_reflection.v1alpha import reflection
 from mlstore import errors
 from mlstore.server.auth import AuthInterceptor, TokenTable
 from mlstore.server.backend import Backend
-from mlstore.server.model_services import GateService, IngestService, ModelService
+from mlstore.server.ingest_service import IngestService
+from mlstore.server.model_services import GateService, ModelService
 from mlstore.server.query_services import ArtifactService, LineageService, StoreService
 from mlstore.v1 import (artifact_service_pb2, artifact_service_pb2_grpc, gate_service_pb2, gate_service_pb2_grpc,
                         ingest_service_pb2, ingest_service_pb2_grpc, lineage_service_pb2,

@@ -1,4 +1,4 @@
-"""ModelService (metrics, blessings, warm start), GateService and IngestService."""
+"""ModelService (metrics, blessings, warm start) and GateService."""
 
 from __future__ import annotations
 
@@ -9,19 +9,12 @@ from mlstore.server import convert
 from mlstore.server.backend import Backend
 from mlstore.server.gating import evaluate_gate
 from mlstore.server.status import rpc
-from mlstore.store import OutputArtifact
 from mlstore.v1 import gate_service_pb2 as gpb
 from mlstore.v1 import gate_service_pb2_grpc as ggrpc
-from mlstore.v1 import ingest_service_pb2 as ipb
-from mlstore.v1 import ingest_service_pb2_grpc as igrpc
 from mlstore.v1 import model_service_pb2 as mpb
 from mlstore.v1 import model_service_pb2_grpc as mgrpc
 from mlstore.v1 import types_pb2 as tpb
 from mlstore.warmstart import Candidate, select
-
-#: How long a LogExecution waits for a free write connection before UNAVAILABLE.
-WRITER_WAIT_S = 30.0
-
 
 def _opt(message, field: str):
     return getattr(message, field) if message.HasField(field) else None
@@ -95,25 +88,3 @@ class GateService(ggrpc.GateServiceServicer):
         return gpb.EvaluateGateResponse(
             report=outcome.report_pb(), candidate_evaluation=str(outcome.candidate.node_id),
             baseline_evaluation=str(outcome.baseline.node_id) if outcome.baseline else None, text=outcome.text)
-
-
-class IngestService(igrpc.IngestServiceServicer):
-    def __init__(self, backend: Backend):
-        self.backend = backend
-
-    @rpc
-    def LogExecution(self, request, context):
-        outputs = [
-            OutputArtifact(type=o.type, uri=o.uri, digest=o.digest, size=o.size, role=o.role,
-                           properties=convert.properties_from_pb(o.properties), name=_opt(o, "name"))
-            for o in request.outputs
-        ]
-        for o in outputs:
-            if o.size < 0:
-                raise errors.InvalidArgument(f"output {o.role!r}: size must be >= 0")
-        with self.backend.writer(timeout=WRITER_WAIT_S) as store:
-            logged = store.log_execution(
-                request.step, request.pipeline, inputs=[(i.artifact_id, i.role) for i in request.inputs],
-                outputs=outputs, properties=convert.properties_from_pb(request.properties),
-                state=request.state or "COMPLETE", run_id=_opt(request, "run_id"))
-        return ipb.LogExecutionResponse(execution_id=logged.execution_id, output_ids=list(logged.output_ids))
