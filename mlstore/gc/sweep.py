@@ -14,6 +14,12 @@ DELETED with its bytes gone or about to be swept by the next run:
 
 A blob's manifest is deleted before its files, so a sweep killed mid-blob leaves an
 incomplete object directory, which step 3 of the next run removes.
+
+Known limits: the grace period protects what concurrent runs *write*; a run that starts
+using an artifact this gc is reclaiming (say, warm-starting from an old unblessed model)
+records a DELETED input -- the plan reports such kept-by-lineage-but-deleted artifacts as
+``kept_without_bytes``. Between the last re-check and the delete of one blob there is a
+window of one storage call; closing it needs a lock shared with writers.
 """
 
 from __future__ import annotations

@@ -262,6 +262,19 @@ def test_bad_policies_are_rejected_with_what_to_fix(values, message):
         gc.make_policy(values)
 
 
+def test_policy_file_and_flag_overrides(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text("keep_days: 7\nkeep_pushed: false\ngrace_minutes: 5\n")
+    policy = gc.load_policy(path, {"keep_last": 3, "grace_minutes": None})
+    assert (policy.keep_days, policy.keep_last, policy.keep_pushed, policy.grace_ms) == (7, 3, False, 300_000)
+    path.write_text("- keep_days\n")
+    with pytest.raises(errors.InvalidArgument, match="must hold a mapping"):
+        gc.load_policy(path)
+    path.write_text("keep_days: [7\n")
+    with pytest.raises(errors.InvalidArgument, match="is not valid YAML"):
+        gc.load_policy(path)
+
+
 def test_cli_dry_run_policy_file_pins_and_input_errors(tmp_path):
     uri = str(tmp_path / "s")
     store = mlstore.open(uri)
