@@ -28,6 +28,7 @@ from mlstore.gc.inventory import BlobInfo, Inventory
 from mlstore.gc.pins import is_pinned, pin_reason
 from mlstore.gc.policy import RetentionPolicy
 from mlstore.index import tables as t
+from mlstore.lineage import query_lineage
 from mlstore.types import Artifact, NodeId
 
 DAY_MS = 86_400_000
@@ -95,7 +96,6 @@ class GcPlan:
             "kept": {f"artifact:{i}": why for i, why in sorted(self.kept.items())},
             "kept_without_bytes": [f"artifact:{i}" for i in self.kept_without_bytes],
         }
-
 
     def types(self) -> list[str]:
         """Every type with something reclaimed (artifacts or bytes)."""
@@ -214,7 +214,9 @@ def _upstream_reasons(store, starts: list[int], kept: dict[int, str]) -> list[tu
     """Artifacts upstream of ``starts``, each attributed to its nearest start (BFS)."""
     if not starts:
         return []
-    graph = store.lineage([NodeId("artifact", i) for i in sorted(starts)], direction="up")
+    # query_lineage is what Store.lineage runs (one recursive SQL query), minus resolving
+    # each start node separately: the ids come from the index, so they exist.
+    graph = query_lineage(store.engine, [NodeId("artifact", i) for i in sorted(starts)], "up")
     parents: dict[NodeId, list[NodeId]] = {}
     for edge in graph.edges:
         parents.setdefault(edge.target, []).append(edge.source)
