@@ -28,7 +28,6 @@ from mlstore.gc.inventory import BlobInfo, Inventory
 from mlstore.gc.pins import is_pinned, pin_reason
 from mlstore.gc.policy import RetentionPolicy
 from mlstore.index import tables as t
-from mlstore.lineage import query_lineage
 from mlstore.types import Artifact, NodeId
 
 DAY_MS = 86_400_000
@@ -214,9 +213,7 @@ def _upstream_reasons(store, starts: list[int], kept: dict[int, str]) -> list[tu
     """Artifacts upstream of ``starts``, each attributed to its nearest start (BFS)."""
     if not starts:
         return []
-    # query_lineage is what Store.lineage runs (one recursive SQL query), minus resolving
-    # each start node separately: the ids come from the index, so they exist.
-    graph = query_lineage(store.engine, [NodeId("artifact", i) for i in sorted(starts)], "up")
+    graph = store.lineage([NodeId("artifact", i) for i in sorted(starts)], direction="up")
     parents: dict[NodeId, list[NodeId]] = {}
     for edge in graph.edges:
         parents.setdefault(edge.target, []).append(edge.source)
