@@ -24,8 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-PAGES = ["pages/models.py", "pages/model.py", "pages/lineage.py", "pages/runs.py",
-         "pages/modules.py", "pages/gates.py"]
+PAGES = ["views/models.py", "views/model.py", "views/lineage.py", "views/runs.py",
+         "views/modules.py", "views/gates.py"]
 
 
 def ensure_store(days: int, cache: Path) -> Path:

@@ -1,6 +1,7 @@
 """Entry point of the mlstore dashboard: ``streamlit run dashboard/app.py -- --store URI``.
 
-Each page is one module under ``pages/``; this file only sets up navigation.
+Each page is one module under ``views/``; this file only sets up navigation.
+(Not ``pages/``: Streamlit would also list that folder's files, and app.py itself, in the sidebar.)
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-_PAGES = Path(__file__).resolve().parent / "pages"
+_PAGES = Path(__file__).resolve().parent / "views"
 
-st.set_page_config(page_title="mlstore", layout="wide")
+st.set_page_config(page_title="mlstore", layout="wide", initial_sidebar_state="expanded")
 page = st.navigation([
     st.Page(_PAGES / "models.py", title="Models over time", url_path="models", default=True),
     st.Page(_PAGES / "model.py", title="Model", url_path="model"),

@@ -1,14 +1,10 @@
 """Cached data access for the dashboard, through mlstore's public API only.
 
-Everything here calls ``mlstore.open(uri)`` and Store methods (which a ``grpc://``
-RemoteStore offers too), never the index tables, so the dashboard works against a
-local store or a server. Results are cached with ``st.cache_data`` keyed on the store
-URI and a cheap *store version*: the newest execution id. Any new execution changes the
-version, so a page never shows stale data, and an unchanged store costs one query per
-rerun to confirm.
-
-The query API pages forward (``after_id`` + ``limit``); "the newest N" is found by
-galloping to the newest id and reading a growing window below it (:func:`newest`).
+Everything here calls ``mlstore.open(uri)`` and Store methods, never the index tables.
+Results are cached with ``st.cache_data`` keyed on the store URI and a cheap *store
+version*: the newest execution id. Any new execution changes the version, so a page
+never shows stale data, and an unchanged store costs one query per rerun to confirm.
+"Newest N" lists use the store's newest-first queries (``order="desc"``).
 """
 
 from __future__ import annotations
@@ -17,7 +13,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -34,7 +30,8 @@ LOWER_IS_BETTER = frozenset({"log_loss", "loss", "mse", "mae", "rmse"})
 NEUTRAL_METRICS = frozenset({"example_count", "weighted_example_count", "calibration",
                              "mean_label", "mean_prediction"})
 
-_version_hint: dict[str, int] = {}
+#: Store methods the dashboard needs beyond the core query API.
+_BROWSING_API = ("newest_execution_id", "metric_names", "slices")
 
 
 def store_uri() -> str | None:
@@ -54,64 +51,21 @@ def store():
     """The opened store (one per URI per server process).
 
     Raises:
-        Unavailable / InvalidArgument / FailedPrecondition: from :func:`mlstore.open`.
+        Unavailable / InvalidArgument: from :func:`mlstore.open`.
+        FailedPrecondition: the store (a ``grpc://`` server today) lacks the browsing queries.
     """
-    return _open(store_uri())
-
-
-# -- newest-first paging over the forward-only query API ------------------------------
-
-Fetch = Callable[[int, int | None], list]  # (after_id, limit) -> records with .id
-
-
-def newest_id(fetch: Fetch, hint: int = 0) -> int:
-    """The largest id ``fetch`` can return (0 when it returns nothing), in O(log n) calls.
-
-    Args:
-        fetch: pages forward like ``store.executions(after_id=, limit=)``.
-        hint: an id known to exist (or 0); makes the unchanged case one call.
-    """
-    first = fetch(hint, 1)
-    if not first:
-        return hint
-    lo, step, hi = first[0].id, 1, None  # invariant: lo exists; nothing is above hi
-    while hi is None:
-        found = fetch(lo + step, 1)
-        if found:
-            lo, step = found[0].id, step * 2
-        else:
-            hi = lo + step
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        found = fetch(mid, 1)
-        if found:
-            lo = found[0].id
-        else:
-            hi = mid
-    found = fetch(lo, 1)  # hi itself may exist: only ids above hi are known absent
-    return found[0].id if found else lo
-
-
-def newest(fetch: Fetch, top: int, n: int) -> list:
-    """The newest ``n`` records of ``fetch`` (ids ≤ ``top``), newest first.
-
-    Reads windows ``(top - w, top]`` with doubling ``w`` until ``n`` records are found.
-    """
-    width = max(4 * n, 64)
-    while True:
-        rows = [r for r in fetch(max(0, top - width), None) if r.id <= top]
-        if len(rows) >= n or width >= top:
-            return sorted(rows, key=lambda r: r.id, reverse=True)[:n]
-        width *= 2
+    opened = _open(store_uri())
+    missing = [name for name in _BROWSING_API if not hasattr(opened, name)]
+    if missing:
+        raise errors.FailedPrecondition(
+            f"this store ({store_uri()}) does not offer {', '.join(missing)}, which the dashboard needs: "
+            "run the dashboard on the store's own URI (the database and blob location) instead of a server")
+    return opened
 
 
 def version(s=None) -> int:
-    """The store version: the newest execution id (cheap; see the module docstring)."""
-    s = s or store()
-    uri = str(store_uri())
-    found = newest_id(lambda after, limit: s.executions(after_id=after, limit=limit), _version_hint.get(uri, 0))
-    _version_hint[uri] = found
-    return found
+    """The store version: the newest execution id (see the module docstring)."""
+    return (s or store()).newest_execution_id()
 
 
 # -- cached queries --------------------------------------------------------------------
@@ -144,37 +98,22 @@ def evaluation_metrics(uri: str | None, ver: int, evaluation_id: int) -> dict[st
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def metric_catalog(uri: str | None, ver: int, pipeline: str) -> tuple[list[str], list[str]]:
-    """(metric names, slice keys) of the pipeline's newest evaluation; empty when none."""
-    evaluations = newest_artifacts(uri, ver, "ModelEvaluation", pipeline, 1)
-    if not evaluations:
-        return [], []
-    metrics = evaluation_metrics(uri, ver, evaluations[0].id)
-    names = sorted({m for values in metrics.values() for m in values})
-    slices = sorted(metrics, key=lambda s: (s != "Overall", s))
-    return names, slices
+    """(metric names, slice keys with "Overall" first) evaluated in the pipeline; empty when none."""
+    s = store()
+    return s.metric_names(pipeline), s.slices(pipeline)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def newest_artifacts(uri: str | None, ver: int, type_name: str, pipeline: str | None, n: int) -> list:
+def newest_artifacts(uri: str | None, ver: int, type_name: str | None, pipeline: str | None, n: int) -> list:
     """The newest ``n`` artifacts of a type (and pipeline), newest first."""
-    s = store()
-
-    def fetch(after: int, limit: int | None) -> list:
-        return s.artifacts(type=type_name, pipeline=pipeline, after_id=after, limit=limit)
-
-    return newest(fetch, newest_id(fetch), n)
+    return store().artifacts(type=type_name, pipeline=pipeline, order="desc", limit=n)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def newest_executions(uri: str | None, ver: int, step: str | None, pipeline: str | None,
-                      state: str | None, n: int) -> list:
-    """The newest ``n`` executions matching the filters, newest first."""
-    s = store()
-
-    def fetch(after: int, limit: int | None) -> list:
-        return s.executions(type=step, pipeline=pipeline, state=state, after_id=after, limit=limit)
-
-    return newest(fetch, ver, n)
+                      state: str | None, n: int, since_ms: int | None = None) -> list:
+    """The newest ``n`` executions matching the filters (created at/after ``since_ms``), newest first."""
+    return store().executions(type=step, pipeline=pipeline, state=state, order="desc", limit=n, since_ms=since_ms)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -31,7 +31,8 @@ from mlstore.blobs import BlobStore
 from mlstore.index import migrate, queries
 from mlstore.index import tables as t
 from mlstore.index.writer import IndexBatch, write_batch_safely
-from mlstore.lineage import Direction, LineageGraph, query_lineage
+from mlstore.index.graph_cache import GraphCache
+from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 
 _EXECUTION_STATES = {"COMPLETE", "FAILED", "CACHED", "RUNNING", "CANCELED"}
@@ -110,6 +111,7 @@ class Store:
         self.blobs = BlobStore(location.artifact_root)
         self.engine = _index_engine(location)
         self._type_name_cache: dict[int, str] | None = None
+        self.graph_cache = GraphCache(self.engine)
         self._prepare_index()
 
     @property
@@ -167,6 +169,7 @@ class Store:
         with self.engine.begin() as connection:
             for table in (t.blessing, t.metric, t.event, t.execution, t.artifact):
                 connection.execute(delete(table))
+        self.graph_cache = GraphCache(self.engine)  # event ids restart after the rebuild
         executions = sorted(self.metadata.call(self.metadata.raw.get_executions), key=lambda e: e.id)
         total = 0
         for i in range(0, len(executions), _MLMD_PAGE):
@@ -397,20 +400,30 @@ class Store:
             return queries.executions_by_id(connection, [node.id])[node.id]
 
     def artifacts(self, *, type: str | None = None, pipeline: str | None = None, state: str | None = None,
-                  after_id: int = 0, limit: int | None = None) -> list[Artifact]:
-        """Artifacts in id order, optionally filtered; page with ``after_id``."""
+                  after_id: int = 0, limit: int | None = None, order: str = "asc",
+                  before_id: int | None = None, since_ms: int | None = None) -> list[Artifact]:
+        """Artifacts in id order, optionally filtered; page with ``after_id``.
+
+        ``order="desc"`` lists newest first (page back with ``before_id``, the last id
+        seen); ``since_ms`` keeps those created at or after that epoch millisecond.
+        """
         if type is not None:
             schema.artifact_type(type)
+        _check_order(order)
         with self.engine.connect() as connection:
             return queries.list_artifacts(connection, type=type, pipeline=pipeline, state=state,
-                                          after_id=after_id, limit=limit)
+                                          after_id=after_id, limit=limit, order=order,
+                                          before_id=before_id, since_ms=since_ms)
 
     def executions(self, *, type: str | None = None, pipeline: str | None = None, state: str | None = None,
-                   after_id: int = 0, limit: int | None = None) -> list[Execution]:
-        """Executions in id order, optionally filtered; page with ``after_id``."""
+                   after_id: int = 0, limit: int | None = None, order: str = "asc",
+                   before_id: int | None = None, since_ms: int | None = None) -> list[Execution]:
+        """Executions in id order, optionally filtered; paging as in :meth:`artifacts`."""
+        _check_order(order)
         with self.engine.connect() as connection:
             return queries.list_executions(connection, type=type, pipeline=pipeline, state=state,
-                                           after_id=after_id, limit=limit)
+                                           after_id=after_id, limit=limit, order=order,
+                                           before_id=before_id, since_ms=since_ms)
 
     def events(self, ref) -> list[EventRecord]:
         """Inputs and outputs of an execution, or the events touching an artifact."""
@@ -437,7 +450,7 @@ class Store:
             if type_name not in schema.ARTIFACT_TYPES and not self._is_execution_type(type_name):
                 raise errors.InvalidArgument(f"unknown type {type_name!r} in type filter")
         nodes = [self.resolve(r) for r in refs]
-        return query_lineage(self.engine, nodes, direction, depth, types)
+        return lineage_from_cache(self.graph_cache, nodes, direction, depth, types)
 
     def _is_execution_type(self, name: str) -> bool:
         with self.engine.connect() as connection:
@@ -503,3 +516,26 @@ class Store:
         object_uri = self.blobs.object_uri(art.digest)
         suffix = art.uri[len(object_uri):] if art.uri.startswith(object_uri) else ""
         return str(base) + suffix
+
+    # -- catalogue queries for browsing (the dashboard) ----------------------------------
+
+    def newest_execution_id(self) -> int:
+        """The id of the newest execution (0 for an empty store): a cheap store version."""
+        with self.engine.connect() as connection:
+            return queries.newest_execution_id(connection)
+
+    def metric_names(self, pipeline: str) -> list[str]:
+        """Sorted names of every metric evaluated in ``pipeline`` ([] when none)."""
+        with self.engine.connect() as connection:
+            return queries.metric_names(connection, pipeline)
+
+    def slices(self, pipeline: str, metric: str | None = None) -> list[str]:
+        """Slice keys evaluated in ``pipeline`` (with ``metric``, when given): "Overall" first, then sorted."""
+        with self.engine.connect() as connection:
+            keys = queries.slice_keys(connection, pipeline, metric)
+        return sorted(keys, key=lambda k: (k != "Overall", k))
+
+
+def _check_order(order: str) -> None:
+    if order not in ("asc", "desc"):
+        raise errors.InvalidArgument(f"order must be 'asc' or 'desc', not {order!r}")

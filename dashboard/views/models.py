@@ -65,13 +65,13 @@ def _summary(series: pd.DataFrame, uri, ver, pipeline: str) -> None:
 def _open_model(series: pd.DataFrame, clicked: int | None) -> None:
     """Opens the clicked model; a selectbox does the same without a pointer (and in tests)."""
     if clicked is not None:
-        st.switch_page("pages/model.py", query_params={"model": str(clicked)})
+        st.switch_page("views/model.py", query_params={"model": str(clicked)})
     newest = series.sort_values(["span", "model_id"], ascending=False).drop_duplicates("model_id").head(500)
     labels = {int(r.model_id): f"artifact:{int(r.model_id)} · span {r.span} · {r.gate}" for r in newest.itertuples()}
     col, button = st.columns([3, 1])
     choice = col.selectbox("Open a model (newest first)", list(labels), format_func=labels.get, key="open_model")
     if button.button("Open model", key="open_model_button"):
-        st.switch_page("pages/model.py", query_params={"model": str(choice)})
+        st.switch_page("views/model.py", query_params={"model": str(choice)})
 
 
 with components.guard():

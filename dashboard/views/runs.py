@@ -33,11 +33,10 @@ def render() -> None:
     state = c2.selectbox("Status", STATES, key="state")
     newest = c3.number_input("Newest", 10, 5000, 200, step=50, key="newest")
     since = c4.date_input("Started on or after", value=None, key="since")
+    since_ms = None if since is None else int(pd.Timestamp(dt.datetime.combine(since, dt.time())).timestamp() * 1000)
     executions = data.newest_executions(uri, ver, None if step == "any" else step, pipeline,
-                                        None if state == "any" else state, int(newest))
+                                        None if state == "any" else state, int(newest), since_ms)
     table = _table(executions)
-    if since is not None and not table.empty:
-        table = table[table["started"] >= pd.Timestamp(dt.datetime.combine(since, dt.time()))]
     st.caption(f"{len(table)} executions (newest first)")
     st.dataframe(table, hide_index=True, width="stretch")
     if len(table) >= 2:

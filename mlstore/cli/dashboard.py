@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,26 @@ def streamlit_command(app: Path, store_uri: str | None, port: int, address: str)
     return command + (["--", "--store", store_uri] if store_uri else [])
 
 
+def _serve(command: list[str], env: dict[str, str]) -> int:
+    """Runs streamlit until it exits; SIGTERM/SIGINT to this process stop it too (no orphan server)."""
+    proc = subprocess.Popen(command, env=env)
+    stopped = []
+
+    def stop(*_) -> None:
+        stopped.append(True)
+        proc.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        stop()
+        code = proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0 if stopped else code
+
+
 @click.command("dashboard")
 @store_options
 @click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="HTTP port.")
@@ -53,9 +74,6 @@ def dashboard(ctx: Context, port: int, address: str) -> None:
     if ctx.store_uri:
         env["MLSTORE_URI"] = ctx.store_uri
     stderr.print(f"mlstore dashboard on http://{address}:{port} (store {ctx.store_uri or './.mlstore'})")
-    try:
-        code = subprocess.call(streamlit_command(app, ctx.store_uri, port, address), env=env)
-    except KeyboardInterrupt:
-        code = 0
+    code = _serve(streamlit_command(app, ctx.store_uri, port, address), env)
     if code:
         raise errors.Unavailable(f"streamlit exited with status {code}; is port {port} free?")

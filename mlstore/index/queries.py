@@ -47,10 +47,13 @@ def list_artifacts(
     state: str | None = None,
     after_id: int = 0,
     limit: int | None = None,
+    order: str = "asc",
+    before_id: int | None = None,
+    since_ms: int | None = None,
 ) -> list[Artifact]:
-    """Artifacts in id order, filtered; page with ``after_id`` (the last id seen)."""
+    """Artifacts in id order (``order="desc"``: newest first), filtered; see :func:`_window`."""
     a = t.artifact.c
-    query = select(t.artifact).where(a.id > after_id).order_by(a.id)
+    query = _window(select(t.artifact), t.artifact, order, after_id, before_id, since_ms)
     if type:
         query = query.where(a.type == type)
     if pipeline:
@@ -70,10 +73,13 @@ def list_executions(
     state: str | None = None,
     after_id: int = 0,
     limit: int | None = None,
+    order: str = "asc",
+    before_id: int | None = None,
+    since_ms: int | None = None,
 ) -> list[Execution]:
-    """Executions in id order, filtered; page with ``after_id``."""
+    """Executions in id order (``order="desc"``: newest first), filtered; see :func:`_window`."""
     e = t.execution.c
-    query = select(t.execution).where(e.id > after_id).order_by(e.id)
+    query = _window(select(t.execution), t.execution, order, after_id, before_id, since_ms)
     if type:
         query = query.where(e.type == type)
     if pipeline:
@@ -187,3 +193,40 @@ def counts(connection: Connection) -> dict[str, int]:
         "executions": connection.scalar(select(func.count()).select_from(t.execution)),
         "events": connection.scalar(select(func.count()).select_from(t.event)),
     }
+
+
+# -- newest-first paging and catalogues (the dashboard's queries) -----------------------
+
+def _window(query, table, order: str, after_id: int, before_id: int | None, since_ms: int | None):
+    """Restricts ``query`` to ``after_id < id < before_id`` and ``create_time_ms >= since_ms``, sorted by id.
+
+    Page forward with ``after_id`` (the last id seen, ascending) or backward with
+    ``before_id`` (the last id seen, descending); both use the primary key.
+    """
+    c = table.c
+    query = query.where(c.id > after_id)
+    if before_id is not None:
+        query = query.where(c.id < before_id)
+    if since_ms is not None:
+        query = query.where(c.create_time_ms >= since_ms)
+    return query.order_by(c.id.desc() if order == "desc" else c.id)
+
+
+def newest_execution_id(connection: Connection) -> int:
+    """The largest execution id, 0 for an empty store (one primary-key lookup)."""
+    return connection.scalar(select(func.max(t.execution.c.id))) or 0
+
+
+def metric_names(connection: Connection, pipeline: str) -> list[str]:
+    """Sorted names of every metric evaluated in ``pipeline``."""
+    m = t.metric.c
+    return list(connection.scalars(select(m.metric).distinct().where(m.pipeline == pipeline).order_by(m.metric)))
+
+
+def slice_keys(connection: Connection, pipeline: str, metric: str | None = None) -> list[str]:
+    """Sorted slice keys evaluated in ``pipeline`` (only those with ``metric`` when given)."""
+    m = t.metric.c
+    query = select(m.slice).distinct().where(m.pipeline == pipeline)
+    if metric is not None:
+        query = query.where(m.metric == metric)
+    return list(connection.scalars(query.order_by(m.slice)))

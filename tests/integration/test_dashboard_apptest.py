@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dashboard_store import build_store  # noqa: E402
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-PAGES = ["pages/models.py", "pages/model.py", "pages/lineage.py", "pages/runs.py",
-         "pages/modules.py", "pages/gates.py"]
+PAGES = ["views/models.py", "views/model.py", "views/lineage.py", "views/runs.py",
+         "views/modules.py", "views/gates.py"]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def _texts(at: AppTest) -> str:
 
 
 def test_models_over_time_lists_every_model_and_gate_outcomes(demo, monkeypatch):
-    at = _run(demo.uri, "pages/models.py", monkeypatch)
+    at = _run(demo.uri, "views/models.py", monkeypatch)
     assert at.title[0].value == "Models over time"
     assert not at.error
     assert at.metric[0].value == str(len(demo.model_ids))
@@ -55,7 +55,7 @@ def test_models_over_time_lists_every_model_and_gate_outcomes(demo, monkeypatch)
 
 def test_model_page_shows_slices_deltas_plots_chain_and_digests(demo, monkeypatch):
     failed = demo.failed_model_ids[-1]
-    at = _run(demo.uri, "pages/model.py", monkeypatch, {"model": str(failed)})
+    at = _run(demo.uri, "views/model.py", monkeypatch, {"model": str(failed)})
     text = _texts(at)
     assert at.title[0].value == f"Model artifact:{failed}"
     assert "gate failed" in text
@@ -73,7 +73,7 @@ def test_model_page_shows_slices_deltas_plots_chain_and_digests(demo, monkeypatc
 
 def test_lineage_explorer_draws_coloured_graph_and_collapses(demo, monkeypatch):
     model = demo.model_ids[-1]
-    at = _run(demo.uri, "pages/lineage.py", monkeypatch, {"node": f"artifact:{model}"})
+    at = _run(demo.uri, "views/lineage.py", monkeypatch, {"node": f"artifact:{model}"})
     dot = at.get("graphviz_chart")[0].proto.spec
     assert f'"artifact:{model}"' in dot and "fillcolor" in dot
     at.radio(key="direction").set_value("both").run()
@@ -89,12 +89,12 @@ def test_lineage_explorer_draws_coloured_graph_and_collapses(demo, monkeypatch):
 
 
 def test_lineage_explorer_bad_reference_is_a_message(demo, monkeypatch):
-    at = _run(demo.uri, "pages/lineage.py", monkeypatch, {"node": "artifact:999999"})
+    at = _run(demo.uri, "views/lineage.py", monkeypatch, {"node": "artifact:999999"})
     assert "does not exist" in _texts(at)
 
 
 def test_runs_filter_and_diff(demo, monkeypatch):
-    at = _run(demo.uri, "pages/runs.py", monkeypatch)
+    at = _run(demo.uri, "views/runs.py", monkeypatch)
     at.selectbox(key="step").select("Trainer").run()
     runs = at.dataframe[0].value
     assert len(runs) == len(demo.model_ids) and set(runs["step"]) == {"Trainer"}
@@ -106,14 +106,14 @@ def test_runs_filter_and_diff(demo, monkeypatch):
 
 
 def test_modules_page_shows_versions_and_consumers(demo, monkeypatch):
-    at = _run(demo.uri, "pages/modules.py", monkeypatch)
+    at = _run(demo.uri, "views/modules.py", monkeypatch)
     assert at.header[0].value == "acme/airport-embedding"
     assert sorted(at.dataframe[0].value["version"]) == [1, 2]
     assert "**Consumers** (11)" in _texts(at)  # days 2..12 train with v2
 
 
 def test_gate_history(demo, monkeypatch):
-    at = _run(demo.uri, "pages/gates.py", monkeypatch)
+    at = _run(demo.uri, "views/gates.py", monkeypatch)
     assert at.metric[0].value == str(len(demo.blessing_ids))
     at.toggle(key="only_failed").set_value(True).run()
     assert len(at.dataframe[0].value) == len(demo.failed_model_ids)
@@ -136,7 +136,7 @@ def one_model(tmp_path_factory):
 def test_store_with_one_model(one_model, monkeypatch, page):
     at = _run(one_model.uri, page, monkeypatch)
     assert not at.error
-    if page == "pages/model.py":
+    if page == "views/model.py":
         assert "first evaluated model" in _texts(at)
         assert "Trained from scratch" in _texts(at)
 
@@ -152,6 +152,6 @@ def no_blobs(tmp_path_factory):
 def test_store_with_missing_blobs(no_blobs, monkeypatch, page):
     at = _run(no_blobs.uri, page, monkeypatch, {"model": str(no_blobs.model_ids[-1])})
     assert not at.error
-    if page == "pages/model.py":
+    if page == "views/model.py":
         assert "Plot data is unavailable" in _texts(at)
         assert at.dataframe[0].value.shape[0] == 6  # metrics still come from the index
