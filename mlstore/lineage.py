@@ -1,4 +1,4 @@
-"""Lineage graphs: typed result, and the traversal over the index's edge table.
+"""Lineage graphs: the typed result and the traversal over the index's edges.
 
 Depth counts hops like MLMD's ``max_num_hops``: artifact → execution is one hop, so
 "the step that made this model and its inputs" is depth 2. ``both`` is the union of
@@ -6,29 +6,36 @@ the upstream and the downstream graphs (not the whole connected component, which
 would pull in every sibling). There is no silent cap: an unbounded query returns
 every reachable node.
 
-Unbounded and deep queries run one recursive SQL query (SQLite, MySQL/MariaDB and
-PostgreSQL all support ``WITH RECURSIVE``); shallow ones walk level by level, which
-touches only the nodes within reach.
+Two interchangeable engines answer a query: :class:`~mlstore.index.graph_cache.GraphCache`
+(an in-memory adjacency matrix walked in C; what the Store uses) and recursive SQL
+(``WITH RECURSIVE`` on SQLite, MySQL/MariaDB and PostgreSQL; used without a cache and
+to cross-check the cache in tests).
+
+A graph keeps its nodes and edges as columns; :attr:`LineageGraph.nodes` and
+:attr:`LineageGraph.edges` build the typed objects on first access, and
+:meth:`LineageGraph.to_json` writes straight from the columns.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import Literal, Sequence
 
+import numpy as np
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Engine
 
 from mlstore.errors import InvalidArgument
 from mlstore.index import tables as t
+from mlstore.index.graph_cache import GraphCache
 from mlstore.types import NodeId
 
 Direction = Literal["up", "down", "both"]
 
-#: Bounded queries up to this depth walk level by level; deeper ones use recursive SQL.
-LEVEL_WALK_MAX_DEPTH = 24
 _CHUNK = 2000
+_KINDS = ("artifact", "execution")
 
 
 @dataclass(frozen=True, order=True)
@@ -46,7 +53,7 @@ class LineageNode:
 
 @dataclass(frozen=True, order=True)
 class LineageEdge:
-    """A lineage edge in data-flow direction: artifact → execution (INPUT) or execution → artifact (OUTPUT)."""
+    """An edge in data-flow direction: artifact → execution (INPUT) or execution → artifact (OUTPUT)."""
 
     source: NodeId
     target: NodeId
@@ -58,24 +65,82 @@ class LineageEdge:
                 "event_type": self.event_type, "role": self.role}
 
 
-@dataclass(frozen=True)
-class LineageGraph:
-    """Nodes sorted by id (artifacts first), edges sorted by (source, target, role)."""
+def _node_id(key: int) -> NodeId:
+    kind, node_id = t.split_node_key(int(key))
+    return NodeId(_KINDS[kind], node_id)
 
-    start: tuple[NodeId, ...]
-    direction: str
-    depth: int | None
-    nodes: tuple[LineageNode, ...]
-    edges: tuple[LineageEdge, ...]
+
+def _key(node: NodeId) -> int:
+    return t.node_key(_KINDS.index(node.kind), node.id)
+
+
+def _label(key: int) -> str:
+    return f"{_KINDS[key % 2]}:{key // 2}"
+
+
+class LineageGraph:
+    """A lineage graph: nodes sorted artifacts first, then by id; edges by (source, target, role)."""
+
+    def __init__(self, start: Sequence[NodeId], direction: str, depth: int | None,
+                 node_columns: tuple, edge_columns: tuple):
+        self.start = tuple(start)
+        self.direction = direction
+        self.depth = depth
+        # node columns: keys, types, names, states, depths; edge: src keys, dst keys, is_output, roles
+        self._keys, self._types, self._names, self._states, self._depths = node_columns
+        self._src, self._dst, self._is_output, self._roles = edge_columns
+
+    @classmethod
+    def from_objects(cls, start: Sequence[NodeId], direction: str, depth: int | None,
+                     nodes: Sequence[LineageNode], edges: Sequence[LineageEdge]) -> "LineageGraph":
+        """A graph from already sorted node and edge objects (e.g. received over gRPC)."""
+        node_columns = (np.asarray([_key(n.id) for n in nodes], np.int64), [n.type for n in nodes],
+                        [n.name for n in nodes], [n.state for n in nodes],
+                        np.asarray([n.depth for n in nodes], np.int64))
+        edge_columns = (np.asarray([_key(e.source) for e in edges], np.int64),
+                        np.asarray([_key(e.target) for e in edges], np.int64),
+                        np.asarray([e.event_type == "OUTPUT" for e in edges], bool), [e.role for e in edges])
+        return cls(start, direction, depth, node_columns, edge_columns)
+
+    @property
+    def node_count(self) -> int:
+        return len(self._keys)
+
+    @property
+    def edge_count(self) -> int:
+        return len(self._src)
+
+    @functools.cached_property
+    def nodes(self) -> tuple[LineageNode, ...]:
+        return tuple(LineageNode(_node_id(k), ty, name, state, int(d)) for k, ty, name, state, d in
+                     zip(self._keys, self._types, self._names, self._states, self._depths))
+
+    @functools.cached_property
+    def edges(self) -> tuple[LineageEdge, ...]:
+        return tuple(LineageEdge(_node_id(s), _node_id(d), "OUTPUT" if out else "INPUT", role)
+                     for s, d, out, role in zip(self._src, self._dst, self._is_output, self._roles))
 
     def to_json(self) -> dict:
         return {
             "start": [str(s) for s in self.start],
             "direction": self.direction,
             "depth": self.depth,
-            "nodes": [n.to_json() for n in self.nodes],
-            "edges": [e.to_json() for e in self.edges],
+            "nodes": [{"id": _label(k), "kind": _KINDS[k % 2], "type": ty, "name": name, "state": state,
+                       "depth": int(d)}
+                      for k, ty, name, state, d in zip(self._keys.tolist(), self._types, self._names,
+                                                       self._states, self._depths.tolist())],
+            "edges": [{"source": _label(s), "target": _label(d), "event_type": "OUTPUT" if out else "INPUT",
+                       "role": role}
+                      for s, d, out, role in zip(self._src.tolist(), self._dst.tolist(),
+                                                 self._is_output.tolist(), self._roles)],
         }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LineageGraph) and self.to_json() == other.to_json()
+
+    def __repr__(self) -> str:
+        return (f"LineageGraph(start={[str(s) for s in self.start]}, direction={self.direction!r}, "
+                f"depth={self.depth}, nodes={self.node_count}, edges={self.edge_count})")
 
     def to_dot(self) -> str:
         """The graph in Graphviz DOT (artifacts as boxes, executions as ellipses)."""
@@ -91,15 +156,78 @@ class LineageGraph:
         return "\n".join(lines) + "\n"
 
 
-def _key(node: NodeId) -> int:
-    kind = t.ARTIFACT_KIND if node.kind == "artifact" else t.EXECUTION_KIND
-    return t.node_key(kind, node.id)
+def _check(direction: str, depth: int | None) -> None:
+    if direction not in ("up", "down", "both"):
+        raise InvalidArgument(f"direction must be up, down or both, not {direction!r}")
+    if depth is not None and depth < 0:
+        raise InvalidArgument(f"depth must be >= 0, got {depth}")
 
 
-def _node_id(key: int) -> NodeId:
-    kind, node_id = t.split_node_key(key)
-    return NodeId("artifact" if kind == t.ARTIFACT_KIND else "execution", node_id)
+def _directions(direction: str) -> tuple[bool, ...]:
+    return {"up": (True,), "down": (False,), "both": (True, False)}[direction]
 
+
+def _sorted_nodes(keys: np.ndarray) -> np.ndarray:
+    """Order: artifacts first, then executions; by id within each (stable, deterministic)."""
+    return np.lexsort((keys, keys % 2))
+
+
+def _sorted_edges(src: np.ndarray, dst: np.ndarray, role_rank: np.ndarray) -> np.ndarray:
+    """Order: by source, then target (artifacts first, by id), then role name."""
+    return np.lexsort((role_rank, dst, dst % 2, src, src % 2))
+
+
+# --------------------------------------------------------------------------- cache engine
+
+
+def lineage_from_cache(cache: GraphCache, start: Sequence[NodeId], direction: Direction = "up",
+                       depth: int | None = None, types: Sequence[str] = ()) -> LineageGraph:
+    """The lineage graph computed on the in-memory adjacency cache (see module docstring)."""
+    _check(direction, depth)
+    non_live = cache.refresh()
+    start_keys = sorted({_key(s) for s in start})
+    best: dict[int, int] = {}
+    edge_rows: set[int] = set()
+    for upstream in _directions(direction):
+        walk = cache.walk(start_keys, upstream, depth)
+        for node, d in zip(walk.nodes.tolist(), walk.depths.tolist()):
+            if d < best.get(node, d + 1):
+                best[node] = d
+        edge_rows.update(walk.edge_rows.tolist())
+    nodes = np.fromiter(best.keys(), np.int64, len(best))
+    depths = np.fromiter(best.values(), np.int64, len(best))
+    if types:
+        wanted = {i for i, name in enumerate(cache.type_names) if name in set(types)}
+        starts = {cache.index_of[k] for k in start_keys}
+        keep = np.array([cache.type_codes[n] in wanted or n in starts for n in nodes.tolist()], bool)
+        nodes, depths = nodes[keep], depths[keep]
+    keys = cache.keys[nodes]
+    order = _sorted_nodes(keys)
+    nodes, keys, depths = nodes[order], keys[order], depths[order]
+    kept = np.zeros(len(cache.keys), bool)
+    kept[nodes] = True
+    rows = np.fromiter(sorted(edge_rows), np.int64, len(edge_rows))
+    rows = rows[kept[cache.src[rows]] & kept[cache.dst[rows]]]
+    src, dst = cache.keys[cache.src[rows]], cache.keys[cache.dst[rows]]
+    role_codes = cache.role_codes[rows]
+    rank = np.empty(len(cache.roles), np.int64)
+    rank[np.argsort(np.asarray(cache.roles, dtype=object))] = np.arange(len(cache.roles))
+    order = _sorted_edges(src, dst, rank[role_codes])
+    rows, src, dst, role_codes = rows[order], src[order], dst[order], role_codes[order]
+    type_names, names = cache.type_names, cache.names
+    node_columns = (
+        keys,
+        [type_names[c] for c in cache.type_codes[nodes].tolist()],
+        [names[n] for n in nodes.tolist()],
+        [non_live.get(k, "LIVE") if k % 2 == 0 else cache.base_states[n]
+         for k, n in zip(keys.tolist(), nodes.tolist())],
+        depths,
+    )
+    edge_columns = (src, dst, cache.is_output[rows], [cache.roles[c] for c in role_codes.tolist()])
+    return LineageGraph([_node_id(k) for k in start_keys], direction, depth, node_columns, edge_columns)
+
+
+# --------------------------------------------------------------------------- SQL engine
 
 # An edge row: (src key, dst key, is_output, role)
 EdgeRow = tuple[int, int, bool, str]
@@ -125,27 +253,7 @@ def _edges_recursive(engine: Engine, starts: list[int], upstream: bool) -> list[
         return [tuple(row) for row in connection.execute(sql, {"starts": starts})]
 
 
-def _edges_by_level(engine: Engine, starts: list[int], upstream: bool, depth: int) -> list[EdgeRow]:
-    """Edges within ``depth`` hops of ``starts``, one query per level."""
-    near = t.event.c.dst if upstream else t.event.c.src
-    columns = (t.event.c.src, t.event.c.dst, t.event.c.is_output, t.event.c.role)
-    seen, frontier, edges = set(starts), list(starts), []
-    with engine.connect() as connection:
-        for _ in range(depth):
-            if not frontier:
-                break
-            found = []
-            for i in range(0, len(frontier), _CHUNK):
-                chunk = frontier[i:i + _CHUNK]
-                found += connection.execute(select(*columns).where(near.in_(chunk))).all()
-            edges += [tuple(r) for r in found]
-            nxt = {r[0] if upstream else r[1] for r in found} - seen
-            seen |= nxt
-            frontier = sorted(nxt)
-    return edges
-
-
-def _depths(starts: Iterable[int], edges: Sequence[EdgeRow], upstream: bool) -> dict[int, int]:
+def _depths(starts: Sequence[int], edges: Sequence[EdgeRow], upstream: bool) -> dict[int, int]:
     adjacency: dict[int, list[int]] = {}
     for src, dst, _, _ in edges:
         a, b = (dst, src) if upstream else (src, dst)
@@ -161,18 +269,6 @@ def _depths(starts: Iterable[int], edges: Sequence[EdgeRow], upstream: bool) -> 
     return depth
 
 
-def _walk(engine: Engine, starts: list[int], upstream: bool, depth: int | None):
-    if depth is not None and depth <= LEVEL_WALK_MAX_DEPTH:
-        edges = _edges_by_level(engine, starts, upstream, depth)
-    else:
-        edges = _edges_recursive(engine, starts, upstream)
-    depths = _depths(starts, edges, upstream)
-    if depth is not None:
-        depths = {k: d for k, d in depths.items() if d <= depth}
-        edges = [e for e in edges if e[0] in depths and e[1] in depths]
-    return edges, depths
-
-
 def _node_details(engine: Engine, keys: list[int]) -> dict[int, tuple[str, str | None, str]]:
     """``node key -> (type, name, state)`` for artifacts and executions."""
     details: dict[int, tuple[str, str | None, str]] = {}
@@ -181,59 +277,38 @@ def _node_details(engine: Engine, keys: list[int]) -> dict[int, tuple[str, str |
         for i in range(0, len(keys), _CHUNK):
             chunk = keys[i:i + _CHUNK]
             for node, type_, name, state in connection.execute(
-                select(a.node, a.type, a.name, a.state).where(a.node.in_(chunk))
-            ):
+                    select(a.node, a.type, a.name, a.state).where(a.node.in_(chunk))):
                 details[node] = (type_, name, state)
             for node, type_, state in connection.execute(
-                select(e.node, e.type, e.state).where(e.node.in_(chunk))
-            ):
+                    select(e.node, e.type, e.state).where(e.node.in_(chunk))):
                 details[node] = (type_, None, state)
     return details
 
 
-def query_lineage(
-    engine: Engine,
-    start: Sequence[NodeId],
-    direction: Direction = "up",
-    depth: int | None = None,
-    types: Sequence[str] = (),
-) -> LineageGraph:
-    """The lineage graph around ``start`` (see the module docstring for semantics).
-
-    Args:
-        engine: the index database.
-        start: one or more start nodes (they must exist; see Store.lineage).
-        direction: "up" (what it was made from), "down" (what was made from it), "both".
-        depth: maximum hops, or None for no limit.
-        types: keep only nodes of these types (start nodes are always kept); edges are
-            kept when both ends are.
-
-    Raises:
-        InvalidArgument: bad direction or a negative depth.
-    """
-    if direction not in ("up", "down", "both"):
-        raise InvalidArgument(f"direction must be up, down or both, not {direction!r}")
-    if depth is not None and depth < 0:
-        raise InvalidArgument(f"depth must be >= 0, got {depth}")
+def lineage_from_sql(engine: Engine, start: Sequence[NodeId], direction: Direction = "up",
+                     depth: int | None = None, types: Sequence[str] = ()) -> LineageGraph:
+    """The same graph as :func:`lineage_from_cache`, computed with recursive SQL."""
+    _check(direction, depth)
     starts = sorted({_key(s) for s in start})
     edges: set[EdgeRow] = set()
     depths: dict[int, int] = {}
-    for upstream in {"up": (True,), "down": (False,), "both": (True, False)}[direction]:
-        found, found_depths = _walk(engine, starts, upstream, depth)
-        edges.update(found)
+    for upstream in _directions(direction):
+        found = _edges_recursive(engine, starts, upstream)
+        found_depths = _depths(starts, found, upstream)
+        if depth is not None:
+            found_depths = {k: d for k, d in found_depths.items() if d <= depth}
+        edges.update(e for e in found if e[0] in found_depths and e[1] in found_depths)
         for key, d in found_depths.items():
             depths[key] = min(d, depths.get(key, d))
     details = _node_details(engine, sorted(depths))
-    wanted = set(types)
-    keep = {k for k in depths if k in details and (not wanted or details[k][0] in wanted or k in starts)}
-    # Sort on plain integers (artifacts first, then by id): comparing dataclasses is slow.
-    nodes = [
-        LineageNode(_node_id(k), *details[k], depths[k])
-        for k in sorted(keep, key=lambda k: (k % 2, k))
-    ]
-    graph_edges = [
-        LineageEdge(_node_id(src), _node_id(dst), "OUTPUT" if is_output else "INPUT", role)
-        for src, dst, is_output, role in sorted(edges, key=lambda e: (e[0] % 2, e[0], e[1] % 2, e[1], e[3]))
-        if src in keep and dst in keep
-    ]
-    return LineageGraph(tuple(_node_id(s) for s in starts), direction, depth, tuple(nodes), tuple(graph_edges))
+    keep = [k for k in depths if k in details and (not types or details[k][0] in types or k in starts)]
+    keys = np.asarray(keep, np.int64)
+    keys = keys[_sorted_nodes(keys)]
+    kept = set(keep)
+    edge_list = sorted((e for e in edges if e[0] in kept and e[1] in kept),
+                       key=lambda e: (e[0] % 2, e[0], e[1] % 2, e[1], e[3]))
+    node_columns = (keys, [details[k][0] for k in keys.tolist()], [details[k][1] for k in keys.tolist()],
+                    [details[k][2] for k in keys.tolist()], np.asarray([depths[k] for k in keys.tolist()], np.int64))
+    edge_columns = (np.asarray([e[0] for e in edge_list], np.int64), np.asarray([e[1] for e in edge_list], np.int64),
+                    np.asarray([bool(e[2]) for e in edge_list], bool), [e[3] for e in edge_list])
+    return LineageGraph([_node_id(k) for k in starts], direction, depth, node_columns, edge_columns)

@@ -117,9 +117,8 @@ def run_day(store: Store, day: dt.date, options: DemoOptions,
 
 def choose_base_model(store: Store, pipeline: str, graph: Artifact) -> Artifact | None:
     """The latest blessed model trained with the same transform spec (warm-start source)."""
-    from mlstore.warmstart.policies import Compatibility  # noqa: PLC0415
-    from mlstore.warmstart.select import select_warm_start  # noqa: PLC0415
+    from mlstore.warmstart.from_store import CompatibilityRequirement, select_warm_start  # noqa: PLC0415
 
-    selection = select_warm_start(store, pipeline, "latest_blessed", require_compatible=Compatibility(
-        transform_spec_digest=graph.properties.get("spec_digest")))
+    selection = select_warm_start(store, pipeline, "latest_blessed", require_compatible=CompatibilityRequirement(
+        spec_digest=graph.properties.get("spec_digest")))
     return store.artifact(selection.chosen.model_id) if selection.chosen is not None else None

@@ -6,7 +6,7 @@ records the local :class:`~mlstore.store.Store` returns (so answers are identica
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from mlstore import errors
 from mlstore.lineage import LineageEdge, LineageGraph, LineageNode
@@ -119,23 +119,41 @@ def blessing_from_pb(m: pb.Blessing) -> Blessing:
 
 # -- lineage ---------------------------------------------------------------------------------
 
-def node_to_pb(n: LineageNode) -> pb.LineageNode:
-    return pb.LineageNode(id=str(n.id), type=n.type, name=n.name, state=n.state, depth=n.depth)
+def columns_to_pb(nodes: Sequence[LineageNode], edges: Sequence[LineageEdge]) -> pb.LineageColumns:
+    """Nodes and edges as LineageColumns (each column filled in one C-level extend)."""
+    return pb.LineageColumns(
+        node_ids=[f"{n.id.kind}:{n.id.id}" for n in nodes], node_types=[n.type for n in nodes],
+        node_names=[n.name or "" for n in nodes], node_states=[n.state for n in nodes],
+        node_depths=[n.depth for n in nodes],
+        edge_sources=[f"{e.source.kind}:{e.source.id}" for e in edges],
+        edge_targets=[f"{e.target.kind}:{e.target.id}" for e in edges],
+        edge_is_output=[e.event_type == "OUTPUT" for e in edges], edge_roles=[e.role for e in edges])
 
 
-def node_from_pb(m: pb.LineageNode) -> LineageNode:
-    return LineageNode(NodeId.parse(m.id), m.type, _opt(m, "name"), m.state, m.depth)
+def _node_id(text: str, cache: dict[str, NodeId]) -> NodeId:
+    node = cache.get(text)
+    if node is None:
+        kind, _, number = text.partition(":")
+        if kind not in ("artifact", "execution") or not number.isdigit():
+            raise errors.InvalidArgument(f"server sent a bad node id {text!r}")
+        node = cache[text] = NodeId(kind, int(number))  # type: ignore[arg-type]
+    return node
 
 
-def edge_to_pb(e: LineageEdge) -> pb.LineageEdge:
-    return pb.LineageEdge(source=str(e.source), target=str(e.target), event_type=e.event_type, role=e.role)
+def columns_from_pb(columns: Iterable[pb.LineageColumns]) -> tuple[list[LineageNode], list[LineageEdge]]:
+    """The nodes and edges of one or more LineageColumns pages, as Store.lineage returns them."""
+    ids: dict[str, NodeId] = {}
+    nodes, edges = [], []
+    for c in columns:
+        nodes += [LineageNode(_node_id(i, ids), t, name or None, state, depth) for i, t, name, state, depth
+                  in zip(c.node_ids, c.node_types, c.node_names, c.node_states, c.node_depths)]
+        edges += [LineageEdge(_node_id(src, ids), _node_id(dst, ids), "OUTPUT" if out else "INPUT", role)
+                  for src, dst, out, role in zip(c.edge_sources, c.edge_targets, c.edge_is_output, c.edge_roles)]
+    return nodes, edges
 
 
-def edge_from_pb(m: pb.LineageEdge) -> LineageEdge:
-    return LineageEdge(NodeId.parse(m.source), NodeId.parse(m.target), m.event_type, m.role)
-
-
-def graph_from_parts(start, direction: str, depth: int | None, nodes, edges) -> LineageGraph:
-    """A LineageGraph from proto start ids, nodes and edges (as Store.lineage returns it)."""
-    return LineageGraph(tuple(NodeId.parse(s) for s in start), direction, depth,
-                        tuple(node_from_pb(n) for n in nodes), tuple(edge_from_pb(e) for e in edges))
+def graph_from_columns(start: Sequence[str], direction: str, depth: int | None,
+                       columns: Iterable[pb.LineageColumns]) -> LineageGraph:
+    """A LineageGraph from the start ids and column pages of a GetLineage/StreamLineage answer."""
+    nodes, edges = columns_from_pb(columns)
+    return LineageGraph(tuple(NodeId.parse(s) for s in start), direction, depth, tuple(nodes), tuple(edges))

@@ -1,0 +1,149 @@
+"""An in-memory adjacency cache of the lineage graph, for traversals in milliseconds.
+
+Why: a year of daily warm starts is a chain of thousands of hops, and a full upstream
+graph after ten thousand days has ~60,000 nodes. Walking that with recursive SQL costs
+hundreds of milliseconds on SQLite (and far more through MLMD's 100-hop subgraph calls);
+a breadth-first search over a compressed sparse row matrix in C (scipy.sparse.csgraph)
+costs a few.
+
+Freshness without invalidation messages: lineage edges are MLMD events, which are
+immutable and only appended, so each query loads the edges with an id above the last
+one seen (one indexed ``max(id)`` probe when nothing changed). Node types and names never
+change either. Artifact states can (garbage collection marks DELETED), so states of
+non-LIVE artifacts are read fresh on every query through an index on ``state``.
+Several processes may write the same database; each keeps its own cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from mlstore.index import tables as t
+
+
+@dataclass(frozen=True)
+class Walk:
+    """Result of one traversal: reached node keys with depths, and the edges among them."""
+
+    nodes: np.ndarray  # dense node indices (see GraphCache.keys)
+    depths: np.ndarray  # hops from the nearest start, aligned with ``nodes``
+    edge_rows: np.ndarray  # indices into the cache's edge arrays
+
+
+class GraphCache:
+    """Edges and node attributes of the whole index, refreshed incrementally."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._last_event = self._last_artifact = self._last_execution = 0
+        self.index_of: dict[int, int] = {}  # node key -> dense index
+        self.keys = np.empty(0, np.int64)
+        self.type_codes = np.empty(0, np.int32)
+        self._type_code_list: list[int] = []
+        self.type_names: list[str] = []
+        self._type_code: dict[str, int] = {}
+        self.names: list[str | None] = []
+        self.base_states: list[str] = []  # state when loaded (executions never change)
+        self.src = np.empty(0, np.int64)  # dense indices
+        self.dst = np.empty(0, np.int64)
+        self.is_output = np.empty(0, bool)
+        self.role_codes = np.empty(0, np.int32)
+        self.roles: list[str] = []
+        self._role_code: dict[str, int] = {}
+        self._matrices: dict[bool, csr_matrix] = {}
+
+    # -- refresh -------------------------------------------------------------------------
+
+    def refresh(self) -> dict[int, str]:
+        """Loads what was added since the last call; returns ``{node key: state}`` of
+        artifacts that are not LIVE (read fresh every time)."""
+        with self._lock, self.engine.connect() as connection:
+            last_event, last_artifact, last_execution = connection.execute(select(
+                select(func.max(t.event.c.id)).scalar_subquery(),
+                select(func.max(t.artifact.c.id)).scalar_subquery(),
+                select(func.max(t.execution.c.id)).scalar_subquery(),
+            )).one()
+            if (last_event or 0) < self._last_event:  # the index was rebuilt elsewhere: start over
+                self.__init__(self.engine)
+            if (last_artifact or 0) > self._last_artifact or (last_execution or 0) > self._last_execution:
+                self._load_nodes(connection)
+            if (last_event or 0) > self._last_event:
+                self._load_edges(connection)
+            a = t.artifact.c
+            return dict(connection.execute(select(a.node, a.state).where(a.state != "LIVE")).all())
+
+    def _load_nodes(self, connection) -> None:
+        a, e = t.artifact.c, t.execution.c
+        rows = connection.execute(
+            select(a.id, a.node, a.type, a.name, a.state).where(a.id > self._last_artifact).order_by(a.id)).all()
+        for row in rows:
+            self._add_node(row.node, row.type, row.name, row.state)
+            self._last_artifact = row.id
+        rows = connection.execute(
+            select(e.id, e.node, e.type, e.state).where(e.id > self._last_execution).order_by(e.id)).all()
+        for row in rows:
+            self._add_node(row.node, row.type, None, row.state)
+            self._last_execution = row.id
+        self.keys = np.fromiter(self.index_of.keys(), np.int64, len(self.index_of))
+        self.type_codes = np.asarray(self._type_code_list, np.int32)
+        self._matrices.clear()
+
+    def _add_node(self, key: int, type_name: str, name: str | None, state: str) -> None:
+        if key in self.index_of:
+            return
+        code = self._type_code.setdefault(type_name, len(self._type_code))
+        if code == len(self.type_names):
+            self.type_names.append(type_name)
+        self.index_of[key] = len(self.index_of)
+        self._type_code_list.append(code)
+        self.names.append(name)
+        self.base_states.append(state)
+
+    def _load_edges(self, connection) -> None:
+        ev = t.event.c
+        rows = connection.execute(select(ev.id, ev.src, ev.dst, ev.is_output, ev.role)
+                                  .where(ev.id > self._last_event).order_by(ev.id)).all()
+        if not rows:
+            return
+        if any(r.src not in self.index_of or r.dst not in self.index_of for r in rows):
+            self._load_nodes(connection)  # an edge to a node written after our node load
+        index = self.index_of
+        self.src = np.concatenate([self.src, np.fromiter((index[r.src] for r in rows), np.int64, len(rows))])
+        self.dst = np.concatenate([self.dst, np.fromiter((index[r.dst] for r in rows), np.int64, len(rows))])
+        self.is_output = np.concatenate([self.is_output, np.fromiter((r.is_output for r in rows), bool, len(rows))])
+        codes = [self._role_code.setdefault(r.role, len(self._role_code)) for r in rows]
+        self.roles = list(self._role_code)  # code i is roles[i]
+        self.role_codes = np.concatenate([self.role_codes, np.asarray(codes, np.int32)])
+        self._last_event = rows[-1].id
+        self._matrices.clear()
+
+    # -- traversal -----------------------------------------------------------------------
+
+    def _matrix(self, upstream: bool) -> csr_matrix:
+        """Adjacency in walking direction: upstream walks edges backwards (dst → src)."""
+        if upstream not in self._matrices:
+            n = len(self.index_of)
+            rows, cols = (self.dst, self.src) if upstream else (self.src, self.dst)
+            data = np.ones(len(rows), np.int8)
+            self._matrices[upstream] = csr_matrix((data, (rows, cols)), shape=(n, n))
+        return self._matrices[upstream]
+
+    def walk(self, start_keys: list[int], upstream: bool, depth: int | None) -> Walk:
+        """Nodes within ``depth`` hops of the starts (None: unlimited) and the edges among them."""
+        with self._lock:
+            starts = [self.index_of[k] for k in start_keys]
+            distances = dijkstra(self._matrix(upstream), directed=True, indices=starts, unweighted=True,
+                                 min_only=True, limit=np.inf if depth is None else depth + 0.5)
+            reached = np.flatnonzero(np.isfinite(distances))
+            inside = np.zeros(len(self.index_of), bool)
+            inside[reached] = True
+            edge_rows = np.flatnonzero(inside[self.src] & inside[self.dst])
+            return Walk(reached, distances[reached].astype(np.int64), edge_rows)

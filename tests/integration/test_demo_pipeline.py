@@ -1,0 +1,142 @@
+"""The main job end to end on a short range: lineage, warm-start chain, pushes, resume,
+caching, reruns that verify, and a SIGKILL in the middle of a day."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import mlstore
+
+pytestmark = pytest.mark.slow
+
+TYPES = ("Examples", "TransformGraph", "Model", "ModelEvaluation", "ModelBlessing")
+
+
+def cli(*args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "mlstore", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def per_span(store, type_):
+    spans = {}
+    for a in store.artifacts(type=type_, pipeline="flights"):
+        roles = {e.role for e in store.events(a.node_id) if e.is_output}
+        if type_ == "ModelEvaluation" and roles != {"evaluation"}:
+            continue  # the baseline's evaluation on the candidate's data
+        spans.setdefault(a.span, []).append(a)
+    return spans
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    uri = str(root / "store")
+    t0 = time.perf_counter()
+    proc = cli("demo", "--days", 3, "--store", uri, "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    summary["first_run_seconds"] = time.perf_counter() - t0
+    return uri, summary
+
+
+def test_demo_records_every_day_with_complete_lineage(demo_store):
+    uri, summary = demo_store
+    assert summary["days_run"] == 3
+    store = mlstore.open(uri)
+    for type_ in TYPES:
+        assert sorted(per_span(store, type_)) == [20130101, 20130102, 20130103], type_
+    models = store.artifacts(type="Model", pipeline="flights")
+    graph = store.lineage(models[-1], "up")
+    assert {"Examples", "TransformGraph", "Model", "ExampleGen", "Transform", "Trainer"} <= {n.type for n in graph.nodes}
+    base_edges = [e for e in graph.edges if e.role == "base_model"]
+    blessed_before_last = [b for b in store.blessings(pipeline="flights") if b.blessed and b.model_id != models[-1].id]
+    if blessed_before_last:
+        assert base_edges, "the newest model should be warm-started from a blessed one"
+    trainer = store.execution([n.id for n in graph.nodes if n.type == "Trainer"][-1])
+    props = trainer.properties
+    for key in ("code_digest", "cache_key", "environment_digest", "params", "seeds", "python_version"):
+        assert props.get(key), key
+    for pushed in summary["pushed"]:
+        assert (Path(pushed) / "saved_model.pb").is_file()
+        assert Path(pushed).parent.name == "flights"
+    assert store.verify() == {}
+
+
+def test_second_run_skips_completed_days_and_no_resume_hits_the_cache(demo_store):
+    uri, summary = demo_store
+    t0 = time.perf_counter()
+    again = cli("demo", "--days", 3, "--store", uri, "--json")
+    elapsed = time.perf_counter() - t0
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["days_skipped"] == 3
+    walk = cli("demo", "--days", 3, "--store", uri, "--json", "--no-resume")
+    assert walk.returncode == 0, walk.stderr[-2000:]
+    walked = json.loads(walk.stdout)
+    assert walked["days_run"] == 3 and walked["cached_steps"] == 18  # six steps a day, all reused
+    store = mlstore.open(uri)
+    assert len(store.artifacts(type="Model", pipeline="flights")) == 3  # trained nothing
+    assert len(store.executions(type="Trainer", pipeline="flights", state="CACHED")) == 3
+    print(f"first run {summary['first_run_seconds']:.1f}s, resumed run {elapsed:.1f}s")
+
+
+def test_rerun_of_a_training_execution_reproduces(demo_store):
+    uri, _ = demo_store
+    store = mlstore.open(uri)
+    trainer = store.executions(type="Trainer", pipeline="flights", state="COMPLETE")[-1]
+    proc = cli("rerun", f"execution:{trainer.id}", "--store", uri, "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["reproduced"] and report["outputs"][0]["status"] in ("identical", "semantically identical")
+    rerun = mlstore.open(uri).execution(report["rerun"])
+    assert rerun.properties["rerun_of"] == trainer.id
+
+
+def test_rerun_with_an_altered_param_differs_and_names_variables(demo_store):
+    uri, _ = demo_store
+    store = mlstore.open(uri)
+    trainer = store.executions(type="Trainer", pipeline="flights", state="COMPLETE")[0]
+    proc = cli("rerun", f"execution:{trainer.id}", "--set", "hyperparams.learning_rate=0.2", "--store", uri, "--json")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    details = report["outputs"][0]["details"]
+    assert report["outputs"][0]["status"] == "differs"
+    assert any(d.startswith("variable ") and "max |diff|" in d for d in details), details
+    bad = cli("rerun", f"execution:{trainer.id}", "--set", "hyperparams.nope=1", "--store", uri)
+    assert bad.returncode == 2 and "no parameter" in bad.stderr
+
+
+def test_sigkill_mid_day_then_resume_records_each_day_once(tmp_path):
+    uri = str(tmp_path / "store")
+    proc = subprocess.Popen([sys.executable, "-m", "mlstore", "demo", "--days", "2", "--store", uri, "--json"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    try:
+        while time.time() < deadline:  # kill once day 2 is under way (its Transform is recorded)
+            time.sleep(0.5)
+            if (Path(uri) / "index.sqlite").exists():
+                store = mlstore.open(uri)
+                done = [e for e in store.executions(type="Transform") if e.properties.get("span") == 20130102]
+                store.close()
+                if done:
+                    break
+        assert proc.poll() is None, "demo ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    resumed = cli("demo", "--days", 2, "--store", uri, "--json")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    store = mlstore.open(uri)
+    for type_ in TYPES:
+        spans = per_span(store, type_)
+        assert sorted(spans) == [20130101, 20130102], type_
+        assert all(len(v) == 1 for v in spans.values()), (type_, spans)
+    assert all(e.state in ("COMPLETE", "CACHED") for e in store.executions(pipeline="flights"))
+    assert store.verify() == {}
