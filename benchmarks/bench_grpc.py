@@ -98,7 +98,7 @@ def _client_loop(target: str, models: list[int], deadline: float, seed: int, out
                                    timeout=30)
                 size = 0
             else:
-                size = len(lineage.GetLineage(l.GetLineageRequest(start=[f"artifact:{model}"]), timeout=30).nodes)
+                size = len(lineage.GetLineage(l.GetLineageRequest(start=[f"artifact:{model}"]), timeout=30).graph.node_ids)
             out.append((kind, time.perf_counter() - t0, None, size))
         except grpc.RpcError as e:
             out.append((kind, time.perf_counter() - t0, f"{e.code().name}: {e.details()}", 0))

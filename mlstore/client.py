@@ -215,23 +215,22 @@ class RemoteStore:
         try:
             response = self._lineage.GetLineage(lpb.GetLineageRequest(**fields), timeout=self.timeout,
                                                 metadata=self._metadata)
-            return convert.graph_from_parts(response.start, direction, depth, response.nodes, response.edges)
+            return convert.graph_from_columns(response.start, direction, depth, [response.graph])
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
                 raise_for(e, self.target)
         return self._stream_lineage(fields, direction, depth)
 
     def _stream_lineage(self, fields: dict, direction: str, depth: int | None) -> LineageGraph:
-        start, nodes, edges = [], [], []
+        start, pages = [], []
         try:
-            for page in self._lineage.StreamLineage(lpb.StreamLineageRequest(**fields), timeout=self.timeout,
-                                                    metadata=self._metadata):
-                start += page.start
-                nodes += page.nodes
-                edges += page.edges
+            for response in self._lineage.StreamLineage(lpb.StreamLineageRequest(**fields), timeout=self.timeout,
+                                                        metadata=self._metadata):
+                start += response.start
+                pages.append(response.page)
         except grpc.RpcError as e:
             raise_for(e, self.target)
-        return convert.graph_from_parts(start, direction, depth, nodes, edges)
+        return convert.graph_from_columns(start, direction, depth, pages)
 
     def metric_series(self, pipeline: str, metric: str, slice: str = "Overall") -> list[MetricPoint]:
         response = self._call(self._models.GetMetricSeries,

@@ -74,7 +74,7 @@ class LineageService(lgrpc.LineageServiceServicer):
         check_deadline(context, "building the lineage graph")
         return lpb.GetLineageResponse(
             start=[str(s) for s in graph.start], direction=convert.DIRECTIONS[graph.direction], depth=graph.depth,
-            nodes=[convert.node_to_pb(n) for n in graph.nodes], edges=[convert.edge_to_pb(e) for e in graph.edges])
+            graph=convert.columns_to_pb(graph.nodes, graph.edges))
 
     @stream_rpc
     def StreamLineage(self, request, context):
@@ -86,8 +86,7 @@ class LineageService(lgrpc.LineageServiceServicer):
             check_deadline(context, f"streaming lineage page {i + 1} of {pages}")
             yield lpb.StreamLineageResponse(
                 start=[str(s) for s in graph.start] if i == 0 else [],
-                nodes=[convert.node_to_pb(n) for n in nodes[i * size:(i + 1) * size]],
-                edges=[convert.edge_to_pb(e) for e in edges[i * size:(i + 1) * size]])
+                page=convert.columns_to_pb(nodes[i * size:(i + 1) * size], edges[i * size:(i + 1) * size]))
 
 
 class ArtifactService(agrpc.ArtifactServiceServicer):

@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from mlstore.v1 import types_pb2 as mlstore_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mlstore/v1/lineage_service.proto\x12\nmlstore.v1\x1a\x16mlstore/v1/types.proto\"y\n\x11GetLineageRequest\x12\r\n\x05start\x18\x01 \x03(\t\x12(\n\tdirection\x18\x02 \x01(\x0e\x32\x15.mlstore.v1.Direction\x12\x12\n\x05\x64\x65pth\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\r\n\x05types\x18\x04 \x03(\tB\x08\n\x06_depth\"\xbb\x01\n\x12GetLineageResponse\x12\r\n\x05start\x18\x01 \x03(\t\x12(\n\tdirection\x18\x02 \x01(\x0e\x32\x15.mlstore.v1.Direction\x12\x12\n\x05\x64\x65pth\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12&\n\x05nodes\x18\x04 \x03(\x0b\x32\x17.mlstore.v1.LineageNode\x12&\n\x05\x65\x64ges\x18\x05 \x03(\x0b\x32\x17.mlstore.v1.LineageEdgeB\x08\n\x06_depth\"\x8f\x01\n\x14StreamLineageRequest\x12\r\n\x05start\x18\x01 \x03(\t\x12(\n\tdirection\x18\x02 \x01(\x0e\x32\x15.mlstore.v1.Direction\x12\x12\n\x05\x64\x65pth\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\r\n\x05types\x18\x04 \x03(\t\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x42\x08\n\x06_depth\"v\n\x15StreamLineageResponse\x12\r\n\x05start\x18\x01 \x03(\t\x12&\n\x05nodes\x18\x02 \x03(\x0b\x32\x17.mlstore.v1.LineageNode\x12&\n\x05\x65\x64ges\x18\x03 \x03(\x0b\x32\x17.mlstore.v1.LineageEdge2\xb5\x01\n\x0eLineageService\x12K\n\nGetLineage\x12\x1d.mlstore.v1.GetLineageRequest\x1a\x1e.mlstore.v1.GetLineageResponse\x12V\n\rStreamLineage\x12 .mlstore.v1.StreamLineageRequest\x1a!.mlstore.v1.StreamLineageResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mlstore/v1/lineage_service.proto\x12\nmlstore.v1\x1a\x16mlstore/v1/types.proto\"y\n\x11GetLineageRequest\x12\r\n\x05start\x18\x01 \x03(\t\x12(\n\tdirection\x18\x02 \x01(\x0e\x32\x15.mlstore.v1.Direction\x12\x12\n\x05\x64\x65pth\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\r\n\x05types\x18\x04 \x03(\tB\x08\n\x06_depth\"\x96\x01\n\x12GetLineageResponse\x12\r\n\x05start\x18\x01 \x03(\t\x12(\n\tdirection\x18\x02 \x01(\x0e\x32\x15.mlstore.v1.Direction\x12\x12\n\x05\x64\x65pth\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12)\n\x05graph\x18\x04 \x01(\x0b\x32\x1a.mlstore.v1.LineageColumnsB\x08\n\x06_depth\"\x8f\x01\n\x14StreamLineageRequest\x12\r\n\x05start\x18\x01 \x03(\t\x12(\n\tdirection\x18\x02 \x01(\x0e\x32\x15.mlstore.v1.Direction\x12\x12\n\x05\x64\x65pth\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\r\n\x05types\x18\x04 \x03(\t\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x42\x08\n\x06_depth\"P\n\x15StreamLineageResponse\x12\r\n\x05start\x18\x01 \x03(\t\x12(\n\x04page\x18\x02 \x01(\x0b\x32\x1a.mlstore.v1.LineageColumns2\xb5\x01\n\x0eLineageService\x12K\n\nGetLineage\x12\x1d.mlstore.v1.GetLineageRequest\x1a\x1e.mlstore.v1.GetLineageResponse\x12V\n\rStreamLineage\x12 .mlstore.v1.StreamLineageRequest\x1a!.mlstore.v1.StreamLineageResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -25,11 +25,11 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_GETLINEAGEREQUEST']._serialized_start=72
   _globals['_GETLINEAGEREQUEST']._serialized_end=193
   _globals['_GETLINEAGERESPONSE']._serialized_start=196
-  _globals['_GETLINEAGERESPONSE']._serialized_end=383
-  _globals['_STREAMLINEAGEREQUEST']._serialized_start=386
-  _globals['_STREAMLINEAGEREQUEST']._serialized_end=529
-  _globals['_STREAMLINEAGERESPONSE']._serialized_start=531
-  _globals['_STREAMLINEAGERESPONSE']._serialized_end=649
-  _globals['_LINEAGESERVICE']._serialized_start=652
-  _globals['_LINEAGESERVICE']._serialized_end=833
+  _globals['_GETLINEAGERESPONSE']._serialized_end=346
+  _globals['_STREAMLINEAGEREQUEST']._serialized_start=349
+  _globals['_STREAMLINEAGEREQUEST']._serialized_end=492
+  _globals['_STREAMLINEAGERESPONSE']._serialized_start=494
+  _globals['_STREAMLINEAGERESPONSE']._serialized_end=574
+  _globals['_LINEAGESERVICE']._serialized_start=577
+  _globals['_LINEAGESERVICE']._serialized_end=758
 # @@protoc_insertion_point(module_scope)

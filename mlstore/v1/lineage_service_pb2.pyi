@@ -19,18 +19,16 @@ class GetLineageRequest(_message.Message):
     def __init__(self, start: _Optional[_Iterable[str]] = ..., direction: _Optional[_Union[_types_pb2.Direction, str]] = ..., depth: _Optional[int] = ..., types: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetLineageResponse(_message.Message):
-    __slots__ = ("start", "direction", "depth", "nodes", "edges")
+    __slots__ = ("start", "direction", "depth", "graph")
     START_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
-    NODES_FIELD_NUMBER: _ClassVar[int]
-    EDGES_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
     start: _containers.RepeatedScalarFieldContainer[str]
     direction: _types_pb2.Direction
     depth: int
-    nodes: _containers.RepeatedCompositeFieldContainer[_types_pb2.LineageNode]
-    edges: _containers.RepeatedCompositeFieldContainer[_types_pb2.LineageEdge]
-    def __init__(self, start: _Optional[_Iterable[str]] = ..., direction: _Optional[_Union[_types_pb2.Direction, str]] = ..., depth: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[_types_pb2.LineageNode, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[_types_pb2.LineageEdge, _Mapping]]] = ...) -> None: ...
+    graph: _types_pb2.LineageColumns
+    def __init__(self, start: _Optional[_Iterable[str]] = ..., direction: _Optional[_Union[_types_pb2.Direction, str]] = ..., depth: _Optional[int] = ..., graph: _Optional[_Union[_types_pb2.LineageColumns, _Mapping]] = ...) -> None: ...
 
 class StreamLineageRequest(_message.Message):
     __slots__ = ("start", "direction", "depth", "types", "page_size")
@@ -47,11 +45,9 @@ class StreamLineageRequest(_message.Message):
     def __init__(self, start: _Optional[_Iterable[str]] = ..., direction: _Optional[_Union[_types_pb2.Direction, str]] = ..., depth: _Optional[int] = ..., types: _Optional[_Iterable[str]] = ..., page_size: _Optional[int] = ...) -> None: ...
 
 class StreamLineageResponse(_message.Message):
-    __slots__ = ("start", "nodes", "edges")
+    __slots__ = ("start", "page")
     START_FIELD_NUMBER: _ClassVar[int]
-    NODES_FIELD_NUMBER: _ClassVar[int]
-    EDGES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     start: _containers.RepeatedScalarFieldContainer[str]
-    nodes: _containers.RepeatedCompositeFieldContainer[_types_pb2.LineageNode]
-    edges: _containers.RepeatedCompositeFieldContainer[_types_pb2.LineageEdge]
-    def __init__(self, start: _Optional[_Iterable[str]] = ..., nodes: _Optional[_Iterable[_Union[_types_pb2.LineageNode, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[_types_pb2.LineageEdge, _Mapping]]] = ...) -> None: ...
+    page: _types_pb2.LineageColumns
+    def __init__(self, start: _Optional[_Iterable[str]] = ..., page: _Optional[_Union[_types_pb2.LineageColumns, _Mapping]] = ...) -> None: ...

@@ -97,31 +97,27 @@ class Event(_message.Message):
     role: str
     def __init__(self, execution_id: _Optional[int] = ..., artifact_id: _Optional[int] = ..., is_output: bool = ..., role: _Optional[str] = ...) -> None: ...
 
-class LineageNode(_message.Message):
-    __slots__ = ("id", "type", "name", "state", "depth")
-    ID_FIELD_NUMBER: _ClassVar[int]
-    TYPE_FIELD_NUMBER: _ClassVar[int]
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    STATE_FIELD_NUMBER: _ClassVar[int]
-    DEPTH_FIELD_NUMBER: _ClassVar[int]
-    id: str
-    type: str
-    name: str
-    state: str
-    depth: int
-    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., depth: _Optional[int] = ...) -> None: ...
-
-class LineageEdge(_message.Message):
-    __slots__ = ("source", "target", "event_type", "role")
-    SOURCE_FIELD_NUMBER: _ClassVar[int]
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
-    ROLE_FIELD_NUMBER: _ClassVar[int]
-    source: str
-    target: str
-    event_type: str
-    role: str
-    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., event_type: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
+class LineageColumns(_message.Message):
+    __slots__ = ("node_ids", "node_types", "node_names", "node_states", "node_depths", "edge_sources", "edge_targets", "edge_is_output", "edge_roles")
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    NODE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    NODE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    NODE_STATES_FIELD_NUMBER: _ClassVar[int]
+    NODE_DEPTHS_FIELD_NUMBER: _ClassVar[int]
+    EDGE_SOURCES_FIELD_NUMBER: _ClassVar[int]
+    EDGE_TARGETS_FIELD_NUMBER: _ClassVar[int]
+    EDGE_IS_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    EDGE_ROLES_FIELD_NUMBER: _ClassVar[int]
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    node_types: _containers.RepeatedScalarFieldContainer[str]
+    node_names: _containers.RepeatedScalarFieldContainer[str]
+    node_states: _containers.RepeatedScalarFieldContainer[str]
+    node_depths: _containers.RepeatedScalarFieldContainer[int]
+    edge_sources: _containers.RepeatedScalarFieldContainer[str]
+    edge_targets: _containers.RepeatedScalarFieldContainer[str]
+    edge_is_output: _containers.RepeatedScalarFieldContainer[bool]
+    edge_roles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., node_types: _Optional[_Iterable[str]] = ..., node_names: _Optional[_Iterable[str]] = ..., node_states: _Optional[_Iterable[str]] = ..., node_depths: _Optional[_Iterable[int]] = ..., edge_sources: _Optional[_Iterable[str]] = ..., edge_targets: _Optional[_Iterable[str]] = ..., edge_is_output: _Optional[_Iterable[bool]] = ..., edge_roles: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MetricPoint(_message.Message):
     __slots__ = ("model_id", "evaluation_id", "span", "value")

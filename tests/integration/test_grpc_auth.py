@@ -111,5 +111,5 @@ def test_sigterm_keeps_in_flight_calls_and_exits_cleanly(store_uri):
             assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
             for call in calls:  # each call is answered, or refused cleanly if it arrived after the signal
                 assert call.exception() is None or call.code() in (grpc.StatusCode.CANCELLED,
-                                                                   grpc.StatusCode.UNAVAILABLE)
+                                                                   grpc.StatusCode.UNAVAILABLE), call.exception()
         assert proc.wait(30) == 0

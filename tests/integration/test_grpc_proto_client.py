@@ -58,9 +58,9 @@ r["GetExecution"] = A.GetExecution(a.GetExecutionRequest(ref="execution:1"), met
 r["ListExecutions"] = len(A.ListExecutions(a.ListExecutionsRequest(), metadata=md).executions)
 r["ListEvents"] = sorted(e.role for e in A.ListEvents(a.ListEventsRequest(ref="execution:3"), metadata=md).events)
 graph = L.GetLineage(l.GetLineageRequest(start=[last], direction=t.DIRECTION_UP), metadata=md)
-r["GetLineage"] = [len(graph.nodes), len(graph.edges)]
+r["GetLineage"] = [len(graph.graph.node_ids), len(graph.graph.edge_sources)]
 pages = list(L.StreamLineage(l.StreamLineageRequest(start=[last], page_size=3), metadata=md))
-r["StreamLineage"] = [len(pages), sum(len(p.nodes) for p in pages), sum(len(p.edges) for p in pages)]
+r["StreamLineage"] = [len(pages), sum(len(p.page.node_ids) for p in pages), sum(len(p.page.edge_sources) for p in pages)]
 r["GetMetricSeries"] = len(M.GetMetricSeries(m.GetMetricSeriesRequest(pipeline="daily", metric="auc_roc"),
                                              metadata=md).points)
 evals = A.ListArtifacts(a.ListArtifactsRequest(type="ModelEvaluation"), metadata=md).artifacts

@@ -64,10 +64,10 @@ def test_records_round_trip_exactly():
     assert convert.execution_from_pb(convert.execution_to_pb(execution)) == execution
     blessing = Blessing(1, 2, None, 3, "p", True, None, 4)
     assert convert.blessing_from_pb(convert.blessing_to_pb(blessing)) == blessing
-    node = LineageNode(NodeId("execution", 2), "Trainer", None, "COMPLETE", 1)
-    assert convert.node_from_pb(convert.node_to_pb(node)) == node
-    edge = LineageEdge(NodeId("artifact", 1), NodeId("execution", 2), "INPUT", "examples")
-    assert convert.edge_from_pb(convert.edge_to_pb(edge)) == edge
+    nodes = [LineageNode(NodeId("artifact", 1), "Examples", "train", "LIVE", 1),
+             LineageNode(NodeId("execution", 2), "Trainer", None, "COMPLETE", 0)]
+    edges = [LineageEdge(NodeId("artifact", 1), NodeId("execution", 2), "INPUT", "examples")]
+    assert convert.columns_from_pb([convert.columns_to_pb(nodes, edges)]) == (nodes, edges)
 
 
 def test_unknown_direction_is_invalid():
