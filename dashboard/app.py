@@ -2,19 +2,15 @@
 
 Each page is one module under ``views/``; this file only sets up navigation.
 (Not ``pages/``: Streamlit would also list that folder's files, and app.py itself, in the sidebar.)
+The pages import this folder as ``mlstore._dashboard``: in a checkout that is a symlink to
+it, in a wheel a copy of it (like ``mlstore._migrations``), so the installed CLI finds it.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import streamlit as st
-
-# `streamlit run` puts this file's folder on sys.path; the pages import `dashboard.*`.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
 
 _PAGES = Path(__file__).resolve().parent / "views"
 

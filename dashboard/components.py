@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from mlstore._dashboard import data
 from mlstore import errors
 
 #: Fill colours of lineage node types (others fall back to grey).
@@ -83,7 +83,7 @@ def bar_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
     return alt.Chart(frame).mark_bar().encode(
         x=alt.X("value:Q", title=metric), y=alt.Y("slice:N", sort="-x", title=None),
         tooltip=["slice:N", alt.Tooltip("value:Q", format=".4f")],
-    ).properties(height=max(120, 24 * len(frame)))
+    ).properties(height=alt.Step(26))  # a fixed band per slice: every label stays readable
 
 
 def line_plot(frame: pd.DataFrame, x: str, y: str, title: str) -> alt.Chart:

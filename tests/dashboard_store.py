@@ -194,3 +194,81 @@ def build_store(uri: str, days: int = 30, pipeline: str = "flights", *, seed: in
             prev_model = model
     store.close()
     return result
+
+
+def build_store_fast(uri: str, days: int, pipeline: str = "flights", *, seed: int = 0,
+                     dip_every: int = 6) -> DemoStore:
+    """The same daily structure as :func:`build_store`, recorded with ``Store.log_execution``.
+
+    For large stores (the benchmark): no SDK run context (no environment capture per
+    step) and every artifact points at one of two shared blobs published once (a tiny
+    file; an evaluation directory whose plots.json holds day 1's plots). Metrics (per
+    slice), gate decisions, warm-start chains and module consumers are all per day.
+
+    Args:
+        uri: store URI (created if needed).
+        days: number of daily runs (spans 1..days).
+        pipeline: pipeline name.
+        seed: seeds the metric random walk.
+        dip_every: every n-th day regresses and fails its gate (0: never).
+
+    Returns:
+        The ids of what was recorded.
+    """
+    from mlstore.sdk import EVALUATION_FORMAT_VERSION  # noqa: PLC0415
+    from mlstore.store import OutputArtifact  # noqa: PLC0415
+
+    store = mlstore.open(uri)
+    rng = random.Random(seed)
+    result = DemoStore(uri, pipeline)
+    with tempfile.TemporaryDirectory(prefix="mlstore-dash-") as tmpdir:
+        tiny = store.blobs.publish(_file(Path(tmpdir), "tiny", "shared bytes"))
+        evaluation_blob = store.blobs.publish(_evaluation_dir(Path(tmpdir), _metrics(0.7, random.Random(seed))))
+
+    def out(type_name: str, role: str, blob=tiny, **props) -> OutputArtifact:
+        return OutputArtifact(type_name, blob.uri, blob.digest, blob.size, role, props)
+
+    def log(step: str, run_id: str | None, params: dict, inputs=(), outputs=()) -> list[int]:
+        properties = {"params": json.dumps(params, sort_keys=True)}
+        return list(store.log_execution(step, pipeline, inputs=list(inputs), outputs=list(outputs),
+                                        properties=properties, run_id=run_id).output_ids)
+
+    for version in (1, 2):
+        result.module_ids += log("HubPublish", None, {"version": version}, outputs=[out(
+            "HubModule", "module", publisher="acme", name="airport-embedding", version=version,
+            description=f"Airport embedding, 16 dims (v{version}).",
+            tags=json.dumps({"signatures": {"default": "airport:string -> [16]"}}))])
+    auc, prev_model, blessed_model, blessed_auc = 0.70, None, None, 0.0
+    for span in range(1, days + 1):
+        run_id = f"day-{span:05d}"
+        [examples] = log("ExampleGen", run_id, {"span": span}, outputs=[out(
+            "Examples", "examples", span=span, version=0, row_count=ROWS_PER_DAY, split_names='["train", "eval"]')])
+        [graph] = log("Transform", run_id, {"spec": "v1"}, [(examples, "examples")],
+                      [out("TransformGraph", "transform_graph")])
+        inputs = [(examples, "examples"), (graph, "transform_graph")]
+        inputs += [(prev_model, "base_model")] if prev_model else []
+        inputs += [(result.module_ids[-1], "module")] if span >= 2 else []
+        [model] = log("Trainer", run_id, {"epochs": 2, "lr": 0.01}, inputs, [out("Model", "model")])
+        dip = dip_every and span % dip_every == 0 and blessed_model is not None
+        auc = min(0.95, auc + rng.gauss(0.002, 0.004))
+        metrics = _metrics(auc - 0.04 if dip else auc, rng)
+        baseline = [(blessed_model, "baseline_model")] if blessed_model else []
+        [evaluation] = log("Evaluator", run_id, {"slices": list(SLICES)},
+                           [(model, "model"), *baseline, (examples, "examples")],
+                           [out("ModelEvaluation", "evaluation", evaluation_blob,
+                                metrics=json.dumps(metrics, sort_keys=True), format_version=EVALUATION_FORMAT_VERSION)])
+        blessed = blessed_model is None or metrics["Overall"]["auc_roc"] >= blessed_auc - 0.01
+        [blessing] = log("Gate", run_id, {"metric": "auc_roc", "absolute": -0.01},
+                         [(model, "model"), *baseline, (evaluation, "evaluation")],
+                         [out("ModelBlessing", "blessing", blessed=int(blessed), current_model_id=model,
+                              baseline_model_id=blessed_model or 0, evaluation_id=evaluation)])
+        result.model_ids.append(model)
+        result.evaluation_ids.append(evaluation)
+        result.blessing_ids.append(blessing)
+        if blessed:
+            blessed_model, blessed_auc = model, metrics["Overall"]["auc_roc"]
+        else:
+            result.failed_model_ids.append(model)
+        prev_model = model
+    store.close()
+    return result

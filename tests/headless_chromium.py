@@ -26,6 +26,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 _SIDEBAR_LEFT = ("(() => { const s = document.querySelector('[data-testid=\"stSidebar\"]');"
                  " return s ? Math.round(s.getBoundingClientRect().left) : null; })()")
 
+_CONTENT_HEIGHT = ("Math.max(1000, ...Array.from(document.querySelectorAll("
+                   "'[data-testid=\"stMain\"], [data-testid=\"stMainBlockContainer\"]'), e => e.scrollHeight + 120))")
+
 
 class Chromium:
     """One headless browser with one tab; use as a context manager.
@@ -99,9 +102,19 @@ class Chromium:
         """How many elements match a CSS selector."""
         return int(self.evaluate(f"document.querySelectorAll({json.dumps(css)}).length"))
 
-    def screenshot(self, path: Path) -> None:
-        """Saves a PNG of the whole page (beyond the viewport) to ``path``."""
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+    def screenshot(self, path: Path, width: int = 1400, max_height: int = 6000) -> None:
+        """Saves a PNG of the whole page to ``path``.
+
+        Streamlit scrolls inside its main container, not the document, so the viewport is
+        grown to that container's height for the shot (at most ``max_height`` pixels).
+        """
+        height = min(max_height, int(self.evaluate(_CONTENT_HEIGHT) or 1000))
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        try:
+            time.sleep(1.0)  # charts re-layout to the new size
+            data = self.call("Page.captureScreenshot", format="png")["data"]
+        finally:
+            self.call("Emulation.clearDeviceMetricsOverride")
         path.write_bytes(base64.b64decode(data))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from dashboard import components, data
+from mlstore._dashboard import components, data
 
 
 def render() -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import components, data
+from mlstore._dashboard import components, data
 
 STATES = ["any", "COMPLETE", "FAILED", "CACHED", "RUNNING", "CANCELED"]
 STEPS = ["any", "ExampleGen", "Transform", "Trainer", "Evaluator", "Gate", "Pusher", "HubPublish"]

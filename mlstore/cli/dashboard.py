@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -11,23 +10,24 @@ from pathlib import Path
 
 import click
 
+import mlstore
 from mlstore import errors
 from mlstore.cli._common import Context, store_options, stderr
 
+#: Store methods the dashboard needs beyond the core query API (dashboard/data.py checks them too).
+BROWSING_API = ("newest_execution_id", "metric_names", "slices")
+
 
 def app_path() -> Path:
-    """The dashboard's entry script: the installed ``dashboard`` package, else the checkout's folder.
+    """The dashboard's entry script, shipped in the package as ``mlstore/_dashboard/app.py``.
 
     Raises:
-        FailedPrecondition: neither exists (a wheel built without the dashboard).
+        FailedPrecondition: it is missing (a wheel built without the dashboard).
     """
-    spec = importlib.util.find_spec("dashboard")
-    candidates = [Path(spec.origin).parent / "app.py"] if spec and spec.origin else []
-    candidates.append(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise errors.FailedPrecondition("the dashboard is not installed: reinstall mlstore with its dashboard/ folder")
+    app = Path(mlstore.__file__).resolve().parent / "_dashboard" / "app.py"
+    if not app.is_file():
+        raise errors.FailedPrecondition(f"the dashboard is not installed ({app} is missing): reinstall mlstore")
+    return app
 
 
 def streamlit_command(app: Path, store_uri: str | None, port: int, address: str) -> list[str]:
@@ -67,8 +67,11 @@ def dashboard(ctx: Context, port: int, address: str) -> None:
 
     The store is opened once first, so a bad URI fails here (exit 2) instead of in the browser.
     """
-    if ctx.store_uri is None or not ctx.store_uri.startswith("grpc://"):
-        ctx.store.close()  # validates the URI and migrations; typed errors exit 2
+    missing = [name for name in BROWSING_API if not hasattr(ctx.store, name)]
+    if missing:  # a grpc:// server today: its API has no newest-first listing yet
+        raise errors.FailedPrecondition(f"the dashboard needs {', '.join(missing)}, which {ctx.store_uri} does not "
+                                        "offer: pass --store with the store's own URI instead")
+    ctx.store.close()  # validates the URI and migrations; typed errors exit 2
     app = app_path()
     env = dict(os.environ)
     if ctx.store_uri:

@@ -1,0 +1,36 @@
+"""The wheel ships the dashboard (``mlstore/_dashboard``), so ``mlstore dashboard`` works when installed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ("models", "model", "lineage", "runs", "modules", "gates")
+
+
+def test_installed_wheel_contains_the_dashboard_and_the_cli_finds_it(tmp_path):
+    wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheel_dir)], check=True, capture_output=True, timeout=300)
+    wheel = next(wheel_dir.glob("mlstore-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {"mlstore/_dashboard/app.py", "mlstore/_dashboard/data.py", "mlstore/_dashboard/components.py"}
+    expected |= {f"mlstore/_dashboard/views/{page}.py" for page in PAGES}
+    assert expected <= names, sorted(expected - names)
+    assert not any(n.startswith("dashboard/") for n in names)  # no generic top-level package
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True, timeout=300)
+    assert not (site / "mlstore" / "_dashboard").is_symlink()
+    # The installed CLI resolves the app inside the installed package, and its pages import.
+    script = ("import sys, mlstore; assert mlstore.__file__.startswith(sys.argv[1]), mlstore.__file__;"
+              "from mlstore.cli.dashboard import app_path; print(app_path());"
+              "import mlstore._dashboard.data, mlstore._dashboard.components")
+    proc = subprocess.run([sys.executable, "-c", script, str(site)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(site)}, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()) == (site / "mlstore" / "_dashboard" / "app.py").resolve()
