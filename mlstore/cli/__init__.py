@@ -9,6 +9,7 @@ import click
 from mlstore.cli import core
 from mlstore.cli import demo as pipeline_commands
 from mlstore.cli.dashboard import dashboard
+from mlstore.cli.gate import gate
 from mlstore.cli import gc as gc_commands
 from mlstore.cli.hub import hub_group
 from mlstore.cli.serve import serve
@@ -28,6 +29,7 @@ cli.add_command(serve)
 cli.add_command(pipeline_commands.demo_command)
 cli.add_command(pipeline_commands.rerun_command)
 cli.add_command(dashboard)
+cli.add_command(gate)
 
 cli.add_command(hub_group)
 
