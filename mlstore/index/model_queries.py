@@ -1,0 +1,191 @@
+"""Bulk read queries over the index for choosing among a pipeline's models.
+
+Each function is one SQL statement over a whole pipeline, so a selection over
+thousands of models costs a few round trips, never one per model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from typing import Sequence
+
+from sqlalchemy import JSON, Select, cast, exists, func, select, type_coerce
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from mlstore.index import tables as t
+
+#: Model properties read for the compatibility check (see ``schema.py``, type Model).
+COMPATIBILITY_PROPERTIES = ("spec_digest", "input_signature", "layers")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    """One Model artifact as the index holds it; property values are raw (JSON text)."""
+
+    id: int
+    span: int | None
+    create_time_ms: int
+    state: str
+    spec_digest: str | None = None
+    input_signature: str | None = None
+    layers: str | None = None
+    value: float | None = None  # the metric value, in ranked metric pages
+    evaluation_id: int | None = None
+
+
+def _property(connection: Connection, name: str) -> ColumnElement:
+    """One top-level property of ``artifact.properties`` (JSON text), extracted in SQL.
+
+    Why in SQL: parsing every model's whole property JSON in Python costs more than
+    the rest of a selection; the database hands back just the three strings needed.
+    """
+    column = t.artifact.c.properties
+    if connection.dialect.name == "postgresql":
+        column = cast(column, JSON)  # TEXT has no ->> operator on PostgreSQL
+    else:
+        column = type_coerce(column, JSON)
+    return column[name].as_string().label(name)
+
+
+def _model_columns(connection: Connection, with_properties: bool) -> list:
+    a = t.artifact.c
+    columns = [a.id, a.span, a.create_time_ms, a.state]
+    return columns + ([_property(connection, name) for name in COMPATIBILITY_PROPERTIES] if with_properties else [])
+
+
+def model_rows(connection: Connection, pipeline: str, *, with_properties: bool = False) -> list[ModelRow]:
+    """Every Model artifact of ``pipeline``, in id order.
+
+    Args:
+        connection: an index connection.
+        pipeline: pipeline name.
+        with_properties: also read :data:`COMPATIBILITY_PROPERTIES`.
+
+    Returns:
+        One :class:`ModelRow` per Model artifact, whatever its state.
+    """
+    a = t.artifact.c
+    query = (select(*_model_columns(connection, with_properties))
+             .where(a.type == "Model", a.pipeline == pipeline).order_by(a.id))
+    return [ModelRow(**row._mapping) for row in connection.execute(query)]
+
+
+def _newest_first(connection: Connection) -> list:
+    """ORDER BY for the recency rule: span descending (no span last), create time, id."""
+    a = t.artifact.c
+    span = a.span.desc()
+    if connection.dialect.name == "postgresql":
+        span = span.nulls_last()  # SQLite and MariaDB sort NULL lowest already (and reject NULLS LAST)
+    return [span, a.create_time_ms.desc(), a.id.desc()]
+
+
+def newest_model_rows(connection: Connection, pipeline: str, *, as_of: int | None = None,
+                      with_properties: bool = False, limit: int, offset: int = 0) -> list[ModelRow]:
+    """One page of ``pipeline``'s Models, newest first (span, create time, id descending).
+
+    Args:
+        as_of: only models with a span no later than this.
+        limit, offset: the page.
+    """
+    a = t.artifact.c
+    query = select(*_model_columns(connection, with_properties)).where(a.type == "Model", a.pipeline == pipeline)
+    if as_of is not None:
+        query = query.where(a.span <= as_of)
+    return _page(connection, query.order_by(*_newest_first(connection)), limit, offset)
+
+
+def best_model_rows(connection: Connection, pipeline: str, metric: str, slice_key: str, *, higher: bool,
+                    as_of: int | None = None, with_properties: bool = False, limit: int,
+                    offset: int = 0) -> list[ModelRow]:
+    """One page of (evaluation, model) rows by metric value, best first, then by span and model id.
+
+    A model evaluated several times appears once per evaluation; callers keep the row
+    of its latest evaluation (see :func:`latest_evaluation_ids`).
+    """
+    a, m = t.artifact.c, t.metric.c
+    # Rank and cut the page on the metric table alone, then join only the page's rows:
+    # joining first would look up every evaluated model just to sort.
+    ranked = select(m.model_id, m.value, m.evaluation_id, m.span).where(
+        m.pipeline == pipeline, m.metric == metric, m.slice == slice_key, m.value.is_not(None),
+        m.model_id.is_not(None))
+    if as_of is not None:
+        ranked = ranked.where(m.span <= as_of)
+    span = m.span.desc().nulls_last() if connection.dialect.name == "postgresql" else m.span.desc()
+    ranked = ranked.order_by(m.value.desc() if higher else m.value.asc(), span, m.model_id.desc(),
+                             m.evaluation_id.desc()).limit(limit).offset(offset).subquery()
+    query = (select(*_model_columns(connection, with_properties), ranked.c.value, ranked.c.evaluation_id)
+             .join_from(ranked, t.artifact, a.id == ranked.c.model_id).where(a.type == "Model"))
+    return [ModelRow(**row._mapping) for row in connection.execute(query)]
+
+
+def _page(connection: Connection, query: Select, limit: int, offset: int) -> list[ModelRow]:
+    return [ModelRow(**row._mapping) for row in connection.execute(query.limit(limit).offset(offset))]
+
+
+def blessed_among(connection: Connection, model_ids: Sequence[int]) -> set[int]:
+    """The ids among ``model_ids`` with at least one positive gate decision."""
+    b = t.blessing.c
+    query = select(b.model_id).distinct().where(b.model_id.in_(list(model_ids)), b.blessed.is_(True))
+    return set(connection.scalars(query))
+
+
+def latest_evaluation_ids(connection: Connection, model_ids: Sequence[int], metric: str,
+                          slice_key: str) -> dict[int, int]:
+    """``{model id: id of its newest evaluation with metric on slice_key}``."""
+    m = t.metric.c
+    query = (select(m.model_id, func.max(m.evaluation_id))
+             .where(m.model_id.in_(list(model_ids)), m.metric == metric, m.slice == slice_key)
+             .group_by(m.model_id))
+    return {model_id: evaluation_id for model_id, evaluation_id in connection.execute(query)}
+
+
+def count_models(connection: Connection, pipeline: str) -> int:
+    """Number of Model artifacts of ``pipeline`` (any state)."""
+    a = t.artifact.c
+    return connection.scalar(select(func.count()).where(a.type == "Model", a.pipeline == pipeline))
+
+
+def model_row(connection: Connection, model_id: int) -> ModelRow | None:
+    """One Model artifact with its compatibility properties (None if no such Model)."""
+    a = t.artifact.c
+    query = select(*_model_columns(connection, True)).where(a.id == model_id, a.type == "Model")
+    row = connection.execute(query).first()
+    return ModelRow(**row._mapping) if row else None
+
+
+def blessed_model_ids(connection: Connection, pipeline: str) -> set[int]:
+    """Ids of the models of ``pipeline`` with at least one positive gate decision."""
+    b = t.blessing.c
+    query = select(b.model_id).distinct().where(b.pipeline == pipeline, b.blessed.is_(True))
+    return set(connection.scalars(query))
+
+
+def metric_by_model(connection: Connection, pipeline: str, metric: str, slice_key: str) -> dict[int, float]:
+    """``{model id: value}`` of ``metric`` on ``slice_key``, from each model's newest evaluation.
+
+    A model evaluated twice counts with its latest evaluation (highest evaluation id);
+    null values (metric not computable on the slice) are left out.
+    """
+    m = t.metric.c
+    query = (
+        select(m.model_id, m.value)
+        .where(m.pipeline == pipeline, m.metric == metric, m.slice == slice_key, m.model_id.is_not(None))
+        .order_by(m.evaluation_id)
+    )
+    # Ascending evaluation ids: a later evaluation overwrites an earlier one.
+    values = {model_id: value for model_id, value in connection.execute(query)}
+    return {model_id: value for model_id, value in values.items() if value is not None}
+
+
+def pipeline_exists(connection: Connection, pipeline: str) -> bool:
+    """True when at least one execution or artifact is recorded for ``pipeline``."""
+    e, a = t.execution.c, t.artifact.c
+    return bool(connection.scalar(select(
+        exists().where(e.pipeline == pipeline) | exists().where(a.pipeline == pipeline))))
+
+
+__all__ = ["COMPATIBILITY_PROPERTIES", "ModelRow", "best_model_rows", "blessed_among", "blessed_model_ids",
+           "count_models", "latest_evaluation_ids", "metric_by_model", "model_row", "model_rows",
+           "newest_model_rows", "pipeline_exists"]
