@@ -1,4 +1,4 @@
-"""The wheel ships the dashboard (``mlstore/_dashboard``), so ``mlstore dashboard`` works when installed."""
+"""`mlstore dashboard` from an installed wheel (it ships as ``mlstore/_dashboard``), and its input checks."""
 
 from __future__ import annotations
 
@@ -34,3 +34,12 @@ def test_installed_wheel_contains_the_dashboard_and_the_cli_finds_it(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(site)}, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip()) == (site / "mlstore" / "_dashboard" / "app.py").resolve()
+
+
+def test_dashboard_refuses_a_store_without_the_browsing_queries():
+    # A grpc:// store has no newest-first listing yet: exit 2 with what to do, before streamlit starts.
+    mlstore_cli = str(Path(sys.executable).with_name("mlstore"))
+    proc = subprocess.run([mlstore_cli, "dashboard", "--store", "grpc://127.0.0.1:1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "pass --store with the store's own URI" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
