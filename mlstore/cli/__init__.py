@@ -13,6 +13,7 @@ from mlstore.cli.gate import gate
 from mlstore.cli import gc as gc_commands
 from mlstore.cli.hub import hub_group
 from mlstore.cli.serve import serve
+from mlstore.cli.warmstart import warm_start
 from mlstore.cli._common import run_cli
 
 
@@ -26,6 +27,7 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+cli.add_command(warm_start)
 cli.add_command(pipeline_commands.demo_command)
 cli.add_command(pipeline_commands.rerun_command)
 cli.add_command(dashboard)
