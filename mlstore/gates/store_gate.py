@@ -25,6 +25,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from mlstore import errors
 from mlstore.components.evaluator.layout import EvalResult, SliceResult, read_evaluation, sort_slices
 from mlstore.types import Artifact
@@ -284,6 +286,19 @@ def evaluate_gate(store, candidate_ref: Any, baseline: Any = LATEST_BLESSED, spe
     return _record(store, pipeline, spec_text, outcome)
 
 
+def _one_line_spec(spec_text: str, digest: str) -> str:
+    """The spec as one line of flow-style YAML (same document, same digest).
+
+    Why: the spec is recorded in the execution's ``params`` (JSON), where a multi-line
+    text becomes ``\\n`` escapes, and ML Metadata 1.17's PostgreSQL backend cannot store a
+    string property containing a backslash (it builds a malformed ``'E'...'`` literal).
+    Flow-style YAML of the parsed document has no newlines or double quotes to escape.
+    """
+    one_line = yaml.safe_dump(yaml.safe_load(spec_text), default_flow_style=True, width=2**31,
+                              sort_keys=True).strip()
+    return one_line if parse_gate_spec(one_line).digest() == digest else spec_text
+
+
 def _record(store, pipeline: str, spec_text: str, outcome: GateOutcome) -> GateOutcome:
     """Runs the built-in Gate step (uncached) so the decision is a recorded execution."""
     # Imported here: the executor pulls in the SDK and the index; a read-only gate needs neither.
@@ -293,7 +308,8 @@ def _record(store, pipeline: str, spec_text: str, outcome: GateOutcome) -> GateO
     inputs = {"model": outcome.candidate, "evaluation": outcome.evaluation}
     if outcome.baseline is not None:
         inputs.update(baseline_model=outcome.baseline, baseline_evaluation=outcome.baseline_evaluation)
-    result = execute(store, pipeline, "Gate", gate_step, inputs, {"spec": spec_text}, use_cache=False,
+    params = {"spec": _one_line_spec(spec_text, outcome.report.spec_digest)}
+    result = execute(store, pipeline, "Gate", gate_step, inputs, params, use_cache=False,
                      extra_properties={"gate_notes": json.dumps(list(outcome.notes))})
     blessing = result.outputs["blessing"]
     if bool(blessing.properties.get("blessed")) != outcome.report.passed:  # same code, same files

@@ -17,6 +17,7 @@ import pytest
 
 import mlstore
 from mlstore.components.evaluator import EvalResult, SliceResult, write_evaluation
+from mlstore.gates import parse_gate_spec
 from mlstore.gates.store_gate import evaluate_gate
 from mlstore.types import Artifact
 from mlstore.v1 import gate_service_pb2, gate_service_pb2_grpc
@@ -236,6 +237,9 @@ def test_recorded_blessing_on_every_backend(store_uri, tmp_path):
     assert [(b.model_id, b.baseline_id, b.evaluation_id, b.blessed) for b in store.blessings(pipeline=PIPELINE)] == [
         (base.id, None, first.evaluation.id, True), (candidate.id, base.id, evals["evaluation"].id, False)]
     assert failed.blessing.properties["gate_spec_digest"] == failed.report.spec_digest
+    # The recorded params re-create the same spec (what `mlstore rerun` of the Gate step reads).
+    params = json.loads(store.execution(failed.execution_id).properties["params"])
+    assert parse_gate_spec(params["spec"]).digest() == failed.report.spec_digest
     assert store.latest_blessed(PIPELINE).id == base.id
     store.close()
 
