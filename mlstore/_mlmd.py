@@ -60,13 +60,22 @@ def connection_config(location: StoreLocation) -> pb.ConnectionConfig:
 
 
 def _enable_wal(path: Path) -> None:
-    """Switches the MLMD SQLite file to WAL before MLMD opens it.
+    """Switches the MLMD SQLite file to WAL before MLMD opens it, once.
 
     Why: MLMD never enables WAL, so a reader blocks a writer and writers busy-wait. WAL
-    is a persistent property of the database file, so setting it once here makes every
-    later MLMD connection (ours or another process's) use it.
+    is a persistent property of the database file, so setting it once makes every later
+    MLMD connection (ours or another process's) use it.
+
+    Python's sqlite3 touches the file only while it is not in WAL mode yet (read from the
+    header, bytes 18-19 = 2): MLMD links its own copy of SQLite, and when two SQLite copies
+    in one process open the same file, closing one releases the other's POSIX locks.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size >= 100:
+        with open(path, "rb") as f:
+            header = f.read(20)
+        if header[18:20] == b"\x02\x02":
+            return
     con = sqlite3.connect(path)
     try:
         con.execute("PRAGMA journal_mode=WAL")

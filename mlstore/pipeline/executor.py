@@ -4,9 +4,10 @@ A step is a plain function ``fn(inputs, params, workdir) -> [StepOutput]``. The 
 around it is what makes it reproducible:
 
 * **inputs** are fetched by digest and verified before the step sees them;
-* the **cache key** is sha256 over the step type, the code digest (every source file of
-  the mlstore package plus the versions of the libraries that compute results — TFX's
-  key ignores both), the canonical params and the input digests by role;
+* the **cache key** is sha256 over the step type, the code digest (the source of every
+  mlstore module the step function reaches by imports, transitively, plus the versions of
+  the libraries that compute results — TFX's key ignores both), the canonical params and
+  the input digests by role;
 * a **cache hit** (an earlier COMPLETE execution with that key whose outputs still
   verify) is recorded as a CACHED execution that reuses those outputs;
 * otherwise the function runs in a clean working directory and its outputs are logged
@@ -16,11 +17,15 @@ around it is what makes it reproducible:
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
+import importlib.util
+import inspect
 import json
 import shutil
 import tempfile
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -65,26 +70,86 @@ class StepResult:
     cached: bool
 
 
-@functools.lru_cache(maxsize=1)
-def code_digest() -> str:
-    """sha256 over mlstore's source files and the versions of :data:`RESULT_LIBRARIES`."""
+@functools.lru_cache(maxsize=None)
+def code_digest(fn: Callable | None = None) -> str:
+    """sha256 over the source of ``fn``'s module and every mlstore module it imports,
+    transitively, plus the versions of :data:`RESULT_LIBRARIES`.
+
+    Only the code a step can reach counts, so editing the dashboard does not invalidate
+    a trainer's cache, while editing a helper the trainer imports does. Without ``fn``,
+    every source file of the package counts.
+    """
     package = Path(mlstore.__file__).resolve().parent
+    files = sorted(_reachable_sources(fn)) if fn is not None else sorted(package.rglob("*.py"))
     h = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    for path in files:
         h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     versions = capture.environment().packages
     h.update(json.dumps({k: versions.get(k) for k in RESULT_LIBRARIES}, sort_keys=True).encode())
     return "sha256:" + h.hexdigest()
 
 
+def _reachable_sources(fn: Callable) -> set[Path]:
+    """``fn``'s own module file plus the mlstore modules its body imports, transitively.
+
+    The module's top-level imports (the executor, the store) are plumbing that does not
+    shape results, so they are not followed; the components a step imports are.
+    """
+    own = _module_file(fn.__module__)
+    seen: set[Path] = set()
+    queue = _imported_modules(inspect.getsource(fn), own)
+    while queue:
+        origin = _module_file(queue.pop())
+        if origin is None or origin in seen:
+            continue
+        seen.add(origin)
+        queue.extend(_imported_modules(origin.read_text(), origin))
+    return seen | ({own} if own else set())
+
+
+def _module_file(name: str) -> Path | None:
+    # The package root's __init__ re-exports the public API (store, SDK): it does not
+    # compute step results, and following it would make every step depend on everything.
+    if name == "mlstore" or not name.startswith("mlstore."):
+        return None
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    return Path(spec.origin).resolve() if spec and spec.origin and spec.origin.endswith(".py") else None
+
+
+def _imported_modules(source: str, path: Path | None) -> list[str]:
+    """Every mlstore module some source imports anywhere (including inside functions)."""
+    names = []
+    for node in ast.walk(ast.parse(textwrap.dedent(source))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names += [f"{node.module}.{alias.name}" for alias in node.names]  # submodules
+        elif isinstance(node, ast.ImportFrom) and node.level and path is not None:
+            package = ".".join(_dotted(path).split(".")[:-node.level])
+            base = f"{package}.{node.module}" if node.module else package
+            names.append(base)
+            names += [f"{base}.{alias.name}" for alias in node.names]
+    return [n for n in names if n.startswith("mlstore.")]
+
+
+def _dotted(path: Path) -> str:
+    package = Path(mlstore.__file__).resolve().parent
+    parts = list(path.relative_to(package.parent).with_suffix("").parts)
+    return ".".join(parts)
+
+
 def canonical_params(params: Mapping[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def cache_key(step: str, params: Mapping[str, Any], inputs: Mapping[str, Artifact]) -> str:
+def cache_key(step: str, fn: Callable, params: Mapping[str, Any], inputs: Mapping[str, Artifact]) -> str:
     payload = {
         "step": step,
-        "code": code_digest(),
+        "code": code_digest(fn),
         "params": canonical_params(params),
         "inputs": sorted((role, a.digest) for role, a in inputs.items()),
     }
@@ -142,8 +207,8 @@ def execute(store: Store, pipeline: str, step: str, fn: StepFunction, inputs: Ma
         rerun_of: the execution this one reproduces (recorded; implies no cache).
         extra_properties: more execution properties (e.g. ``span``).
     """
-    key = cache_key(step, params, inputs)
-    properties = {"cache_key": key, "code_digest": code_digest(), **(extra_properties or {})}
+    key = cache_key(step, fn, params, inputs)
+    properties = {"cache_key": key, "code_digest": code_digest(fn), **(extra_properties or {})}
     if rerun_of is not None:
         properties["rerun_of"] = rerun_of
     if use_cache and rerun_of is None:

@@ -101,14 +101,14 @@ def apply_overrides(params: dict[str, Any], overrides: Mapping[str, Any]) -> dic
     return result
 
 
-def drift_since(properties: Mapping[str, Any]) -> list[str]:
+def drift_since(properties: Mapping[str, Any], fn) -> list[str]:
     """What changed in code and environment since an execution was recorded."""
     now = capture.capture_properties()
     drift = []
-    for key, label in (("code_digest", "mlstore code"), ("environment_digest", "installed packages"),
+    for key, label in (("code_digest", "step code"), ("environment_digest", "installed packages"),
                        ("python_version", "Python"), ("git_commit", "git commit")):
         recorded = properties.get(key)
-        current = code_digest() if key == "code_digest" else now.get(key)
+        current = code_digest(fn) if key == "code_digest" else now.get(key)
         if recorded and current and recorded != current:
             drift.append(f"{label}: {str(recorded)[:19]} -> {str(current)[:19]}")
     recorded_packages = json.loads(properties.get("packages") or "{}")
@@ -136,7 +136,7 @@ def rerun(store: Store, ref: Any, overrides: Mapping[str, Any] | None = None,
     events = store.events(original.node_id)
     inputs = {ev.role: store.artifact(ev.artifact_id) for ev in events if not ev.is_output}
     before = {ev.role: store.artifact(ev.artifact_id) for ev in events if ev.is_output}
-    drift = drift_since(original.properties)
+    drift = drift_since(original.properties, fn)
     on_drift(drift)
     extra = {"span": original.properties["span"]} if original.properties.get("span") is not None else {}
     result = execute(store, original.pipeline or "default", original.type, fn, inputs, params,

@@ -200,3 +200,21 @@ def test_cache_and_recursive_sql_give_identical_graphs(store, tmp_path):
         sql = lineage_from_sql(store.engine, start, direction, depth, types)
         assert cached == sql, (start, direction, depth, types)
         assert [n.to_json() for n in cached.nodes] == cached.to_json()["nodes"]
+
+
+def test_several_stores_on_one_directory_in_one_process(sqlite_store_uri, tmp_path):
+    """MLMD links its own SQLite: Python's sqlite3 must not touch an open MLMD file."""
+    data = write_files(tmp_path / "d", **{"f.txt": "x"})
+
+    def log(store):
+        with mlstore.run("p", "ExampleGen", store=store) as r:
+            r.log_artifact(data, "Examples")
+
+    first = mlstore.open(sqlite_store_uri)
+    log(first)
+    second = mlstore.open(sqlite_store_uri)
+    log(second)
+    del second
+    third = mlstore.open(sqlite_store_uri)
+    log(third)
+    assert len(third.artifacts()) == 3 and len(first.artifacts()) == 3
