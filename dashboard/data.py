@@ -188,14 +188,19 @@ def _baseline_input(uri: str | None, ver: int, execution_id: int) -> int | None:
 
 
 def warm_start_chain(uri: str | None, ver: int, model_id: int, max_models: int = 10) -> list[int]:
-    """Model ids this model warm-started from (base_model edges), nearest first."""
-    graph = lineage(uri, ver, f"artifact:{model_id}", "up", 2 * max_models)
-    producer = {e.target.id: e.source.id for e in graph.edges
-                if e.event_type == "OUTPUT" and e.target.kind == "artifact"}
-    base_of = {e.target.id: e.source.id for e in graph.edges if e.event_type == "INPUT" and e.role == "base_model"}
+    """Model ids this model warm-started from (base_model edges), nearest first.
+
+    Walks events (producer → its base_model input) rather than a lineage query: two small
+    lookups per model, with no dependence on the size of the rest of the graph.
+    """
     chain, current = [], model_id
-    while current in producer and producer[current] in base_of and len(chain) < max_models:
-        current = base_of[producer[current]]
+    while len(chain) < max_models:
+        producers = [ev.execution_id for ev in events(uri, ver, f"artifact:{current}") if ev.is_output]
+        bases = [ev.artifact_id for p in producers for ev in events(uri, ver, f"execution:{p}")
+                 if not ev.is_output and ev.role == "base_model"]
+        if not bases:
+            break
+        current = bases[0]
         chain.append(current)
     return chain
 
