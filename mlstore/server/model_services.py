@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from mlstore import errors
 from mlstore.server import convert
 from mlstore.server.backend import Backend
@@ -14,7 +12,7 @@ from mlstore.v1 import gate_service_pb2_grpc as ggrpc
 from mlstore.v1 import model_service_pb2 as mpb
 from mlstore.v1 import model_service_pb2_grpc as mgrpc
 from mlstore.v1 import types_pb2 as tpb
-from mlstore.warmstart import Candidate, select
+from mlstore.warmstart.from_store import select_warm_start
 
 def _opt(message, field: str):
     return getattr(message, field) if message.HasField(field) else None
@@ -53,28 +51,16 @@ class ModelService(mgrpc.ModelServiceServicer):
     def SelectWarmStart(self, request, context):
         if not request.pipeline:
             raise errors.InvalidArgument("SelectWarmStart needs a pipeline")
-        metric = (request.slice or "Overall", request.metric) if request.metric else None
-        selection = select(self._candidates(request.pipeline, metric), request.policy, pipeline=request.pipeline,
-                           metric=metric, higher_is_better=_opt(request, "higher_is_better"),
-                           as_of=_opt(request, "as_of_span"))
+        # explain="all": the response lists every skipped model, as this RPC always has.
+        selection = select_warm_start(
+            self.store, request.pipeline, request.policy or "latest_blessed", metric=request.metric or None,
+            slice=request.slice or "Overall", as_of=_opt(request, "as_of_span"),
+            higher_is_better=_opt(request, "higher_is_better"), explain="all")
         chosen = self.store.artifact(selection.chosen.model_id) if selection.chosen else None
         return mpb.SelectWarmStartResponse(
             ok=selection.ok, model=convert.artifact_to_pb(chosen) if chosen else None,
             explanation=selection.explanation,
             skipped=[tpb.SkippedCandidate(model_id=s.model_id, reason=s.reason) for s in selection.skipped])
-
-    def _candidates(self, pipeline: str, metric: tuple[str, str] | None) -> list[Candidate]:
-        """Every Model of ``pipeline`` as a warm-start candidate (blessing and metric from the index)."""
-        blessed = {b.model_id for b in self.store.blessings(pipeline=pipeline) if b.blessed}
-        values = {}
-        if metric is not None:
-            values = {p.model_id: p.value for p in self.store.metric_series(pipeline, metric[1], metric[0])}
-        return [
-            Candidate(model_id=str(m.node_id), pipeline=pipeline, span=m.span, blessed=m.id in blessed,
-                      create_time=dt.datetime.fromtimestamp(m.create_time_ms / 1000, dt.timezone.utc),
-                      metrics={metric: values[m.id]} if m.id in values else {})
-            for m in self.store.artifacts(type="Model", pipeline=pipeline) if m.state == "LIVE"
-        ]
 
 
 class GateService(ggrpc.GateServiceServicer):
