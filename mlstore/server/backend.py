@@ -9,7 +9,9 @@ number of replicas can serve one database.
 
 from __future__ import annotations
 
+import os
 import queue
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -24,12 +26,16 @@ MAX_PAGE_SIZE = 10000
 class Backend:
     """The shared store plus ``writers`` write connections."""
 
-    def __init__(self, uri: str, writers: int = 4):
+    def __init__(self, uri: str, writers: int = 4, heavy_slots: int | None = None):
         self.reader = _open(uri)
         if self.reader.location.database is not None:
             hide(self.reader.location.database.password)
         if self.reader.location.directory is not None:
             writers = 1  # SQLite has one writer at a time anyway; more would only busy-wait
+        # Why: lineage of a long warm-start chain costs ~0.1-1 s of Python CPU; a dozen of
+        # them at once would starve every cheap call of the GIL. At most `heavy_slots`
+        # run at a time; the rest wait (within their deadline).
+        self._heavy = threading.BoundedSemaphore(heavy_slots or max(1, os.cpu_count() or 1))
         self._writers: queue.Queue[Store] = queue.Queue()
         self._all = [self.reader] + [_open(uri) for _ in range(max(1, writers))]
         for store in self._all[1:]:
@@ -55,6 +61,20 @@ class Backend:
             yield store
         finally:
             self._writers.put(store)
+
+    @contextmanager
+    def heavy(self, timeout: float | None) -> Iterator[None]:
+        """Holds one of the slots for expensive queries (waits up to ``timeout`` seconds).
+
+        Raises:
+            Unavailable: no slot became free in time.
+        """
+        if not self._heavy.acquire(timeout=timeout):
+            raise errors.Unavailable("the server is busy with other lineage queries; retry with a longer deadline")
+        try:
+            yield
+        finally:
+            self._heavy.release()
 
     def close(self) -> None:
         for store in self._all:

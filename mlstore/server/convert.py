@@ -6,10 +6,13 @@ records the local :class:`~mlstore.store.Store` returns (so answers are identica
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
 
 from mlstore import errors
-from mlstore.lineage import LineageEdge, LineageGraph, LineageNode
+from mlstore.index.tables import ARTIFACT_KIND, EXECUTION_KIND, node_key
+from mlstore.lineage import LineageGraph
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 from mlstore.v1 import types_pb2 as pb
 
@@ -119,41 +122,59 @@ def blessing_from_pb(m: pb.Blessing) -> Blessing:
 
 # -- lineage ---------------------------------------------------------------------------------
 
-def columns_to_pb(nodes: Sequence[LineageNode], edges: Sequence[LineageEdge]) -> pb.LineageColumns:
-    """Nodes and edges as LineageColumns (each column filled in one C-level extend)."""
+def graph_to_columns(graph: LineageGraph) -> tuple[list[str], pb.LineageColumns]:
+    """The start ids and the LineageColumns of a graph (built from its JSON form, no node objects)."""
+    data = graph.to_json()
+    return data["start"], _columns(data["nodes"], data["edges"])
+
+
+def pages_of(graph: LineageGraph, size: int) -> Iterator[pb.LineageColumns]:
+    """The graph as LineageColumns pages of at most ``size`` nodes and ``size`` edges."""
+    data = graph.to_json()
+    nodes, edges = data["nodes"], data["edges"]
+    for i in range(max(1, -(-max(len(nodes), len(edges)) // size))):
+        yield _columns(nodes[i * size:(i + 1) * size], edges[i * size:(i + 1) * size])
+
+
+def _columns(nodes: Sequence[dict], edges: Sequence[dict]) -> pb.LineageColumns:
+    # Each column is one list handed to protobuf, which copies it in C.
     return pb.LineageColumns(
-        node_ids=[f"{n.id.kind}:{n.id.id}" for n in nodes], node_types=[n.type for n in nodes],
-        node_names=[n.name or "" for n in nodes], node_states=[n.state for n in nodes],
-        node_depths=[n.depth for n in nodes],
-        edge_sources=[f"{e.source.kind}:{e.source.id}" for e in edges],
-        edge_targets=[f"{e.target.kind}:{e.target.id}" for e in edges],
-        edge_is_output=[e.event_type == "OUTPUT" for e in edges], edge_roles=[e.role for e in edges])
+        node_ids=[n["id"] for n in nodes], node_types=[n["type"] for n in nodes],
+        node_names=[n["name"] or "" for n in nodes], node_states=[n["state"] for n in nodes],
+        node_depths=[n["depth"] for n in nodes],
+        edge_sources=[e["source"] for e in edges], edge_targets=[e["target"] for e in edges],
+        edge_is_output=[e["event_type"] == "OUTPUT" for e in edges], edge_roles=[e["role"] for e in edges])
 
 
-def _node_id(text: str, cache: dict[str, NodeId]) -> NodeId:
-    node = cache.get(text)
-    if node is None:
-        kind, _, number = text.partition(":")
-        if kind not in ("artifact", "execution") or not number.isdigit():
-            raise errors.InvalidArgument(f"server sent a bad node id {text!r}")
-        node = cache[text] = NodeId(kind, int(number))  # type: ignore[arg-type]
-    return node
+_KIND_CODES = {"artifact": ARTIFACT_KIND, "execution": EXECUTION_KIND}
 
 
-def columns_from_pb(columns: Iterable[pb.LineageColumns]) -> tuple[list[LineageNode], list[LineageEdge]]:
-    """The nodes and edges of one or more LineageColumns pages, as Store.lineage returns them."""
-    ids: dict[str, NodeId] = {}
-    nodes, edges = [], []
-    for c in columns:
-        nodes += [LineageNode(_node_id(i, ids), t, name or None, state, depth) for i, t, name, state, depth
-                  in zip(c.node_ids, c.node_types, c.node_names, c.node_states, c.node_depths)]
-        edges += [LineageEdge(_node_id(src, ids), _node_id(dst, ids), "OUTPUT" if out else "INPUT", role)
-                  for src, dst, out, role in zip(c.edge_sources, c.edge_targets, c.edge_is_output, c.edge_roles)]
-    return nodes, edges
+def _keys(labels: Sequence[str]) -> np.ndarray:
+    """Node keys (see mlstore.index.tables.node_key) of "artifact:<n>"/"execution:<n>" labels."""
+    keys = np.empty(len(labels), np.int64)
+    for i, label in enumerate(labels):
+        kind, _, number = label.partition(":")
+        if kind not in _KIND_CODES or not number.isdigit():
+            raise errors.InvalidArgument(f"server sent a bad node id {label[:40]!r}")
+        keys[i] = node_key(_KIND_CODES[kind], int(number))
+    return keys
 
 
 def graph_from_columns(start: Sequence[str], direction: str, depth: int | None,
-                       columns: Iterable[pb.LineageColumns]) -> LineageGraph:
-    """A LineageGraph from the start ids and column pages of a GetLineage/StreamLineage answer."""
-    nodes, edges = columns_from_pb(columns)
-    return LineageGraph(tuple(NodeId.parse(s) for s in start), direction, depth, tuple(nodes), tuple(edges))
+                       pages: Sequence[pb.LineageColumns]) -> LineageGraph:
+    """The LineageGraph (as Store.lineage returns it) from the start ids and column pages."""
+    ids, types, names, states, depths = [], [], [], [], []
+    sources, targets, outputs, roles = [], [], [], []
+    for c in pages:
+        ids += c.node_ids
+        types += c.node_types
+        names += [n or None for n in c.node_names]
+        states += c.node_states
+        depths += c.node_depths
+        sources += c.edge_sources
+        targets += c.edge_targets
+        outputs += c.edge_is_output
+        roles += c.edge_roles
+    node_columns = (_keys(ids), types, names, states, np.asarray(depths, np.int64))
+    edge_columns = (_keys(sources), _keys(targets), np.asarray(outputs, bool), roles)
+    return LineageGraph([NodeId.parse(s) for s in start], direction, depth, node_columns, edge_columns)

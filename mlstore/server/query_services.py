@@ -62,31 +62,30 @@ def _depth(request) -> int | None:
 
 class LineageService(lgrpc.LineageServiceServicer):
     def __init__(self, backend: Backend):
+        self.backend = backend
         self.store = backend.reader
 
-    def _graph(self, request):
-        return self.store.lineage(list(request.start), direction=convert.direction_name(request.direction),
-                                  depth=_depth(request), types=list(request.types))
+    def _graph(self, request, context):
+        with self.backend.heavy(timeout=context.time_remaining()):
+            check_deadline(context, "waiting for a lineage slot")
+            return self.store.lineage(list(request.start), direction=convert.direction_name(request.direction),
+                                      depth=_depth(request), types=list(request.types))
 
     @rpc
     def GetLineage(self, request, context):
-        graph = self._graph(request)
+        graph = self._graph(request, context)
         check_deadline(context, "building the lineage graph")
-        return lpb.GetLineageResponse(
-            start=[str(s) for s in graph.start], direction=convert.DIRECTIONS[graph.direction], depth=graph.depth,
-            graph=convert.columns_to_pb(graph.nodes, graph.edges))
+        start, columns = convert.graph_to_columns(graph)
+        return lpb.GetLineageResponse(start=start, direction=convert.DIRECTIONS[graph.direction], depth=graph.depth,
+                                      graph=columns)
 
     @stream_rpc
     def StreamLineage(self, request, context):
         size = page_size(request.page_size)
-        graph = self._graph(request)
-        nodes, edges = graph.nodes, graph.edges
-        pages = max(1, -(-max(len(nodes), len(edges)) // size))
-        for i in range(pages):
-            check_deadline(context, f"streaming lineage page {i + 1} of {pages}")
-            yield lpb.StreamLineageResponse(
-                start=[str(s) for s in graph.start] if i == 0 else [],
-                page=convert.columns_to_pb(nodes[i * size:(i + 1) * size], edges[i * size:(i + 1) * size]))
+        graph = self._graph(request, context)
+        for i, page in enumerate(convert.pages_of(graph, size)):
+            check_deadline(context, f"streaming lineage page {i + 1}")
+            yield lpb.StreamLineageResponse(start=[str(s) for s in graph.start] if i == 0 else [], page=page)
 
 
 class ArtifactService(agrpc.ArtifactServiceServicer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlstore import errors
-from mlstore.lineage import LineageEdge, LineageNode
+from mlstore.lineage import LineageEdge, LineageGraph, LineageNode
 from mlstore.server import convert
 from mlstore.server.app import ServeOptions, check_exposure, is_loopback
 from mlstore.server.auth import parse_tokens, required_scope
@@ -67,7 +67,12 @@ def test_records_round_trip_exactly():
     nodes = [LineageNode(NodeId("artifact", 1), "Examples", "train", "LIVE", 1),
              LineageNode(NodeId("execution", 2), "Trainer", None, "COMPLETE", 0)]
     edges = [LineageEdge(NodeId("artifact", 1), NodeId("execution", 2), "INPUT", "examples")]
-    assert convert.columns_from_pb([convert.columns_to_pb(nodes, edges)]) == (nodes, edges)
+    graph = LineageGraph.from_objects([NodeId("execution", 2)], "up", None, nodes, edges)
+    start, columns = convert.graph_to_columns(graph)
+    back = convert.graph_from_columns(start, "up", None, [columns])
+    assert back == graph and back.nodes == tuple(nodes) and back.edges == tuple(edges)
+    pages = list(convert.pages_of(graph, 1))
+    assert len(pages) == 2 and convert.graph_from_columns(start, "up", None, pages) == graph
 
 
 def test_unknown_direction_is_invalid():
