@@ -65,26 +65,27 @@ class LineageService(lgrpc.LineageServiceServicer):
         self.backend = backend
         self.store = backend.reader
 
-    def _graph(self, request, context):
+    def _encoded(self, request, context, encode):
+        """Runs the query and ``encode(graph)`` in one of the slots for heavy queries."""
         with self.backend.heavy(timeout=context.time_remaining()):
             check_deadline(context, "waiting for a lineage slot")
-            return self.store.lineage(list(request.start), direction=convert.direction_name(request.direction),
-                                      depth=_depth(request), types=list(request.types))
+            graph = self.store.lineage(list(request.start), direction=convert.direction_name(request.direction),
+                                       depth=_depth(request), types=list(request.types))
+            check_deadline(context, "building the lineage graph")
+            return graph, encode(graph)
 
     @rpc
     def GetLineage(self, request, context):
-        graph = self._graph(request, context)
-        check_deadline(context, "building the lineage graph")
-        start, columns = convert.graph_to_columns(graph)
+        graph, (start, columns) = self._encoded(request, context, convert.graph_to_columns)
         return lpb.GetLineageResponse(start=start, direction=convert.DIRECTIONS[graph.direction], depth=graph.depth,
                                       graph=columns)
 
     @stream_rpc
     def StreamLineage(self, request, context):
         size = page_size(request.page_size)
-        graph = self._graph(request, context)
-        for i, page in enumerate(convert.pages_of(graph, size)):
-            check_deadline(context, f"streaming lineage page {i + 1}")
+        graph, pages = self._encoded(request, context, lambda g: list(convert.pages_of(g, size)))
+        for i, page in enumerate(pages):
+            check_deadline(context, f"streaming lineage page {i + 1} of {len(pages)}")
             yield lpb.StreamLineageResponse(start=[str(s) for s in graph.start] if i == 0 else [], page=page)
 
 
