@@ -69,7 +69,9 @@ def model_rows(connection: Connection, pipeline: str, *, with_properties: bool =
     a = t.artifact.c
     query = (select(*_model_columns(connection, with_properties))
              .where(a.type == "Model", a.pipeline == pipeline).order_by(a.id))
-    return [ModelRow(**row._mapping) for row in connection.execute(query)]
+    # Positional: the selected columns are ModelRow's leading fields, in order (10,000
+    # rows build measurably faster than by name).
+    return [ModelRow(*row) for row in connection.execute(query).all()]
 
 
 def _newest_first(connection: Connection) -> list:
