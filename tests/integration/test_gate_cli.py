@@ -78,8 +78,8 @@ def log_evaluation(store, tmp: Path, model, auc: dict[str, float], baseline=None
 def gate_cli(store_uri: str, *args: str) -> tuple[int, str, str]:
     """Runs ``mlstore gate`` in its own process: (exit code, stdout, stderr).
 
-    Not in-process: a second embedded store opened in this process next to the test's
-    own breaks MLMD's SQLite locking (see the report to the lead).
+    Not in-process: reopening an embedded store in this process after another
+    in-process connection to it wrote and closed fails in MLMD's SQLite ("disk I/O error").
     """
     proc = subprocess.run([sys.executable, "-m", "mlstore", "gate", "--store", store_uri, *args],
                           capture_output=True, text=True, timeout=120)
@@ -115,7 +115,8 @@ def test_slice_regression_fails_with_that_slice_first(sqlite_store_uri, blessed_
     code, out, err = gate_cli(sqlite_store_uri, "--candidate", str(candidate.node_id),
                               "--baseline", "latest-blessed", "--config", str(spec_file), "--json")
     assert code == 1, err
-    assert err.strip().startswith("mlstore: gate failed: 1 of") and "carrier=AA" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("mlstore: gate failed: 1 of") and "carrier=AA" in last
     payload = json.loads(out)
     first = payload["checks"][0]
     assert (first["slice_key"], first["kind"], first["status"]) == ("carrier=AA", "change_absolute", "fail")
@@ -255,6 +256,9 @@ def test_grpc_evaluate_gate_returns_the_cli_report(sqlite_store_uri, blessed_bas
         stub = gate_service_pb2_grpc.GateServiceStub(channel)
         response = stub.EvaluateGate(gate_service_pb2.EvaluateGateRequest(
             spec_yaml=SPEC, candidate=str(candidate.node_id)), timeout=60)
+        remote_code, remote_out, remote_err = gate_cli(sqlite_store_uri, "--server", target, "--candidate",
+                                                       str(candidate.node_id), "--config", str(spec_file),
+                                                       "--json")
         with pytest.raises(grpc.RpcError) as bad:
             stub.EvaluateGate(gate_service_pb2.EvaluateGateRequest(
                 spec_yaml=SPEC.replace("auc_roc", "auc"), candidate=str(candidate.node_id)), timeout=60)
@@ -270,4 +274,9 @@ def test_grpc_evaluate_gate_returns_the_cli_report(sqlite_store_uri, blessed_bas
     assert response.candidate_evaluation == cli_report["evaluation"]
     assert response.baseline_evaluation == cli_report["baseline_evaluation"]
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "metrics[0].name" in bad.value.details()
-    assert len(store.blessings(model=candidate)) == 0  # EvaluateGate is read-only
+    assert len(store.blessings(model=candidate)) == 1  # EvaluateGate is read-only; the CLI recorded
+    # `mlstore gate --server`: the same report, the blessing recorded through the server.
+    assert remote_code == 1, remote_err
+    remote = json.loads(remote_out)
+    assert remote["checks"] == cli_report["checks"] and remote["notes"] == cli_report["notes"]
+    assert store.artifact(remote["blessing"]).properties["blessed"] == 0
