@@ -19,8 +19,10 @@ from mlstore.cli._common import stderr
 @click.option("--tokens", "tokens_file", type=click.Path(dir_okay=False), default=None,
               help="YAML token table (token -> name, scopes). Default $MLSTORE_SERVER_TOKENS.")
 @click.option("--insecure-open", is_flag=True, help="Serve without tokens on a non-loopback address.")
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="PEM certificate chain: serve TLS (with --tls-key). Clients set MLSTORE_TLS_CA.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="PEM private key of --tls-cert.")
 @click.option("--max-message-mb", type=int, default=64, show_default=True,
               help="Largest request/response in MiB (larger requests get RESOURCE_EXHAUSTED).")
 @click.option("--workers", type=click.IntRange(1, 512), default=16, show_default=True, help="RPC threads.")
