@@ -7,6 +7,7 @@ happens once per connection here.
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -108,6 +109,23 @@ class Metadata:
             error_class = _ERROR_MAP.get(type(e), errors.MlstoreError)
             raise error_class(f"ML Metadata: {_first_line(e)}") from e
 
+    def encode_strings(self, *messages: Any) -> None:
+        """Makes string properties storable on every backend, in place.
+
+        Why: MLMD 1.17's PostgreSQL source quotes a value that contains a backslash twice
+        (``'E'...''``), a syntax error, so such strings (JSON with ``\\n`` escapes, Windows
+        paths) cannot be stored there. On PostgreSQL they are stored base64-encoded with
+        :data:`ENCODED_PREFIX`; :func:`get_property` decodes them on every backend.
+        """
+        if self.location.database is None or self.location.database.dialect != "postgresql":
+            return
+        for message in messages:
+            for values in (message.properties, message.custom_properties):
+                for value in values.values():
+                    if value.WhichOneof("value") == "string_value" and "\\" in value.string_value:
+                        encoded = base64.b64encode(value.string_value.encode("utf-8")).decode("ascii")
+                        value.string_value = ENCODED_PREFIX + encoded
+
     # -- types -----------------------------------------------------------------------
 
     def artifact_type_id(self, name: str) -> int:
@@ -166,7 +184,13 @@ def set_property(target: Any, key: str, value: object) -> None:
         target[key].string_value = str(value)
 
 
+#: Prefix of string values stored base64-encoded (see :meth:`Metadata.encode_strings`).
+ENCODED_PREFIX = "mlstore:b64:"
+
+
 def get_property(value: pb.Value) -> object:
     """The Python value of an MLMD property value."""
     kind = value.WhichOneof("value")
+    if kind == "string_value" and value.string_value.startswith(ENCODED_PREFIX):
+        return base64.b64decode(value.string_value[len(ENCODED_PREFIX):]).decode("utf-8")
     return getattr(value, kind) if kind else None

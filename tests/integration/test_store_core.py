@@ -218,3 +218,14 @@ def test_several_stores_on_one_directory_in_one_process(sqlite_store_uri, tmp_pa
     third = mlstore.open(sqlite_store_uri)
     log(third)
     assert len(third.artifacts()) == 3 and len(first.artifacts()) == 3
+
+
+def test_strings_with_backslashes_round_trip_on_every_backend(store, tmp_path):
+    """MLMD 1.17 cannot store a backslash on PostgreSQL; mlstore encodes it there."""
+    text = 'C:\\data\\flights {"multi": "line\\nspec"}'
+    logged = store.log_execution("Trainer", "demo", properties={"note": text, "params": json.dumps({"s": "a\nb"})})
+    execution = store.execution(logged.execution_id)
+    assert execution.properties["note"] == text
+    assert json.loads(execution.properties["params"]) == {"s": "a\nb"}
+    store.reindex()
+    assert store.execution(logged.execution_id).properties["note"] == text

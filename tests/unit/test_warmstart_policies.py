@@ -96,3 +96,14 @@ def test_no_candidate_qualifies():
         select(CANDS, "best")
     with pytest.raises(InvalidArgument):
         select(CANDS, "newest")
+
+
+def test_tie_break_compares_ids_as_numbers():
+    import datetime as _dt
+
+    from mlstore.warmstart.policies import Candidate as _C
+    from mlstore.warmstart.policies import select as _select
+
+    t = _dt.datetime(2013, 1, 2, tzinfo=_dt.timezone.utc)
+    candidates = [_C("artifact:9", "p", t, span=20130101), _C("artifact:10", "p", t, span=20130101)]
+    assert _select(candidates, "latest").chosen.model_id == "artifact:10"
