@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from mlstore.errors import InvalidArgument
 
@@ -112,9 +112,8 @@ class EventRecord:
     role: str
 
 
-@dataclass(frozen=True)
-class MetricPoint:
-    """One model's value of a metric on a slice."""
+class MetricPoint(NamedTuple):
+    """One model's value of a metric on a slice (a tuple: series have thousands of points)."""
 
     model_id: int
     evaluation_id: int

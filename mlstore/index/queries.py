@@ -134,7 +134,7 @@ def metric_series(connection: Connection, pipeline: str, metric: str, slice_key:
         .where(m.pipeline == pipeline, m.metric == metric, m.slice == slice_key)
         .order_by(m.span, m.model_id, m.evaluation_id)
     )
-    return [MetricPoint(*r) for r in rows]
+    return [MetricPoint._make(r) for r in rows]
 
 
 def metrics_of_evaluation(connection: Connection, evaluation_id: int) -> dict[str, dict[str, float]]:

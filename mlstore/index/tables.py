@@ -63,6 +63,7 @@ artifact = Table(
     Column("properties", Text, nullable=False),  # JSON
     Index(None, "digest"),
     Index(None, "type", "pipeline", "span"),
+    Index(None, "state"),
 )
 
 execution = Table(
@@ -106,7 +107,9 @@ metric = Table(
     Column("pipeline", String(255)),
     Column("span", BigInteger),
     Column("value", Float),
-    Index(None, "pipeline", "metric", "slice", "span"),
+    # Covering index of the metric series (named: the generated name passes MySQL's 64 characters).
+    Index("ix_mlstore_metric_series", "pipeline", "metric", "slice", "span", "model_id", "evaluation_id", "value"),
+    Index(None, "pipeline", "metric", "slice", "value"),  # best model on a slice
     Index(None, "model_id"),
 )
 
