@@ -91,7 +91,7 @@ def main() -> None:
     _run(PAGES[-1], {})
     from mlstore._dashboard import data  # noqa: PLC0415
 
-    data.warm_up(str(store_dir)).join()  # the dashboard's start-up lineage warm-up, not a page cost
+    data.warm_up(str(store_dir), data.store()).join()  # the dashboard's start-up lineage warm-up, not a page cost
     print(f"start-up (first run, lineage warm-up): {time.perf_counter() - started:.2f} s")
     print(f"{'page':<20}{'cold s':>10}{'warm s (median)':>18}")
     for page in PAGES:

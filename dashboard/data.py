@@ -31,6 +31,8 @@ LOWER_IS_BETTER = frozenset({"log_loss", "loss", "mse", "mae", "rmse"})
 NEUTRAL_METRICS = frozenset({"example_count", "weighted_example_count", "calibration",
                              "mean_label", "mean_prediction"})
 
+_BLESSING_COLUMNS = ["id", "model_id", "baseline_id", "evaluation_id", "pipeline", "blessed", "span", "create_time_ms"]
+
 #: Store methods the dashboard needs beyond the core query API.
 _BROWSING_API = ("newest_execution_id", "metric_names", "slices")
 
@@ -45,7 +47,15 @@ def store_uri() -> str | None:
 
 @st.cache_resource(show_spinner=False)
 def _open(uri: str | None):
-    return mlstore.open(uri)
+    opened = mlstore.open(uri)
+    missing = [name for name in _BROWSING_API if not hasattr(opened, name)]
+    if missing:  # raised, so not cached: checked again on the next call
+        opened.close()
+        raise errors.FailedPrecondition(
+            f"this store ({uri}) does not offer {', '.join(missing)}, which the dashboard needs: "
+            "run the dashboard on the store's own URI (the database and blob location) instead of a server")
+    warm_up(uri, opened)
+    return opened
 
 
 def store():
@@ -55,28 +65,26 @@ def store():
         Unavailable / InvalidArgument: from :func:`mlstore.open`.
         FailedPrecondition: the store (a ``grpc://`` server today) lacks the browsing queries.
     """
-    opened = _open(store_uri())
-    missing = [name for name in _BROWSING_API if not hasattr(opened, name)]
-    if missing:
-        raise errors.FailedPrecondition(
-            f"this store ({store_uri()}) does not offer {', '.join(missing)}, which the dashboard needs: "
-            "run the dashboard on the store's own URI (the database and blob location) instead of a server")
-    warm_up(store_uri())
-    return opened
+    return _open(store_uri())
 
 
 @st.cache_resource(show_spinner=False)
-def warm_up(uri: str | None) -> threading.Thread:
+def warm_up(uri: str | None, _opened) -> threading.Thread:
     """Starts (once per URI per server process) a background lineage query.
 
     Why: the first lineage query of a process loads every lineage edge into memory
     (seconds at 10,000 daily runs; later queries only load new edges). Paying it at
     start-up keeps it off the first lineage page view.
 
+    Args:
+        uri: the store URI (the cache key).
+        _opened: the opened store (not hashed: leading underscore).
+
     Returns:
         The thread (joinable, e.g. by the benchmark).
     """
-    thread = threading.Thread(target=_first_lineage_query, args=(_open(uri),), name="mlstore-warm-up", daemon=True)
+    thread = threading.Thread(target=_first_lineage_query, args=(_opened,), name="mlstore-warm-up",
+                              daemon=True)
     thread.start()
     return thread
 
@@ -107,15 +115,21 @@ def pipelines(uri: str | None, ver: int) -> list[str]:
 def metric_series(uri: str | None, ver: int, pipeline: str, metric: str, slice_key: str) -> pd.DataFrame:
     """Columns model_id, evaluation_id, span, value (by span)."""
     points = store().metric_series(pipeline, metric, slice_key)
-    return pd.DataFrame([p.__dict__ for p in points], columns=["model_id", "evaluation_id", "span", "value"])
+    return pd.DataFrame(points, columns=["model_id", "evaluation_id", "span", "value"])  # MetricPoint tuples
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def blessings(uri: str | None, ver: int, pipeline: str | None) -> pd.DataFrame:
     """Gate decisions, oldest first: id, model_id, baseline_id, evaluation_id, blessed, span, create_time_ms."""
     rows = [b.__dict__ for b in store().blessings(pipeline=pipeline)]
-    columns = ["id", "model_id", "baseline_id", "evaluation_id", "pipeline", "blessed", "span", "create_time_ms"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=_BLESSING_COLUMNS)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def model_blessings(uri: str | None, ver: int, model_id: int) -> pd.DataFrame:
+    """One model's gate decisions, oldest first (columns as :func:`blessings`)."""
+    rows = [b.__dict__ for b in store().blessings(model=f"artifact:{model_id}")]
+    return pd.DataFrame(rows, columns=_BLESSING_COLUMNS)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -134,6 +148,12 @@ def metric_catalog(uri: str | None, ver: int, pipeline: str) -> tuple[list[str],
 def newest_artifacts(uri: str | None, ver: int, type_name: str | None, pipeline: str | None, n: int) -> list:
     """The newest ``n`` artifacts of a type (and pipeline), newest first."""
     return store().artifacts(type=type_name, pipeline=pipeline, order="desc", limit=n)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def models_before(uri: str | None, ver: int, pipeline: str, model_id: int, n: int) -> list:
+    """The ``n`` Model artifacts of the pipeline logged just before ``model_id``, newest first."""
+    return store().artifacts(type="Model", pipeline=pipeline, order="desc", before_id=model_id, limit=n)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -200,8 +220,7 @@ def model_context(uri: str | None, ver: int, model_id: int) -> ModelContext:
                 if out.is_output and artifact(uri, ver, f"artifact:{out.artifact_id}").type == "ModelEvaluation":
                     evaluation_id = max(evaluation_id or 0, out.artifact_id)
                     baseline_id = _baseline_input(uri, ver, ev.execution_id) or baseline_id
-    frame = blessings(uri, ver, model.pipeline)
-    mine = frame[frame["model_id"] == model_id]
+    mine = model_blessings(uri, ver, model_id)
     if not mine.empty and pd.notna(mine.iloc[-1]["baseline_id"]):
         baseline_id = int(mine.iloc[-1]["baseline_id"])
     return ModelContext(model, trainer, evaluation_id, baseline_id, mine)

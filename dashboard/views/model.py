@@ -66,17 +66,12 @@ def _slices(metrics: dict[str, dict[str, float]]) -> None:
 
 
 def _previous_model(uri, ver, pipeline: str, model) -> tuple[int, int] | None:
-    """(model id, evaluation id) of the model just before this one by span, from the metric series."""
-    series = data.metric_series(uri, ver, pipeline, "example_count", "Overall")
-    if series.empty:
-        return None
-    ordered = series.sort_values(["span", "model_id"]).drop_duplicates("model_id", keep="last")
-    earlier = ordered[(ordered["span"] < (model.span or 0)) |
-                      ((ordered["span"] == model.span) & (ordered["model_id"] < model.id))]
-    if earlier.empty:
-        return None
-    row = earlier.iloc[-1]
-    return int(row["model_id"]), int(row["evaluation_id"])
+    """(model id, evaluation id) of the newest evaluated model logged before this one in the pipeline."""
+    for earlier in data.models_before(uri, ver, pipeline, model.id, 5):
+        evaluation_id = data.model_context(uri, ver, earlier.id).evaluation_id
+        if evaluation_id:
+            return earlier.id, evaluation_id
+    return None
 
 
 def _deltas(uri, ver, pipeline, model, ctx, metrics) -> None:

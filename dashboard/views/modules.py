@@ -15,7 +15,7 @@ def _versions(modules) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-MAX_CONSUMERS = 200  # details are fetched per consumer; a daily pipeline adds one a day
+MAX_CONSUMERS = 50  # details are fetched per consumer (~3 ms each, cold); a daily pipeline adds one a day
 
 
 def _consumers(uri, ver, module_id: int) -> tuple[int, pd.DataFrame]:
