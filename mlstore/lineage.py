@@ -186,45 +186,52 @@ def lineage_from_cache(cache: GraphCache, start: Sequence[NodeId], direction: Di
     _check(direction, depth)
     non_live = cache.refresh()
     start_keys = sorted({_key(s) for s in start})
-    best: dict[int, int] = {}
-    edge_rows: set[int] = set()
-    for upstream in _directions(direction):
-        walk = cache.walk(start_keys, upstream, depth)
-        for node, d in zip(walk.nodes.tolist(), walk.depths.tolist()):
-            if d < best.get(node, d + 1):
-                best[node] = d
-        edge_rows.update(walk.edge_rows.tolist())
-    nodes = np.fromiter(best.keys(), np.int64, len(best))
-    depths = np.fromiter(best.values(), np.int64, len(best))
+    walks = [cache.walk(start_keys, upstream, depth) for upstream in _directions(direction)]
+    nodes = np.concatenate([w.nodes for w in walks])
+    depths = np.concatenate([w.depths for w in walks])
+    if len(walks) > 1:  # a node reached both ways keeps its smaller depth
+        order = np.lexsort((depths, nodes))
+        nodes, depths = nodes[order], depths[order]
+        first = np.ones(len(nodes), bool)
+        first[1:] = nodes[1:] != nodes[:-1]
+        nodes, depths = nodes[first], depths[first]
+    edge_rows = np.unique(np.concatenate([w.edge_rows for w in walks]))
     if types:
-        wanted = {i for i, name in enumerate(cache.type_names) if name in set(types)}
-        starts = {cache.index_of[k] for k in start_keys}
-        keep = np.array([cache.type_codes[n] in wanted or n in starts for n in nodes.tolist()], bool)
+        wanted = np.isin(np.arange(len(cache.type_names)), [i for i, n in enumerate(cache.type_names) if n in types])
+        keep = wanted[cache.type_codes[nodes]] | np.isin(cache.keys[nodes], start_keys)
         nodes, depths = nodes[keep], depths[keep]
     keys = cache.keys[nodes]
     order = _sorted_nodes(keys)
     nodes, keys, depths = nodes[order], keys[order], depths[order]
     kept = np.zeros(len(cache.keys), bool)
     kept[nodes] = True
-    rows = np.fromiter(sorted(edge_rows), np.int64, len(edge_rows))
-    rows = rows[kept[cache.src[rows]] & kept[cache.dst[rows]]]
+    rows = edge_rows[kept[cache.src[edge_rows]] & kept[cache.dst[edge_rows]]]
     src, dst = cache.keys[cache.src[rows]], cache.keys[cache.dst[rows]]
     role_codes = cache.role_codes[rows]
     rank = np.empty(len(cache.roles), np.int64)
     rank[np.argsort(np.asarray(cache.roles, dtype=object))] = np.arange(len(cache.roles))
     order = _sorted_edges(src, dst, rank[role_codes])
     rows, src, dst, role_codes = rows[order], src[order], dst[order], role_codes[order]
-    type_names, names = cache.type_names, cache.names
-    node_columns = (
-        keys,
-        [type_names[c] for c in cache.type_codes[nodes].tolist()],
-        [names[n] for n in nodes.tolist()],
-        [non_live.get(k, "LIVE") if k % 2 == 0 else cache.base_states[n]
-         for k, n in zip(keys.tolist(), nodes.tolist())],
-        depths,
-    )
-    edge_columns = (src, dst, cache.is_output[rows], [cache.roles[c] for c in role_codes.tolist()])
+    node_columns = (keys, list(map(cache.type_names.__getitem__, cache.type_codes[nodes].tolist())),
+                    list(map(cache.names.__getitem__, nodes.tolist())), _states(cache, nodes, keys, non_live),
+                    depths)
+    edge_columns = (src, dst, cache.is_output[rows], list(map(cache.roles.__getitem__, role_codes.tolist())))
     return LineageGraph([_node_id(k) for k in start_keys], direction, depth, node_columns, edge_columns)
+
+
+def _states(cache: GraphCache, nodes: np.ndarray, keys: np.ndarray, non_live: dict[int, str]) -> list[str]:
+    """Executions keep the state they were recorded with; artifacts are LIVE unless the
+    fresh ``non_live`` map says otherwise (garbage collection changes them)."""
+    codes = cache.state_codes[nodes]
+    codes[keys % 2 == t.ARTIFACT_KIND] = 0  # LIVE
+    names = list(cache.state_names)
+    for key, state in non_live.items():
+        if state not in names:
+            names.append(state)
+    if non_live:
+        changed = np.flatnonzero(np.isin(keys, np.fromiter(non_live, np.int64, len(non_live))))
+        codes[changed] = [names.index(non_live[k]) for k in keys[changed].tolist()]
+    return list(map(names.__getitem__, codes.tolist()))
 
 
 # --------------------------------------------------------------------------- SQL engine

@@ -27,6 +27,9 @@ from sqlalchemy.engine import Engine
 
 from mlstore.index import tables as t
 
+#: Every MLMD artifact state but LIVE.
+NON_LIVE_STATES = ("UNKNOWN", "PENDING", "MARKED_FOR_DELETION", "DELETED", "ABANDONED", "REFERENCE")
+
 
 @dataclass(frozen=True)
 class Walk:
@@ -51,7 +54,9 @@ class GraphCache:
         self.type_names: list[str] = []
         self._type_code: dict[str, int] = {}
         self.names: list[str | None] = []
-        self.base_states: list[str] = []  # state when loaded (executions never change)
+        self.state_names: list[str] = ["LIVE"]  # code 0 is LIVE
+        self._state_code_list: list[int] = []  # per node: state when loaded (executions never change)
+        self.state_codes = np.empty(0, np.int32)
         self.src = np.empty(0, np.int64)  # dense indices
         self.dst = np.empty(0, np.int64)
         self.is_output = np.empty(0, bool)
@@ -78,7 +83,8 @@ class GraphCache:
             if (last_event or 0) > self._last_event:
                 self._load_edges(connection)
             a = t.artifact.c
-            return dict(connection.execute(select(a.node, a.state).where(a.state != "LIVE")).all())
+            # IN (not !=) so the state index answers it without scanning every artifact.
+            return dict(connection.execute(select(a.node, a.state).where(a.state.in_(NON_LIVE_STATES))).all())
 
     def _load_nodes(self, connection) -> None:
         a, e = t.artifact.c, t.execution.c
@@ -94,6 +100,7 @@ class GraphCache:
             self._last_execution = row.id
         self.keys = np.fromiter(self.index_of.keys(), np.int64, len(self.index_of))
         self.type_codes = np.asarray(self._type_code_list, np.int32)
+        self.state_codes = np.asarray(self._state_code_list, np.int32)
         self._matrices.clear()
 
     def _add_node(self, key: int, type_name: str, name: str | None, state: str) -> None:
@@ -105,7 +112,9 @@ class GraphCache:
         self.index_of[key] = len(self.index_of)
         self._type_code_list.append(code)
         self.names.append(name)
-        self.base_states.append(state)
+        if state not in self.state_names:
+            self.state_names.append(state)
+        self._state_code_list.append(self.state_names.index(state))
 
     def _load_edges(self, connection) -> None:
         ev = t.event.c
