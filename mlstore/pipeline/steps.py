@@ -9,7 +9,9 @@ Artifact layouts: ``Examples`` is ``Split-train/data.csv`` + ``Split-eval/data.c
 (TFX's split folders); ``Model`` is the trainer's output directory — ``serving/`` (the
 serving SavedModel, which embeds the transform graph), ``keras/`` (for warm starts)
 and ``train_result.json``; ``ModelEvaluation`` is the evaluator layout
-(``metrics.json``, ``plots.json``); ``ModelBlessing`` holds the gate report.
+(``metrics.json``, ``plots.json``); ``ModelBlessing`` holds the gate report. The
+``EmbeddingTrainer``'s ``Model`` is an embedding module SavedModel (strings → vectors),
+which the demo publishes to the module registry.
 """
 
 from __future__ import annotations
@@ -80,7 +82,11 @@ def transform(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: P
 
 
 def trainer(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
-    """Keras wide-and-deep on the train split, warm-started from ``base_model`` when given."""
+    """Keras wide-and-deep on the train split, warm-started from ``base_model`` when given.
+
+    With a ``module`` input (a HubModule), param ``module_column`` names the raw string
+    column the module embeds; ``module_trainable`` (default true) fine-tunes it.
+    """
     from mlstore.components.trainer import (Hyperparams, LabelSpec, WarmStart, load_keras_model,  # noqa: PLC0415
                                             semantic_digest, train)
     from mlstore.components.transform import load_transform_graph, raw_input_signature  # noqa: PLC0415
@@ -93,7 +99,7 @@ def trainer(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Pat
         warm = WarmStart(str(inputs["base_model"].path), tuple(layers) if layers else None,
                          bool(params.get("vocabulary_aware", True)))
     result = train(str(inputs["transform_graph"].path), [str(split_file(inputs["examples"].path, "train"))],
-                   str(out), label=label, hyperparams=hp, warm_start_from=warm)
+                   str(out), label=label, hyperparams=hp, warm_start_from=warm, modules=_modules(inputs, params))
     graph = load_transform_graph(str(inputs["transform_graph"].path))
     model = load_keras_model(str(out))
     layers = {layer.name: [list(w.shape) for w in layer.weights] for layer in model.layers if layer.weights}
@@ -104,6 +110,43 @@ def trainer(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Pat
         "layers": json.dumps(layers, sort_keys=True),
         "seed": result.seed,
     })]
+
+
+def _modules(inputs: Mapping[str, StepInput], params: Mapping[str, Any]) -> list:
+    from mlstore.components.trainer import ModuleEmbedding  # noqa: PLC0415
+
+    if "module" not in inputs:
+        if "module_column" in params:
+            raise errors.InvalidArgument("param module_column is set but the step has no module input")
+        return []
+    if not params.get("module_column"):
+        raise errors.InvalidArgument("a module input needs param module_column: the raw column it embeds")
+    return [ModuleEmbedding(str(params["module_column"]), str(inputs["module"].path),
+                            bool(params.get("module_trainable", True)))]
+
+
+def embedding_trainer(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
+    """Learns embeddings of a flights column (predicting the label) as a module SavedModel.
+
+    Params: ``column``, ``last_day`` and ``window_days`` (the flights learnt from),
+    ``label`` (as the Trainer's), ``dim``, ``epochs``, ``seed``.
+    """
+    from mlstore.components.trainer import LabelSpec, semantic_digest  # noqa: PLC0415
+    from mlstore.hub.modules import train_embedding_module  # noqa: PLC0415
+    from mlstore.pipeline import flights  # noqa: PLC0415
+
+    label = LabelSpec(**params["label"])
+    column = str(params["column"])
+    frame = flights.window(flights.parse_day(params["last_day"]), int(params["window_days"]))
+    if column not in frame.columns:
+        raise errors.InvalidArgument(f"no flights column {column!r}; columns: {', '.join(frame.columns)}")
+    frame = frame[frame[label.column].notna()]
+    seed = int(params.get("seed", 0))
+    train_embedding_module(frame[column].astype(str).to_numpy(), label.apply(frame[label.column].to_numpy()), out,
+                           dim=int(params.get("dim", 4)), epochs=int(params.get("epochs", 2)), seed=seed)
+    return [StepOutput(out, "Model", "model", {
+        "semantic_digest": semantic_digest(str(out)), "input_signature": json.dumps({"tokens": "string"}),
+        "seed": seed})]
 
 
 def _hyperparams(cls, values: Mapping[str, Any]):
@@ -192,6 +235,7 @@ STEPS: dict[str, StepFunction] = {
     "ExampleGen": example_gen,
     "Transform": transform,
     "Trainer": trainer,
+    "EmbeddingTrainer": embedding_trainer,
     "Evaluator": evaluator,
     "Gate": gate,
     "Pusher": pusher,

@@ -4,6 +4,9 @@ Layer names are part of the warm-start contract (warm start matches by name):
 
 * ``embedding_<feature>``: embedding of a categorical feature (rows = ids);
   ``MaskedMeanEmbedding`` for id lists (ngram vocabularies).
+* ``module_<column>``: a hub module embedding raw string column ``<column>`` (model input
+  ``<column>``, tf.string); it replaces ``embedding_<feature>`` of the features listed
+  as replaced (see :mod:`mlstore.components.trainer.modules`).
 * ``onehot_<feature>``, ``cross_<a>_x_<b>``, ``onehot_cross_<a>_x_<b>``: wide inputs.
 * ``wide_logit``: linear layer over the wide one-hots.
 * ``deep_dense_<i>`` (i = 0, 1, ...) and ``deep_logit``: the deep tower.
@@ -12,7 +15,7 @@ Layer names are part of the warm-start contract (warm start matches by name):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import keras
@@ -63,11 +66,24 @@ def model_features(feature_spec: Mapping[str, TransformedFeature], hp: Hyperpara
     return out
 
 
-def build_model(features: list[TransformedFeature], hp: Hyperparams) -> keras.Model:
-    """Build (not compile) the wide-and-deep model; call after seeding for reproducible init."""
+def build_model(features: list[TransformedFeature], hp: Hyperparams,
+                module_layers: Mapping[str, keras.layers.Layer] | None = None,
+                replaced: Collection[str] = ()) -> keras.Model:
+    """Build (not compile) the wide-and-deep model; call after seeding for reproducible init.
+
+    Args:
+        features: transformed features (model inputs by feature name).
+        hp: hyperparameters.
+        module_layers: raw string column → layer embedding it (extra model inputs by column name).
+        replaced: categorical features that get no deep embedding of their own (a module
+            embeds their column instead); they keep their wide one-hot.
+    """
     inputs = {f.name: _input(f) for f in features}
     by_name = {f.name: f for f in features}
     wide, deep = [], []
+    for column, layer in sorted((module_layers or {}).items()):
+        inputs[column] = keras.Input(shape=(), dtype="string", name=column)
+        deep.append(layer(inputs[column]))
     for f in features:
         x = inputs[f.name]
         if f.kind == "numeric":
@@ -75,7 +91,8 @@ def build_model(features: list[TransformedFeature], hp: Hyperparams) -> keras.Mo
             continue
         dim = hp.embedding_dims.get(f.name, hp.embedding_dim)
         if f.kind == "categorical":
-            deep.append(keras.layers.Embedding(f.num_ids, dim, name=f"embedding_{f.name}")(x))
+            if f.name not in replaced:
+                deep.append(keras.layers.Embedding(f.num_ids, dim, name=f"embedding_{f.name}")(x))
             wide.append(keras.layers.CategoryEncoding(f.num_ids, output_mode="one_hot",
                                                       name=f"onehot_{f.name}")(x))
         else:

@@ -5,6 +5,7 @@ Output directory layout::
     <output_dir>/serving/                 serving SavedModel (see export.py)
     <output_dir>/keras/model.keras        the Keras model (load with load_keras_model)
     <output_dir>/keras/vocabularies.json  {layer name: {"tokens": [...], "num_oov_buckets": n}}
+    <output_dir>/keras/modules/<layer>/   copies of the hub modules the model embeds with
     <output_dir>/train_result.json        TrainResult as JSON
 """
 
@@ -22,6 +23,8 @@ import tensorflow as tf
 from mlstore.components.trainer.data import LabelSpec, load_raw, transform_rows
 from mlstore.components.trainer.export import export_serving
 from mlstore.components.trainer.model import Hyperparams, build_model, model_features
+from mlstore.components.trainer.modules import (ModuleEmbedding, build_module_layers, check_modules,
+                                                custom_objects, replaced_embeddings)
 from mlstore.components.transform.graph import TransformGraph, load_transform_graph
 from mlstore.errors import InvalidArgument, NotFound
 from mlstore.warmstart.keras import VocabularyMapping, WarmStartReport, warm_start
@@ -60,6 +63,7 @@ class TrainResult:
     hyperparams: Hyperparams
     warm_start: WarmStartReport | None = None
     label: LabelSpec = field(default_factory=LabelSpec)
+    modules: tuple[ModuleEmbedding, ...] = ()
 
     def to_dict(self) -> dict:
         """JSON-ready form (written as ``train_result.json``)."""
@@ -72,7 +76,7 @@ class TrainResult:
 def train(transform_graph_path: str, train_paths: Sequence[str], output_dir: str, *,
           label: LabelSpec = LabelSpec(), hyperparams: Hyperparams = Hyperparams(),
           eval_paths: Sequence[str] = (), warm_start_from: WarmStart | None = None,
-          drop_malformed: bool = False) -> TrainResult:
+          drop_malformed: bool = False, modules: Sequence[ModuleEmbedding] = ()) -> TrainResult:
     """Train the wide-and-deep classifier and export serving + Keras models.
 
     Args:
@@ -84,6 +88,9 @@ def train(transform_graph_path: str, train_paths: Sequence[str], output_dir: str
         eval_paths: optional validation files (adds ``val_*`` series to the history).
         warm_start_from: optional warm start.
         drop_malformed: drop malformed rows instead of failing.
+        modules: hub modules embedding raw string columns (fed the raw tokens; the serving
+            model still takes raw features). Each replaces the deep embedding of the
+            vocabulary features of its column and is fine-tuned when ``trainable``.
 
     Returns:
         The :class:`TrainResult`.
@@ -99,18 +106,22 @@ def train(transform_graph_path: str, train_paths: Sequence[str], output_dir: str
     graph = load_transform_graph(transform_graph_path)
     features = model_features(graph.feature_spec, hyperparams)
     names = [f.name for f in features]
+    modules = tuple(modules)
+    check_modules(modules, graph.spec, names)
+    columns = [m.column for m in modules]
     raw = load_raw(graph, train_paths, label, drop_malformed=drop_malformed)
-    x = transform_rows(graph, raw.columns, names)
+    x = _model_inputs(graph, raw.columns, names, columns)
     _seed(hyperparams.seed)
     keras.backend.clear_session()  # fresh name counters and state for a reproducible build
-    model = build_model(features, hyperparams)
+    model = build_model(features, hyperparams, build_module_layers(modules, output_dir),
+                        replaced_embeddings(modules, graph.spec, names))
     report = _warm_start(model, graph, warm_start_from) if warm_start_from else None
     model.compile(optimizer=keras.optimizers.Adam(hyperparams.learning_rate),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True),
                   metrics=[keras.metrics.AUC(from_logits=True, name="auc"),
                            keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
     fit = model.fit(_dataset(x, raw.labels, hyperparams, shuffle=True), epochs=hyperparams.epochs,
-                    validation_data=_eval_dataset(graph, eval_paths, label, names, hyperparams,
+                    validation_data=_eval_dataset(graph, eval_paths, label, names, columns, hyperparams,
                                                   drop_malformed),
                     shuffle=False, verbose=0)  # the dataset is already shuffled with the seed
     result = TrainResult(
@@ -119,8 +130,9 @@ def train(transform_graph_path: str, train_paths: Sequence[str], output_dir: str
         history={k: [float(v) for v in vs] for k, vs in fit.history.items()},
         seed=hyperparams.seed, op_determinism=True, num_rows_used=len(raw.labels),
         num_rows_missing_label=raw.num_missing_label, num_rows_malformed=raw.num_malformed,
-        input_features=tuple(names), hyperparams=hyperparams, warm_start=report, label=label)
-    _save(result, model, graph, names)
+        input_features=tuple(names), hyperparams=hyperparams, warm_start=report, label=label,
+        modules=modules)
+    _save(result, model, graph, names, columns)
     return result
 
 
@@ -136,11 +148,17 @@ def _dataset(x: dict[str, np.ndarray], y: np.ndarray, hp: Hyperparams, shuffle: 
     return ds.batch(hp.batch_size)
 
 
-def _eval_dataset(graph, paths, label, names, hp, drop_malformed):
+def _model_inputs(graph: TransformGraph, columns: dict[str, np.ndarray], names: Sequence[str],
+                  raw_names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Transformed features by feature name, plus the raw columns that modules embed."""
+    return transform_rows(graph, columns, names) | {c: columns[c] for c in raw_names}
+
+
+def _eval_dataset(graph, paths, label, names, raw_names, hp, drop_malformed):
     if not paths:
         return None
     raw = load_raw(graph, paths, label, drop_malformed=drop_malformed)
-    return _dataset(transform_rows(graph, raw.columns, names), raw.labels, hp, shuffle=False)
+    return _dataset(_model_inputs(graph, raw.columns, names, raw_names), raw.labels, hp, shuffle=False)
 
 
 def _vocabularies(graph: TransformGraph) -> dict[str, dict]:
@@ -172,14 +190,16 @@ def load_keras_model(train_output_dir: str) -> keras.Model:
     path = os.path.join(train_output_dir, KERAS_MODEL)
     if not os.path.exists(path):
         raise NotFound(f"no Keras model at {path!r}")
-    return keras.saving.load_model(path, compile=False)
+    # Module layers are rebound to the module copies inside this directory.
+    return keras.saving.load_model(path, compile=False, custom_objects=custom_objects(train_output_dir))
 
 
-def _save(result: TrainResult, model: keras.Model, graph: TransformGraph, names: list[str]) -> None:
+def _save(result: TrainResult, model: keras.Model, graph: TransformGraph, names: list[str],
+          raw_names: list[str]) -> None:
     os.makedirs(os.path.dirname(result.keras_model_path), exist_ok=True)
     model.save(result.keras_model_path)
     with open(os.path.join(result.output_dir, VOCABULARIES), "w", encoding="utf-8") as fh:
         json.dump(_vocabularies(graph), fh, sort_keys=True, indent=1)
-    export_serving(graph, model, names, result.serving_dir)
+    export_serving(graph, model, names, result.serving_dir, raw_names)
     with open(os.path.join(result.output_dir, "train_result.json"), "w", encoding="utf-8") as fh:
         json.dump(result.to_dict(), fh, sort_keys=True, indent=1)

