@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dashboard_store import build_store  # noqa: E402
+from dashboard_store import build_store, build_store_fast  # noqa: E402
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PAGES = ["views/models.py", "views/model.py", "views/lineage.py", "views/runs.py",
@@ -155,3 +155,22 @@ def test_store_with_missing_blobs(no_blobs, monkeypatch, page):
     if page == "views/model.py":
         assert "Plot data is unavailable" in _texts(at)
         assert at.dataframe[0].value.shape[0] == 6  # metrics still come from the index
+
+
+@pytest.fixture(scope="module")
+def fast_built(tmp_path_factory):
+    return build_store_fast(str(tmp_path_factory.mktemp("fast") / "store"), days=30)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_benchmark_store_renders_like_the_sdk_built_one(fast_built, monkeypatch, page):
+    # benchmarks/bench_dashboard.py times pages on this layout; it must show the same content.
+    model = fast_built.failed_model_ids[-1]
+    at = _run(fast_built.uri, page, monkeypatch, {"model": str(model), "node": f"artifact:{model}"})
+    assert not at.error and not at.warning, _texts(at)
+    if page == "views/model.py":
+        text = _texts(at)
+        assert "Plots" in text and "Trained from scratch" not in text
+        assert [t.label.split(" artifact:")[0] for t in at.tabs] == ["vs baseline", "vs previous model"]
+    if page == "views/modules.py":
+        assert "acme/airport-embedding" in _texts(at)
