@@ -102,6 +102,13 @@ class LineageGraph:
                         np.asarray([e.event_type == "OUTPUT" for e in edges], bool), [e.role for e in edges])
         return cls(start, direction, depth, node_columns, edge_columns)
 
+    def columns(self) -> tuple[tuple, tuple]:
+        """The raw columns, for encoders (e.g. the gRPC server): ``(node keys, types, names,
+        states, depths), (source keys, target keys, is_output, roles)``; keys are
+        :func:`mlstore.index.tables.node_key` values in numpy arrays."""
+        return ((self._keys, self._types, self._names, self._states, self._depths),
+                (self._src, self._dst, self._is_output, self._roles))
+
     @property
     def node_count(self) -> int:
         return len(self._keys)
