@@ -177,7 +177,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--procs", type=int, default=5, help="client processes the clients are spread over")
-    parser.add_argument("--workers", type=int, default=16, help="server RPC threads")
+    parser.add_argument("--workers", type=int, default=64, help="server RPC threads")
     parser.add_argument("--cache", default=os.environ.get("MLSTORE_BENCH_CACHE", "~/.cache/mlstore-bench"))
     args = parser.parse_args()
     print(json.dumps(run(args), indent=2))

@@ -25,13 +25,16 @@ from mlstore.cli._common import stderr
               help="PEM private key of --tls-cert.")
 @click.option("--max-message-mb", type=int, default=64, show_default=True,
               help="Largest request/response in MiB (larger requests get RESOURCE_EXHAUSTED).")
-@click.option("--workers", type=click.IntRange(1, 512), default=16, show_default=True, help="RPC threads.")
+@click.option("--workers", type=click.IntRange(1, 512), default=64, show_default=True,
+              help="RPC threads (calls waiting for a lineage slot hold one, so keep it well above --lineage-slots).")
 @click.option("--writers", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Concurrent write connections (1 on SQLite).")
+@click.option("--lineage-slots", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Lineage queries computed at once (each is CPU-bound Python; more starve cheap calls).")
 @click.option("--grace", type=click.FloatRange(0), default=10.0, show_default=True,
               help="Seconds in-flight calls get to finish on SIGTERM.")
 def serve(store_uri, host, port, tokens_file, insecure_open, tls_cert, tls_key, max_message_mb, workers,
-          writers, grace) -> None:
+          writers, lineage_slots, grace) -> None:
     """Serve the store over gRPC (health checking, reflection, bearer-token auth).
 
     Without tokens the server only binds a loopback address (or needs --insecure-open).
@@ -46,7 +49,7 @@ def serve(store_uri, host, port, tokens_file, insecure_open, tls_cert, tls_key, 
     tokens = load_tokens(tokens_file)
     options = ServeOptions(store_uri=store_uri, host=host, port=port, tokens=tokens, insecure_open=insecure_open,
                            tls_cert=tls_cert, tls_key=tls_key, max_message_mb=max_message_mb, workers=workers,
-                           writers=writers, grace_s=grace)
+                           writers=writers, lineage_slots=lineage_slots, grace_s=grace)
 
     def ready(bound: int) -> None:
         auth = f"{len(tokens)} token(s)" if tokens else "no auth (open)"

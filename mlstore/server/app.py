@@ -54,8 +54,9 @@ class ServeOptions:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     max_message_mb: int = 64
-    workers: int = 16
+    workers: int = 64
     writers: int = 4
+    lineage_slots: int = 1
     grace_s: float = 10.0
 
     @property
@@ -136,7 +137,7 @@ def serve(options: ServeOptions, ready: callable = None) -> None:
         ready: called with the bound port once the server accepts calls.
     """
     check_exposure(options)
-    backend = Backend(options.store_uri, writers=options.writers)
+    backend = Backend(options.store_uri, writers=options.writers, heavy_slots=options.lineage_slots)
     server, port, health_servicer = build_server(backend, options)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}

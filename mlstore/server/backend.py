@@ -9,7 +9,6 @@ number of replicas can serve one database.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from contextlib import contextmanager
@@ -24,9 +23,9 @@ MAX_PAGE_SIZE = 10000
 
 
 class Backend:
-    """The shared store plus ``writers`` write connections."""
+    """The shared store, ``writers`` write connections and ``heavy_slots`` lineage slots."""
 
-    def __init__(self, uri: str, writers: int = 4, heavy_slots: int | None = None):
+    def __init__(self, uri: str, writers: int = 4, heavy_slots: int = 1):
         self.reader = _open(uri)
         if self.reader.location.database is not None:
             hide(self.reader.location.database.password)
@@ -35,7 +34,7 @@ class Backend:
         # Why: lineage of a long warm-start chain costs ~0.1-1 s of Python CPU; a dozen of
         # them at once would starve every cheap call of the GIL. At most `heavy_slots`
         # run at a time; the rest wait (within their deadline).
-        self._heavy = threading.BoundedSemaphore(heavy_slots or max(1, os.cpu_count() or 1))
+        self._heavy = threading.BoundedSemaphore(max(1, heavy_slots))
         self._writers: queue.Queue[Store] = queue.Queue()
         self._all = [self.reader] + [_open(uri) for _ in range(max(1, writers))]
         for store in self._all[1:]:

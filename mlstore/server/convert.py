@@ -123,27 +123,32 @@ def blessing_from_pb(m: pb.Blessing) -> Blessing:
 # -- lineage ---------------------------------------------------------------------------------
 
 def graph_to_columns(graph: LineageGraph) -> tuple[list[str], pb.LineageColumns]:
-    """The start ids and the LineageColumns of a graph (built from its JSON form, no node objects)."""
-    data = graph.to_json()
-    return data["start"], _columns(data["nodes"], data["edges"])
+    """The start ids and the LineageColumns of a graph (vectorised, no node objects)."""
+    return [str(s) for s in graph.start], _columns(graph, slice(None), slice(None))
 
 
 def pages_of(graph: LineageGraph, size: int) -> Iterator[pb.LineageColumns]:
     """The graph as LineageColumns pages of at most ``size`` nodes and ``size`` edges."""
-    data = graph.to_json()
-    nodes, edges = data["nodes"], data["edges"]
-    for i in range(max(1, -(-max(len(nodes), len(edges)) // size))):
-        yield _columns(nodes[i * size:(i + 1) * size], edges[i * size:(i + 1) * size])
+    for i in range(max(1, -(-max(graph.node_count, graph.edge_count) // size))):
+        yield _columns(graph, slice(i * size, (i + 1) * size), slice(i * size, (i + 1) * size))
 
 
-def _columns(nodes: Sequence[dict], edges: Sequence[dict]) -> pb.LineageColumns:
+_PREFIXES = ("artifact:", "execution:")  # indexed by node kind (ARTIFACT_KIND = 0, EXECUTION_KIND = 1)
+
+
+def _labels(keys: np.ndarray) -> list[str]:
+    """``artifact:<n>`` / ``execution:<n>`` for node keys (key = 2*id + kind)."""
+    return [_PREFIXES[k & 1] + str(k >> 1) for k in keys.tolist()]
+
+
+def _columns(graph: LineageGraph, nodes: slice, edges: slice) -> pb.LineageColumns:
     # Each column is one list handed to protobuf, which copies it in C.
+    (keys, types, names, states, depths), (src, dst, is_output, roles) = graph.columns()
     return pb.LineageColumns(
-        node_ids=[n["id"] for n in nodes], node_types=[n["type"] for n in nodes],
-        node_names=[n["name"] or "" for n in nodes], node_states=[n["state"] for n in nodes],
-        node_depths=[n["depth"] for n in nodes],
-        edge_sources=[e["source"] for e in edges], edge_targets=[e["target"] for e in edges],
-        edge_is_output=[e["event_type"] == "OUTPUT" for e in edges], edge_roles=[e["role"] for e in edges])
+        node_ids=_labels(keys[nodes]), node_types=types[nodes], node_names=[n or "" for n in names[nodes]],
+        node_states=states[nodes], node_depths=depths[nodes].tolist(),
+        edge_sources=_labels(src[edges]), edge_targets=_labels(dst[edges]),
+        edge_is_output=is_output[edges].tolist(), edge_roles=roles[edges])
 
 
 _KIND_CODES = {"artifact": ARTIFACT_KIND, "execution": EXECUTION_KIND}
