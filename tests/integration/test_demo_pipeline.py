@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 
 import mlstore
+import mlstore.hub as hub
+from mlstore.hub.cache import digest_of_tree
 
 pytestmark = pytest.mark.slow
 
 TYPES = ("Examples", "TransformGraph", "Model", "ModelEvaluation", "ModelBlessing")
+MODULE = "mlstore/flights-carrier-embedding/1"
 
 
 def cli(*args, timeout=900):
@@ -68,6 +71,31 @@ def test_demo_records_every_day_with_complete_lineage(demo_store):
     assert store.verify() == {}
 
 
+def test_every_daily_model_fine_tunes_the_published_carrier_module(demo_store):
+    uri, _ = demo_store
+    store = mlstore.open(uri)
+    module = hub.show(MODULE, store=store)
+    models = store.artifacts(type="Model", pipeline="flights")
+    assert [m.id for m in hub.consumers(MODULE, store=store)] == [m.id for m in models]
+    cli_consumers = cli("hub", "consumers", MODULE, "--store", uri, "--json")
+    assert cli_consumers.returncode == 0, cli_consumers.stderr[-2000:]
+    assert [m["id"] for m in json.loads(cli_consumers.stdout)] == [str(m.node_id) for m in models]
+    (producer,) = [e.execution_id for e in store.events(models[-1].node_id) if e.is_output]
+    graph = store.lineage(models[-1], "up")
+    module_inputs = {(str(e.source), str(e.target)) for e in graph.edges
+                     if e.role == "module" and e.event_type == "INPUT"}
+    assert (module.artifact, f"execution:{producer}") in module_inputs  # module → Trainer → newest model
+    assert {source for source, _ in module_inputs} == {module.artifact}
+    assert store.execution(module.source_execution).type == "EmbeddingTrainer"  # published from a recorded run
+    assert len(store.executions(type="HubPublish")) == 1  # published once
+    assert store.blobs.verify(module.digest) == []
+    assert digest_of_tree(Path(store.local_path(module.artifact))) == module.digest
+    trainer = store.execution(f"execution:{producer}")
+    assert trainer.type == "Trainer" and json.loads(trainer.properties["params"])["module_column"] == "carrier"
+    layers = json.loads(models[-1].properties["layers"])
+    assert "module_carrier" in layers and "embedding_carrier_id" not in layers
+
+
 def test_second_run_skips_completed_days_and_no_resume_hits_the_cache(demo_store):
     uri, summary = demo_store
     t0 = time.perf_counter()
@@ -82,6 +110,9 @@ def test_second_run_skips_completed_days_and_no_resume_hits_the_cache(demo_store
     store = mlstore.open(uri)
     assert len(store.artifacts(type="Model", pipeline="flights")) == 3  # trained nothing
     assert len(store.executions(type="Trainer", pipeline="flights", state="CACHED")) == 3
+    assert len(store.executions(type="EmbeddingTrainer")) == 1 and len(store.executions(type="HubPublish")) == 1
+    assert [m.id for m in hub.consumers(MODULE, store=store)] == [
+        m.id for m in store.artifacts(type="Model", pipeline="flights")]  # cached days consume it too
     print(f"first run {summary['first_run_seconds']:.1f}s, resumed run {elapsed:.1f}s")
 
 
