@@ -39,56 +39,32 @@ def executions_by_id(connection: Connection, ids: Sequence[int]) -> dict[int, Ex
     return {r.id: to_execution(r) for r in rows}
 
 
-def list_artifacts(
-    connection: Connection,
-    *,
-    type: str | None = None,
-    pipeline: str | None = None,
-    state: str | None = None,
-    after_id: int = 0,
-    limit: int | None = None,
-    order: str = "asc",
-    before_id: int | None = None,
-    since_ms: int | None = None,
-) -> list[Artifact]:
+def _list(connection: Connection, table, convert, *, type, pipeline, state, after_id, limit, order, before_id,
+          since_ms) -> list:
+    """Rows of ``table`` (artifacts or executions) in id order, filtered; see :func:`_window`."""
+    query = _window(select(table), table, order, after_id, before_id, since_ms)
+    for column, value in (("type", type), ("pipeline", pipeline), ("state", state)):
+        if value:
+            query = query.where(table.c[column] == value)
+    if limit is not None:
+        query = query.limit(limit)
+    return [convert(r) for r in connection.execute(query)]
+
+
+def list_artifacts(connection: Connection, *, type: str | None = None, pipeline: str | None = None,
+                   state: str | None = None, after_id: int = 0, limit: int | None = None, order: str = "asc",
+                   before_id: int | None = None, since_ms: int | None = None) -> list[Artifact]:
     """Artifacts in id order (``order="desc"``: newest first), filtered; see :func:`_window`."""
-    a = t.artifact.c
-    query = _window(select(t.artifact), t.artifact, order, after_id, before_id, since_ms)
-    if type:
-        query = query.where(a.type == type)
-    if pipeline:
-        query = query.where(a.pipeline == pipeline)
-    if state:
-        query = query.where(a.state == state)
-    if limit is not None:
-        query = query.limit(limit)
-    return [to_artifact(r) for r in connection.execute(query)]
+    return _list(connection, t.artifact, to_artifact, type=type, pipeline=pipeline, state=state, after_id=after_id,
+                 limit=limit, order=order, before_id=before_id, since_ms=since_ms)
 
 
-def list_executions(
-    connection: Connection,
-    *,
-    type: str | None = None,
-    pipeline: str | None = None,
-    state: str | None = None,
-    after_id: int = 0,
-    limit: int | None = None,
-    order: str = "asc",
-    before_id: int | None = None,
-    since_ms: int | None = None,
-) -> list[Execution]:
+def list_executions(connection: Connection, *, type: str | None = None, pipeline: str | None = None,
+                    state: str | None = None, after_id: int = 0, limit: int | None = None, order: str = "asc",
+                    before_id: int | None = None, since_ms: int | None = None) -> list[Execution]:
     """Executions in id order (``order="desc"``: newest first), filtered; see :func:`_window`."""
-    e = t.execution.c
-    query = _window(select(t.execution), t.execution, order, after_id, before_id, since_ms)
-    if type:
-        query = query.where(e.type == type)
-    if pipeline:
-        query = query.where(e.pipeline == pipeline)
-    if state:
-        query = query.where(e.state == state)
-    if limit is not None:
-        query = query.limit(limit)
-    return [to_execution(r) for r in connection.execute(query)]
+    return _list(connection, t.execution, to_execution, type=type, pipeline=pipeline, state=state,
+                 after_id=after_id, limit=limit, order=order, before_id=before_id, since_ms=since_ms)
 
 
 def artifact_ids_by_digest_prefix(connection: Connection, prefix: str, limit: int = 50) -> list[tuple[int, str]]:
