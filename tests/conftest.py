@@ -53,3 +53,34 @@ def sqlite_store(sqlite_store_uri):
 @pytest.fixture
 def unique_name():
     return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def flights_demo(tmp_path_factory):
+    """A store filled by a short real run of the main job (``mlstore demo --days 3``).
+
+    Shared by every test that needs demo output; tests that change a store work on a
+    copy (:func:`copy_store`).
+    """
+    import json
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path_factory.mktemp("flights-demo")
+    uri = str(root / "store")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "mlstore", "demo", "--days", "3", "--store", uri, "--json"],
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    summary["first_run_seconds"] = time.perf_counter() - t0
+    return uri, summary
+
+
+def copy_store(uri: str, target) -> str:
+    """A copy of a directory store (MLMD, index and blobs) to modify freely."""
+    import shutil
+
+    shutil.copytree(uri, target, symlinks=True)
+    return str(target)
