@@ -125,17 +125,25 @@ def run_day(store: Store, day: dt.date, options: DemoOptions,
 def carrier_module(store: Store, options: DemoOptions) -> Artifact:
     """The published carrier embedding module (a HubModule), learnt and published on first use.
 
-    The EmbeddingTrainer (pipeline ``<pipeline>-modules``) runs once: afterwards its
-    COMPLETE execution is found by cache key, even with ``use_cache`` off, because the
-    module is a fixed dependency of every day rather than one of its steps. Publishing
-    identical bytes returns the existing version (and writes nothing); the HubPublish
-    execution links the module to the Model the EmbeddingTrainer produced.
+    The EmbeddingTrainer (pipeline ``<pipeline>-modules``) runs once: afterwards the
+    version published from an execution with its cache key is reused, even with
+    ``use_cache`` off, because the module is a fixed dependency of every day rather than
+    one of its steps (and a later ``mlstore rerun`` of the EmbeddingTrainer must not
+    make the demo publish a second version). Publishing identical bytes returns the
+    existing version; the HubPublish execution links the module to the EmbeddingTrainer's
+    Model.
     """
     from mlstore import hub  # noqa: PLC0415
+    from mlstore.hub import registry  # noqa: PLC0415
     from mlstore.pipeline.executor import cache_key, find_cached  # noqa: PLC0415
 
     name, fn, params = "EmbeddingTrainer", STEPS["EmbeddingTrainer"], config.EMBEDDING_TRAINER
-    hit = find_cached(store, cache_key(name, fn, params, {}))
+    key = cache_key(name, fn, params, {})
+    for version in reversed(registry.versions(store, config.CARRIER_MODULE_HANDLE)):
+        source = registry.info(store, version).source_execution
+        if source is not None and store.execution(source).properties.get("cache_key") == key:
+            return version
+    hit = find_cached(store, key)
     if hit is not None:
         model = hit[1]["model"]
     else:

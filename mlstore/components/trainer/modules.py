@@ -78,7 +78,7 @@ def replaced_embeddings(modules: Sequence[ModuleEmbedding], spec, model_feature_
     return out
 
 
-def build_module_layers(modules: Sequence[ModuleEmbedding], output_dir: str):
+def build_module_layers(modules: Sequence[ModuleEmbedding], output_dir: str) -> dict[str, "ModuleLayer"]:
     """Copies each module into ``<output_dir>/keras/modules/`` and returns its layer by column."""
     layers = {}
     for m in modules:
@@ -110,7 +110,6 @@ class ModuleLayer(KerasLayer):
         if root is None:
             raise InvalidArgument("load a model with hub module layers with "
                                   "mlstore.components.trainer.load_keras_model(train_output_dir)")
-        kwargs.pop("module_path", None)
         super().__init__(os.path.join(root, module_dir), **kwargs)
         self.module_dir = module_dir
 

@@ -16,7 +16,7 @@ from mlstore.components.transform import (analyze, export_transform_graph, load_
                                           parse_spec)
 from mlstore.errors import InvalidArgument
 from mlstore.hub.cache import digest_of_tree
-from mlstore.hub.modules import export_embedding_module
+from mlstore.hub.modules import export_embedding_module, train_embedding_module
 
 SPEC = {
     "raw_columns": {"distance": {"dtype": "float"}, "dep_delay": {"dtype": "float", "default": 0},
@@ -187,3 +187,17 @@ def test_module_warm_start_and_bad_module_columns(setup, module_run):
     with pytest.raises(InvalidArgument, match="not a raw string column"):
         train(graph_dir, [train_csv], str(tmp / "bad_module"), hyperparams=HP,
               modules=[ModuleEmbedding("distance", str(module))])
+
+
+def test_learnt_embedding_module_is_deterministic(tmp_path):
+    rows = flights[(flights.month == 12) & (flights.day == 30) & flights.arr_delay.notna()].head(2000)
+    tokens, labels = rows.carrier.to_numpy(), (rows.arr_delay > 15).to_numpy()
+    a = train_embedding_module(tokens, labels, tmp_path / "a", dim=3, seed=5)
+    b = train_embedding_module(tokens, labels, tmp_path / "b", dim=3, seed=5)
+    assert diff_variables(str(a), str(b)).identical
+    (matrix,) = [v for v in read_variables(str(a)).values() if v.ndim == 2]
+    assert matrix.shape == (len(set(tokens)) + 1, 3) and np.abs(matrix[:-1]).max() > 0
+    looked_up = tf.saved_model.load(str(a))(tf.constant(["DL", "no such carrier"])).numpy()
+    np.testing.assert_array_equal(looked_up[1], matrix[-1])  # unknown tokens share the extra row
+    with pytest.raises(InvalidArgument, match="0 or 1"):
+        train_embedding_module(tokens, rows.arr_delay.to_numpy(), tmp_path / "c")
