@@ -33,9 +33,6 @@ NEUTRAL_METRICS = frozenset({"example_count", "weighted_example_count", "calibra
 
 _BLESSING_COLUMNS = ["id", "model_id", "baseline_id", "evaluation_id", "pipeline", "blessed", "span", "create_time_ms"]
 
-#: Store methods the dashboard needs beyond the core query API.
-_BROWSING_API = ("newest_execution_id", "metric_names", "slices")
-
 
 def store_uri() -> str | None:
     """The store URI: ``--store URI`` after ``--`` on the streamlit command line, else $MLSTORE_URI."""
@@ -48,12 +45,6 @@ def store_uri() -> str | None:
 @st.cache_resource(show_spinner=False)
 def _open(uri: str | None):
     opened = mlstore.open(uri)
-    missing = [name for name in _BROWSING_API if not hasattr(opened, name)]
-    if missing:  # raised, so not cached: checked again on the next call
-        opened.close()
-        raise errors.FailedPrecondition(
-            f"this store ({uri}) does not offer {', '.join(missing)}, which the dashboard needs: "
-            "run the dashboard on the store's own URI (the database and blob location) instead of a server")
     warm_up(uri, opened)
     return opened
 
@@ -63,7 +54,6 @@ def store():
 
     Raises:
         Unavailable / InvalidArgument: from :func:`mlstore.open`.
-        FailedPrecondition: the store (a ``grpc://`` server today) lacks the browsing queries.
     """
     return _open(store_uri())
 

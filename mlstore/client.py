@@ -22,8 +22,9 @@ from mlstore import errors
 from mlstore._uri import StoreLocation
 from mlstore.blobs import BlobStore
 from mlstore.lineage import LineageGraph
-from mlstore.server import convert
+from mlstore.server import convert, lineage_columns
 from mlstore.server.status import raise_for
+from mlstore.server.warm_start import ModelRequirement, requirement_to_pb, selection_from_pb
 from mlstore.store import LoggedExecution, OutputArtifact
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 from mlstore.v1 import (artifact_service_pb2 as apb, artifact_service_pb2_grpc as agrpc,
@@ -31,7 +32,9 @@ from mlstore.v1 import (artifact_service_pb2 as apb, artifact_service_pb2_grpc a
                         ingest_service_pb2 as ipb, ingest_service_pb2_grpc as igrpc,
                         lineage_service_pb2 as lpb, lineage_service_pb2_grpc as lgrpc,
                         model_service_pb2 as mpb, model_service_pb2_grpc as mgrpc,
-                        store_service_pb2 as spb, store_service_pb2_grpc as sgrpc)
+                        store_service_pb2 as spb, store_service_pb2_grpc as sgrpc, types_pb2 as tpb)
+from mlstore.warmstart.from_store import CompatibilityRequirement
+from mlstore.warmstart.policies import Selection
 
 #: Default per-call deadline in seconds.
 DEFAULT_TIMEOUT_S = 60.0
@@ -47,6 +50,15 @@ def _ref(ref: Any, default_kind: str = "artifact") -> str:
     if isinstance(ref, bool) or not isinstance(ref, (int, str)):
         raise errors.InvalidArgument(f"cannot use {type(ref).__name__} as a node reference")
     return f"{default_kind}:{ref}" if isinstance(ref, int) else ref
+
+
+_ORDERS = {"asc": tpb.ORDER_ASC, "desc": tpb.ORDER_DESC}
+
+
+def _window(order: str, before_id: int | None, since_ms: int | None) -> dict:
+    if order not in _ORDERS:
+        raise errors.InvalidArgument(f"order must be 'asc' or 'desc', not {order!r}")
+    return dict(order=_ORDERS[order], before_id=before_id, since_create_time_ms=since_ms)
 
 
 def _property(value: Any) -> Any:
@@ -177,10 +189,13 @@ class RemoteStore:
     def _pages(self, method, request_type, items: str, limit: int | None, **filters):
         found: list = []
         token, after_id = "", filters.pop("after_id")
+        descending = filters["order"] == tpb.ORDER_DESC
         while limit is None or len(found) < limit:
             size = _PAGE if limit is None else min(_PAGE, limit - len(found))
+            # Ascending pages resume through the token alone; descending ones keep after_id as the lower bound.
             response = self._call(method, request_type(page_size=size, page_token=token,
-                                                       after_id=0 if token else after_id, **filters))
+                                                       after_id=after_id if descending or not token else 0,
+                                                       **filters))
             found += getattr(response, items)
             token = response.next_page_token
             if not token:
@@ -188,17 +203,21 @@ class RemoteStore:
         return found
 
     def artifacts(self, *, type: str | None = None, pipeline: str | None = None, state: str | None = None,
-                  after_id: int = 0, limit: int | None = None) -> list[Artifact]:
-        """Artifacts in id order, optionally filtered (fetched in pages)."""
+                  after_id: int = 0, limit: int | None = None, order: str = "asc",
+                  before_id: int | None = None, since_ms: int | None = None) -> list[Artifact]:
+        """Artifacts in id order (``order="desc"``: newest first), filtered as in Store.artifacts."""
         found = self._pages(self._artifacts.ListArtifacts, apb.ListArtifactsRequest, "artifacts", limit,
-                            type=type, pipeline=pipeline, state=state, after_id=after_id)
+                            **_window(order, before_id, since_ms), type=type, pipeline=pipeline, state=state,
+                            after_id=after_id)
         return [convert.artifact_from_pb(a) for a in found]
 
     def executions(self, *, type: str | None = None, pipeline: str | None = None, state: str | None = None,
-                   after_id: int = 0, limit: int | None = None) -> list[Execution]:
-        """Executions in id order, optionally filtered (fetched in pages)."""
+                   after_id: int = 0, limit: int | None = None, order: str = "asc",
+                   before_id: int | None = None, since_ms: int | None = None) -> list[Execution]:
+        """Executions in id order (``order="desc"``: newest first), filtered as in Store.executions."""
         found = self._pages(self._artifacts.ListExecutions, apb.ListExecutionsRequest, "executions", limit,
-                            type=type, pipeline=pipeline, state=state, after_id=after_id)
+                            **_window(order, before_id, since_ms), type=type, pipeline=pipeline, state=state,
+                            after_id=after_id)
         return [convert.execution_from_pb(e) for e in found]
 
     def events(self, ref) -> list[EventRecord]:
@@ -215,7 +234,7 @@ class RemoteStore:
         try:
             response = self._lineage.GetLineage(lpb.GetLineageRequest(**fields), timeout=self.timeout,
                                                 metadata=self._metadata)
-            return convert.graph_from_columns(response.start, direction, depth, [response.graph])
+            return lineage_columns.graph_from_columns(response.start, direction, depth, [response.graph])
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
                 raise_for(e, self.target)
@@ -230,7 +249,7 @@ class RemoteStore:
                 pages.append(response.page)
         except grpc.RpcError as e:
             raise_for(e, self.target)
-        return convert.graph_from_columns(start, direction, depth, pages)
+        return lineage_columns.graph_from_columns(start, direction, depth, pages)
 
     def metric_series(self, pipeline: str, metric: str, slice: str = "Overall") -> list[MetricPoint]:
         response = self._call(self._models.GetMetricSeries,
@@ -252,15 +271,45 @@ class RemoteStore:
     def pipelines(self) -> list[str]:
         return list(self._call(self._models.ListPipelines, mpb.ListPipelinesRequest()).pipelines)
 
+    # -- catalogue queries for browsing (the dashboard) ------------------------------------
+
+    def newest_execution_id(self) -> int:
+        """The id of the newest execution (0 for an empty store): a cheap store version."""
+        return self._call(self._info.GetNewestExecutionId, spb.GetNewestExecutionIdRequest()).execution_id
+
+    def metric_names(self, pipeline: str) -> list[str]:
+        """Sorted names of every metric evaluated in ``pipeline``."""
+        return list(self._call(self._models.ListMetricNames,
+                               mpb.ListMetricNamesRequest(pipeline=pipeline)).metric_names)
+
+    def slices(self, pipeline: str, metric: str | None = None) -> list[str]:
+        """Slice keys evaluated in ``pipeline`` (with ``metric``): "Overall" first, then sorted."""
+        return list(self._call(self._models.ListSlices, mpb.ListSlicesRequest(pipeline=pipeline, metric=metric)).slices)
+
     # -- models and gates ------------------------------------------------------------------
 
-    def select_warm_start(self, pipeline: str, policy: str, *, metric: str = "", slice: str = "Overall",
-                          higher_is_better: bool | None = None,
-                          as_of_span: int | None = None) -> mpb.SelectWarmStartResponse:
-        """The server's warm-start choice (see mlstore.warmstart.select)."""
-        return self._call(self._models.SelectWarmStart, mpb.SelectWarmStartRequest(
-            pipeline=pipeline, policy=policy, metric=metric, slice=slice, higher_is_better=higher_is_better,
-            as_of_span=as_of_span))
+    def requirement_of_model(self, ref, *, layer_patterns: tuple[str, ...] | None = None) -> ModelRequirement:
+        """"Compatible with model ``ref``", checked by the server (see from_store.requirement_of_model)."""
+        return ModelRequirement(_ref(ref), tuple(layer_patterns) if layer_patterns else None)
+
+    def select_warm_start(self, pipeline: str, policy: str = "latest_blessed", *, metric: str | None = None,
+                          slice: str = "Overall", as_of: int | None = None,
+                          require_compatible: CompatibilityRequirement | ModelRequirement | None = None,
+                          higher_is_better: bool | None = None, exclude: Sequence[int] = (),
+                          explain: str = "ranked") -> Selection:
+        """The server's warm-start choice: the same :class:`Selection` as
+        :func:`mlstore.warmstart.from_store.select_warm_start` on the server's store.
+
+        ``require_compatible`` may also be :meth:`requirement_of_model` (the server reads
+        the reference model). Raises the same typed errors.
+        """
+        if as_of is not None and (isinstance(as_of, bool) or not isinstance(as_of, int)):
+            raise errors.InvalidArgument(f"as_of must be a span YYYYMMDD such as 20130105, not {as_of!r}")
+        request = mpb.SelectWarmStartRequest(
+            pipeline=pipeline, policy=policy, metric=metric or "", slice=slice, higher_is_better=higher_is_better,
+            as_of_span=as_of, exclude=list(exclude), explain=explain,
+            require_compatible=requirement_to_pb(require_compatible) if require_compatible else None)
+        return selection_from_pb(self._call(self._models.SelectWarmStart, request))
 
     def evaluate_gate(self, spec_yaml: str, candidate, baseline=None,
                       no_baseline: bool = False) -> gpb.EvaluateGateResponse:

@@ -18,6 +18,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 MLSTORE = str(Path(sys.executable).with_name("mlstore"))
 SLICES = ["Overall", "carrier=AA", "carrier=DL"]
 METRICS = ["auc_roc", "log_loss", "example_count"]
+#: Day N's Examples have span FIRST_SPAN + N (20130101 for day 1): real YYYYMMDD spans.
+FIRST_SPAN = 20130100
 GATE_SPEC = """\
 version: 1
 metrics:
@@ -89,7 +91,7 @@ def build_days(store, days: int, pipeline: str = "daily") -> list[int]:
             d = Path(tmp) / str(day)
             d.mkdir()
             (d / "data.csv").write_text(f"day,{day}\n")
-            ex = store.log_execution("ExampleGen", pipeline, outputs=[out(d, "Examples", "examples", span=day)],
+            ex = store.log_execution("ExampleGen", pipeline, outputs=[out(d, "Examples", "examples", span=FIRST_SPAN + day)],
                                      run_id=f"day{day}").output_ids[0]
             tg = store.log_execution("Transform", pipeline, inputs=[(ex, "examples")],
                                      outputs=[out(d, "TransformGraph", "transform_graph")],

@@ -14,9 +14,6 @@ import mlstore
 from mlstore import errors
 from mlstore.cli._common import Context, store_options, stderr
 
-#: Store methods the dashboard needs beyond the core query API (dashboard/data.py checks them too).
-BROWSING_API = ("newest_execution_id", "metric_names", "slices")
-
 
 def app_path() -> Path:
     """The dashboard's entry script, shipped in the package as ``mlstore/_dashboard/app.py``.
@@ -67,10 +64,6 @@ def dashboard(ctx: Context, port: int, address: str) -> None:
 
     The store is opened once first, so a bad URI fails here (exit 2) instead of in the browser.
     """
-    missing = [name for name in BROWSING_API if not hasattr(ctx.store, name)]
-    if missing:  # a grpc:// server today: its API has no newest-first listing yet
-        raise errors.FailedPrecondition(f"the dashboard needs {', '.join(missing)}, which {ctx.store_uri} does not "
-                                        "offer: pass --store with the store's own URI instead")
     ctx.store.close()  # validates the URI and migrations; typed errors exit 2
     app = app_path()
     env = dict(os.environ)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import click
@@ -31,17 +32,23 @@ from mlstore.cli._common import stderr
               help="Concurrent write connections (1 on SQLite).")
 @click.option("--lineage-slots", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Lineage queries computed at once (each is CPU-bound Python; more starve cheap calls).")
+@click.option("--processes", type=click.IntRange(1, 256), default=None,
+              help="Server processes sharing the port (SO_REUSEPORT), each with its own store connection "
+                   "and threads. Default: the number of CPUs.")
 @click.option("--grace", type=click.FloatRange(0), default=10.0, show_default=True,
               help="Seconds in-flight calls get to finish on SIGTERM.")
 def serve(store_uri, host, port, tokens_file, insecure_open, tls_cert, tls_key, max_message_mb, workers,
-          writers, lineage_slots, grace) -> None:
+          writers, lineage_slots, processes, grace) -> None:
     """Serve the store over gRPC (health checking, reflection, bearer-token auth).
 
     Without tokens the server only binds a loopback address (or needs --insecure-open).
+    With several --processes, SIGTERM goes to each, and each answers health checks
+    for itself.
     """
     from mlstore.server import ServeOptions  # noqa: PLC0415 - keeps `mlstore --help` fast
     from mlstore.server import serve as run_server  # noqa: PLC0415
     from mlstore.server.auth import load_tokens  # noqa: PLC0415
+    from mlstore.server.processes import serve_processes  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "absl"):
@@ -53,7 +60,12 @@ def serve(store_uri, host, port, tokens_file, insecure_open, tls_cert, tls_key, 
 
     def ready(bound: int) -> None:
         auth = f"{len(tokens)} token(s)" if tokens else "no auth (open)"
-        stderr.print(f"mlstore serving on {host}:{bound} ({auth}{', TLS' if tls_cert else ''})", markup=False)
+        stderr.print(f"mlstore serving on {host}:{bound} ({auth}{', TLS' if tls_cert else ''}, "
+                     f"{processes} process{'es' if processes > 1 else ''})", markup=False)
         click.echo(f"listening on {host}:{bound}", err=False)
 
-    run_server(options, ready=ready)
+    processes = processes or os.cpu_count() or 1
+    if processes == 1:
+        run_server(options, ready=ready)
+    else:
+        serve_processes(options, processes, ready=ready)

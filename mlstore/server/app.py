@@ -58,6 +58,7 @@ class ServeOptions:
     writers: int = 4
     lineage_slots: int = 1
     grace_s: float = 10.0
+    reuse_port: bool = False  # share the port with sibling processes (see mlstore.server.processes)
 
     @property
     def max_message_bytes(self) -> int:
@@ -101,7 +102,7 @@ def build_server(backend: Backend, options: ServeOptions) -> tuple[grpc.Server, 
         futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="mlstore-rpc"),
         interceptors=interceptors,
         options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
-                 ("grpc.so_reuseport", 0)],
+                 ("grpc.so_reuseport", int(options.reuse_port))],
         maximum_concurrent_rpcs=options.workers * 8,
     )
     servicers = (LineageService(backend), ArtifactService(backend), ModelService(backend),

@@ -6,14 +6,10 @@ records the local :class:`~mlstore.store.Store` returns (so answers are identica
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
-
-import numpy as np
+from typing import Any, Mapping
 
 from mlstore import errors
-from mlstore.index.tables import ARTIFACT_KIND, EXECUTION_KIND, node_key
-from mlstore.lineage import LineageGraph
-from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
+from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint
 from mlstore.v1 import types_pb2 as pb
 
 DIRECTIONS = {"up": pb.DIRECTION_UP, "down": pb.DIRECTION_DOWN, "both": pb.DIRECTION_BOTH}
@@ -118,68 +114,3 @@ def blessing_from_pb(m: pb.Blessing) -> Blessing:
     return Blessing(id=m.id, model_id=m.model_id, baseline_id=_opt(m, "baseline_id"),
                     evaluation_id=_opt(m, "evaluation_id"), pipeline=_opt(m, "pipeline"), blessed=m.blessed,
                     span=_opt(m, "span"), create_time_ms=m.create_time_ms)
-
-
-# -- lineage ---------------------------------------------------------------------------------
-
-def graph_to_columns(graph: LineageGraph) -> tuple[list[str], pb.LineageColumns]:
-    """The start ids and the LineageColumns of a graph (vectorised, no node objects)."""
-    return [str(s) for s in graph.start], _columns(graph, slice(None), slice(None))
-
-
-def pages_of(graph: LineageGraph, size: int) -> Iterator[pb.LineageColumns]:
-    """The graph as LineageColumns pages of at most ``size`` nodes and ``size`` edges."""
-    for i in range(max(1, -(-max(graph.node_count, graph.edge_count) // size))):
-        yield _columns(graph, slice(i * size, (i + 1) * size), slice(i * size, (i + 1) * size))
-
-
-_PREFIXES = ("artifact:", "execution:")  # indexed by node kind (ARTIFACT_KIND = 0, EXECUTION_KIND = 1)
-
-
-def _labels(keys: np.ndarray) -> list[str]:
-    """``artifact:<n>`` / ``execution:<n>`` for node keys (key = 2*id + kind)."""
-    return [_PREFIXES[k & 1] + str(k >> 1) for k in keys.tolist()]
-
-
-def _columns(graph: LineageGraph, nodes: slice, edges: slice) -> pb.LineageColumns:
-    # Each column is one list handed to protobuf, which copies it in C.
-    (keys, types, names, states, depths), (src, dst, is_output, roles) = graph.columns()
-    return pb.LineageColumns(
-        node_ids=_labels(keys[nodes]), node_types=types[nodes], node_names=[n or "" for n in names[nodes]],
-        node_states=states[nodes], node_depths=depths[nodes].tolist(),
-        edge_sources=_labels(src[edges]), edge_targets=_labels(dst[edges]),
-        edge_is_output=is_output[edges].tolist(), edge_roles=roles[edges])
-
-
-_KIND_CODES = {"artifact": ARTIFACT_KIND, "execution": EXECUTION_KIND}
-
-
-def _keys(labels: Sequence[str]) -> np.ndarray:
-    """Node keys (see mlstore.index.tables.node_key) of "artifact:<n>"/"execution:<n>" labels."""
-    keys = np.empty(len(labels), np.int64)
-    for i, label in enumerate(labels):
-        kind, _, number = label.partition(":")
-        if kind not in _KIND_CODES or not number.isdigit():
-            raise errors.InvalidArgument(f"server sent a bad node id {label[:40]!r}")
-        keys[i] = node_key(_KIND_CODES[kind], int(number))
-    return keys
-
-
-def graph_from_columns(start: Sequence[str], direction: str, depth: int | None,
-                       pages: Sequence[pb.LineageColumns]) -> LineageGraph:
-    """The LineageGraph (as Store.lineage returns it) from the start ids and column pages."""
-    ids, types, names, states, depths = [], [], [], [], []
-    sources, targets, outputs, roles = [], [], [], []
-    for c in pages:
-        ids += c.node_ids
-        types += c.node_types
-        names += [n or None for n in c.node_names]
-        states += c.node_states
-        depths += c.node_depths
-        sources += c.edge_sources
-        targets += c.edge_targets
-        outputs += c.edge_is_output
-        roles += c.edge_roles
-    node_columns = (_keys(ids), types, names, states, np.asarray(depths, np.int64))
-    edge_columns = (_keys(sources), _keys(targets), np.asarray(outputs, bool), roles)
-    return LineageGraph([NodeId.parse(s) for s in start], direction, depth, node_columns, edge_columns)

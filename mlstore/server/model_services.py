@@ -7,12 +7,14 @@ from mlstore.server import convert
 from mlstore.server.backend import Backend
 from mlstore.server.gating import evaluate_gate
 from mlstore.server.status import rpc
+from mlstore.server.warm_start import requirement_from_pb, selection_to_pb
 from mlstore.v1 import gate_service_pb2 as gpb
 from mlstore.v1 import gate_service_pb2_grpc as ggrpc
 from mlstore.v1 import model_service_pb2 as mpb
 from mlstore.v1 import model_service_pb2_grpc as mgrpc
 from mlstore.v1 import types_pb2 as tpb
 from mlstore.warmstart.from_store import select_warm_start
+
 
 def _opt(message, field: str):
     return getattr(message, field) if message.HasField(field) else None
@@ -48,19 +50,26 @@ class ModelService(mgrpc.ModelServiceServicer):
         return mpb.ListPipelinesResponse(pipelines=self.store.pipelines())
 
     @rpc
+    def ListMetricNames(self, request, context):
+        return mpb.ListMetricNamesResponse(metric_names=self.store.metric_names(request.pipeline))
+
+    @rpc
+    def ListSlices(self, request, context):
+        return mpb.ListSlicesResponse(slices=self.store.slices(request.pipeline, metric=_opt(request, "metric")))
+
+    @rpc
     def SelectWarmStart(self, request, context):
         if not request.pipeline:
             raise errors.InvalidArgument("SelectWarmStart needs a pipeline")
-        # explain="all": the response lists every skipped model, as this RPC always has.
+        requirement = (requirement_from_pb(self.store, request.require_compatible)
+                       if request.HasField("require_compatible") else None)
         selection = select_warm_start(
             self.store, request.pipeline, request.policy or "latest_blessed", metric=request.metric or None,
             slice=request.slice or "Overall", as_of=_opt(request, "as_of_span"),
-            higher_is_better=_opt(request, "higher_is_better"), explain="all")
+            higher_is_better=_opt(request, "higher_is_better"), exclude=list(request.exclude),
+            require_compatible=requirement, explain=request.explain or "ranked")
         chosen = self.store.artifact(selection.chosen.model_id) if selection.chosen else None
-        return mpb.SelectWarmStartResponse(
-            ok=selection.ok, model=convert.artifact_to_pb(chosen) if chosen else None,
-            explanation=selection.explanation,
-            skipped=[tpb.SkippedCandidate(model_id=s.model_id, reason=s.reason) for s in selection.skipped])
+        return selection_to_pb(selection, convert.artifact_to_pb(chosen) if chosen else None)
 
 
 class GateService(ggrpc.GateServiceServicer):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 
-
 import mlstore
 from mlstore import errors
 from mlstore.index import migrate
-from mlstore.server import convert
+from mlstore.server import convert, lineage_columns
 from mlstore.server.backend import Backend, page_size
 from mlstore.server.status import check_deadline, rpc, stream_rpc
 from mlstore.v1 import artifact_service_pb2 as apb
@@ -18,6 +17,7 @@ from mlstore.v1 import lineage_service_pb2 as lpb
 from mlstore.v1 import lineage_service_pb2_grpc as lgrpc
 from mlstore.v1 import store_service_pb2 as spb
 from mlstore.v1 import store_service_pb2_grpc as sgrpc
+from mlstore.v1 import types_pb2 as tpb
 
 _TOKEN_PREFIX = "v1:"
 
@@ -44,12 +44,34 @@ def decode_page_token(token: str) -> int:
     raise errors.InvalidArgument("malformed page_token: pass next_page_token of the previous page unchanged")
 
 
-def _after(request) -> int:
-    if request.page_token and request.after_id:
-        raise errors.InvalidArgument("pass page_token or after_id, not both")
-    if request.after_id < 0:
-        raise errors.InvalidArgument(f"after_id must be >= 0, got {request.after_id}")
-    return request.after_id or decode_page_token(request.page_token)
+_ORDERS = {tpb.ORDER_UNSPECIFIED: "asc", tpb.ORDER_ASC: "asc", tpb.ORDER_DESC: "desc"}
+
+
+def _listing(request) -> dict:
+    """The Store.artifacts/executions arguments of a List request (filters, order, window).
+
+    A page token resumes after the last id of the previous page: upwards in ascending
+    order (as ``after_id``), downwards in descending order (as ``before_id``).
+
+    Raises:
+        InvalidArgument: unknown order, negative ids, page_token with after_id (ascending).
+    """
+    if request.order not in _ORDERS:
+        raise errors.InvalidArgument(f"unknown order {request.order}; use ORDER_ASC or ORDER_DESC")
+    order = _ORDERS[request.order]
+    before = _opt(request, "before_id")
+    if request.after_id < 0 or (before is not None and before < 0):
+        raise errors.InvalidArgument("after_id and before_id must be >= 0")
+    resume = decode_page_token(request.page_token)
+    after = request.after_id
+    if order == "asc" and request.page_token:
+        if request.after_id:
+            raise errors.InvalidArgument("pass page_token or after_id, not both")
+        after = resume
+    elif order == "desc" and request.page_token:
+        before = resume if before is None else min(before, resume)
+    return dict(type=_opt(request, "type"), pipeline=_opt(request, "pipeline"), state=_opt(request, "state"),
+                order=order, after_id=after, before_id=before, since_ms=_opt(request, "since_create_time_ms"))
 
 
 def _opt(message, field: str):
@@ -76,14 +98,14 @@ class LineageService(lgrpc.LineageServiceServicer):
 
     @rpc
     def GetLineage(self, request, context):
-        graph, (start, columns) = self._encoded(request, context, convert.graph_to_columns)
+        graph, (start, columns) = self._encoded(request, context, lineage_columns.graph_to_columns)
         return lpb.GetLineageResponse(start=start, direction=convert.DIRECTIONS[graph.direction], depth=graph.depth,
                                       graph=columns)
 
     @stream_rpc
     def StreamLineage(self, request, context):
         size = page_size(request.page_size)
-        graph, pages = self._encoded(request, context, lambda g: list(convert.pages_of(g, size)))
+        graph, pages = self._encoded(request, context, lambda g: list(lineage_columns.pages_of(g, size)))
         for i, page in enumerate(pages):
             check_deadline(context, f"streaming lineage page {i + 1} of {len(pages)}")
             yield lpb.StreamLineageResponse(start=[str(s) for s in graph.start] if i == 0 else [], page=page)
@@ -104,9 +126,7 @@ class ArtifactService(agrpc.ArtifactServiceServicer):
     @rpc
     def ListArtifacts(self, request, context):
         size = page_size(request.page_size)
-        found = self.store.artifacts(type=_opt(request, "type"), pipeline=_opt(request, "pipeline"),
-                                     state=_opt(request, "state"), after_id=_after(request),
-                                     limit=size + 1)
+        found = self.store.artifacts(**_listing(request), limit=size + 1)
         token = encode_page_token(found[size - 1].id) if len(found) > size else ""
         return apb.ListArtifactsResponse(artifacts=[convert.artifact_to_pb(a) for a in found[:size]],
                                          next_page_token=token)
@@ -118,9 +138,7 @@ class ArtifactService(agrpc.ArtifactServiceServicer):
     @rpc
     def ListExecutions(self, request, context):
         size = page_size(request.page_size)
-        found = self.store.executions(type=_opt(request, "type"), pipeline=_opt(request, "pipeline"),
-                                      state=_opt(request, "state"), after_id=_after(request),
-                                      limit=size + 1)
+        found = self.store.executions(**_listing(request), limit=size + 1)
         token = encode_page_token(found[size - 1].id) if len(found) > size else ""
         return apb.ListExecutionsResponse(executions=[convert.execution_to_pb(e) for e in found[:size]],
                                           next_page_token=token)
@@ -142,3 +160,7 @@ class StoreService(sgrpc.StoreServiceServicer):
             artifact_root=store.location.artifact_root, server_version=mlstore.__version__, api_version="v1",
             index_revision=migrate.current_revision(store.engine) or "", backend=self.backend.backend_name,
             max_message_bytes=self.max_message_bytes)
+
+    @rpc
+    def GetNewestExecutionId(self, request, context):
+        return spb.GetNewestExecutionIdResponse(execution_id=self.backend.reader.newest_execution_id())

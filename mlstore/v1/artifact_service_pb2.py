@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from mlstore.v1 import types_pb2 as mlstore_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mlstore/v1/artifact_service.proto\x12\nmlstore.v1\x1a\x16mlstore/v1/types.proto\"!\n\x12ResolveNodeRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"&\n\x13ResolveNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"!\n\x12GetArtifactRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"=\n\x13GetArtifactResponse\x12&\n\x08\x61rtifact\x18\x01 \x01(\x0b\x32\x14.mlstore.v1.Artifact\"\xad\x01\n\x14ListArtifactsRequest\x12\x11\n\x04type\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08pipeline\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05state\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x06 \x01(\x03\x42\x07\n\x05_typeB\x0b\n\t_pipelineB\x08\n\x06_state\"Y\n\x15ListArtifactsResponse\x12\'\n\tartifacts\x18\x01 \x03(\x0b\x32\x14.mlstore.v1.Artifact\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x13GetExecutionRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"@\n\x14GetExecutionResponse\x12(\n\texecution\x18\x01 \x01(\x0b\x32\x15.mlstore.v1.Execution\"\xae\x01\n\x15ListExecutionsRequest\x12\x11\n\x04type\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08pipeline\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05state\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x06 \x01(\x03\x42\x07\n\x05_typeB\x0b\n\t_pipelineB\x08\n\x06_state\"\\\n\x16ListExecutionsResponse\x12)\n\nexecutions\x18\x01 \x03(\x0b\x32\x15.mlstore.v1.Execution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x11ListEventsRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"7\n\x12ListEventsResponse\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.mlstore.v1.Event2\x80\x04\n\x0f\x41rtifactService\x12N\n\x0bResolveNode\x12\x1e.mlstore.v1.ResolveNodeRequest\x1a\x1f.mlstore.v1.ResolveNodeResponse\x12N\n\x0bGetArtifact\x12\x1e.mlstore.v1.GetArtifactRequest\x1a\x1f.mlstore.v1.GetArtifactResponse\x12T\n\rListArtifacts\x12 .mlstore.v1.ListArtifactsRequest\x1a!.mlstore.v1.ListArtifactsResponse\x12Q\n\x0cGetExecution\x12\x1f.mlstore.v1.GetExecutionRequest\x1a .mlstore.v1.GetExecutionResponse\x12W\n\x0eListExecutions\x12!.mlstore.v1.ListExecutionsRequest\x1a\".mlstore.v1.ListExecutionsResponse\x12K\n\nListEvents\x12\x1d.mlstore.v1.ListEventsRequest\x1a\x1e.mlstore.v1.ListEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mlstore/v1/artifact_service.proto\x12\nmlstore.v1\x1a\x16mlstore/v1/types.proto\"!\n\x12ResolveNodeRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"&\n\x13ResolveNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"!\n\x12GetArtifactRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"=\n\x13GetArtifactResponse\x12&\n\x08\x61rtifact\x18\x01 \x01(\x0b\x32\x14.mlstore.v1.Artifact\"\xb1\x02\n\x14ListArtifactsRequest\x12\x11\n\x04type\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08pipeline\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05state\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x06 \x01(\x03\x12 \n\x05order\x18\x07 \x01(\x0e\x32\x11.mlstore.v1.Order\x12\x16\n\tbefore_id\x18\x08 \x01(\x03H\x03\x88\x01\x01\x12!\n\x14since_create_time_ms\x18\t \x01(\x03H\x04\x88\x01\x01\x42\x07\n\x05_typeB\x0b\n\t_pipelineB\x08\n\x06_stateB\x0c\n\n_before_idB\x17\n\x15_since_create_time_ms\"Y\n\x15ListArtifactsResponse\x12\'\n\tartifacts\x18\x01 \x03(\x0b\x32\x14.mlstore.v1.Artifact\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x13GetExecutionRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"@\n\x14GetExecutionResponse\x12(\n\texecution\x18\x01 \x01(\x0b\x32\x15.mlstore.v1.Execution\"\xb2\x02\n\x15ListExecutionsRequest\x12\x11\n\x04type\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08pipeline\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05state\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x06 \x01(\x03\x12 \n\x05order\x18\x07 \x01(\x0e\x32\x11.mlstore.v1.Order\x12\x16\n\tbefore_id\x18\x08 \x01(\x03H\x03\x88\x01\x01\x12!\n\x14since_create_time_ms\x18\t \x01(\x03H\x04\x88\x01\x01\x42\x07\n\x05_typeB\x0b\n\t_pipelineB\x08\n\x06_stateB\x0c\n\n_before_idB\x17\n\x15_since_create_time_ms\"\\\n\x16ListExecutionsResponse\x12)\n\nexecutions\x18\x01 \x03(\x0b\x32\x15.mlstore.v1.Execution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x11ListEventsRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"7\n\x12ListEventsResponse\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.mlstore.v1.Event2\x80\x04\n\x0f\x41rtifactService\x12N\n\x0bResolveNode\x12\x1e.mlstore.v1.ResolveNodeRequest\x1a\x1f.mlstore.v1.ResolveNodeResponse\x12N\n\x0bGetArtifact\x12\x1e.mlstore.v1.GetArtifactRequest\x1a\x1f.mlstore.v1.GetArtifactResponse\x12T\n\rListArtifacts\x12 .mlstore.v1.ListArtifactsRequest\x1a!.mlstore.v1.ListArtifactsResponse\x12Q\n\x0cGetExecution\x12\x1f.mlstore.v1.GetExecutionRequest\x1a .mlstore.v1.GetExecutionResponse\x12W\n\x0eListExecutions\x12!.mlstore.v1.ListExecutionsRequest\x1a\".mlstore.v1.ListExecutionsResponse\x12K\n\nListEvents\x12\x1d.mlstore.v1.ListEventsRequest\x1a\x1e.mlstore.v1.ListEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -31,21 +31,21 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_GETARTIFACTRESPONSE']._serialized_start=183
   _globals['_GETARTIFACTRESPONSE']._serialized_end=244
   _globals['_LISTARTIFACTSREQUEST']._serialized_start=247
-  _globals['_LISTARTIFACTSREQUEST']._serialized_end=420
-  _globals['_LISTARTIFACTSRESPONSE']._serialized_start=422
-  _globals['_LISTARTIFACTSRESPONSE']._serialized_end=511
-  _globals['_GETEXECUTIONREQUEST']._serialized_start=513
-  _globals['_GETEXECUTIONREQUEST']._serialized_end=547
-  _globals['_GETEXECUTIONRESPONSE']._serialized_start=549
-  _globals['_GETEXECUTIONRESPONSE']._serialized_end=613
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=616
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=790
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=792
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=884
-  _globals['_LISTEVENTSREQUEST']._serialized_start=886
-  _globals['_LISTEVENTSREQUEST']._serialized_end=918
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=920
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=975
-  _globals['_ARTIFACTSERVICE']._serialized_start=978
-  _globals['_ARTIFACTSERVICE']._serialized_end=1490
+  _globals['_LISTARTIFACTSREQUEST']._serialized_end=552
+  _globals['_LISTARTIFACTSRESPONSE']._serialized_start=554
+  _globals['_LISTARTIFACTSRESPONSE']._serialized_end=643
+  _globals['_GETEXECUTIONREQUEST']._serialized_start=645
+  _globals['_GETEXECUTIONREQUEST']._serialized_end=679
+  _globals['_GETEXECUTIONRESPONSE']._serialized_start=681
+  _globals['_GETEXECUTIONRESPONSE']._serialized_end=745
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=748
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=1054
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=1056
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=1148
+  _globals['_LISTEVENTSREQUEST']._serialized_start=1150
+  _globals['_LISTEVENTSREQUEST']._serialized_end=1182
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=1184
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=1239
+  _globals['_ARTIFACTSERVICE']._serialized_start=1242
+  _globals['_ARTIFACTSERVICE']._serialized_end=1754
 # @@protoc_insertion_point(module_scope)

@@ -31,20 +31,26 @@ class GetArtifactResponse(_message.Message):
     def __init__(self, artifact: _Optional[_Union[_types_pb2.Artifact, _Mapping]] = ...) -> None: ...
 
 class ListArtifactsRequest(_message.Message):
-    __slots__ = ("type", "pipeline", "state", "page_size", "page_token", "after_id")
+    __slots__ = ("type", "pipeline", "state", "page_size", "page_token", "after_id", "order", "before_id", "since_create_time_ms")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     AFTER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_CREATE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     type: str
     pipeline: str
     state: str
     page_size: int
     page_token: str
     after_id: int
-    def __init__(self, type: _Optional[str] = ..., pipeline: _Optional[str] = ..., state: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., after_id: _Optional[int] = ...) -> None: ...
+    order: _types_pb2.Order
+    before_id: int
+    since_create_time_ms: int
+    def __init__(self, type: _Optional[str] = ..., pipeline: _Optional[str] = ..., state: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., after_id: _Optional[int] = ..., order: _Optional[_Union[_types_pb2.Order, str]] = ..., before_id: _Optional[int] = ..., since_create_time_ms: _Optional[int] = ...) -> None: ...
 
 class ListArtifactsResponse(_message.Message):
     __slots__ = ("artifacts", "next_page_token")
@@ -67,20 +73,26 @@ class GetExecutionResponse(_message.Message):
     def __init__(self, execution: _Optional[_Union[_types_pb2.Execution, _Mapping]] = ...) -> None: ...
 
 class ListExecutionsRequest(_message.Message):
-    __slots__ = ("type", "pipeline", "state", "page_size", "page_token", "after_id")
+    __slots__ = ("type", "pipeline", "state", "page_size", "page_token", "after_id", "order", "before_id", "since_create_time_ms")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     AFTER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_CREATE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     type: str
     pipeline: str
     state: str
     page_size: int
     page_token: str
     after_id: int
-    def __init__(self, type: _Optional[str] = ..., pipeline: _Optional[str] = ..., state: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., after_id: _Optional[int] = ...) -> None: ...
+    order: _types_pb2.Order
+    before_id: int
+    since_create_time_ms: int
+    def __init__(self, type: _Optional[str] = ..., pipeline: _Optional[str] = ..., state: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., after_id: _Optional[int] = ..., order: _Optional[_Union[_types_pb2.Order, str]] = ..., before_id: _Optional[int] = ..., since_create_time_ms: _Optional[int] = ...) -> None: ...
 
 class ListExecutionsResponse(_message.Message):
     __slots__ = ("executions", "next_page_token")

@@ -15,13 +15,21 @@ _sym_db = _symbol_database.Default()
 from mlstore.v1 import types_pb2 as mlstore_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlstore/v1/model_service.proto\x12\nmlstore.v1\x1a\x16mlstore/v1/types.proto\"I\n\x16GetMetricSeriesRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\r\n\x05slice\x18\x03 \x01(\t\"B\n\x17GetMetricSeriesResponse\x12\'\n\x06points\x18\x01 \x03(\x0b\x32\x17.mlstore.v1.MetricPoint\"*\n\x1bGetEvaluationMetricsRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"H\n\x1cGetEvaluationMetricsResponse\x12(\n\x06slices\x18\x01 \x03(\x0b\x32\x18.mlstore.v1.SliceMetrics\"+\n\x17GetLatestBlessedRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\"N\n\x18GetLatestBlessedResponse\x12(\n\x05model\x18\x01 \x01(\x0b\x32\x14.mlstore.v1.ArtifactH\x00\x88\x01\x01\x42\x08\n\x06_model\"X\n\x14ListBlessingsRequest\x12\x15\n\x08pipeline\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05model\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x0b\n\t_pipelineB\x08\n\x06_model\"@\n\x15ListBlessingsResponse\x12\'\n\tblessings\x18\x01 \x03(\x0b\x32\x14.mlstore.v1.Blessing\"\x16\n\x14ListPipelinesRequest\"*\n\x15ListPipelinesResponse\x12\x11\n\tpipelines\x18\x01 \x03(\t\"\xb5\x01\n\x16SelectWarmStartRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x0e\n\x06policy\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\r\n\x05slice\x18\x04 \x01(\t\x12\x1d\n\x10higher_is_better\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12\x17\n\nas_of_span\x18\x06 \x01(\x03H\x01\x88\x01\x01\x42\x13\n\x11_higher_is_betterB\r\n\x0b_as_of_span\"\x9d\x01\n\x17SelectWarmStartResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12(\n\x05model\x18\x02 \x01(\x0b\x32\x14.mlstore.v1.ArtifactH\x00\x88\x01\x01\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\x12-\n\x07skipped\x18\x04 \x03(\x0b\x32\x1c.mlstore.v1.SkippedCandidateB\x08\n\x06_model2\xbc\x04\n\x0cModelService\x12Z\n\x0fGetMetricSeries\x12\".mlstore.v1.GetMetricSeriesRequest\x1a#.mlstore.v1.GetMetricSeriesResponse\x12i\n\x14GetEvaluationMetrics\x12\'.mlstore.v1.GetEvaluationMetricsRequest\x1a(.mlstore.v1.GetEvaluationMetricsResponse\x12]\n\x10GetLatestBlessed\x12#.mlstore.v1.GetLatestBlessedRequest\x1a$.mlstore.v1.GetLatestBlessedResponse\x12T\n\rListBlessings\x12 .mlstore.v1.ListBlessingsRequest\x1a!.mlstore.v1.ListBlessingsResponse\x12T\n\rListPipelines\x12 .mlstore.v1.ListPipelinesRequest\x1a!.mlstore.v1.ListPipelinesResponse\x12Z\n\x0fSelectWarmStart\x12\".mlstore.v1.SelectWarmStartRequest\x1a#.mlstore.v1.SelectWarmStartResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlstore/v1/model_service.proto\x12\nmlstore.v1\x1a\x16mlstore/v1/types.proto\"I\n\x16GetMetricSeriesRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\r\n\x05slice\x18\x03 \x01(\t\"B\n\x17GetMetricSeriesResponse\x12\'\n\x06points\x18\x01 \x03(\x0b\x32\x17.mlstore.v1.MetricPoint\"*\n\x1bGetEvaluationMetricsRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"H\n\x1cGetEvaluationMetricsResponse\x12(\n\x06slices\x18\x01 \x03(\x0b\x32\x18.mlstore.v1.SliceMetrics\"+\n\x17GetLatestBlessedRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\"N\n\x18GetLatestBlessedResponse\x12(\n\x05model\x18\x01 \x01(\x0b\x32\x14.mlstore.v1.ArtifactH\x00\x88\x01\x01\x42\x08\n\x06_model\"X\n\x14ListBlessingsRequest\x12\x15\n\x08pipeline\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05model\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x0b\n\t_pipelineB\x08\n\x06_model\"@\n\x15ListBlessingsResponse\x12\'\n\tblessings\x18\x01 \x03(\x0b\x32\x14.mlstore.v1.Blessing\"\x16\n\x14ListPipelinesRequest\"*\n\x15ListPipelinesResponse\x12\x11\n\tpipelines\x18\x01 \x03(\t\"\xb5\x02\n\x16SelectWarmStartRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x0e\n\x06policy\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\r\n\x05slice\x18\x04 \x01(\t\x12\x1d\n\x10higher_is_better\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12\x17\n\nas_of_span\x18\x06 \x01(\x03H\x01\x88\x01\x01\x12\x0f\n\x07\x65xclude\x18\x07 \x03(\x03\x12\x45\n\x12require_compatible\x18\x08 \x01(\x0b\x32$.mlstore.v1.CompatibilityRequirementH\x02\x88\x01\x01\x12\x0f\n\x07\x65xplain\x18\t \x01(\tB\x13\n\x11_higher_is_betterB\r\n\x0b_as_of_spanB\x15\n\x13_require_compatible\"\xd3\x03\n\x18\x43ompatibilityRequirement\x12\x1c\n\x0freference_model\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0bspec_digest\x18\x02 \x01(\tH\x01\x88\x01\x01\x12Q\n\x0finput_signature\x18\x03 \x03(\x0b\x32\x38.mlstore.v1.CompatibilityRequirement.InputSignatureEntry\x12\x1b\n\x13has_input_signature\x18\x04 \x01(\x08\x12@\n\x06layers\x18\x05 \x03(\x0b\x32\x30.mlstore.v1.CompatibilityRequirement.LayersEntry\x12\x12\n\nhas_layers\x18\x06 \x01(\x08\x12\x16\n\x0elayer_patterns\x18\x07 \x03(\t\x1a\x35\n\x13InputSignatureEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x46\n\x0bLayersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlstore.v1.LayerShapes:\x02\x38\x01\x42\x12\n\x10_reference_modelB\x0e\n\x0c_spec_digest\"1\n\x0bLayerShapes\x12\"\n\x07weights\x18\x01 \x03(\x0b\x32\x11.mlstore.v1.Shape\"\x15\n\x05Shape\x12\x0c\n\x04\x64ims\x18\x01 \x03(\x03\"\xed\x01\n\x17SelectWarmStartResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12(\n\x05model\x18\x02 \x01(\x0b\x32\x14.mlstore.v1.ArtifactH\x00\x88\x01\x01\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\x12-\n\x07skipped\x18\x04 \x03(\x0b\x32\x1c.mlstore.v1.SkippedCandidate\x12\x0e\n\x06policy\x18\x05 \x01(\t\x12\x33\n\x06\x63hosen\x18\x06 \x01(\x0b\x32\x1e.mlstore.v1.WarmStartCandidateH\x01\x88\x01\x01\x42\x08\n\x06_modelB\t\n\x07_chosen\"\xb1\x04\n\x12WarmStartCandidate\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x10\n\x08pipeline\x18\x02 \x01(\t\x12\x16\n\x0e\x63reate_time_us\x18\x03 \x01(\x03\x12\x11\n\x04span\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x16\n\tdata_date\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x0f\n\x07\x62lessed\x18\x06 \x01(\x08\x12,\n\x07metrics\x18\x07 \x03(\x0b\x32\x1b.mlstore.v1.CandidateMetric\x12R\n\x13raw_input_signature\x18\x08 \x03(\x0b\x32\x35.mlstore.v1.WarmStartCandidate.RawInputSignatureEntry\x12\"\n\x15transform_spec_digest\x18\t \x01(\tH\x02\x88\x01\x01\x12\x45\n\x0clayer_shapes\x18\n \x03(\x0b\x32/.mlstore.v1.WarmStartCandidate.LayerShapesEntry\x1a\x38\n\x16RawInputSignatureEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1aK\n\x10LayerShapesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.mlstore.v1.LayerShapes:\x02\x38\x01\x42\x07\n\x05_spanB\x0c\n\n_data_dateB\x18\n\x16_transform_spec_digest\"?\n\x0f\x43\x61ndidateMetric\x12\r\n\x05slice\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x01\"*\n\x16ListMetricNamesRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\"/\n\x17ListMetricNamesResponse\x12\x14\n\x0cmetric_names\x18\x01 \x03(\t\"E\n\x11ListSlicesRequest\x12\x10\n\x08pipeline\x18\x01 \x01(\t\x12\x13\n\x06metric\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_metric\"$\n\x12ListSlicesResponse\x12\x0e\n\x06slices\x18\x01 \x03(\t2\xe5\x05\n\x0cModelService\x12Z\n\x0fGetMetricSeries\x12\".mlstore.v1.GetMetricSeriesRequest\x1a#.mlstore.v1.GetMetricSeriesResponse\x12i\n\x14GetEvaluationMetrics\x12\'.mlstore.v1.GetEvaluationMetricsRequest\x1a(.mlstore.v1.GetEvaluationMetricsResponse\x12]\n\x10GetLatestBlessed\x12#.mlstore.v1.GetLatestBlessedRequest\x1a$.mlstore.v1.GetLatestBlessedResponse\x12T\n\rListBlessings\x12 .mlstore.v1.ListBlessingsRequest\x1a!.mlstore.v1.ListBlessingsResponse\x12T\n\rListPipelines\x12 .mlstore.v1.ListPipelinesRequest\x1a!.mlstore.v1.ListPipelinesResponse\x12Z\n\x0fSelectWarmStart\x12\".mlstore.v1.SelectWarmStartRequest\x1a#.mlstore.v1.SelectWarmStartResponse\x12Z\n\x0fListMetricNames\x12\".mlstore.v1.ListMetricNamesRequest\x1a#.mlstore.v1.ListMetricNamesResponse\x12K\n\nListSlices\x12\x1d.mlstore.v1.ListSlicesRequest\x1a\x1e.mlstore.v1.ListSlicesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlstore.v1.model_service_pb2', _globals)
 if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
+  _globals['_COMPATIBILITYREQUIREMENT_INPUTSIGNATUREENTRY']._options = None
+  _globals['_COMPATIBILITYREQUIREMENT_INPUTSIGNATUREENTRY']._serialized_options = b'8\001'
+  _globals['_COMPATIBILITYREQUIREMENT_LAYERSENTRY']._options = None
+  _globals['_COMPATIBILITYREQUIREMENT_LAYERSENTRY']._serialized_options = b'8\001'
+  _globals['_WARMSTARTCANDIDATE_RAWINPUTSIGNATUREENTRY']._options = None
+  _globals['_WARMSTARTCANDIDATE_RAWINPUTSIGNATUREENTRY']._serialized_options = b'8\001'
+  _globals['_WARMSTARTCANDIDATE_LAYERSHAPESENTRY']._options = None
+  _globals['_WARMSTARTCANDIDATE_LAYERSHAPESENTRY']._serialized_options = b'8\001'
   _globals['_GETMETRICSERIESREQUEST']._serialized_start=70
   _globals['_GETMETRICSERIESREQUEST']._serialized_end=143
   _globals['_GETMETRICSERIESRESPONSE']._serialized_start=145
@@ -43,9 +51,35 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_LISTPIPELINESRESPONSE']._serialized_start=636
   _globals['_LISTPIPELINESRESPONSE']._serialized_end=678
   _globals['_SELECTWARMSTARTREQUEST']._serialized_start=681
-  _globals['_SELECTWARMSTARTREQUEST']._serialized_end=862
-  _globals['_SELECTWARMSTARTRESPONSE']._serialized_start=865
-  _globals['_SELECTWARMSTARTRESPONSE']._serialized_end=1022
-  _globals['_MODELSERVICE']._serialized_start=1025
-  _globals['_MODELSERVICE']._serialized_end=1597
+  _globals['_SELECTWARMSTARTREQUEST']._serialized_end=990
+  _globals['_COMPATIBILITYREQUIREMENT']._serialized_start=993
+  _globals['_COMPATIBILITYREQUIREMENT']._serialized_end=1460
+  _globals['_COMPATIBILITYREQUIREMENT_INPUTSIGNATUREENTRY']._serialized_start=1299
+  _globals['_COMPATIBILITYREQUIREMENT_INPUTSIGNATUREENTRY']._serialized_end=1352
+  _globals['_COMPATIBILITYREQUIREMENT_LAYERSENTRY']._serialized_start=1354
+  _globals['_COMPATIBILITYREQUIREMENT_LAYERSENTRY']._serialized_end=1424
+  _globals['_LAYERSHAPES']._serialized_start=1462
+  _globals['_LAYERSHAPES']._serialized_end=1511
+  _globals['_SHAPE']._serialized_start=1513
+  _globals['_SHAPE']._serialized_end=1534
+  _globals['_SELECTWARMSTARTRESPONSE']._serialized_start=1537
+  _globals['_SELECTWARMSTARTRESPONSE']._serialized_end=1774
+  _globals['_WARMSTARTCANDIDATE']._serialized_start=1777
+  _globals['_WARMSTARTCANDIDATE']._serialized_end=2338
+  _globals['_WARMSTARTCANDIDATE_RAWINPUTSIGNATUREENTRY']._serialized_start=2156
+  _globals['_WARMSTARTCANDIDATE_RAWINPUTSIGNATUREENTRY']._serialized_end=2212
+  _globals['_WARMSTARTCANDIDATE_LAYERSHAPESENTRY']._serialized_start=2214
+  _globals['_WARMSTARTCANDIDATE_LAYERSHAPESENTRY']._serialized_end=2289
+  _globals['_CANDIDATEMETRIC']._serialized_start=2340
+  _globals['_CANDIDATEMETRIC']._serialized_end=2403
+  _globals['_LISTMETRICNAMESREQUEST']._serialized_start=2405
+  _globals['_LISTMETRICNAMESREQUEST']._serialized_end=2447
+  _globals['_LISTMETRICNAMESRESPONSE']._serialized_start=2449
+  _globals['_LISTMETRICNAMESRESPONSE']._serialized_end=2496
+  _globals['_LISTSLICESREQUEST']._serialized_start=2498
+  _globals['_LISTSLICESREQUEST']._serialized_end=2567
+  _globals['_LISTSLICESRESPONSE']._serialized_start=2569
+  _globals['_LISTSLICESRESPONSE']._serialized_end=2605
+  _globals['_MODELSERVICE']._serialized_start=2608
+  _globals['_MODELSERVICE']._serialized_end=3349
 # @@protoc_insertion_point(module_scope)

@@ -44,6 +44,16 @@ class ModelServiceStub(object):
                 request_serializer=mlstore_dot_v1_dot_model__service__pb2.SelectWarmStartRequest.SerializeToString,
                 response_deserializer=mlstore_dot_v1_dot_model__service__pb2.SelectWarmStartResponse.FromString,
                 )
+        self.ListMetricNames = channel.unary_unary(
+                '/mlstore.v1.ModelService/ListMetricNames',
+                request_serializer=mlstore_dot_v1_dot_model__service__pb2.ListMetricNamesRequest.SerializeToString,
+                response_deserializer=mlstore_dot_v1_dot_model__service__pb2.ListMetricNamesResponse.FromString,
+                )
+        self.ListSlices = channel.unary_unary(
+                '/mlstore.v1.ModelService/ListSlices',
+                request_serializer=mlstore_dot_v1_dot_model__service__pb2.ListSlicesRequest.SerializeToString,
+                response_deserializer=mlstore_dot_v1_dot_model__service__pb2.ListSlicesResponse.FromString,
+                )
 
 
 class ModelServiceServicer(object):
@@ -85,6 +95,20 @@ class ModelServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMetricNames(self, request, context):
+        """Sorted names of the metrics evaluated in a pipeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSlices(self, request, context):
+        """Slice keys evaluated in a pipeline: "Overall" first, then sorted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -117,6 +141,16 @@ def add_ModelServiceServicer_to_server(servicer, server):
                     servicer.SelectWarmStart,
                     request_deserializer=mlstore_dot_v1_dot_model__service__pb2.SelectWarmStartRequest.FromString,
                     response_serializer=mlstore_dot_v1_dot_model__service__pb2.SelectWarmStartResponse.SerializeToString,
+            ),
+            'ListMetricNames': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMetricNames,
+                    request_deserializer=mlstore_dot_v1_dot_model__service__pb2.ListMetricNamesRequest.FromString,
+                    response_serializer=mlstore_dot_v1_dot_model__service__pb2.ListMetricNamesResponse.SerializeToString,
+            ),
+            'ListSlices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSlices,
+                    request_deserializer=mlstore_dot_v1_dot_model__service__pb2.ListSlicesRequest.FromString,
+                    response_serializer=mlstore_dot_v1_dot_model__service__pb2.ListSlicesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -227,5 +261,39 @@ class ModelService(object):
         return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ModelService/SelectWarmStart',
             mlstore_dot_v1_dot_model__service__pb2.SelectWarmStartRequest.SerializeToString,
             mlstore_dot_v1_dot_model__service__pb2.SelectWarmStartResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListMetricNames(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ModelService/ListMetricNames',
+            mlstore_dot_v1_dot_model__service__pb2.ListMetricNamesRequest.SerializeToString,
+            mlstore_dot_v1_dot_model__service__pb2.ListMetricNamesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListSlices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ModelService/ListSlices',
+            mlstore_dot_v1_dot_model__service__pb2.ListSlicesRequest.SerializeToString,
+            mlstore_dot_v1_dot_model__service__pb2.ListSlicesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -23,3 +23,13 @@ class GetStoreInfoResponse(_message.Message):
     backend: str
     max_message_bytes: int
     def __init__(self, artifact_root: _Optional[str] = ..., server_version: _Optional[str] = ..., api_version: _Optional[str] = ..., index_revision: _Optional[str] = ..., backend: _Optional[str] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
+
+class GetNewestExecutionIdRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetNewestExecutionIdResponse(_message.Message):
+    __slots__ = ("execution_id",)
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: int
+    def __init__(self, execution_id: _Optional[int] = ...) -> None: ...

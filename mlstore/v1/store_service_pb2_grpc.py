@@ -19,6 +19,11 @@ class StoreServiceStub(object):
                 request_serializer=mlstore_dot_v1_dot_store__service__pb2.GetStoreInfoRequest.SerializeToString,
                 response_deserializer=mlstore_dot_v1_dot_store__service__pb2.GetStoreInfoResponse.FromString,
                 )
+        self.GetNewestExecutionId = channel.unary_unary(
+                '/mlstore.v1.StoreService/GetNewestExecutionId',
+                request_serializer=mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdRequest.SerializeToString,
+                response_deserializer=mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdResponse.FromString,
+                )
 
 
 class StoreServiceServicer(object):
@@ -30,6 +35,13 @@ class StoreServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetNewestExecutionId(self, request, context):
+        """The newest execution id (0 for an empty store): a cheap store version for caches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -37,6 +49,11 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     servicer.GetStoreInfo,
                     request_deserializer=mlstore_dot_v1_dot_store__service__pb2.GetStoreInfoRequest.FromString,
                     response_serializer=mlstore_dot_v1_dot_store__service__pb2.GetStoreInfoResponse.SerializeToString,
+            ),
+            'GetNewestExecutionId': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNewestExecutionId,
+                    request_deserializer=mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdRequest.FromString,
+                    response_serializer=mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -62,5 +79,22 @@ class StoreService(object):
         return grpc.experimental.unary_unary(request, target, '/mlstore.v1.StoreService/GetStoreInfo',
             mlstore_dot_v1_dot_store__service__pb2.GetStoreInfoRequest.SerializeToString,
             mlstore_dot_v1_dot_store__service__pb2.GetStoreInfoResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetNewestExecutionId(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlstore.v1.StoreService/GetNewestExecutionId',
+            mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdRequest.SerializeToString,
+            mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -12,10 +12,26 @@ class Direction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DIRECTION_UP: _ClassVar[Direction]
     DIRECTION_DOWN: _ClassVar[Direction]
     DIRECTION_BOTH: _ClassVar[Direction]
+
+class Order(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ORDER_UNSPECIFIED: _ClassVar[Order]
+    ORDER_ASC: _ClassVar[Order]
+    ORDER_DESC: _ClassVar[Order]
+
+class NodeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NODE_KIND_ARTIFACT: _ClassVar[NodeKind]
+    NODE_KIND_EXECUTION: _ClassVar[NodeKind]
 DIRECTION_UNSPECIFIED: Direction
 DIRECTION_UP: Direction
 DIRECTION_DOWN: Direction
 DIRECTION_BOTH: Direction
+ORDER_UNSPECIFIED: Order
+ORDER_ASC: Order
+ORDER_DESC: Order
+NODE_KIND_ARTIFACT: NodeKind
+NODE_KIND_EXECUTION: NodeKind
 
 class PropertyValue(_message.Message):
     __slots__ = ("int_value", "double_value", "string_value", "bool_value")
@@ -98,26 +114,34 @@ class Event(_message.Message):
     def __init__(self, execution_id: _Optional[int] = ..., artifact_id: _Optional[int] = ..., is_output: bool = ..., role: _Optional[str] = ...) -> None: ...
 
 class LineageColumns(_message.Message):
-    __slots__ = ("node_ids", "node_types", "node_names", "node_states", "node_depths", "edge_sources", "edge_targets", "edge_is_output", "edge_roles")
+    __slots__ = ("node_ids", "node_kinds", "node_type_codes", "node_type_names", "node_names", "node_state_codes", "node_state_names", "node_depths", "edge_artifact_ids", "edge_execution_ids", "edge_is_output", "edge_role_codes", "edge_role_names")
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
-    NODE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    NODE_KINDS_FIELD_NUMBER: _ClassVar[int]
+    NODE_TYPE_CODES_FIELD_NUMBER: _ClassVar[int]
+    NODE_TYPE_NAMES_FIELD_NUMBER: _ClassVar[int]
     NODE_NAMES_FIELD_NUMBER: _ClassVar[int]
-    NODE_STATES_FIELD_NUMBER: _ClassVar[int]
+    NODE_STATE_CODES_FIELD_NUMBER: _ClassVar[int]
+    NODE_STATE_NAMES_FIELD_NUMBER: _ClassVar[int]
     NODE_DEPTHS_FIELD_NUMBER: _ClassVar[int]
-    EDGE_SOURCES_FIELD_NUMBER: _ClassVar[int]
-    EDGE_TARGETS_FIELD_NUMBER: _ClassVar[int]
+    EDGE_ARTIFACT_IDS_FIELD_NUMBER: _ClassVar[int]
+    EDGE_EXECUTION_IDS_FIELD_NUMBER: _ClassVar[int]
     EDGE_IS_OUTPUT_FIELD_NUMBER: _ClassVar[int]
-    EDGE_ROLES_FIELD_NUMBER: _ClassVar[int]
-    node_ids: _containers.RepeatedScalarFieldContainer[str]
-    node_types: _containers.RepeatedScalarFieldContainer[str]
+    EDGE_ROLE_CODES_FIELD_NUMBER: _ClassVar[int]
+    EDGE_ROLE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    node_ids: _containers.RepeatedScalarFieldContainer[int]
+    node_kinds: _containers.RepeatedScalarFieldContainer[NodeKind]
+    node_type_codes: _containers.RepeatedScalarFieldContainer[int]
+    node_type_names: _containers.RepeatedScalarFieldContainer[str]
     node_names: _containers.RepeatedScalarFieldContainer[str]
-    node_states: _containers.RepeatedScalarFieldContainer[str]
+    node_state_codes: _containers.RepeatedScalarFieldContainer[int]
+    node_state_names: _containers.RepeatedScalarFieldContainer[str]
     node_depths: _containers.RepeatedScalarFieldContainer[int]
-    edge_sources: _containers.RepeatedScalarFieldContainer[str]
-    edge_targets: _containers.RepeatedScalarFieldContainer[str]
+    edge_artifact_ids: _containers.RepeatedScalarFieldContainer[int]
+    edge_execution_ids: _containers.RepeatedScalarFieldContainer[int]
     edge_is_output: _containers.RepeatedScalarFieldContainer[bool]
-    edge_roles: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., node_types: _Optional[_Iterable[str]] = ..., node_names: _Optional[_Iterable[str]] = ..., node_states: _Optional[_Iterable[str]] = ..., node_depths: _Optional[_Iterable[int]] = ..., edge_sources: _Optional[_Iterable[str]] = ..., edge_targets: _Optional[_Iterable[str]] = ..., edge_is_output: _Optional[_Iterable[bool]] = ..., edge_roles: _Optional[_Iterable[str]] = ...) -> None: ...
+    edge_role_codes: _containers.RepeatedScalarFieldContainer[int]
+    edge_role_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_ids: _Optional[_Iterable[int]] = ..., node_kinds: _Optional[_Iterable[_Union[NodeKind, str]]] = ..., node_type_codes: _Optional[_Iterable[int]] = ..., node_type_names: _Optional[_Iterable[str]] = ..., node_names: _Optional[_Iterable[str]] = ..., node_state_codes: _Optional[_Iterable[int]] = ..., node_state_names: _Optional[_Iterable[str]] = ..., node_depths: _Optional[_Iterable[int]] = ..., edge_artifact_ids: _Optional[_Iterable[int]] = ..., edge_execution_ids: _Optional[_Iterable[int]] = ..., edge_is_output: _Optional[_Iterable[bool]] = ..., edge_role_codes: _Optional[_Iterable[int]] = ..., edge_role_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MetricPoint(_message.Message):
     __slots__ = ("model_id", "evaluation_id", "span", "value")

@@ -57,10 +57,29 @@ r["ResolveNode"] = A.ResolveNode(a.ResolveNodeRequest(ref=art.digest[:20]), meta
 r["GetExecution"] = A.GetExecution(a.GetExecutionRequest(ref="execution:1"), metadata=md).execution.type
 r["ListExecutions"] = len(A.ListExecutions(a.ListExecutionsRequest(), metadata=md).executions)
 r["ListEvents"] = sorted(e.role for e in A.ListEvents(a.ListEventsRequest(ref="execution:3"), metadata=md).events)
-graph = L.GetLineage(l.GetLineageRequest(start=[last], direction=t.DIRECTION_UP), metadata=md)
-r["GetLineage"] = [len(graph.graph.node_ids), len(graph.graph.edge_sources)]
+graph = L.GetLineage(l.GetLineageRequest(start=[last], direction=t.DIRECTION_UP), metadata=md).graph
+r["GetLineage"] = [len(graph.node_ids), len(graph.edge_artifact_ids)]
+# decode the packed columns with nothing but the generated code
+kinds = ["artifact" if k == t.NODE_KIND_ARTIFACT else "execution" for k in graph.node_kinds]
+nodes = {f"{k}:{i}": graph.node_type_names[c] for k, i, c in zip(kinds, graph.node_ids, graph.node_type_codes)}
+r["lineage_nodes"] = nodes
+r["lineage_edges"] = sorted(
+    [f"execution:{x}", f"artifact:{a}", graph.edge_role_names[c]] if out else
+    [f"artifact:{a}", f"execution:{x}", graph.edge_role_names[c]]
+    for a, x, out, c in zip(graph.edge_artifact_ids, graph.edge_execution_ids, graph.edge_is_output,
+                            graph.edge_role_codes))
 pages = list(L.StreamLineage(l.StreamLineageRequest(start=[last], page_size=3), metadata=md))
-r["StreamLineage"] = [len(pages), sum(len(p.page.node_ids) for p in pages), sum(len(p.page.edge_sources) for p in pages)]
+r["StreamLineage"] = [len(pages), sum(len(p.page.node_ids) for p in pages),
+                      sum(len(p.page.edge_artifact_ids) for p in pages)]
+newest = A.ListArtifacts(a.ListArtifactsRequest(order=t.ORDER_DESC, page_size=2), metadata=md)
+older = A.ListArtifacts(a.ListArtifactsRequest(order=t.ORDER_DESC, page_size=2, page_token=newest.next_page_token),
+                        metadata=md)
+r["ListArtifacts_desc"] = [x.id for x in list(newest.artifacts) + list(older.artifacts)]
+r["ListExecutions_desc"] = [x.id for x in A.ListExecutions(
+    a.ListExecutionsRequest(order=t.ORDER_DESC, before_id=5, page_size=2), metadata=md).executions]
+r["GetNewestExecutionId"] = S.GetNewestExecutionId(s.GetNewestExecutionIdRequest(), metadata=md).execution_id
+r["ListMetricNames"] = list(M.ListMetricNames(m.ListMetricNamesRequest(pipeline="daily"), metadata=md).metric_names)
+r["ListSlices"] = list(M.ListSlices(m.ListSlicesRequest(pipeline="daily", metric="auc_roc"), metadata=md).slices)
 r["GetMetricSeries"] = len(M.GetMetricSeries(m.GetMetricSeriesRequest(pipeline="daily", metric="auc_roc"),
                                              metadata=md).points)
 evals = A.ListArtifacts(a.ListArtifactsRequest(type="ModelEvaluation"), metadata=md).artifacts
@@ -69,8 +88,10 @@ r["GetEvaluationMetrics"] = sorted(x.slice for x in M.GetEvaluationMetrics(
 r["GetLatestBlessed"] = M.GetLatestBlessed(m.GetLatestBlessedRequest(pipeline="daily"), metadata=md).model.id
 r["ListBlessings"] = len(M.ListBlessings(m.ListBlessingsRequest(pipeline="daily"), metadata=md).blessings)
 r["ListPipelines"] = list(M.ListPipelines(m.ListPipelinesRequest(), metadata=md).pipelines)
-ws = M.SelectWarmStart(m.SelectWarmStartRequest(pipeline="daily", policy="best", metric="auc_roc"), metadata=md)
-r["SelectWarmStart"] = [ws.ok, ws.model.id]
+ws = M.SelectWarmStart(m.SelectWarmStartRequest(
+    pipeline="daily", policy="best", metric="auc_roc", exclude=[page2.artifacts[-1].id], explain="all",
+    require_compatible=m.CompatibilityRequirement(reference_model=last)), metadata=md)
+r["SelectWarmStart"] = [ws.ok, ws.model.id, ws.chosen.model_id, len(ws.skipped)]
 gate = G.EvaluateGate(g.EvaluateGateRequest(spec_yaml=spec, candidate=last), metadata=md)
 r["EvaluateGate"] = [gate.report.passed, len(gate.report.checks), gate.baseline_evaluation]
 logged = I.LogExecution(i.LogExecutionRequest(
@@ -117,10 +138,19 @@ def test_every_rpc_from_a_client_generated_from_proto(tmp_path):
     assert r["ListEvents"] == ["examples", "model", "transform_graph"]
     nodes, edges = r["GetLineage"]
     assert r["StreamLineage"] == [-(-max(nodes, edges) // 3), nodes, edges]
+    with mlstore.open(uri) as store:
+        graph = store.lineage(f"artifact:{models[-1]}")
+    assert r["lineage_nodes"] == {str(n.id): n.type for n in graph.nodes}
+    assert r["lineage_edges"] == sorted([str(e.source), str(e.target), e.role] for e in graph.edges)
+    assert r["ListArtifacts_desc"] == [20, 19, 18, 17]
+    assert r["ListExecutions_desc"] == [4, 3] and r["GetNewestExecutionId"] == 20
+    assert r["ListMetricNames"] == ["auc_roc", "example_count", "log_loss"]
+    assert r["ListSlices"] == ["Overall", "carrier=AA", "carrier=DL"]
     assert r["GetMetricSeries"] == 4
     assert r["GetEvaluationMetrics"] == ["Overall", "carrier=AA", "carrier=DL"]
     assert r["GetLatestBlessed"] == models[-1]  # day 4 is blessed (every third day is not)
     assert r["ListBlessings"] == 4 and r["ListPipelines"] == ["daily"]
-    assert r["SelectWarmStart"][0] is True and r["SelectWarmStart"][1] in models
+    ok, model, chosen, skipped = r["SelectWarmStart"]
+    assert ok is True and model in models[:-1] and chosen == f"artifact:{model}" and skipped == len(models) - 1
     assert r["EvaluateGate"][1] > 0
     assert r["LogExecution"] == [True, 1]

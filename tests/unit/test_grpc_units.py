@@ -6,7 +6,7 @@ import pytest
 
 from mlstore import errors
 from mlstore.lineage import LineageEdge, LineageGraph, LineageNode
-from mlstore.server import convert
+from mlstore.server import convert, lineage_columns
 from mlstore.server.app import ServeOptions, check_exposure, is_loopback
 from mlstore.server.auth import parse_tokens, required_scope
 from mlstore.server.query_services import decode_page_token, encode_page_token
@@ -68,11 +68,25 @@ def test_records_round_trip_exactly():
              LineageNode(NodeId("execution", 2), "Trainer", None, "COMPLETE", 0)]
     edges = [LineageEdge(NodeId("artifact", 1), NodeId("execution", 2), "INPUT", "examples")]
     graph = LineageGraph.from_objects([NodeId("execution", 2)], "up", None, nodes, edges)
-    start, columns = convert.graph_to_columns(graph)
-    back = convert.graph_from_columns(start, "up", None, [columns])
+    start, columns = lineage_columns.graph_to_columns(graph)
+    back = lineage_columns.graph_from_columns(start, "up", None, [columns])
     assert back == graph and back.nodes == tuple(nodes) and back.edges == tuple(edges)
-    pages = list(convert.pages_of(graph, 1))
-    assert len(pages) == 2 and convert.graph_from_columns(start, "up", None, pages) == graph
+    pages = list(lineage_columns.pages_of(graph, 1))
+    assert len(pages) == 2 and lineage_columns.graph_from_columns(start, "up", None, pages) == graph
+    assert list(columns.node_ids) == [1, 2] and list(columns.node_kinds) == [0, 1]
+    assert [columns.node_type_names[c] for c in columns.node_type_codes] == ["Examples", "Trainer"]
+    assert list(columns.edge_artifact_ids) == [1] and list(columns.edge_execution_ids) == [2]
+
+
+def test_inconsistent_lineage_columns_are_rejected():
+    _, columns = lineage_columns.graph_to_columns(LineageGraph.from_objects(
+        [NodeId("artifact", 1)], "up", None, [LineageNode(NodeId("artifact", 1), "Examples", None, "LIVE", 0)], []))
+    bad_code, short = (type(columns).FromString(columns.SerializeToString()) for _ in range(2))
+    bad_code.node_type_codes[0] = 5
+    short.node_depths.append(1)
+    for bad in (bad_code, short):
+        with pytest.raises(errors.InvalidArgument):
+            lineage_columns.graph_from_columns(["artifact:1"], "up", None, [bad])
 
 
 def test_unknown_direction_is_invalid():
