@@ -176,9 +176,9 @@ def main() -> None:
     if args.reuse:
         from mlstore._uri import parse_store_uri  # noqa: PLC0415
         from mlstore.index import migrate  # noqa: PLC0415
-        from mlstore.store import _index_engine  # noqa: PLC0415
+        from mlstore.index.sync import index_engine  # noqa: PLC0415
 
-        migrate.upgrade(_index_engine(parse_store_uri(str(work / "store"))))
+        migrate.upgrade(index_engine(parse_store_uri(str(work / "store"))))
     store = mlstore.open(str(work / "store"))
     blob = store.blobs.publish(work / "blob.txt")
     raw = RawMLMD(work / "raw.sqlite")

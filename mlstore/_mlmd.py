@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import sqlite3
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
@@ -95,6 +95,7 @@ class Metadata:
             where = location.directory or f"{location.database.host}:{location.database.port}"
             raise errors.Unavailable(f"cannot open ML Metadata at {where}: {_first_line(e)}") from None
         self._type_ids: dict[tuple[str, str], int] = {}
+        self._type_names: dict[int, str] = {}
 
     @property
     def raw(self) -> metadata_store.MetadataStore:
@@ -127,6 +128,15 @@ class Metadata:
                         value.string_value = ENCODED_PREFIX + encoded
 
     # -- types -----------------------------------------------------------------------
+
+    def type_names(self, needed: Iterable[int] = ()) -> dict[int, str]:
+        """MLMD type id -> name (artifact and execution types), cached; refreshed when one
+        of ``needed`` is unknown (another process registered a type)."""
+        if not self._type_names or any(i not in self._type_names for i in needed):
+            names = {t.id: t.name for t in self.call(self._store.get_artifact_types)}
+            names.update({t.id: t.name for t in self.call(self._store.get_execution_types)})
+            self._type_names = names
+        return self._type_names
 
     def artifact_type_id(self, name: str) -> int:
         """Registers (once) and returns the id of mlstore artifact type ``name``."""

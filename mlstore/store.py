@@ -5,57 +5,32 @@
 >>> graph = store.lineage("artifact:12", direction="up")
 
 Writes go MLMD first (the system of record, one transaction per execution), then the
-index. A journal row written before the MLMD transaction makes the pair crash-safe:
-whoever opens the store next finds the journal row, looks the execution up in MLMD by
-its external id and indexes it (or drops the row when the MLMD write never happened).
+index, made crash-safe by a journal (see :mod:`mlstore.index.sync`). Queries read the
+index and the in-memory lineage cache, never MLMD's deprecated filter queries.
 """
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
-from sqlalchemy import create_engine, delete, event, insert, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import insert, select
 
 from mlstore import errors, schema
-from mlstore._mlmd import Metadata, set_property
+from mlstore._mlmd import Metadata
+from mlstore._records import (LoggedExecution, OutputArtifact, check_write, context_messages, event_pairs,
+                              execution_message, output_pair)
 from mlstore._uri import StoreLocation, parse_store_uri
 from mlstore.blobs import BlobStore
-from mlstore.index import migrate, queries
+from mlstore.index import queries
 from mlstore.index import tables as t
-from mlstore.index.writer import IndexBatch, write_batch_safely
 from mlstore.index.graph_cache import GraphCache
+from mlstore.index.sync import IndexSync, index_engine, prepare_schema
 from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 
-_EXECUTION_STATES = {"COMPLETE", "FAILED", "CACHED", "RUNNING", "CANCELED"}
-_MLMD_PAGE = 500
-
-
-@dataclass(frozen=True)
-class OutputArtifact:
-    """An artifact an execution produced; its bytes are already published as ``digest``."""
-
-    type: str
-    uri: str
-    digest: str
-    size: int
-    role: str
-    properties: Mapping[str, Any] = field(default_factory=dict)
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class LoggedExecution:
-    execution_id: int
-    output_ids: tuple[int, ...]
+__all__ = ["LoggedExecution", "OutputArtifact", "Store", "open"]
 
 
 def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.open on purpose
@@ -68,6 +43,7 @@ def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.op
     Raises:
         InvalidArgument: malformed URI.
         Unavailable: the database or server cannot be reached.
+        FailedPrecondition: the index needs ``mlstore db upgrade``.
     """
     location = parse_store_uri(uri)
     if location.server is not None:
@@ -75,29 +51,6 @@ def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.op
 
         return RemoteStore(location)  # type: ignore[return-value]
     return Store(location)
-
-
-def _index_engine(location: StoreLocation) -> Engine:
-    if location.directory is not None:
-        engine = create_engine(f"sqlite:///{location.directory / 'index.sqlite'}")
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # The index is derived data (rebuildable with `mlstore reindex`), so it skips
-            # fsync: a killed process loses nothing, only an OS crash could need a reindex.
-            cursor.execute("PRAGMA synchronous=OFF")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        return engine
-    db = location.database
-    driver = "mysql+pymysql" if db.dialect == "mysql" else "postgresql+psycopg2"
-    from sqlalchemy.engine import URL  # noqa: PLC0415
-
-    url = URL.create(driver, db.user or None, db.password or None, db.host, db.port, db.database)
-    return create_engine(url, pool_pre_ping=True)
 
 
 class Store:
@@ -109,10 +62,11 @@ class Store:
             location.directory.mkdir(parents=True, exist_ok=True)
         self.metadata = Metadata(location)
         self.blobs = BlobStore(location.artifact_root)
-        self.engine = _index_engine(location)
-        self._type_name_cache: dict[int, str] | None = None
+        self.engine = index_engine(location)
+        prepare_schema(self.engine, location.uri)
         self.graph_cache = GraphCache(self.engine)
-        self._prepare_index()
+        self._sync = IndexSync(self.metadata, self.engine)
+        self.catch_up()
 
     @property
     def uri(self) -> str:
@@ -129,70 +83,20 @@ class Store:
 
     # -- index upkeep --------------------------------------------------------------------
 
-    def _prepare_index(self) -> None:
-        try:
-            current = migrate.current_revision(self.engine)
-        except OperationalError as e:
-            raise errors.Unavailable(f"cannot open the index database: {e.orig}") from None
-        head = migrate.head_revision()
-        if current is None:
-            migrate.upgrade(self.engine)
-        elif current != head:
-            raise errors.FailedPrecondition(
-                f"the index schema is at revision {current}, this mlstore needs {head}: "
-                f"run `mlstore db upgrade --store {self.uri}`"
-            )
-        self.catch_up()
-
     def catch_up(self) -> int:
         """Indexes executions that reached MLMD but not the index (after a crash).
 
         Returns the number of executions indexed.
         """
-        with self.engine.connect() as connection:
-            pending = connection.scalars(select(t.journal.c.external_id)).all()
-            empty_index = connection.scalar(select(t.execution.c.id).limit(1)) is None
-        indexed = 0
-        if pending:
-            found = self.metadata.call(self.metadata.raw.get_executions_by_external_ids, list(pending))
-            indexed = self._index_executions(found, journal_ids=pending)
-        if empty_index and self._mlmd_has_executions():
-            indexed += self.reindex()
+        indexed, rebuilt = self._sync.catch_up()
+        if rebuilt:
+            self.graph_cache = GraphCache(self.engine)
         return indexed
-
-    def _mlmd_has_executions(self) -> bool:
-        options = metadata_store.ListOptions(limit=1)
-        return bool(self.metadata.call(self.metadata.raw.get_executions, list_options=options))
 
     def reindex(self) -> int:
         """Rebuilds the whole index from MLMD. Returns the number of executions indexed."""
-        with self.engine.begin() as connection:
-            for table in (t.blessing, t.metric, t.event, t.execution, t.artifact):
-                connection.execute(delete(table))
         self.graph_cache = GraphCache(self.engine)  # event ids restart after the rebuild
-        executions = sorted(self.metadata.call(self.metadata.raw.get_executions), key=lambda e: e.id)
-        total = 0
-        for i in range(0, len(executions), _MLMD_PAGE):
-            total += self._index_executions(executions[i:i + _MLMD_PAGE])
-        return total
-
-    def _index_executions(self, executions: Sequence[pb.Execution], journal_ids: Sequence[str] = ()) -> int:
-        mlmd = self.metadata
-        events = mlmd.call(mlmd.raw.get_events_by_execution_ids, [e.id for e in executions]) if executions else []
-        artifact_ids = sorted({ev.artifact_id for ev in events})
-        artifacts = mlmd.call(mlmd.raw.get_artifacts_by_id, artifact_ids) if artifact_ids else []
-        needed = [e.type_id for e in executions] + [a.type_id for a in artifacts]
-        batch = IndexBatch(list(executions), list(events), {a.id: a for a in artifacts}, self._type_names(needed))
-        return write_batch_safely(self.engine, batch, journal_ids)
-
-    def _type_names(self, needed: Iterable[int] = ()) -> dict[int, str]:
-        """MLMD type id -> name, cached; refreshed when a needed id is unknown."""
-        if self._type_name_cache is None or any(i not in self._type_name_cache for i in needed):
-            mlmd = self.metadata
-            names = {t_.id: t_.name for t_ in mlmd.call(mlmd.raw.get_artifact_types)}
-            names.update({t_.id: t_.name for t_ in mlmd.call(mlmd.raw.get_execution_types)})
-            self._type_name_cache = names
-        return self._type_name_cache
+        return self._sync.rebuild()
 
     # -- write path ----------------------------------------------------------------------
 
@@ -227,14 +131,17 @@ class Store:
             InvalidArgument: unknown type/property/state, malformed names.
             NotFound: an input artifact or an output blob does not exist.
         """
-        properties = dict(properties or {})
-        input_spans = self._validate_write(step, pipeline, inputs, outputs, state)
+        check_write(step, pipeline, outputs, state)
+        for output in outputs:
+            if not self.blobs.exists(output.digest):
+                raise errors.NotFound(f"blob {output.digest} is not in the store; publish it first")
+        input_spans = self._input_spans([i for i, _ in inputs])
         self._input_spans([i for i, _ in reused_outputs])  # they must exist
-        execution = self._execution_proto(step, pipeline, properties, state, run_id)
-        pairs = self._event_pairs(inputs, pb.Event.INPUT) + [
-            self._output_pair(o, pipeline, input_spans, state) for o in outputs
-        ] + self._event_pairs(reused_outputs, pb.Event.OUTPUT)
-        contexts = self._contexts(pipeline, run_id)
+        execution = execution_message(self.metadata, step, pipeline, properties or {}, state, run_id)
+        pairs = (event_pairs(inputs, pb.Event.INPUT)
+                 + [output_pair(self.metadata, o, pipeline, input_spans, state) for o in outputs]
+                 + event_pairs(reused_outputs, pb.Event.OUTPUT))
+        contexts = context_messages(self.metadata, pipeline, run_id)
         self.metadata.encode_strings(execution, *[artifact for artifact, _ in pairs if artifact is not None])
         with self.engine.begin() as connection:
             connection.execute(insert(t.journal), {"external_id": execution.external_id,
@@ -244,33 +151,14 @@ class Store:
                 self.metadata.raw.put_execution, execution, pairs, contexts, reuse_context_if_already_exist=True
             )
         except BaseException:
-            self._forget_journal(execution.external_id)
+            self._sync.forget(execution.external_id)
             raise
         stored = self.metadata.call(self.metadata.raw.get_executions_by_id, [execution_id])
-        self._index_executions(stored, journal_ids=[execution.external_id])
+        self._sync.index(stored, journal_ids=[execution.external_id])
         return LoggedExecution(execution_id, tuple(artifact_ids[len(inputs):len(inputs) + len(outputs)]))
 
-    def _forget_journal(self, external_id: str) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(delete(t.journal).where(t.journal.c.external_id == external_id))
-
-    def _validate_write(self, step, pipeline, inputs, outputs, state) -> None:
-        if not step or not step.replace("_", "").replace("-", "").isalnum():
-            raise errors.InvalidArgument(f"step name {step!r} must be letters, digits, '_' or '-'")
-        if not pipeline or len(pipeline) > 255:
-            raise errors.InvalidArgument("pipeline name must be 1-255 characters")
-        if state not in _EXECUTION_STATES:
-            raise errors.InvalidArgument(f"state must be one of {sorted(_EXECUTION_STATES)}, not {state!r}")
-        for output in outputs:
-            schema.check_artifact_properties(output.type, output.properties)
-            if not output.role:
-                raise errors.InvalidArgument(f"output artifact of type {output.type} needs a role")
-            if not self.blobs.exists(output.digest):
-                raise errors.NotFound(f"blob {output.digest} is not in the store; publish it first")
-        return self._input_spans([i for i, _ in inputs])
-
     def _input_spans(self, ids: list[int]) -> list[int]:
-        """Spans of the input artifacts; raises NotFound for an input that does not exist."""
+        """Spans of the given artifacts; raises NotFound for one that does not exist."""
         if not ids:
             return []
         with self.engine.connect() as connection:
@@ -279,63 +167,6 @@ class Store:
         if missing:
             raise errors.NotFound(f"input artifact:{missing[0]} does not exist")
         return [span for span in spans.values() if span is not None]
-
-    def _execution_proto(self, step, pipeline, properties, state, run_id) -> pb.Execution:
-        execution = pb.Execution(
-            type_id=self.metadata.execution_type_id(step),
-            last_known_state=pb.Execution.State.Value(state),
-            external_id=f"mlstore:{uuid.uuid4().hex}",
-        )
-        properties = {"pipeline": pipeline, "run_id": run_id or "", **properties}
-        for key, value in properties.items():
-            if value is None:
-                continue
-            if key in schema.COMMON_EXECUTION_PROPERTIES:
-                kind = schema.COMMON_EXECUTION_PROPERTIES[key]
-                if kind == schema.STRING and not isinstance(value, str):
-                    value = json.dumps(value, sort_keys=True)
-                schema.check_value(f"{step}.{key}", kind, value)
-                set_property(execution.properties, key, value)
-            else:
-                if isinstance(value, (dict, list)):
-                    value = json.dumps(value, sort_keys=True)
-                set_property(execution.custom_properties, key, value)
-        return execution
-
-    @staticmethod
-    def _event_pairs(refs: Sequence[tuple[int, str]], event_type: int) -> list:
-        """Events on existing artifacts (no artifact message: MLMD must not rewrite them)."""
-        pairs = []
-        for artifact_id, role in refs:
-            ev = pb.Event(type=event_type, artifact_id=artifact_id)
-            ev.path.steps.add().key = role
-            pairs.append((None, ev))
-        return pairs
-
-    def _output_pair(self, output: OutputArtifact, pipeline, input_spans, state):
-        artifact = pb.Artifact(
-            type_id=self.metadata.artifact_type_id(output.type),
-            uri=output.uri,
-            state=pb.Artifact.LIVE if state in ("COMPLETE", "CACHED") else pb.Artifact.ABANDONED,
-        )
-        if output.name:
-            # MLMD keeps artifact names unique per type: a name doubles as a lock (hub versions).
-            artifact.name = output.name
-        props = {"digest": output.digest, "size": float(output.size), "pipeline": pipeline, **output.properties}
-        if "span" not in props and input_spans:
-            props["span"] = max(input_spans)  # an output derives from its newest input data
-        for key, value in props.items():
-            set_property(artifact.properties, key, value)
-        ev = pb.Event(type=pb.Event.OUTPUT)
-        ev.path.steps.add().key = output.role
-        return (artifact, ev)
-
-    def _contexts(self, pipeline: str, run_id: str | None) -> list[pb.Context]:
-        contexts = [pb.Context(type_id=self.metadata.context_type_id(schema.PIPELINE_CONTEXT), name=pipeline)]
-        if run_id:
-            contexts.append(pb.Context(
-                type_id=self.metadata.context_type_id(schema.RUN_CONTEXT), name=f"{pipeline}/{run_id}"))
-        return contexts
 
     # -- query path ----------------------------------------------------------------------
 

@@ -146,14 +146,14 @@ def db() -> None:
 def upgrade(ctx: Context, revision: str) -> None:
     """Migrate the index tables to the newest schema."""
     from mlstore._uri import parse_store_uri  # noqa: PLC0415
-    from mlstore.store import _index_engine  # noqa: PLC0415
+    from mlstore.index.sync import index_engine  # noqa: PLC0415
 
     location = parse_store_uri(ctx.store_uri)
     if location.server:
         raise errors.InvalidArgument("db upgrade runs against the database, not through a server")
     if location.directory is not None:
         location.directory.mkdir(parents=True, exist_ok=True)
-    engine = _index_engine(location)
+    engine = index_engine(location)
     before = migrate.current_revision(engine)
     migrate.upgrade(engine, revision)
     after = migrate.current_revision(engine)
@@ -165,9 +165,9 @@ def upgrade(ctx: Context, revision: str) -> None:
 def current(ctx: Context) -> None:
     """Print the index schema revision."""
     from mlstore._uri import parse_store_uri  # noqa: PLC0415
-    from mlstore.store import _index_engine  # noqa: PLC0415
+    from mlstore.index.sync import index_engine  # noqa: PLC0415
 
-    engine = _index_engine(parse_store_uri(ctx.store_uri))
+    engine = index_engine(parse_store_uri(ctx.store_uri))
     rev = migrate.current_revision(engine)
     ctx.emit({"revision": rev, "head": migrate.head_revision()}, f"{rev} (newest: {migrate.head_revision()})")
 

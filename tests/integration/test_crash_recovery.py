@@ -12,7 +12,7 @@ from mlstore.index import tables as t
 CHILD = textwrap.dedent("""
     import os, signal, sys
     import mlstore
-    import mlstore.store as store_module
+    import mlstore.index.sync as sync_module
 
     def die(*args, **kwargs):          # the index write never happens
         os.kill(os.getpid(), signal.SIGKILL)
@@ -21,7 +21,7 @@ CHILD = textwrap.dedent("""
     with mlstore.run("crash", "ExampleGen", store=store) as r:
         r.log_artifact(sys.argv[2], "Examples", properties={"span": 1})
     print("first logged", flush=True)
-    store_module.write_batch_safely = die
+    sync_module.write_batch_safely = die
     with mlstore.run("crash", "Trainer", store=store) as r2:
         r2.use(r.outputs[0], "examples")
         r2.log_artifact(sys.argv[2], "Model")

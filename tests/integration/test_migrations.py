@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 from mlstore._uri import parse_store_uri
 from mlstore.index import migrate
 from mlstore.index.tables import metadata
-from mlstore.store import _index_engine
+from mlstore.index.sync import index_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +22,7 @@ def test_migrated_schema_equals_the_tables_and_downgrades(store_uri):
     location = parse_store_uri(store_uri)
     if location.directory is not None:
         location.directory.mkdir(parents=True)
-    engine = _index_engine(location)
+    engine = index_engine(location)
     migrate.upgrade(engine)
     assert migrate.current_revision(engine) == migrate.head_revision()
     with engine.connect() as connection:

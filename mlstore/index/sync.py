@@ -1,0 +1,121 @@
+"""Keeping the index level with MLMD: the engine, schema check, catch-up and rebuild.
+
+Every write goes MLMD first, then the index. A journal row written before the MLMD
+transaction makes the pair crash-safe: whoever opens the store next finds the row,
+looks the execution up in MLMD by its external id and indexes it (or drops the row when
+the MLMD write never happened). An index that is empty while MLMD is not (a new index
+over an old store) is rebuilt.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
+from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import OperationalError
+
+from mlstore import errors
+from mlstore._mlmd import Metadata
+from mlstore._uri import StoreLocation
+from mlstore.index import migrate
+from mlstore.index import tables as t
+from mlstore.index.writer import IndexBatch, write_batch_safely
+
+_MLMD_PAGE = 500
+
+
+def index_engine(location: StoreLocation) -> Engine:
+    """The SQLAlchemy engine of a store's index (``index.sqlite`` or the shared database)."""
+    if location.directory is not None:
+        engine = create_engine(f"sqlite:///{location.directory / 'index.sqlite'}")
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # The index is derived data (rebuildable with `mlstore reindex`), so it skips
+            # fsync: a killed process loses nothing, only an OS crash could need a reindex.
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    db = location.database
+    driver = "mysql+pymysql" if db.dialect == "mysql" else "postgresql+psycopg2"
+    url = URL.create(driver, db.user or None, db.password or None, db.host, db.port, db.database)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def prepare_schema(engine: Engine, uri: str) -> None:
+    """Creates the index tables of a new store; refuses an index at another revision.
+
+    Raises:
+        Unavailable: the index database cannot be opened.
+        FailedPrecondition: the schema needs ``mlstore db upgrade``.
+    """
+    try:
+        current = migrate.current_revision(engine)
+    except OperationalError as e:
+        raise errors.Unavailable(f"cannot open the index database: {e.orig}") from None
+    head = migrate.head_revision()
+    if current is None:
+        migrate.upgrade(engine)
+    elif current != head:
+        raise errors.FailedPrecondition(
+            f"the index schema is at revision {current}, this mlstore needs {head}: "
+            f"run `mlstore db upgrade --store {uri}`"
+        )
+
+
+class IndexSync:
+    """Copies MLMD executions (with their events and artifacts) into the index."""
+
+    def __init__(self, metadata: Metadata, engine: Engine):
+        self.metadata = metadata
+        self.engine = engine
+
+    def index(self, executions: Sequence[pb.Execution], journal_ids: Sequence[str] = ()) -> int:
+        """Indexes ``executions`` (idempotent) and clears ``journal_ids``; returns how many were new."""
+        mlmd = self.metadata
+        events = mlmd.call(mlmd.raw.get_events_by_execution_ids, [e.id for e in executions]) if executions else []
+        artifact_ids = sorted({ev.artifact_id for ev in events})
+        artifacts = mlmd.call(mlmd.raw.get_artifacts_by_id, artifact_ids) if artifact_ids else []
+        needed = [e.type_id for e in executions] + [a.type_id for a in artifacts]
+        batch = IndexBatch(list(executions), list(events), {a.id: a for a in artifacts}, mlmd.type_names(needed))
+        return write_batch_safely(self.engine, batch, journal_ids)
+
+    def catch_up(self) -> tuple[int, bool]:
+        """Indexes executions that reached MLMD but not the index (after a crash).
+
+        Returns ``(executions indexed, whether the whole index was rebuilt)``.
+        """
+        with self.engine.connect() as connection:
+            pending = connection.scalars(select(t.journal.c.external_id)).all()
+            empty_index = connection.scalar(select(t.execution.c.id).limit(1)) is None
+        indexed = 0
+        if pending:
+            found = self.metadata.call(self.metadata.raw.get_executions_by_external_ids, list(pending))
+            indexed = self.index(found, journal_ids=pending)
+        if empty_index and self._mlmd_has_executions():
+            return indexed + self.rebuild(), True
+        return indexed, False
+
+    def _mlmd_has_executions(self) -> bool:
+        options = metadata_store.ListOptions(limit=1)
+        return bool(self.metadata.call(self.metadata.raw.get_executions, list_options=options))
+
+    def rebuild(self) -> int:
+        """Rebuilds the whole index from MLMD. Returns the number of executions indexed."""
+        with self.engine.begin() as connection:
+            for table in (t.blessing, t.metric, t.event, t.execution, t.artifact):
+                connection.execute(delete(table))
+        executions = sorted(self.metadata.call(self.metadata.raw.get_executions), key=lambda e: e.id)
+        return sum(self.index(executions[i:i + _MLMD_PAGE]) for i in range(0, len(executions), _MLMD_PAGE))
+
+    def forget(self, external_id: str) -> None:
+        """Drops a journal row whose MLMD write failed."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(t.journal).where(t.journal.c.external_id == external_id))
