@@ -70,10 +70,13 @@ def build_store(directory: Path, days: int) -> None:
     store.close()
 
 
-def start_server(directory: Path, workers: int) -> tuple[subprocess.Popen, int]:
+def start_server(directory: Path, args) -> tuple[subprocess.Popen, int]:
     exe = Path(sys.executable).with_name("mlstore")
-    proc = subprocess.Popen([str(exe), "serve", "--store", str(directory), "--port", "0", "--workers", str(workers)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    command = [str(exe), "serve", "--store", str(directory), "--port", "0", "--workers", str(args.workers),
+               "--lineage-slots", str(args.lineage_slots)]
+    if args.processes:
+        command += ["--processes", str(args.processes)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     if not line.startswith("listening on"):
         proc.kill()
@@ -81,12 +84,19 @@ def start_server(directory: Path, workers: int) -> tuple[subprocess.Popen, int]:
     return proc, int(line.rsplit(":", 1)[1])
 
 
-def warm_up(target: str, models: list[int]) -> None:
-    """One lineage call before timing: the server loads its lineage cache on first use."""
+def warm_up(target: str, models: list[int], processes: int) -> None:
+    """Lineage calls before timing: each server process loads its lineage cache on first use.
+
+    Every new channel is a new connection, which the kernel hands to any of the
+    processes sharing the port (SO_REUSEPORT); a few per process reach each of them.
+    """
     from mlstore.v1 import lineage_service_pb2 as l, lineage_service_pb2_grpc as lg  # noqa: PLC0415
 
-    with grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 256 << 20)]) as channel:
-        lg.LineageServiceStub(channel).GetLineage(l.GetLineageRequest(start=[f"artifact:{models[-1]}"]), timeout=120)
+    for _ in range(4 * processes):
+        options = [("grpc.max_receive_message_length", 256 << 20), ("grpc.use_local_subchannel_pool", 1)]
+        with grpc.insecure_channel(target, options=options) as channel:
+            lg.LineageServiceStub(channel).GetLineage(l.GetLineageRequest(start=[f"artifact:{models[-1]}"]),
+                                                      timeout=120)
 
 
 def _client_loop(target: str, models: list[int], deadline: float, seed: int, out: list) -> None:
@@ -94,7 +104,11 @@ def _client_loop(target: str, models: list[int], deadline: float, seed: int, out
     from mlstore.v1 import lineage_service_pb2 as l, lineage_service_pb2_grpc as lg  # noqa: PLC0415
 
     rng = random.Random(seed)
-    channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 256 << 20)])
+    # A local subchannel pool gives each client its own connection, as separate client
+    # processes would have (gRPC otherwise shares one per process and target); the kernel
+    # spreads connections over the server processes.
+    channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 256 << 20),
+                                                     ("grpc.use_local_subchannel_pool", 1)])
     gates, lineage = gg.GateServiceStub(channel), lg.LineageServiceStub(channel)
     i = 0
     while time.time() < deadline:
@@ -139,9 +153,9 @@ def run(args) -> dict:
 
     with mlstore.open(str(directory)) as store:
         models = [a.id for a in store.artifacts(type="Model")]
-    proc, port = start_server(directory, args.workers)
+    proc, port = start_server(directory, args)
     try:
-        warm_up(f"127.0.0.1:{port}", models)
+        warm_up(f"127.0.0.1:{port}", models, args.processes or os.cpu_count() or 1)
         deadline = time.time() + args.seconds
         queue: mp.Queue = mp.Queue()
         per_proc = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
@@ -156,6 +170,8 @@ def run(args) -> dict:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     report = {"days": args.days, "models": len(models), "clients": args.clients, "seconds": args.seconds,
+              "server_processes": args.processes or os.cpu_count(), "lineage_slots": args.lineage_slots,
+              "cpus": os.cpu_count(),
               "store_build_s": round(build_s, 1), "requests": len(results),
               "throughput_rps": round(len(results) / args.seconds, 1)}
     for kind in ("gate", "lineage"):
@@ -177,7 +193,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--procs", type=int, default=5, help="client processes the clients are spread over")
-    parser.add_argument("--workers", type=int, default=64, help="server RPC threads")
+    parser.add_argument("--workers", type=int, default=64, help="server RPC threads per process")
+    parser.add_argument("--processes", type=int, default=None, help="server processes (default: serve's, the CPUs)")
+    parser.add_argument("--lineage-slots", type=int, default=1, help="lineage queries at once per server process")
     parser.add_argument("--cache", default=os.environ.get("MLSTORE_BENCH_CACHE", "~/.cache/mlstore-bench"))
     args = parser.parse_args()
     print(json.dumps(run(args), indent=2))

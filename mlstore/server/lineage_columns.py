@@ -2,8 +2,14 @@
 
 Both directions work on the graph's raw columns (:meth:`LineageGraph.columns`): node
 keys are ``2*id + kind`` int64 arrays (:func:`mlstore.index.tables.node_key`), so ids
-and kinds are two vectorised operations, and each column reaches protobuf as one list
-(copied in C). Types, states and roles travel as small dictionaries plus int32 codes.
+and kinds are two vectorised operations. Types, states and roles travel as small
+dictionaries plus codes.
+
+Why the numeric columns are written as wire bytes: handing protobuf a Python list
+costs ~40 ns per element (25 ms for a 60,000-node graph, more than the query). A packed
+``sfixed64``/``sfixed32`` field is on the wire just ``tag, length, little-endian array``,
+so :func:`_packed` writes it from the numpy array and ``MergeFromString`` parses it
+(a copy); any protobuf parser reads the result as the typed repeated field.
 """
 
 from __future__ import annotations
@@ -30,11 +36,33 @@ def pages_of(graph: LineageGraph, size: int) -> Iterator[pb.LineageColumns]:
         yield _columns(graph, slice(i * size, (i + 1) * size), slice(i * size, (i + 1) * size))
 
 
-def _codes(values: Sequence[str]) -> tuple[list[int], list[str]]:
+_FIELDS = pb.LineageColumns.DESCRIPTOR.fields_by_name
+_LENGTH_DELIMITED = 2  # protobuf wire type of packed repeated fields
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _packed(field: str, values: np.ndarray) -> bytes:
+    """The wire bytes of packed sfixed64/sfixed32 ``field`` holding ``values``."""
+    dtype = "<i8" if _FIELDS[field].type == _FIELDS[field].TYPE_SFIXED64 else "<i4"
+    payload = np.ascontiguousarray(values, dtype=dtype).tobytes()
+    if not payload:
+        return b""
+    return _varint(_FIELDS[field].number << 3 | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
+
+
+def _codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """Dictionary encoding: (codes, names) with ``names[codes[i]] == values[i]``."""
     names = list(dict.fromkeys(values))  # first-seen order; a handful of distinct names
     index = {name: code for code, name in enumerate(names)}
-    return list(map(index.__getitem__, values)), names
+    return np.fromiter(map(index.__getitem__, values), np.int32, len(values)), names
 
 
 def _columns(graph: LineageGraph, nodes: slice, edges: slice) -> pb.LineageColumns:
@@ -47,25 +75,33 @@ def _columns(graph: LineageGraph, nodes: slice, edges: slice) -> pb.LineageColum
     type_codes, type_names = _codes(types[nodes])
     state_codes, state_names = _codes(states[nodes])
     role_codes, role_names = _codes(roles[edges])
-    return pb.LineageColumns(
-        node_ids=(keys >> 1).tolist(), node_kinds=(keys & 1).tolist(),
-        node_type_codes=type_codes, node_type_names=type_names,
-        node_names=[n or "" for n in names[nodes]],
-        node_state_codes=state_codes, node_state_names=state_names, node_depths=depths[nodes].tolist(),
-        edge_artifact_ids=(artifact_keys >> 1).tolist(), edge_execution_ids=(execution_keys >> 1).tolist(),
-        edge_is_output=is_output.tolist(), edge_role_codes=role_codes, edge_role_names=role_names)
+    message = pb.LineageColumns(
+        node_kinds=(keys & 1).astype(np.uint8).tobytes(), node_type_names=type_names,
+        node_names=[n or "" for n in names[nodes]], node_state_names=state_names,
+        edge_is_output=is_output.astype(np.uint8).tobytes(), edge_role_names=role_names)
+    message.MergeFromString(b"".join((
+        _packed("node_ids", keys >> 1), _packed("node_type_codes", type_codes),
+        _packed("node_state_codes", state_codes), _packed("node_depths", depths[nodes]),
+        _packed("edge_artifact_ids", artifact_keys >> 1), _packed("edge_execution_ids", execution_keys >> 1),
+        _packed("edge_role_codes", role_codes))))
+    return message
 
 
-def _decoded(codes: Sequence[int], names: Sequence[str], column: str) -> list[str]:
-    if codes and not 0 <= min(codes) <= max(codes) < len(names):
+def _array(column, dtype) -> np.ndarray:
+    return np.fromiter(column, dtype, len(column))
+
+
+def _decoded(codes, names: Sequence[str], column: str) -> list[str]:
+    codes = _array(codes, np.int64)
+    if len(codes) and not 0 <= codes.min() <= codes.max() < len(names):
         raise errors.InvalidArgument(f"server sent a {column} code outside its dictionary")
-    return list(map(names.__getitem__, codes))
+    return list(map(list(names).__getitem__, codes.tolist()))
 
 
 def _page_columns(c: pb.LineageColumns) -> tuple[tuple, tuple]:
-    ids, kinds = np.asarray(c.node_ids, np.int64), np.asarray(c.node_kinds, np.int64)
-    artifacts, executions = np.asarray(c.edge_artifact_ids, np.int64), np.asarray(c.edge_execution_ids, np.int64)
-    is_output = np.asarray(c.edge_is_output, bool)
+    ids, kinds = _array(c.node_ids, np.int64), np.frombuffer(c.node_kinds, np.uint8).astype(np.int64)
+    artifacts, executions = _array(c.edge_artifact_ids, np.int64), _array(c.edge_execution_ids, np.int64)
+    is_output = np.frombuffer(c.edge_is_output, np.uint8) != 0
     columns = {len(ids), len(kinds), len(c.node_type_codes), len(c.node_names), len(c.node_state_codes),
                len(c.node_depths)}
     if len(columns) > 1 or len({len(artifacts), len(executions), len(is_output), len(c.edge_role_codes)}) > 1:
@@ -75,7 +111,7 @@ def _page_columns(c: pb.LineageColumns) -> tuple[tuple, tuple]:
     artifact_keys, execution_keys = 2 * artifacts + ARTIFACT_KIND, 2 * executions + EXECUTION_KIND
     nodes = (2 * ids + kinds, _decoded(c.node_type_codes, c.node_type_names, "type"),
              [n or None for n in c.node_names], _decoded(c.node_state_codes, c.node_state_names, "state"),
-             np.asarray(c.node_depths, np.int64))
+             _array(c.node_depths, np.int64))
     edges = (np.where(is_output, execution_keys, artifact_keys), np.where(is_output, artifact_keys, execution_keys),
              is_output, _decoded(c.edge_role_codes, c.edge_role_names, "role"))
     return nodes, edges

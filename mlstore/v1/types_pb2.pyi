@@ -129,7 +129,7 @@ class LineageColumns(_message.Message):
     EDGE_ROLE_CODES_FIELD_NUMBER: _ClassVar[int]
     EDGE_ROLE_NAMES_FIELD_NUMBER: _ClassVar[int]
     node_ids: _containers.RepeatedScalarFieldContainer[int]
-    node_kinds: _containers.RepeatedScalarFieldContainer[NodeKind]
+    node_kinds: bytes
     node_type_codes: _containers.RepeatedScalarFieldContainer[int]
     node_type_names: _containers.RepeatedScalarFieldContainer[str]
     node_names: _containers.RepeatedScalarFieldContainer[str]
@@ -138,10 +138,10 @@ class LineageColumns(_message.Message):
     node_depths: _containers.RepeatedScalarFieldContainer[int]
     edge_artifact_ids: _containers.RepeatedScalarFieldContainer[int]
     edge_execution_ids: _containers.RepeatedScalarFieldContainer[int]
-    edge_is_output: _containers.RepeatedScalarFieldContainer[bool]
+    edge_is_output: bytes
     edge_role_codes: _containers.RepeatedScalarFieldContainer[int]
     edge_role_names: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, node_ids: _Optional[_Iterable[int]] = ..., node_kinds: _Optional[_Iterable[_Union[NodeKind, str]]] = ..., node_type_codes: _Optional[_Iterable[int]] = ..., node_type_names: _Optional[_Iterable[str]] = ..., node_names: _Optional[_Iterable[str]] = ..., node_state_codes: _Optional[_Iterable[int]] = ..., node_state_names: _Optional[_Iterable[str]] = ..., node_depths: _Optional[_Iterable[int]] = ..., edge_artifact_ids: _Optional[_Iterable[int]] = ..., edge_execution_ids: _Optional[_Iterable[int]] = ..., edge_is_output: _Optional[_Iterable[bool]] = ..., edge_role_codes: _Optional[_Iterable[int]] = ..., edge_role_names: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, node_ids: _Optional[_Iterable[int]] = ..., node_kinds: _Optional[bytes] = ..., node_type_codes: _Optional[_Iterable[int]] = ..., node_type_names: _Optional[_Iterable[str]] = ..., node_names: _Optional[_Iterable[str]] = ..., node_state_codes: _Optional[_Iterable[int]] = ..., node_state_names: _Optional[_Iterable[str]] = ..., node_depths: _Optional[_Iterable[int]] = ..., edge_artifact_ids: _Optional[_Iterable[int]] = ..., edge_execution_ids: _Optional[_Iterable[int]] = ..., edge_is_output: _Optional[bytes] = ..., edge_role_codes: _Optional[_Iterable[int]] = ..., edge_role_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MetricPoint(_message.Message):
     __slots__ = ("model_id", "evaluation_id", "span", "value")

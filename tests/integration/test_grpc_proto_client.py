@@ -60,13 +60,13 @@ r["ListEvents"] = sorted(e.role for e in A.ListEvents(a.ListEventsRequest(ref="e
 graph = L.GetLineage(l.GetLineageRequest(start=[last], direction=t.DIRECTION_UP), metadata=md).graph
 r["GetLineage"] = [len(graph.node_ids), len(graph.edge_artifact_ids)]
 # decode the packed columns with nothing but the generated code
-kinds = ["artifact" if k == t.NODE_KIND_ARTIFACT else "execution" for k in graph.node_kinds]
+kinds = ["artifact" if k == t.NODE_KIND_ARTIFACT else "execution" for k in bytes(graph.node_kinds)]
 nodes = {f"{k}:{i}": graph.node_type_names[c] for k, i, c in zip(kinds, graph.node_ids, graph.node_type_codes)}
 r["lineage_nodes"] = nodes
 r["lineage_edges"] = sorted(
     [f"execution:{x}", f"artifact:{a}", graph.edge_role_names[c]] if out else
     [f"artifact:{a}", f"execution:{x}", graph.edge_role_names[c]]
-    for a, x, out, c in zip(graph.edge_artifact_ids, graph.edge_execution_ids, graph.edge_is_output,
+    for a, x, out, c in zip(graph.edge_artifact_ids, graph.edge_execution_ids, bytes(graph.edge_is_output),
                             graph.edge_role_codes))
 pages = list(L.StreamLineage(l.StreamLineageRequest(start=[last], page_size=3), metadata=md))
 r["StreamLineage"] = [len(pages), sum(len(p.page.node_ids) for p in pages),

@@ -74,6 +74,16 @@ def test_records_round_trip_exactly():
     pages = list(lineage_columns.pages_of(graph, 1))
     assert len(pages) == 2 and lineage_columns.graph_from_columns(start, "up", None, pages) == graph
     assert list(columns.node_ids) == [1, 2] and list(columns.node_kinds) == [0, 1]
+    # the hand-written packed fields are exactly what protobuf itself writes for those values
+    plain = type(columns)(node_ids=[1, 2], node_type_codes=list(columns.node_type_codes),
+                          node_state_codes=list(columns.node_state_codes), node_depths=list(columns.node_depths),
+                          edge_artifact_ids=[1], edge_execution_ids=[2], edge_role_codes=[0])
+    numeric = type(columns)()
+    numeric.MergeFrom(columns)
+    for field in ("node_kinds", "node_type_names", "node_names", "node_state_names", "edge_is_output",
+                  "edge_role_names"):
+        numeric.ClearField(field)
+    assert numeric.SerializeToString(deterministic=True) == plain.SerializeToString(deterministic=True)
     assert [columns.node_type_names[c] for c in columns.node_type_codes] == ["Examples", "Trainer"]
     assert list(columns.edge_artifact_ids) == [1] and list(columns.edge_execution_ids) == [2]
 
