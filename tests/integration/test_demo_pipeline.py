@@ -37,15 +37,9 @@ def per_span(store, type_):
 
 
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    uri = str(root / "store")
-    t0 = time.perf_counter()
-    proc = cli("demo", "--days", 3, "--store", uri, "--json")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = json.loads(proc.stdout)
-    summary["first_run_seconds"] = time.perf_counter() - t0
-    return uri, summary
+def demo_store(flights_demo):
+    """The session's demo store (tests/conftest.py); these tests add to it in file order."""
+    return flights_demo
 
 
 def test_demo_records_every_day_with_complete_lineage(demo_store):
