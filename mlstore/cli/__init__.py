@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+
+# Before TensorFlow or Beam load: their import-time INFO chatter is not for CLI users
+# (set TF_CPP_MIN_LOG_LEVEL=0 to see it; --debug keeps Python warnings).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import click
 
@@ -45,4 +51,6 @@ for command in (gc_commands.gc, gc_commands.pin, gc_commands.unpin, gc_commands.
 
 def main() -> None:
     """Console-script entry point."""
+    if "--debug" not in sys.argv:
+        logging.getLogger().setLevel(logging.ERROR)
     sys.exit(run_cli(cli))
