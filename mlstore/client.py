@@ -258,7 +258,9 @@ class RemoteStore:
 
     def evaluation_metrics(self, ref) -> dict[str, dict[str, float]]:
         response = self._call(self._models.GetEvaluationMetrics, mpb.GetEvaluationMetricsRequest(ref=_ref(ref)))
-        return {s.slice: dict(s.metrics) for s in response.slices}
+        # Rebuilt in the store's order (metric_order): callers such as the dashboard show dicts as they come.
+        return {s.slice: {name: s.metrics[name] for name in s.metric_order or sorted(s.metrics)}
+                for s in response.slices}
 
     def latest_blessed(self, pipeline: str) -> Artifact | None:
         response = self._call(self._models.GetLatestBlessed, mpb.GetLatestBlessedRequest(pipeline=pipeline))

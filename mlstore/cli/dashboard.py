@@ -64,7 +64,11 @@ def dashboard(ctx: Context, port: int, address: str) -> None:
 
     The store is opened once first, so a bad URI fails here (exit 2) instead of in the browser.
     """
-    ctx.store.close()  # validates the URI and migrations; typed errors exit 2
+    # Opening validated the URI and migrations; one cheap query checks a grpc:// server answers.
+    try:
+        ctx.store.newest_execution_id()
+    finally:
+        ctx.store.close()  # typed errors exit 2
     app = app_path()
     env = dict(os.environ)
     if ctx.store_uri:

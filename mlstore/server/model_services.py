@@ -33,7 +33,7 @@ class ModelService(mgrpc.ModelServiceServicer):
     def GetEvaluationMetrics(self, request, context):
         metrics = self.store.evaluation_metrics(request.ref)
         return mpb.GetEvaluationMetricsResponse(
-            slices=[tpb.SliceMetrics(slice=k, metrics=v) for k, v in sorted(metrics.items())])
+            slices=[tpb.SliceMetrics(slice=k, metrics=v, metric_order=list(v)) for k, v in metrics.items()])
 
     @rpc
     def GetLatestBlessed(self, request, context):

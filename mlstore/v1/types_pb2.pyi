@@ -156,7 +156,7 @@ class MetricPoint(_message.Message):
     def __init__(self, model_id: _Optional[int] = ..., evaluation_id: _Optional[int] = ..., span: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
 
 class SliceMetrics(_message.Message):
-    __slots__ = ("slice", "metrics")
+    __slots__ = ("slice", "metrics", "metric_order")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -166,9 +166,11 @@ class SliceMetrics(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     SLICE_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    METRIC_ORDER_FIELD_NUMBER: _ClassVar[int]
     slice: str
     metrics: _containers.ScalarMap[str, float]
-    def __init__(self, slice: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    metric_order: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, slice: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., metric_order: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Blessing(_message.Message):
     __slots__ = ("id", "model_id", "baseline_id", "evaluation_id", "pipeline", "blessed", "span", "create_time_ms")

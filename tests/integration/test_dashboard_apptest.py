@@ -174,3 +174,30 @@ def test_benchmark_store_renders_like_the_sdk_built_one(fast_built, monkeypatch,
         assert [t.label.split(" artifact:")[0] for t in at.tabs] == ["vs baseline", "vs previous model"]
     if page == "views/modules.py":
         assert "acme/airport-embedding" in _texts(at)
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo):
+    """``grpc://`` URI of a real ``mlstore serve`` over the demo store (opened locally first:
+    a new MLMD-on-SQLite connection in this process while the server holds the file can fail)."""
+    from tests.grpc_support import serve  # noqa: PLC0415
+
+    with pytest.MonkeyPatch.context() as patch:
+        _run(demo.uri, PAGES[0], patch)
+    with serve(demo.uri, "--processes", "1") as (_, target):
+        yield f"grpc://{target}"
+
+
+def _content(at: AppTest, uri: str) -> tuple:
+    frames = tuple(d.value.to_json() for d in at.dataframe)
+    return _texts(at).replace(uri, "<store>"), frames, tuple(m.value for m in at.metric)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_through_a_server_matches_the_local_store(demo, demo_server, monkeypatch, page):
+    query = {"model": str(demo.failed_model_ids[-1]), "node": f"artifact:{demo.model_ids[-1]}"}
+    remote = _run(demo_server, page, monkeypatch, query)
+    assert not remote.error, _texts(remote)
+    assert _content(remote, demo_server) == _content(_run(demo.uri, page, monkeypatch, query), demo.uri)
+    if page == "views/lineage.py":
+        assert f'"artifact:{demo.model_ids[-1]}"' in remote.get("graphviz_chart")[0].proto.spec

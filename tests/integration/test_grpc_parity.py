@@ -74,6 +74,7 @@ def query_suite(store, models: list[int]) -> dict:
         "metric_series_slice": lambda: store.metric_series("daily", "auc_roc", "carrier=AA"),
         "metric_series_none": lambda: store.metric_series("nope", "auc_roc"),
         "evaluation_metrics": lambda: store.evaluation_metrics(evaluation),
+        "evaluation_metrics_order": lambda: [(k, list(v.items())) for k, v in store.evaluation_metrics(evaluation).items()],
         "latest_blessed": lambda: store.latest_blessed("daily"),
         "latest_blessed_none": lambda: store.latest_blessed("nope"),
         "blessings": lambda: store.blessings(pipeline="daily"),

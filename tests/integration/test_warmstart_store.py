@@ -208,9 +208,9 @@ def test_select_warm_start_rpc(sqlite_store_uri, tmp_path):
     with mlstore.open(sqlite_store_uri) as store:
         m1, m2, m3, m4, m5 = five_days(store, tmp_path)
     with serve(sqlite_store_uri) as (_, target), mlstore.open(f"grpc://{target}") as remote:
-        answer = remote.select_warm_start(P, "best", metric="auc", slice="carrier=AA")
-        assert answer.ok and answer.model.id == m1 and len(answer.skipped) == 4
-        assert remote.select_warm_start(P, "latest_blessed", as_of_span=20130103).model.id == m2
+        answer = remote.select_warm_start(P, "best", metric="auc", slice="carrier=AA", explain="all")
+        assert answer.ok and answer.chosen.model_id == f"artifact:{m1}" and len(answer.skipped) == 4
+        assert remote.select_warm_start(P, "latest_blessed", as_of=20130103).chosen.model_id == f"artifact:{m2}"
         none = remote.select_warm_start(P, "best:auc@nowhere")
         assert not none.ok and {s.reason for s in none.skipped} == {"no metric 'auc' on slice 'nowhere'"}
         with pytest.raises(errors.InvalidArgument):
