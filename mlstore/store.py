@@ -53,6 +53,17 @@ def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.op
     return Store(location)
 
 
+def _existing_spans(connection, ids: list[int]) -> list[int]:
+    """Spans of the given artifacts; raises NotFound (rolling back) for one that does not exist."""
+    if not ids:
+        return []
+    spans = queries.spans_by_id(connection, ids)
+    missing = [i for i in ids if i not in spans]
+    if missing:
+        raise errors.NotFound(f"input artifact:{missing[0]} does not exist")
+    return [span for span in spans.values() if span is not None]
+
+
 class Store:
     """An mlstore store: MLMD (system of record) + blobs + the index."""
 
@@ -135,17 +146,17 @@ class Store:
         for output in outputs:
             if not self.blobs.exists(output.digest):
                 raise errors.NotFound(f"blob {output.digest} is not in the store; publish it first")
-        input_spans = self._input_spans([i for i, _ in inputs])
-        self._input_spans([i for i, _ in reused_outputs])  # they must exist
         execution = execution_message(self.metadata, step, pipeline, properties or {}, state, run_id)
+        contexts = context_messages(self.metadata, pipeline, run_id)
+        with self.engine.begin() as connection:  # one round trip: check the inputs, journal the write
+            input_spans = _existing_spans(connection, [i for i, _ in inputs])
+            _existing_spans(connection, [i for i, _ in reused_outputs])
+            connection.execute(insert(t.journal), {"external_id": execution.external_id,
+                                                   "created_ms": int(time.time() * 1000)})
         pairs = (event_pairs(inputs, pb.Event.INPUT)
                  + [output_pair(self.metadata, o, pipeline, input_spans, state) for o in outputs]
                  + event_pairs(reused_outputs, pb.Event.OUTPUT))
-        contexts = context_messages(self.metadata, pipeline, run_id)
         self.metadata.encode_strings(execution, *[artifact for artifact, _ in pairs if artifact is not None])
-        with self.engine.begin() as connection:
-            connection.execute(insert(t.journal), {"external_id": execution.external_id,
-                                                   "created_ms": int(time.time() * 1000)})
         try:
             execution_id, artifact_ids, _ = self.metadata.call(
                 self.metadata.raw.put_execution, execution, pairs, contexts, reuse_context_if_already_exist=True
@@ -154,19 +165,9 @@ class Store:
             self._sync.forget(execution.external_id)
             raise
         stored = self.metadata.call(self.metadata.raw.get_executions_by_id, [execution_id])
-        self._sync.index(stored, journal_ids=[execution.external_id])
-        return LoggedExecution(execution_id, tuple(artifact_ids[len(inputs):len(inputs) + len(outputs)]))
-
-    def _input_spans(self, ids: list[int]) -> list[int]:
-        """Spans of the given artifacts; raises NotFound for one that does not exist."""
-        if not ids:
-            return []
-        with self.engine.connect() as connection:
-            spans = queries.spans_by_id(connection, ids)
-        missing = [i for i in ids if i not in spans]
-        if missing:
-            raise errors.NotFound(f"input artifact:{missing[0]} does not exist")
-        return [span for span in spans.values() if span is not None]
+        new_ids = tuple(artifact_ids[len(inputs):len(inputs) + len(outputs)])
+        self._sync.index(stored, journal_ids=[execution.external_id], new_artifact_ids=new_ids)
+        return LoggedExecution(execution_id, new_ids)
 
     # -- query path ----------------------------------------------------------------------
 

@@ -77,14 +77,20 @@ class IndexSync:
         self.metadata = metadata
         self.engine = engine
 
-    def index(self, executions: Sequence[pb.Execution], journal_ids: Sequence[str] = ()) -> int:
-        """Indexes ``executions`` (idempotent) and clears ``journal_ids``; returns how many were new."""
+    def index(self, executions: Sequence[pb.Execution], journal_ids: Sequence[str] = (),
+              new_artifact_ids: Sequence[int] | None = None) -> int:
+        """Indexes ``executions`` (idempotent) and clears ``journal_ids``; returns how many were new.
+
+        ``new_artifact_ids``: for a write this process just made, its new output artifacts
+        (the executions are then known to be new too, which saves two look-ups).
+        """
         mlmd = self.metadata
         events = mlmd.call(mlmd.raw.get_events_by_execution_ids, [e.id for e in executions]) if executions else []
         artifact_ids = sorted({ev.artifact_id for ev in events})
         artifacts = mlmd.call(mlmd.raw.get_artifacts_by_id, artifact_ids) if artifact_ids else []
         needed = [e.type_id for e in executions] + [a.type_id for a in artifacts]
-        batch = IndexBatch(list(executions), list(events), {a.id: a for a in artifacts}, mlmd.type_names(needed))
+        batch = IndexBatch(list(executions), list(events), {a.id: a for a in artifacts}, mlmd.type_names(needed),
+                           None if new_artifact_ids is None else frozenset(new_artifact_ids))
         return write_batch_safely(self.engine, batch, journal_ids)
 
     def catch_up(self) -> tuple[int, bool]:

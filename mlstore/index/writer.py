@@ -30,7 +30,9 @@ class IndexBatch:
     events: list[pb.Event]
     artifacts: dict[int, pb.Artifact]
     type_names: dict[int, str]  # MLMD type id -> name (artifact and execution types)
-    rows: dict[str, list[dict]] = field(default_factory=dict)
+    #: Set for a write just made by this process: these are the only new artifacts and
+    #: the executions are new, so the "already indexed?" look-ups are skipped.
+    new_artifact_ids: frozenset[int] | None = None
 
 
 def properties_of(message) -> dict[str, object]:
@@ -164,24 +166,15 @@ def write_batch(connection: Connection, batch: IndexBatch) -> int:
     Idempotent: executions already indexed are skipped, so a catch-up racing a normal
     write does no harm. Returns the number of executions newly indexed.
     """
-    exec_ids = [e.id for e in batch.executions]
-    present = set(
-        connection.scalars(select(t.execution.c.id).where(t.execution.c.id.in_(exec_ids))).all()
-    ) if exec_ids else set()
-    new_execs = [e for e in batch.executions if e.id not in present]
+    if batch.new_artifact_ids is None:
+        batch = _without_indexed(connection, batch)
+    new_execs = batch.executions
     if not new_execs:
         return 0
-    new_ids = {e.id for e in new_execs}
-    events = [ev for ev in batch.events if ev.execution_id in new_ids]
-    batch = IndexBatch(new_execs, events, batch.artifacts, batch.type_names)
-    artifact_ids = sorted({ev.artifact_id for ev in events})
-    known = set(
-        connection.scalars(select(t.artifact.c.id).where(t.artifact.c.id.in_(artifact_ids))).all()
-    ) if artifact_ids else set()
+    events = batch.events
     artifact_rows = [
         artifact_row(batch.artifacts[i], batch.type_names.get(batch.artifacts[i].type_id, "?"))
-        for i in artifact_ids
-        if i not in known and i in batch.artifacts
+        for i in sorted(batch.new_artifact_ids) if i in batch.artifacts
     ]
     metric_rows, blessing_rows = _derived_rows(batch)
     for table, rows in (
@@ -194,6 +187,21 @@ def write_batch(connection: Connection, batch: IndexBatch) -> int:
         if rows:
             connection.execute(insert(table), rows)
     return len(new_execs)
+
+
+def _without_indexed(connection: Connection, batch: IndexBatch) -> IndexBatch:
+    """The part of ``batch`` the index does not have yet (catch-up and rebuild)."""
+    exec_ids = [e.id for e in batch.executions]
+    present = set(connection.scalars(select(t.execution.c.id).where(t.execution.c.id.in_(exec_ids))).all()
+                  ) if exec_ids else set()
+    executions = [e for e in batch.executions if e.id not in present]
+    new_ids = {e.id for e in executions}
+    events = [ev for ev in batch.events if ev.execution_id in new_ids]
+    artifact_ids = sorted({ev.artifact_id for ev in events})
+    known = set(connection.scalars(select(t.artifact.c.id).where(t.artifact.c.id.in_(artifact_ids))).all()
+                ) if artifact_ids else set()
+    return IndexBatch(executions, events, batch.artifacts, batch.type_names,
+                      frozenset(i for i in artifact_ids if i not in known))
 
 
 def write_batch_safely(engine, batch: IndexBatch, journal_ids: Iterable[str] = ()) -> int:
