@@ -1,6 +1,8 @@
 """Lineage at depth: a 2,000-day warm-start chain, every ancestor, stable order."""
 
-import os
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -36,6 +38,13 @@ def test_2000_day_chain_full_upstream_lineage(sqlite_store, tmp_path):
     second = sqlite_store.lineage(f"artifact:{newest}", "up")
     assert first == second
     print(f"2000-day lineage: {len(first.nodes)} nodes in {elapsed * 1000:.0f} ms")
+    outputs = [subprocess.run([sys.executable, "-m", "mlstore", "lineage", f"artifact:{newest}", "--up", "--json",
+                               "--store", sqlite_store.uri], capture_output=True, text=True, timeout=300)
+               for _ in range(2)]
+    assert all(p.returncode == 0 for p in outputs), outputs[0].stderr
+    assert outputs[0].stdout == outputs[1].stdout  # same order on every call
+    graph = json.loads(outputs[0].stdout)
+    assert len(graph["nodes"]) >= 8000 and graph["nodes"] == first.to_json()["nodes"]
 
 
 def test_cli_lineage_on_a_chain_of_every_backend(store, tmp_path):
