@@ -99,7 +99,7 @@ def warm_up(target: str, models: list[int], processes: int) -> None:
                                                       timeout=120)
 
 
-def _client_loop(target: str, models: list[int], deadline: float, seed: int, out: list) -> None:
+def _client_loop(target: str, models: list[int], window: tuple[float, float], seed: int, out: list) -> None:
     from mlstore.v1 import gate_service_pb2 as g, gate_service_pb2_grpc as gg  # noqa: PLC0415
     from mlstore.v1 import lineage_service_pb2 as l, lineage_service_pb2_grpc as lg  # noqa: PLC0415
 
@@ -110,6 +110,8 @@ def _client_loop(target: str, models: list[int], deadline: float, seed: int, out
     channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 256 << 20),
                                                      ("grpc.use_local_subchannel_pool", 1)])
     gates, lineage = gg.GateServiceStub(channel), lg.LineageServiceStub(channel)
+    start, deadline = window
+    time.sleep(max(0.0, start - time.time()))  # every client starts together, after the processes are up
     i = 0
     while time.time() < deadline:
         model = rng.choice(models)
@@ -129,9 +131,9 @@ def _client_loop(target: str, models: list[int], deadline: float, seed: int, out
     channel.close()
 
 
-def _client_process(target, models, deadline, threads, seed, queue) -> None:
+def _client_process(target, models, window, threads, seed, queue) -> None:
     results: list = []
-    pool = [threading.Thread(target=_client_loop, args=(target, models, deadline, seed * 1000 + k, results))
+    pool = [threading.Thread(target=_client_loop, args=(target, models, window, seed * 1000 + k, results))
             for k in range(threads)]
     for t in pool:
         t.start()
@@ -156,10 +158,12 @@ def run(args) -> dict:
     proc, port = start_server(directory, args)
     try:
         warm_up(f"127.0.0.1:{port}", models, args.processes or os.cpu_count() or 1)
-        deadline = time.time() + args.seconds
-        queue: mp.Queue = mp.Queue()
+        start = time.time() + 10.0  # spawned client processes import gRPC first
+        window = (start, start + args.seconds)
+        context = mp.get_context("spawn")  # no fork: this process already ran gRPC (warm-up), which fork can hang
+        queue = context.Queue()
         per_proc = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
-        procs = [mp.Process(target=_client_process, args=(f"127.0.0.1:{port}", models, deadline, n, i, queue))
+        procs = [context.Process(target=_client_process, args=(f"127.0.0.1:{port}", models, window, n, i, queue))
                  for i, n in enumerate(per_proc) if n]
         for p in procs:
             p.start()
