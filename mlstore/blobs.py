@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 
 import fsspec
 
-from mlstore.errors import IntegrityError, InvalidArgument, NotFound
+from mlstore.errors import FailedPrecondition, IntegrityError, InvalidArgument, NotFound
 
 MANIFEST_HEADER = "mlstore-manifest v1"
 _CHUNK = 1 << 20
@@ -356,6 +356,37 @@ class BlobStore:
             for p in self.fs.ls(base, detail=False)
             if not p.endswith(".tmp")
         )
+
+
+def verify_artifacts(blobs: BlobStore, artifacts) -> dict:
+    """``{artifact node id: [problem, ...]}`` for every artifact whose blob fails to verify.
+
+    Shared by the local and the remote store: a blob shared by several artifacts is
+    re-hashed once, and artifacts without bytes are skipped.
+    """
+    checked: dict[str, list[str]] = {}
+    corrupted = {}
+    for art in artifacts:
+        if not art.digest:
+            continue
+        if art.digest not in checked:
+            checked[art.digest] = [f"{p.path}: {p.problem}".lstrip(": ") for p in blobs.verify(art.digest)]
+        if checked[art.digest]:
+            corrupted[art.node_id] = checked[art.digest]
+    return corrupted
+
+
+def artifact_local_path(blobs: BlobStore, artifact) -> str:
+    """A local path holding an artifact's bytes (its blob, or the single file in it).
+
+    Raises:
+        FailedPrecondition: the artifact has no stored bytes.
+    """
+    if not artifact.digest:
+        raise FailedPrecondition(f"{artifact.node_id} has no stored bytes")
+    base = blobs.local_path(artifact.digest)
+    object_uri = blobs.object_uri(artifact.digest)
+    return str(base) + (artifact.uri[len(object_uri):] if artifact.uri.startswith(object_uri) else "")
 
 
 def _local_problems(directory: Path, manifest: Manifest) -> list[VerifyProblem]:

@@ -20,7 +20,7 @@ import grpc
 
 from mlstore import errors
 from mlstore._uri import StoreLocation
-from mlstore.blobs import BlobStore
+from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
 from mlstore.lineage import LineageGraph
 from mlstore.server import convert, lineage_columns
 from mlstore.server.status import raise_for
@@ -132,27 +132,18 @@ class RemoteStore:
         return BlobStore(self.info.artifact_root)
 
     def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:
-        """Re-hashes artifacts' blobs locally through the shared root (see Store.verify)."""
-        targets = [self.artifact(r) for r in refs] if refs else [a for a in self.artifacts() if a.state != "DELETED"]
-        checked: dict[str, list[str]] = {}
-        corrupted: dict[NodeId, list[str]] = {}
-        for art in targets:
-            if not art.digest:
-                continue
-            if art.digest not in checked:
-                checked[art.digest] = [f"{p.path}: {p.problem}".lstrip(": ") for p in self.blobs.verify(art.digest)]
-            if checked[art.digest]:
-                corrupted[art.node_id] = checked[art.digest]
-        return corrupted
+        """Re-hashes artifacts' blobs (all non-DELETED artifacts when ``refs`` is empty).
+
+        Returns ``{node id: [problem, ...]}`` for every corrupted artifact (empty when all
+        verify).
+        """
+        targets = [self.artifact(r) for r in refs] if refs else [
+            a for a in self.artifacts() if a.state != "DELETED"]
+        return verify_artifacts(self.blobs, targets)
 
     def local_path(self, ref) -> str:
-        """A local path holding the artifact's bytes (see Store.local_path)."""
-        art = self.artifact(ref)
-        if not art.digest:
-            raise errors.FailedPrecondition(f"{art.node_id} has no stored bytes")
-        base = self.blobs.local_path(art.digest)
-        object_uri = self.blobs.object_uri(art.digest)
-        return str(base) + (art.uri[len(object_uri):] if art.uri.startswith(object_uri) else "")
+        """A local path holding the artifact's bytes (downloaded and verified when remote)."""
+        return artifact_local_path(self.blobs, self.artifact(ref))
 
     def reindex(self) -> int:
         raise errors.FailedPrecondition("reindex runs against the database, not through a server")

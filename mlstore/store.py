@@ -22,7 +22,7 @@ from mlstore._mlmd import Metadata
 from mlstore._records import (LoggedExecution, OutputArtifact, check_write, context_messages, event_pairs,
                               execution_message, output_pair)
 from mlstore._uri import StoreLocation, parse_store_uri
-from mlstore.blobs import BlobStore
+from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
 from mlstore.index import queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
@@ -320,35 +320,18 @@ class Store:
     # -- bytes ---------------------------------------------------------------------------
 
     def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:
-        """Re-hashes artifacts' blobs (all LIVE artifacts when ``refs`` is empty).
+        """Re-hashes artifacts' blobs (all non-DELETED artifacts when ``refs`` is empty).
 
-        Returns ``{node id: [problem, ...]}`` for every corrupted artifact (empty when
-        all verify). Deleted artifacts are not checked.
+        Returns ``{node id: [problem, ...]}`` for every corrupted artifact (empty when all
+        verify).
         """
-        if refs:
-            targets = [self.artifact(r) for r in refs]
-        else:
-            targets = [a for a in self.artifacts() if a.state != "DELETED"]
-        checked: dict[str, list[str]] = {}
-        corrupted: dict[NodeId, list[str]] = {}
-        for art in targets:
-            if not art.digest:
-                continue
-            if art.digest not in checked:
-                checked[art.digest] = [f"{p.path}: {p.problem}".lstrip(": ") for p in self.blobs.verify(art.digest)]
-            if checked[art.digest]:
-                corrupted[art.node_id] = checked[art.digest]
-        return corrupted
+        targets = [self.artifact(r) for r in refs] if refs else [
+            a for a in self.artifacts() if a.state != "DELETED"]
+        return verify_artifacts(self.blobs, targets)
 
     def local_path(self, ref) -> str:
         """A local path holding the artifact's bytes (downloaded and verified when remote)."""
-        art = self.artifact(ref)
-        if not art.digest:
-            raise errors.FailedPrecondition(f"{art.node_id} has no stored bytes")
-        base = self.blobs.local_path(art.digest)
-        object_uri = self.blobs.object_uri(art.digest)
-        suffix = art.uri[len(object_uri):] if art.uri.startswith(object_uri) else ""
-        return str(base) + suffix
+        return artifact_local_path(self.blobs, self.artifact(ref))
 
     # -- catalogue queries for browsing (the dashboard) ----------------------------------
 
