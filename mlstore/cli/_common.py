@@ -17,13 +17,21 @@ from rich.console import Console
 
 import mlstore
 from mlstore import errors
+from mlstore._uri import parse_store_uri
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def store_options(command: Callable) -> Callable:
-    """Adds ``--store``, ``--server``, ``--token`` and ``--json`` and opens the store lazily."""
+def store_options(command: Callable | None = None, *, create: bool = False) -> Callable:
+    """Adds ``--store``, ``--server``, ``--token`` and ``--json`` and opens the store lazily.
+
+    Only commands declared with ``create=True`` (init, demo, hub publish) may create a
+    directory store that does not exist yet; the others report it instead of leaving
+    an empty store behind.
+    """
+    if command is None:
+        return functools.partial(store_options, create=create)
 
     @click.option("--store", "store_uri", envvar="MLSTORE_URI", default=None, metavar="URI",
                   help="Store URI (directory, mysql://, postgresql://, grpc://). Default $MLSTORE_URI or ./.mlstore.")
@@ -36,7 +44,7 @@ def store_options(command: Callable) -> Callable:
             if token:
                 os.environ["MLSTORE_TOKEN"] = token
             store_uri = f"grpc://{server}"
-        ctx = Context(store_uri, as_json)
+        ctx = Context(store_uri, as_json, create=create)
         return command(ctx, **kwargs)
 
     return wrapper
@@ -45,14 +53,19 @@ def store_options(command: Callable) -> Callable:
 class Context:
     """The opened store (on first use) and the output mode of one CLI invocation."""
 
-    def __init__(self, store_uri: str | None, as_json: bool):
+    def __init__(self, store_uri: str | None, as_json: bool, create: bool = False):
         self.store_uri = store_uri
         self.as_json = as_json
+        self.create = create
         self._store = None
 
     @property
     def store(self):
         if self._store is None:
+            directory = parse_store_uri(self.store_uri).directory
+            if directory is not None and not directory.exists() and not self.create:
+                raise errors.NotFound(f"no store at {directory}: create one with `mlstore init --store {directory}` "
+                                      "or `mlstore demo`")
             self._store = mlstore.open(self.store_uri)
         return self._store
 

@@ -22,7 +22,7 @@ def _short(digest: str | None) -> str:
 
 
 @click.command()
-@store_options
+@store_options(create=True)
 def init(ctx: Context) -> None:
     """Create (or open) a store and bring its index to the current schema."""
     store = ctx.store

