@@ -26,7 +26,7 @@ import shutil
 import stat
 import uuid
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import fsspec
 

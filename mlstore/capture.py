@@ -14,7 +14,7 @@ import platform
 import socket
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -103,7 +103,3 @@ def capture_properties(code_dir: str | None = None) -> dict[str, object]:
         "environment_digest": "sha256:" + hashlib.sha256(installed_packages().encode()).hexdigest(),
         **env.to_properties(),
     }
-
-
-def as_dict(obj) -> dict:
-    return asdict(obj)

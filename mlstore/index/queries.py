@@ -123,11 +123,6 @@ def metrics_of_evaluation(connection: Connection, evaluation_id: int) -> dict[st
     return result
 
 
-def latest_evaluation_of_model(connection: Connection, model_id: int) -> int | None:
-    m = t.metric.c
-    return connection.scalar(select(func.max(m.evaluation_id)).where(m.model_id == model_id))
-
-
 def to_blessing(row: Row) -> Blessing:
     m = row._mapping
     return Blessing(
@@ -162,13 +157,6 @@ def pipelines(connection: Connection) -> list[str]:
     e = t.execution.c
     return [r[0] for r in connection.execute(select(e.pipeline).distinct().where(e.pipeline.is_not(None)).order_by(e.pipeline))]
 
-
-def counts(connection: Connection) -> dict[str, int]:
-    return {
-        "artifacts": connection.scalar(select(func.count()).select_from(t.artifact)),
-        "executions": connection.scalar(select(func.count()).select_from(t.execution)),
-        "events": connection.scalar(select(func.count()).select_from(t.event)),
-    }
 
 
 # -- newest-first paging and catalogues (the dashboard's queries) -----------------------
