@@ -147,7 +147,10 @@ def serve(options: ServeOptions, ready: callable = None) -> None:
     if ready:
         ready(port)
     try:
-        stop.wait()
+        # Poll: a signal delivered to one of gRPC's threads does not interrupt a bare wait()
+        # in the main thread, so the handler would only run at the next wake-up.
+        while not stop.wait(0.5):
+            pass
     finally:
         health_servicer.enter_graceful_shutdown()
         server.stop(options.grace_s).wait()
