@@ -1,8 +1,8 @@
-"""Building the MLMD messages of one execution write (the Store's write path).
+"""Building the MLMD messages of an execution write (the Store's write path).
 
 Pure functions over an MLMD connection's type registry: validation of names, states,
 types and properties, and the execution, artifact, event and context messages that
-``Store.log_execution`` sends in one ``put_execution`` transaction.
+``Store.log_executions`` sends in one ``put_lineage_subgraph`` transaction.
 """
 
 from __future__ import annotations
@@ -37,6 +37,43 @@ class OutputArtifact:
 class LoggedExecution:
     execution_id: int
     output_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PendingOutput:
+    """Output ``output_index`` of execution ``execution_index`` of the same batch, used as an input."""
+
+    execution_index: int
+    output_index: int
+
+
+ArtifactRef = int | PendingOutput
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """One execution of a write (see ``Store.log_execution`` for the fields)."""
+
+    step: str
+    inputs: Sequence[tuple[ArtifactRef, str]] = ()
+    outputs: Sequence[OutputArtifact] = ()
+    properties: Mapping[str, Any] | None = None
+    state: str = "COMPLETE"
+    reused_outputs: Sequence[tuple[int, str]] = ()
+
+    def existing_inputs(self) -> list[int]:
+        """Ids of the stored artifacts this execution reads or re-outputs."""
+        return [ref for ref, _ in (*self.inputs, *self.reused_outputs) if not isinstance(ref, PendingOutput)]
+
+
+@dataclass
+class Subgraph:
+    """The messages of one ``put_lineage_subgraph`` call, index-aligned as MLMD expects."""
+
+    executions: list[pb.Execution]
+    artifacts: list[pb.Artifact]
+    edges: list[tuple[int | None, int | None, pb.Event]]
+    first_output: list[int]  # per execution: index of its first new artifact in ``artifacts``
 
 
 def check_write(step: str, pipeline: str, outputs: Sequence[OutputArtifact], state: str) -> None:
@@ -77,19 +114,59 @@ def execution_message(metadata: Metadata, step: str, pipeline: str, properties: 
     return execution
 
 
-def event_pairs(refs: Sequence[tuple[int, str]], event_type: int) -> list[tuple[None, pb.Event]]:
-    """Events on existing artifacts (no artifact message: MLMD must not rewrite them)."""
-    pairs = []
-    for artifact_id, role in refs:
-        ev = pb.Event(type=event_type, artifact_id=artifact_id)
-        ev.path.steps.add().key = role
-        pairs.append((None, ev))
-    return pairs
+def subgraph_messages(metadata: Metadata, pipeline: str, run_id: str | None, records: Sequence[ExecutionRecord],
+                      stored_spans: Mapping[int, int | None]) -> Subgraph:
+    """The executions, new artifacts and events of ``records``, in order.
+
+    Inputs are stored artifacts (an event on their id: MLMD must not rewrite them) or
+    outputs of an earlier record (an event on their index). An output without a span
+    takes the newest span among its execution's inputs.
+
+    Raises:
+        InvalidArgument: a PendingOutput that does not name an earlier record's output.
+    """
+    graph = Subgraph([], [], [], [])
+    spans: list[int | None] = []  # span of each new artifact, for later records' inputs
+    for index, record in enumerate(records):
+        graph.executions.append(execution_message(metadata, record.step, pipeline, record.properties or {},
+                                                  record.state, run_id))
+        input_spans = []
+        for ref, role in record.inputs:
+            if isinstance(ref, PendingOutput):
+                position = _pending_position(graph, records, index, ref)
+                graph.edges.append((index, position, _event(pb.Event.INPUT, role)))
+                input_spans.append(spans[position])
+            else:
+                graph.edges.append((index, None, _event(pb.Event.INPUT, role, ref)))
+                input_spans.append(stored_spans.get(ref))
+        graph.first_output.append(len(graph.artifacts))
+        known_spans = [span for span in input_spans if span is not None]
+        for output in record.outputs:
+            artifact = output_artifact(metadata, output, pipeline, known_spans, record.state)
+            graph.edges.append((index, len(graph.artifacts), _event(pb.Event.OUTPUT, output.role)))
+            graph.artifacts.append(artifact)
+            spans.append(artifact.properties["span"].int_value if "span" in artifact.properties else None)
+        for artifact_id, role in record.reused_outputs:
+            graph.edges.append((index, None, _event(pb.Event.OUTPUT, role, artifact_id)))
+    return graph
 
 
-def output_pair(metadata: Metadata, output: OutputArtifact, pipeline: str, input_spans: Sequence[int],
-                state: str) -> tuple[pb.Artifact, pb.Event]:
-    """A new output artifact and its OUTPUT event; only COMPLETE/CACHED runs make LIVE artifacts."""
+def _pending_position(graph: Subgraph, records: Sequence[ExecutionRecord], index: int, ref: PendingOutput) -> int:
+    if not (0 <= ref.execution_index < index and 0 <= ref.output_index < len(records[ref.execution_index].outputs)):
+        raise errors.InvalidArgument(f"input {ref} of {records[index].step} is not an output of an earlier execution "
+                                     "in this batch")
+    return graph.first_output[ref.execution_index] + ref.output_index
+
+
+def _event(event_type: int, role: str, artifact_id: int | None = None) -> pb.Event:
+    ev = pb.Event(type=event_type, artifact_id=artifact_id)
+    ev.path.steps.add().key = role
+    return ev
+
+
+def output_artifact(metadata: Metadata, output: OutputArtifact, pipeline: str, input_spans: Sequence[int],
+                    state: str) -> pb.Artifact:
+    """A new output artifact; only COMPLETE/CACHED runs make LIVE artifacts."""
     artifact = pb.Artifact(
         type_id=metadata.artifact_type_id(output.type),
         uri=output.uri,
@@ -103,9 +180,7 @@ def output_pair(metadata: Metadata, output: OutputArtifact, pipeline: str, input
         props["span"] = max(input_spans)  # an output derives from its newest input data
     for key, value in props.items():
         set_property(artifact.properties, key, value)
-    ev = pb.Event(type=pb.Event.OUTPUT)
-    ev.path.steps.add().key = output.role
-    return artifact, ev
+    return artifact
 
 
 def context_messages(metadata: Metadata, pipeline: str, run_id: str | None) -> list[pb.Context]:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping, Sequence
 
-from ml_metadata.proto import metadata_store_pb2 as pb
 from sqlalchemy import insert, select
 
 from mlstore import errors, schema
 from mlstore._mlmd import Metadata
-from mlstore._records import (LoggedExecution, OutputArtifact, check_write, context_messages, event_pairs,
-                              execution_message, output_pair)
+from mlstore._records import (ExecutionRecord, LoggedExecution, OutputArtifact, PendingOutput, check_write,
+                              context_messages, subgraph_messages)
 from mlstore._uri import StoreLocation, parse_store_uri
 from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
 from mlstore.index import queries
@@ -30,7 +29,8 @@ from mlstore.index.sync import IndexSync, index_engine, prepare_schema
 from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 
-__all__ = ["LoggedExecution", "OutputArtifact", "Store", "open"]
+__all__ = ["ExecutionBatch", "ExecutionRecord", "LoggedExecution", "OutputArtifact", "PendingExecution",
+           "PendingOutput", "Store", "open"]
 
 
 def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.open on purpose
@@ -53,15 +53,73 @@ def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.op
     return Store(location)
 
 
-def _existing_spans(connection, ids: list[int]) -> list[int]:
-    """Spans of the given artifacts; raises NotFound (rolling back) for one that does not exist."""
+def _existing_spans(connection, ids: list[int]) -> dict[int, int | None]:
+    """``{id: span}`` of the given artifacts; raises NotFound (rolling back) for one that does not exist."""
     if not ids:
-        return []
+        return {}
     spans = queries.spans_by_id(connection, ids)
     missing = [i for i in ids if i not in spans]
     if missing:
         raise errors.NotFound(f"input artifact:{missing[0]} does not exist")
-    return [span for span in spans.values() if span is not None]
+    return spans
+
+
+class PendingExecution:
+    """An execution added to an :class:`ExecutionBatch`; its ids exist once the batch is written."""
+
+    def __init__(self, index: int, output_count: int):
+        self.outputs = tuple(PendingOutput(index, i) for i in range(output_count))
+        self.logged: LoggedExecution | None = None
+
+    @property
+    def execution_id(self) -> int:
+        return self._written().execution_id
+
+    @property
+    def output_ids(self) -> tuple[int, ...]:
+        return self._written().output_ids
+
+    def _written(self) -> LoggedExecution:
+        if self.logged is None:
+            raise errors.FailedPrecondition("the batch has not been written yet: ids exist after its with block")
+        return self.logged
+
+
+class ExecutionBatch:
+    """Executions of one pipeline run written in one transaction (see :meth:`Store.batch`)."""
+
+    def __init__(self, store: "Store", pipeline: str, run_id: str | None):
+        self._store, self._pipeline, self._run_id = store, pipeline, run_id
+        self._records: list[ExecutionRecord] = []
+        self._pending: list[PendingExecution] = []
+
+    def log_execution(self, step: str, *, inputs: Sequence[tuple[int | PendingOutput, str]] = (),
+                      outputs: Sequence[OutputArtifact] = (), properties: Mapping[str, Any] | None = None,
+                      state: str = "COMPLETE", reused_outputs: Sequence[tuple[int, str]] = ()) -> PendingExecution:
+        """Adds an execution (arguments as :meth:`Store.log_execution`); names and types are checked now.
+
+        Inputs may be ``pending.outputs[i]`` of an execution added before.
+        """
+        check_write(step, self._pipeline, outputs, state)
+        record = ExecutionRecord(step, tuple(inputs), tuple(outputs), properties, state, tuple(reused_outputs))
+        for ref, _ in record.inputs:
+            if isinstance(ref, PendingOutput) and not (
+                    ref.execution_index < len(self._records)
+                    and ref.output_index < len(self._records[ref.execution_index].outputs)):
+                raise errors.InvalidArgument(f"{ref} is not an output of an execution added to this batch")
+        self._records.append(record)
+        self._pending.append(PendingExecution(len(self._pending), len(record.outputs)))
+        return self._pending[-1]
+
+    def __enter__(self) -> "ExecutionBatch":
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        if exc_type is not None or not self._records:
+            return
+        logged = self._store.log_executions(self._pipeline, self._records, run_id=self._run_id)
+        for pending, result in zip(self._pending, logged):
+            pending.logged = result
 
 
 class Store:
@@ -142,32 +200,57 @@ class Store:
             InvalidArgument: unknown type/property/state, malformed names.
             NotFound: an input artifact or an output blob does not exist.
         """
-        check_write(step, pipeline, outputs, state)
-        for output in outputs:
-            if not self.blobs.exists(output.digest):
-                raise errors.NotFound(f"blob {output.digest} is not in the store; publish it first")
-        execution = execution_message(self.metadata, step, pipeline, properties or {}, state, run_id)
-        contexts = context_messages(self.metadata, pipeline, run_id)
+        record = ExecutionRecord(step, inputs, outputs, properties, state, reused_outputs)
+        return self.log_executions(pipeline, [record], run_id=run_id)[0]
+
+    def log_executions(self, pipeline: str, records: Sequence[ExecutionRecord], *,
+                       run_id: str | None = None) -> list[LoggedExecution]:
+        """Records several executions of one pipeline (run) in one MLMD transaction.
+
+        A record's inputs may be outputs of an earlier record (:class:`PendingOutput`),
+        so a whole day of a pipeline is one write: all of it or nothing. See also
+        :meth:`batch`, which builds the records call by call.
+
+        Raises:
+            as :meth:`log_execution`, for any record; nothing is written then.
+        """
+        for record in records:
+            check_write(record.step, pipeline, record.outputs, record.state)
+            for output in record.outputs:
+                if not self.blobs.exists(output.digest):
+                    raise errors.NotFound(f"blob {output.digest} is not in the store; publish it first")
+        existing = sorted({i for record in records for i in record.existing_inputs()})
         with self.engine.begin() as connection:  # one round trip: check the inputs, journal the write
-            input_spans = _existing_spans(connection, [i for i, _ in inputs])
-            _existing_spans(connection, [i for i, _ in reused_outputs])
-            connection.execute(insert(t.journal), {"external_id": execution.external_id,
-                                                   "created_ms": int(time.time() * 1000)})
-        pairs = (event_pairs(inputs, pb.Event.INPUT)
-                 + [output_pair(self.metadata, o, pipeline, input_spans, state) for o in outputs]
-                 + event_pairs(reused_outputs, pb.Event.OUTPUT))
-        self.metadata.encode_strings(execution, *[artifact for artifact, _ in pairs if artifact is not None])
+            stored_spans = _existing_spans(connection, existing)
+            graph = subgraph_messages(self.metadata, pipeline, run_id, records, stored_spans)
+            journal_ids = [execution.external_id for execution in graph.executions]
+            created_ms = int(time.time() * 1000)
+            connection.execute(insert(t.journal), [{"external_id": j, "created_ms": created_ms} for j in journal_ids])
+        self.metadata.encode_strings(*graph.executions, *graph.artifacts)
         try:
-            execution_id, artifact_ids, _ = self.metadata.call(
-                self.metadata.raw.put_execution, execution, pairs, contexts, reuse_context_if_already_exist=True
+            execution_ids, artifact_ids, _ = self.metadata.call(
+                self.metadata.raw.put_lineage_subgraph, graph.executions, graph.artifacts,
+                context_messages(self.metadata, pipeline, run_id), graph.edges, reuse_context_if_already_exist=True,
             )
         except BaseException:
-            self._sync.forget(execution.external_id)
+            self._sync.forget(journal_ids)
             raise
-        stored = self.metadata.call(self.metadata.raw.get_executions_by_id, [execution_id])
-        new_ids = tuple(artifact_ids[len(inputs):len(inputs) + len(outputs)])
-        self._sync.index(stored, journal_ids=[execution.external_id], new_artifact_ids=new_ids)
-        return LoggedExecution(execution_id, new_ids)
+        stored = self.metadata.call(self.metadata.raw.get_executions_by_id, execution_ids)
+        self._sync.index(stored, journal_ids=journal_ids, new_artifact_ids=artifact_ids)
+        return [LoggedExecution(execution_id, tuple(artifact_ids[first:first + len(record.outputs)]))
+                for execution_id, first, record in zip(execution_ids, graph.first_output, records)]
+
+    def batch(self, pipeline: str, *, run_id: str | None = None) -> "ExecutionBatch":
+        """Collects executions and writes them together when the ``with`` block exits.
+
+        >>> with store.batch("daily", run_id="2013-01-02") as batch:
+        ...     examples = batch.log_execution("ExampleGen", outputs=[data]).outputs[0]
+        ...     graph = batch.log_execution("Transform", inputs=[(examples, "examples")], outputs=[tg])
+        >>> graph.output_ids   # known once the block has exited
+
+        Nothing is written if the block raises.
+        """
+        return ExecutionBatch(self, pipeline, run_id)
 
     # -- query path ----------------------------------------------------------------------
 

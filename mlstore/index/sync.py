@@ -121,7 +121,7 @@ class IndexSync:
         executions = sorted(self.metadata.call(self.metadata.raw.get_executions), key=lambda e: e.id)
         return sum(self.index(executions[i:i + _MLMD_PAGE]) for i in range(0, len(executions), _MLMD_PAGE))
 
-    def forget(self, external_id: str) -> None:
-        """Drops a journal row whose MLMD write failed."""
+    def forget(self, external_ids: Sequence[str]) -> None:
+        """Drops the journal rows of an MLMD write that failed."""
         with self.engine.begin() as connection:
-            connection.execute(delete(t.journal).where(t.journal.c.external_id == external_id))
+            connection.execute(delete(t.journal).where(t.journal.c.external_id.in_(list(external_ids))))

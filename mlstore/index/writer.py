@@ -115,8 +115,11 @@ def _derived_rows(batch: IndexBatch) -> tuple[list[dict], list[dict]]:
             # metric series holds each model's own (primary) evaluation.
             if type_name == "ModelEvaluation" and props.get("metrics") and role_of(ev) != "baseline_evaluation":
                 metric_rows += _metric_rows(art, props, inputs.get("model"), batch)
-            elif type_name == "ModelBlessing" and props.get("current_model_id"):
-                blessing_rows.append(_blessing_row(art, props, batch))
+            elif type_name == "ModelBlessing":
+                # The blessed model: the property, else the gate's "model" input (as in TFX).
+                model_id = props.get("current_model_id") or inputs.get("model")
+                if model_id:
+                    blessing_rows.append(_blessing_row(art, props, int(model_id), inputs.get("evaluation"), batch))
     return metric_rows, blessing_rows
 
 
@@ -145,14 +148,14 @@ def _metric_rows(art: pb.Artifact, props: dict, model_id: int | None, batch: Ind
     ]
 
 
-def _blessing_row(art: pb.Artifact, props: dict, batch: IndexBatch) -> dict:
-    model_id = int(props["current_model_id"])
+def _blessing_row(art: pb.Artifact, props: dict, model_id: int, evaluation_input: int | None,
+                  batch: IndexBatch) -> dict:
     span = _span_of(model_id, batch)
     return {
         "id": art.id,
         "model_id": model_id,
         "baseline_id": props.get("baseline_model_id") or None,
-        "evaluation_id": props.get("evaluation_id") or None,
+        "evaluation_id": props.get("evaluation_id") or evaluation_input,
         "pipeline": props.get("pipeline"),
         "blessed": bool(props.get("blessed")),
         "span": span if span is not None else props.get("span"),

@@ -45,3 +45,36 @@ def test_sigkill_between_mlmd_and_index_write(store_uri, tmp_path):
     with store.engine.connect() as c:
         assert c.scalar(select(func.count()).select_from(t.journal)) == 0
     assert store.verify() == {}
+
+
+BATCH_CHILD = textwrap.dedent("""
+    import os, signal, sys
+    import mlstore
+    import mlstore.index.sync as sync_module
+    from mlstore.store import OutputArtifact
+
+    store = mlstore.open(sys.argv[1])
+    blob = store.blobs.publish(sys.argv[2])
+    out = lambda type_, role: OutputArtifact(type_, blob.uri, blob.digest, blob.size, role, {})
+    sync_module.write_batch_safely = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+    with store.batch("crash", run_id="day1") as batch:
+        gen = batch.log_execution("ExampleGen", outputs=[out("Examples", "examples")])
+        tg = batch.log_execution("Transform", inputs=[(gen.outputs[0], "examples")],
+                                 outputs=[out("TransformGraph", "transform_graph")])
+        batch.log_execution("Trainer", inputs=[(gen.outputs[0], "examples"), (tg.outputs[0], "transform_graph")],
+                            outputs=[out("Model", "model")])
+    print("not reached", flush=True)
+""")
+
+
+def test_sigkill_after_a_batch_reached_mlmd(store_uri, tmp_path):
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    proc = subprocess.run([sys.executable, "-c", BATCH_CHILD, store_uri, str(tmp_path / "data.csv")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    store = mlstore.open(store_uri)  # catch-up indexes the whole batch
+    assert sorted(e.type for e in store.executions()) == ["ExampleGen", "Trainer", "Transform"]
+    graph = store.lineage(store.artifacts(type="Model")[0], "up")
+    assert len(graph.nodes) == 6 and len(graph.edges) == 6
+    with store.engine.connect() as c:
+        assert c.scalar(select(func.count()).select_from(t.journal)) == 0
