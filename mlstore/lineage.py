@@ -38,6 +38,32 @@ _CHUNK = 2000
 _KINDS = ("artifact", "execution")
 
 
+class CodedStrings(Sequence):
+    """A read-only column of strings kept as int codes into a small dictionary.
+
+    Why: a graph of 60,000 nodes has a handful of types, states and roles; the cache
+    holds them as codes, and an encoder (the gRPC server) sends codes and dictionary
+    without ever building 60,000 Python strings.
+    """
+
+    __slots__ = ("codes", "names")
+
+    def __init__(self, codes: np.ndarray, names: Sequence[str | None]):
+        self.codes = codes
+        self.names = names
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            return self.names[self.codes[index]]
+        return CodedStrings(self.codes[index], self.names)
+
+    def __iter__(self):
+        return map(self.names.__getitem__, self.codes.tolist())
+
+
 @dataclass(frozen=True, order=True)
 class LineageNode:
     id: NodeId
@@ -219,14 +245,14 @@ def lineage_from_cache(cache: GraphCache, start: Sequence[NodeId], direction: Di
     rank[np.argsort(np.asarray(cache.roles, dtype=object))] = np.arange(len(cache.roles))
     order = _sorted_edges(src, dst, rank[role_codes])
     rows, src, dst, role_codes = rows[order], src[order], dst[order], role_codes[order]
-    node_columns = (keys, list(map(cache.type_names.__getitem__, cache.type_codes[nodes].tolist())),
-                    list(map(cache.names.__getitem__, nodes.tolist())), _states(cache, nodes, keys, non_live),
-                    depths)
-    edge_columns = (src, dst, cache.is_output[rows], list(map(cache.roles.__getitem__, role_codes.tolist())))
+    node_columns = (keys, CodedStrings(cache.type_codes[nodes], list(cache.type_names)),
+                    CodedStrings(cache.name_codes[nodes], list(cache.name_values)),
+                    _states(cache, nodes, keys, non_live), depths)
+    edge_columns = (src, dst, cache.is_output[rows], CodedStrings(role_codes, list(cache.roles)))
     return LineageGraph([_node_id(k) for k in start_keys], direction, depth, node_columns, edge_columns)
 
 
-def _states(cache: GraphCache, nodes: np.ndarray, keys: np.ndarray, non_live: dict[int, str]) -> list[str]:
+def _states(cache: GraphCache, nodes: np.ndarray, keys: np.ndarray, non_live: dict[int, str]) -> CodedStrings:
     """Executions keep the state they were recorded with; artifacts are LIVE unless the
     fresh ``non_live`` map says otherwise (garbage collection changes them)."""
     codes = cache.state_codes[nodes]
@@ -238,7 +264,7 @@ def _states(cache: GraphCache, nodes: np.ndarray, keys: np.ndarray, non_live: di
     if non_live:
         changed = np.flatnonzero(np.isin(keys, np.fromiter(non_live, np.int64, len(non_live))))
         codes[changed] = [names.index(non_live[k]) for k in keys[changed].tolist()]
-    return list(map(names.__getitem__, codes.tolist()))
+    return CodedStrings(codes, names)
 
 
 # --------------------------------------------------------------------------- SQL engine

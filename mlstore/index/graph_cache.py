@@ -53,7 +53,10 @@ class GraphCache:
         self._type_code_list: list[int] = []
         self.type_names: list[str] = []
         self._type_code: dict[str, int] = {}
-        self.names: list[str | None] = []
+        self.name_values: list[str | None] = [None]  # code 0: no name (most nodes)
+        self._name_code: dict[str | None, int] = {None: 0}
+        self._name_code_list: list[int] = []
+        self.name_codes = np.empty(0, np.int32)
         self.state_names: list[str] = ["LIVE"]  # code 0 is LIVE
         self._state_code_list: list[int] = []  # per node: state when loaded (executions never change)
         self.state_codes = np.empty(0, np.int32)
@@ -100,6 +103,7 @@ class GraphCache:
             self._last_execution = row.id
         self.keys = np.fromiter(self.index_of.keys(), np.int64, len(self.index_of))
         self.type_codes = np.asarray(self._type_code_list, np.int32)
+        self.name_codes = np.asarray(self._name_code_list, np.int32)
         self.state_codes = np.asarray(self._state_code_list, np.int32)
         self._matrices.clear()
 
@@ -111,7 +115,10 @@ class GraphCache:
             self.type_names.append(type_name)
         self.index_of[key] = len(self.index_of)
         self._type_code_list.append(code)
-        self.names.append(name)
+        name_code = self._name_code.setdefault(name, len(self._name_code))
+        if name_code == len(self.name_values):
+            self.name_values.append(name)
+        self._name_code_list.append(name_code)
         if state not in self.state_names:
             self.state_names.append(state)
         self._state_code_list.append(self.state_names.index(state))

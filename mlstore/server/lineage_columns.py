@@ -5,11 +5,13 @@ keys are ``2*id + kind`` int64 arrays (:func:`mlstore.index.tables.node_key`), s
 and kinds are two vectorised operations. Types, states and roles travel as small
 dictionaries plus codes.
 
-Why the numeric columns are written as wire bytes: handing protobuf a Python list
-costs ~40 ns per element (25 ms for a 60,000-node graph, more than the query). A packed
+Why the columns are written as wire bytes: handing protobuf a Python list costs ~40 ns
+per element (25 ms for a 60,000-node graph, more than the query). A packed
 ``sfixed64``/``sfixed32`` field is on the wire just ``tag, length, little-endian array``,
-so :func:`_packed` writes it from the numpy array and ``MergeFromString`` parses it
-(a copy); any protobuf parser reads the result as the typed repeated field.
+so :func:`_packed` writes it from the numpy array; repeated strings (node names, nearly
+all empty) are written once per distinct value and repeated. The server sends these
+bytes as they are (see ``server/app.py``); any protobuf parser reads them as the typed
+fields.
 """
 
 from __future__ import annotations
@@ -20,24 +22,38 @@ import numpy as np
 
 from mlstore import errors
 from mlstore.index.tables import ARTIFACT_KIND, EXECUTION_KIND
-from mlstore.lineage import LineageGraph
+from mlstore.lineage import CodedStrings, LineageGraph
 from mlstore.types import NodeId
 from mlstore.v1 import types_pb2 as pb
 
 
 def graph_to_columns(graph: LineageGraph) -> tuple[list[str], pb.LineageColumns]:
     """The start ids and the LineageColumns of a whole graph."""
-    return [str(s) for s in graph.start], _columns(graph, slice(None), slice(None))
+    return [str(s) for s in graph.start], pb.LineageColumns.FromString(columns_bytes(graph))
 
 
 def pages_of(graph: LineageGraph, size: int) -> Iterator[pb.LineageColumns]:
     """The graph as LineageColumns pages of at most ``size`` nodes and ``size`` edges."""
+    return map(pb.LineageColumns.FromString, page_bytes(graph, size))
+
+
+def page_bytes(graph: LineageGraph, size: int) -> Iterator[bytes]:
+    """:func:`pages_of` as wire bytes."""
     for i in range(max(1, -(-max(graph.node_count, graph.edge_count) // size))):
-        yield _columns(graph, slice(i * size, (i + 1) * size), slice(i * size, (i + 1) * size))
+        yield columns_bytes(graph, slice(i * size, (i + 1) * size), slice(i * size, (i + 1) * size))
+
+
+def message_field(message_class, field: str, payload: bytes) -> bytes:
+    """The wire bytes of the message-typed ``field`` of ``message_class`` holding ``payload``.
+
+    Appended to a serialized message, it sets that field (protobuf merges concatenations).
+    """
+    number = message_class.DESCRIPTOR.fields_by_name[field].number
+    return _varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
 
 
 _FIELDS = pb.LineageColumns.DESCRIPTOR.fields_by_name
-_LENGTH_DELIMITED = 2  # protobuf wire type of packed repeated fields
+_LENGTH_DELIMITED = 2  # protobuf wire type of packed repeated fields, strings, bytes and messages
 
 
 def _varint(value: int) -> bytes:
@@ -49,23 +65,41 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+def _tag(field: str) -> bytes:
+    return _varint(_FIELDS[field].number << 3 | _LENGTH_DELIMITED)
+
+
 def _packed(field: str, values: np.ndarray) -> bytes:
     """The wire bytes of packed sfixed64/sfixed32 ``field`` holding ``values``."""
     dtype = "<i8" if _FIELDS[field].type == _FIELDS[field].TYPE_SFIXED64 else "<i4"
     payload = np.ascontiguousarray(values, dtype=dtype).tobytes()
-    if not payload:
-        return b""
-    return _varint(_FIELDS[field].number << 3 | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
+    return _length_delimited(field, payload) if payload else b""
 
 
-def _codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+def _length_delimited(field: str, payload: bytes) -> bytes:
+    return _tag(field) + _varint(len(payload)) + payload
+
+
+def _strings(field: str, values: Sequence[str | None]) -> bytes:
+    """The wire bytes of repeated string ``field`` (``None`` as ""): per distinct value once."""
+    codes, names = _codes(values)
+    pieces = [_length_delimited(field, (name or "").encode()) for name in names]
+    if len(names) == 1:
+        return pieces[0] * len(codes)
+    return b"".join(map(pieces.__getitem__, codes.tolist()))
+
+
+def _codes(values: Sequence[str | None]) -> tuple[np.ndarray, list[str | None]]:
     """Dictionary encoding: (codes, names) with ``names[codes[i]] == values[i]``."""
+    if isinstance(values, CodedStrings):
+        return values.codes, list(values.names)
     names = list(dict.fromkeys(values))  # first-seen order; a handful of distinct names
     index = {name: code for code, name in enumerate(names)}
     return np.fromiter(map(index.__getitem__, values), np.int32, len(values)), names
 
 
-def _columns(graph: LineageGraph, nodes: slice, edges: slice) -> pb.LineageColumns:
+def columns_bytes(graph: LineageGraph, nodes: slice = slice(None), edges: slice = slice(None)) -> bytes:
+    """The wire bytes of the LineageColumns of ``graph[nodes], graph[edges]``."""
     (keys, types, names, states, depths), (src, dst, is_output, roles) = graph.columns()
     keys, src, dst, is_output = keys[nodes], src[edges], dst[edges], is_output[edges]
     # An OUTPUT edge runs execution -> artifact, an INPUT edge artifact -> execution.
@@ -75,27 +109,28 @@ def _columns(graph: LineageGraph, nodes: slice, edges: slice) -> pb.LineageColum
     type_codes, type_names = _codes(types[nodes])
     state_codes, state_names = _codes(states[nodes])
     role_codes, role_names = _codes(roles[edges])
-    message = pb.LineageColumns(
-        node_kinds=(keys & 1).astype(np.uint8).tobytes(), node_type_names=type_names,
-        node_names=[n or "" for n in names[nodes]], node_state_names=state_names,
-        edge_is_output=is_output.astype(np.uint8).tobytes(), edge_role_names=role_names)
-    message.MergeFromString(b"".join((
+    dictionaries = pb.LineageColumns(node_type_names=type_names, node_state_names=state_names,
+                                     edge_role_names=role_names).SerializeToString()
+    return b"".join((
+        dictionaries,
+        _length_delimited("node_kinds", (keys & 1).astype(np.uint8).tobytes()) if len(keys) else b"",
+        _length_delimited("edge_is_output", is_output.astype(np.uint8).tobytes()) if len(is_output) else b"",
+        _strings("node_names", names[nodes]) if len(keys) else b"",
         _packed("node_ids", keys >> 1), _packed("node_type_codes", type_codes),
         _packed("node_state_codes", state_codes), _packed("node_depths", depths[nodes]),
         _packed("edge_artifact_ids", artifact_keys >> 1), _packed("edge_execution_ids", execution_keys >> 1),
-        _packed("edge_role_codes", role_codes))))
-    return message
+        _packed("edge_role_codes", role_codes)))
 
 
 def _array(column, dtype) -> np.ndarray:
     return np.fromiter(column, dtype, len(column))
 
 
-def _decoded(codes, names: Sequence[str], column: str) -> list[str]:
+def _decoded(codes, names: Sequence[str], column: str) -> CodedStrings:
     codes = _array(codes, np.int64)
     if len(codes) and not 0 <= codes.min() <= codes.max() < len(names):
         raise errors.InvalidArgument(f"server sent a {column} code outside its dictionary")
-    return list(map(list(names).__getitem__, codes.tolist()))
+    return CodedStrings(codes, list(names))
 
 
 def _page_columns(c: pb.LineageColumns) -> tuple[tuple, tuple]:
@@ -128,6 +163,8 @@ def graph_from_columns(start: Sequence[str], direction: str, depth: int | None,
 
     def joined(part: int, column: int):
         values = [d[part][column] for d in decoded]
+        if len(values) == 1:
+            return values[0]
         if isinstance(values[0], np.ndarray):
             return np.concatenate(values)
         return [v for page in values for v in page]
@@ -137,4 +174,4 @@ def graph_from_columns(start: Sequence[str], direction: str, depth: int | None,
     return LineageGraph([NodeId.parse(s) for s in start], direction, depth, node_columns, edge_columns)
 
 
-__all__ = ["graph_from_columns", "graph_to_columns", "pages_of"]
+__all__ = ["columns_bytes", "graph_from_columns", "graph_to_columns", "message_field", "page_bytes", "pages_of"]

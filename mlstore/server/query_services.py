@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Iterator
 
 import mlstore
 from mlstore import errors
@@ -96,19 +97,23 @@ class LineageService(lgrpc.LineageServiceServicer):
             check_deadline(context, "building the lineage graph")
             return graph, encode(graph)
 
+    # Both return wire bytes (see lineage_columns), sent as they are (see app.add_lineage_service).
+
     @rpc
-    def GetLineage(self, request, context):
-        graph, (start, columns) = self._encoded(request, context, lineage_columns.graph_to_columns)
-        return lpb.GetLineageResponse(start=start, direction=convert.DIRECTIONS[graph.direction], depth=graph.depth,
-                                      graph=columns)
+    def GetLineage(self, request, context) -> bytes:
+        graph, columns = self._encoded(request, context, lineage_columns.columns_bytes)
+        head = lpb.GetLineageResponse(start=[str(s) for s in graph.start], depth=graph.depth,
+                                      direction=convert.DIRECTIONS[graph.direction])
+        return head.SerializeToString() + lineage_columns.message_field(lpb.GetLineageResponse, "graph", columns)
 
     @stream_rpc
-    def StreamLineage(self, request, context):
+    def StreamLineage(self, request, context) -> Iterator[bytes]:
         size = page_size(request.page_size)
-        graph, pages = self._encoded(request, context, lambda g: list(lineage_columns.pages_of(g, size)))
+        graph, pages = self._encoded(request, context, lambda g: list(lineage_columns.page_bytes(g, size)))
         for i, page in enumerate(pages):
             check_deadline(context, f"streaming lineage page {i + 1} of {len(pages)}")
-            yield lpb.StreamLineageResponse(start=[str(s) for s in graph.start] if i == 0 else [], page=page)
+            head = lpb.StreamLineageResponse(start=[str(s) for s in graph.start] if i == 0 else [])
+            yield head.SerializeToString() + lineage_columns.message_field(lpb.StreamLineageResponse, "page", page)
 
 
 class ArtifactService(agrpc.ArtifactServiceServicer):
