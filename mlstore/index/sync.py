@@ -40,6 +40,9 @@ def index_engine(location: StoreLocation) -> Engine:
             # fsync: a killed process loses nothing, only an OS crash could need a reindex.
             cursor.execute("PRAGMA synchronous=OFF")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Reads through a memory map instead of a read() per page: the metric index
+            # of a year of 200-metric evaluations is touched on ~200 pages a day.
+            cursor.execute(f"PRAGMA mmap_size={1 << 30}")
             cursor.close()
 
         return engine

@@ -107,9 +107,9 @@ metric = Table(
     Column("pipeline", String(255)),
     Column("span", BigInteger),
     Column("value", Float),
-    # Covering index of the metric series (named: the generated name passes MySQL's 64 characters).
-    Index("ix_mlstore_metric_series", "pipeline", "metric", "slice", "span", "model_id", "evaluation_id", "value"),
-    Index(None, "pipeline", "metric", "slice", "value"),  # best model on a slice
+    # One covering index for "best on a slice" (in value order) and the metric series
+    # (the same entries, sorted by span): see alembic/versions/0004.
+    Index("ix_mlstore_metric_ranked", "pipeline", "metric", "slice", "value", "span", "model_id", "evaluation_id"),
     Index(None, "model_id"),
 )
 

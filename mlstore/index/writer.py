@@ -6,8 +6,9 @@ rebuilds the whole index (``reindex``), so the three can never disagree.
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -188,8 +189,27 @@ def write_batch(connection: Connection, batch: IndexBatch) -> int:
         (t.blessing, blessing_rows),
     ):
         if rows:
-            connection.execute(insert(table), rows)
+            insert_rows(connection, table, rows)
     return len(new_execs)
+
+
+def insert_rows(connection: Connection, table, rows: list[dict]) -> None:
+    """``INSERT`` of plain values (ints, floats, strings, bools, None) as one executemany.
+
+    Why not ``connection.execute(insert(table), rows)``: SQLAlchemy processes each row's
+    parameters in Python (~5 µs a row); a day's evaluation is 200 metric rows.
+    """
+    compiled = _compiled_insert(connection.dialect, table, tuple(rows[0]))
+    if compiled.positional:
+        order = compiled.positiontup
+        connection.exec_driver_sql(compiled.string, [tuple(row[c] for c in order) for row in rows])
+    else:
+        connection.exec_driver_sql(compiled.string, rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_insert(dialect, table, columns: tuple[str, ...]):
+    return insert(table).compile(dialect=dialect, column_keys=list(columns))
 
 
 def _without_indexed(connection: Connection, batch: IndexBatch) -> IndexBatch:
