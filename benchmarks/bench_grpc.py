@@ -10,7 +10,14 @@ GetLineage (full upstream lineage, no depth limit, of a random day's model) for
 ``--seconds``, after one warm-up call (the server loads its lineage cache on first
 use). Reports throughput, p50/p99 per kind, errors, mean lineage size.
 
+Two loads: closed loop (default; each client sends its next request as soon as the
+last is answered, which measures saturation: latency is then mostly queueing behind
+the other 49) and open loop (``--rate``: the clients together send that many requests
+a second on a fixed schedule, and latency counts from when a request was due, so a
+stall is charged to every request queued behind it).
+
     python benchmarks/bench_grpc.py --days 10000 --seconds 30 --clients 50
+    python benchmarks/bench_grpc.py --days 10000 --seconds 30 --clients 50 --rate 100
     python benchmarks/bench_grpc.py --days 50 --seconds 3 --clients 4      # smoke run
 """
 
@@ -35,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import grpc  # noqa: E402
 
-from bench_core import METRICS, log_day_mlstore  # noqa: E402
+from bench_core import log_day_mlstore  # noqa: E402
 
 GATE_SPEC = """\
 version: 1
@@ -99,7 +106,8 @@ def warm_up(target: str, models: list[int], processes: int) -> None:
                                                       timeout=120)
 
 
-def _client_loop(target: str, models: list[int], window: tuple[float, float], seed: int, out: list) -> None:
+def _client_loop(target: str, models: list[int], window: tuple[float, float], seed: int, out: list,
+                 interval: float = 0.0, phase: float = 0.0) -> None:
     from mlstore.v1 import gate_service_pb2 as g, gate_service_pb2_grpc as gg  # noqa: PLC0415
     from mlstore.v1 import lineage_service_pb2 as l, lineage_service_pb2_grpc as lg  # noqa: PLC0415
 
@@ -113,10 +121,20 @@ def _client_loop(target: str, models: list[int], window: tuple[float, float], se
     start, deadline = window
     time.sleep(max(0.0, start - time.time()))  # every client starts together, after the processes are up
     i = 0
+    clock = time.perf_counter() - time.time()  # time.time() -> perf_counter()
     while time.time() < deadline:
         model = rng.choice(models)
         kind = "gate" if i % 2 == 0 else "lineage"
-        t0 = time.perf_counter()
+        if interval:
+            # Open loop at a fixed rate: latency counts from when the request was due, so a
+            # slow answer also delays (and is charged to) the requests queued behind it.
+            due = start + phase + i * interval
+            if due >= deadline:
+                break
+            time.sleep(max(0.0, due - time.time()))
+            t0 = due + clock
+        else:
+            t0 = time.perf_counter()
         try:
             if kind == "gate":
                 gates.EvaluateGate(g.EvaluateGateRequest(spec_yaml=GATE_SPEC, candidate=f"artifact:{model}"),
@@ -131,10 +149,12 @@ def _client_loop(target: str, models: list[int], window: tuple[float, float], se
     channel.close()
 
 
-def _client_process(target, models, window, threads, seed, queue) -> None:
+def _client_process(target, models, window, phases, seed, queue, interval) -> None:
+    """Runs one client thread per phase (its offset in the open-loop schedule)."""
     results: list = []
-    pool = [threading.Thread(target=_client_loop, args=(target, models, window, seed * 1000 + k, results))
-            for k in range(threads)]
+    pool = [threading.Thread(target=_client_loop, args=(target, models, window, seed * 1000 + k, results, interval,
+                                                        phase))
+            for k, phase in enumerate(phases)]
     for t in pool:
         t.start()
     for t in pool:
@@ -162,9 +182,14 @@ def run(args) -> dict:
         window = (start, start + args.seconds)
         context = mp.get_context("spawn")  # no fork: this process already ran gRPC (warm-up), which fork can hang
         queue = context.Queue()
-        per_proc = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
-        procs = [context.Process(target=_client_process, args=(f"127.0.0.1:{port}", models, window, n, i, queue))
-                 for i, n in enumerate(per_proc) if n]
+        # Open loop (--rate): each client sends every clients/rate seconds, the clients
+        # evenly staggered; closed loop: each sends its next request when answered.
+        interval = args.clients / args.rate if args.rate else 0.0
+        phases = [[j / args.rate if args.rate else 0.0 for j in range(i, args.clients, args.procs)]
+                  for i in range(args.procs)]
+        procs = [context.Process(target=_client_process,
+                                 args=(f"127.0.0.1:{port}", models, window, p, i, queue, interval))
+                 for i, p in enumerate(phases) if p]
         for p in procs:
             p.start()
         results = [r for _ in procs for r in queue.get()]
@@ -174,6 +199,7 @@ def run(args) -> dict:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     report = {"days": args.days, "models": len(models), "clients": args.clients, "seconds": args.seconds,
+              "offered_rps": args.rate or "closed loop (each client sends when answered)",
               "server_processes": args.processes or os.cpu_count(), "lineage_slots": args.lineage_slots,
               "cpus": os.cpu_count(),
               "store_build_s": round(build_s, 1), "requests": len(results),
@@ -197,6 +223,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--procs", type=int, default=5, help="client processes the clients are spread over")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="open loop: requests per second from all clients together (default: closed loop)")
     parser.add_argument("--workers", type=int, default=64, help="server RPC threads per process")
     parser.add_argument("--processes", type=int, default=None, help="server processes (default: serve's, the CPUs)")
     parser.add_argument("--lineage-slots", type=int, default=1, help="lineage queries at once per server process")
