@@ -264,21 +264,29 @@ class Store:
             InvalidArgument / AmbiguousReference: malformed or ambiguous reference.
             NotFound: nothing matches.
         """
-        if isinstance(ref, (Artifact, Execution)):
-            return ref.node_id
-        if isinstance(ref, NodeId):
-            node = ref
-        elif isinstance(ref, int):
-            node = NodeId("artifact", ref)
-        elif ref.startswith("sha256:"):
-            return NodeId("artifact", self._resolve_digest(ref))
-        else:
-            node = NodeId.parse(ref)
-        with self.engine.connect() as connection:
-            table = t.artifact if node.kind == "artifact" else t.execution
-            if connection.scalar(select(table.c.id).where(table.c.id == node.id)) is None:
-                raise errors.NotFound(f"{node} does not exist in {self.uri}")
+        node, exists = self._parse_ref(ref)
+        if not exists:
+            with self.engine.connect() as connection:
+                table = t.artifact if node.kind == "artifact" else t.execution
+                if connection.scalar(select(table.c.id).where(table.c.id == node.id)) is None:
+                    raise errors.NotFound(f"{node} does not exist in {self.uri}")
         return node
+
+    def _parse_ref(self, ref) -> tuple[NodeId, bool]:
+        """``(node, exists)``: :meth:`resolve` without its existence query.
+
+        ``exists`` is True when no check is needed: an Artifact / Execution (read from
+        the store) or a digest prefix (found by looking it up).
+        """
+        if isinstance(ref, (Artifact, Execution)):
+            return ref.node_id, True
+        if isinstance(ref, NodeId):
+            return ref, False
+        if isinstance(ref, int):
+            return NodeId("artifact", ref), False
+        if ref.startswith("sha256:"):
+            return NodeId("artifact", self._resolve_digest(ref)), True
+        return NodeId.parse(ref), False
 
     def _resolve_digest(self, prefix: str) -> int:
         hexpart = prefix[len("sha256:"):].lower()
@@ -301,19 +309,27 @@ class Store:
         Raises:
             NotFound: no such artifact. InvalidArgument: ``ref`` names an execution.
         """
-        node = self.resolve(ref)
+        node, _ = self._parse_ref(ref)
         if node.kind != "artifact":
+            self.resolve(node)  # NotFound for a missing execution
             raise errors.InvalidArgument(f"{node} is an execution, not an artifact")
         with self.engine.connect() as connection:
-            return queries.artifacts_by_id(connection, [node.id])[node.id]
+            found = queries.artifact_by_id(connection, node.id)
+        if found is None:
+            raise errors.NotFound(f"{node} does not exist in {self.uri}")
+        return found
 
     def execution(self, ref) -> Execution:
         """The execution ``ref`` refers to."""
-        node = self.resolve(NodeId("execution", ref) if isinstance(ref, int) else ref)
+        node, _ = self._parse_ref(NodeId("execution", ref) if isinstance(ref, int) else ref)
         if node.kind != "execution":
+            self.resolve(node)  # NotFound for a missing artifact
             raise errors.InvalidArgument(f"{node} is an artifact, not an execution")
         with self.engine.connect() as connection:
-            return queries.executions_by_id(connection, [node.id])[node.id]
+            found = queries.execution_by_id(connection, node.id)
+        if found is None:
+            raise errors.NotFound(f"{node} does not exist in {self.uri}")
+        return found
 
     def artifacts(self, *, type: str | None = None, pipeline: str | None = None, state: str | None = None,
                   after_id: int = 0, limit: int | None = None, order: str = "asc",
@@ -343,11 +359,15 @@ class Store:
 
     def events(self, ref) -> list[EventRecord]:
         """Inputs and outputs of an execution, or the events touching an artifact."""
-        node = self.resolve(ref)
+        node, exists = self._parse_ref(ref)
         with self.engine.connect() as connection:
             if node.kind == "execution":
-                return queries.events_of_execution(connection, node.id)
-            return queries.events_of_artifact(connection, node.id)
+                found = queries.events_of_execution(connection, node.id)
+            else:
+                found = queries.events_of_artifact(connection, node.id)
+        if not found and not exists:
+            self.resolve(node)  # NotFound when there are no events because there is no node
+        return found
 
     def lineage(self, start, direction: Direction = "up", depth: int | None = None,
                 types: Sequence[str] = ()) -> LineageGraph:
@@ -379,9 +399,14 @@ class Store:
 
     def evaluation_metrics(self, ref) -> dict[str, dict[str, float]]:
         """``{slice: {metric: value}}`` of a ModelEvaluation artifact."""
-        evaluation = self.artifact(ref)
-        with self.engine.connect() as connection:
-            return queries.metrics_of_evaluation(connection, evaluation.id)
+        node, _ = self._parse_ref(ref)
+        metrics: dict[str, dict[str, float]] = {}
+        if node.kind == "artifact":
+            with self.engine.connect() as connection:
+                metrics = queries.metrics_of_evaluation(connection, node.id)
+        if not metrics:
+            self.artifact(node)  # NotFound / InvalidArgument for a bad reference
+        return metrics
 
     def latest_blessed(self, pipeline: str) -> Artifact | None:
         """The blessed model with the newest span in ``pipeline`` (None when none is blessed)."""
@@ -413,8 +438,11 @@ class Store:
         return verify_artifacts(self.blobs, targets)
 
     def local_path(self, ref) -> str:
-        """A local path holding the artifact's bytes (downloaded and verified when remote)."""
-        return artifact_local_path(self.blobs, self.artifact(ref))
+        """A local path holding the artifact's bytes (downloaded and verified when remote).
+
+        An :class:`Artifact` is used as given (its digest and uri never change).
+        """
+        return artifact_local_path(self.blobs, ref if isinstance(ref, Artifact) else self.artifact(ref))
 
     # -- catalogue queries for browsing (the dashboard) ----------------------------------
 

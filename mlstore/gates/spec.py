@@ -36,6 +36,7 @@ and YAML line, e.g. ``metrics[0].change.absolute (line 7): expected a number``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -249,8 +250,12 @@ def _metric_gate(node: yaml.Node, path: str, default_min: int) -> MetricGate:
     return gate
 
 
+@functools.lru_cache(maxsize=32)
 def parse_gate_spec(text: str) -> GateSpec:
     """Parse and validate a gate spec YAML document.
+
+    Parsed specs are cached by text (a :class:`GateSpec` is immutable): a server
+    decides with the same spec again and again.
 
     Args:
         text: the YAML text.

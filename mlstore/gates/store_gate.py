@@ -117,13 +117,13 @@ def _live_evaluation(store, artifact_id: int | None) -> Artifact | None:
     return artifact if artifact.type == "ModelEvaluation" and artifact.state == "LIVE" else None
 
 
-def _own_evaluation(store, model: Artifact, what: str) -> Artifact:
-    """The newest live ``evaluation`` output of an Evaluator run on ``model``.
+def _own_evaluation(store, model: Artifact, runs: list[_EvaluatorRun], what: str) -> Artifact:
+    """The newest live ``evaluation`` output of ``runs``, the Evaluator runs on ``model``.
 
     Raises:
         FailedPrecondition: the model has none.
     """
-    for run in _evaluator_runs(store, model):
+    for run in runs:
         found = _live_evaluation(store, run.outputs.get("evaluation"))
         if found is not None:
             return found
@@ -132,9 +132,9 @@ def _own_evaluation(store, model: Artifact, what: str) -> Artifact:
         f"execution with input role 'model' = {model.node_id} and a ModelEvaluation output role 'evaluation')")
 
 
-def _paired_evaluations(store, model: Artifact, baseline: Artifact) -> tuple[Artifact, Artifact] | None:
-    """The newest (evaluation, baseline_evaluation) computed together, i.e. on the same data."""
-    for run in _evaluator_runs(store, model):
+def _paired_evaluations(store, runs: list[_EvaluatorRun], baseline: Artifact) -> tuple[Artifact, Artifact] | None:
+    """The newest (evaluation, baseline_evaluation) of ``runs`` computed together, i.e. on the same data."""
+    for run in runs:
         if run.inputs.get("baseline_model") != baseline.id:
             continue
         pair = (_live_evaluation(store, run.outputs.get("evaluation")),
@@ -201,14 +201,15 @@ def _resolve_inputs(store, candidate: Artifact, named_evaluation: Artifact | Non
         base_model, base_named = _as_model(store, baseline, "baseline")
         if base_model.id == candidate.id:
             raise errors.InvalidArgument(f"the baseline {base_model.node_id} is the candidate itself")
+    runs = [] if named_evaluation else _evaluator_runs(store, candidate)  # read once for pair and own
     if base_model is None:
-        evaluation = named_evaluation or _own_evaluation(store, candidate, "candidate")
+        evaluation = named_evaluation or _own_evaluation(store, candidate, runs, "candidate")
         return _Inputs(candidate, evaluation, None, None, tuple(notes))
-    pair = None if named_evaluation or base_named else _paired_evaluations(store, candidate, base_model)
+    pair = None if named_evaluation or base_named else _paired_evaluations(store, runs, base_model)
     if pair is not None:
         return _Inputs(candidate, pair[0], base_model, pair[1], tuple(notes))
-    evaluation = named_evaluation or _own_evaluation(store, candidate, "candidate")
-    base_evaluation = base_named or _own_evaluation(store, base_model, "baseline")
+    evaluation = named_evaluation or _own_evaluation(store, candidate, runs, "candidate")
+    base_evaluation = base_named or _own_evaluation(store, base_model, _evaluator_runs(store, base_model), "baseline")
     notes.append(f"baseline {base_model.node_id} was evaluated on different data than the candidate "
                  f"({base_evaluation.node_id} vs {evaluation.node_id}): deltas compare different data")
     return _Inputs(candidate, evaluation, base_model, base_evaluation, tuple(notes))
@@ -224,9 +225,9 @@ def _load(store, evaluation: Artifact) -> tuple[EvalResult, bool]:
     still has its metrics in the index; a read-only decision can use those.
     """
     try:
-        return read_evaluation(store.local_path(evaluation.node_id), with_plots=False), True
+        return read_evaluation(store.local_path(evaluation), with_plots=False), True
     except (errors.NotFound, errors.DataError, errors.FailedPrecondition):
-        metrics = store.evaluation_metrics(evaluation.node_id)
+        metrics = store.evaluation_metrics(evaluation)
         if not metrics:
             raise errors.FailedPrecondition(
                 f"{evaluation.node_id} has neither an evaluator layout (metrics.json) nor indexed metrics; "

@@ -1,11 +1,16 @@
-"""Read queries over the index: artifacts, executions, metric series, blessings."""
+"""Read queries over the index: artifacts, executions, metric series, blessings.
+
+The statements of the per-request lookups (one node, its events, an evaluation's
+metrics, the latest blessed model) are built once, with bound parameters: building a
+statement and its cache key costs SQLAlchemy about twice as long as running it.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Sequence
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.engine import Connection, Row
 
 from mlstore.index import tables as t
@@ -27,6 +32,22 @@ def to_execution(row: Row) -> Execution:
         id=m["id"], type=m["type"], state=m["state"], pipeline=m["pipeline"],
         create_time_ms=m["create_time_ms"], properties=json.loads(m["properties"]),
     )
+
+
+_ARTIFACT_BY_ID = select(t.artifact).where(t.artifact.c.id == bindparam("id"))
+_EXECUTION_BY_ID = select(t.execution).where(t.execution.c.id == bindparam("id"))
+
+
+def artifact_by_id(connection: Connection, artifact_id: int) -> Artifact | None:
+    """One artifact (``None`` when absent)."""
+    row = connection.execute(_ARTIFACT_BY_ID, {"id": artifact_id}).first()
+    return to_artifact(row) if row is not None else None
+
+
+def execution_by_id(connection: Connection, execution_id: int) -> Execution | None:
+    """One execution (``None`` when absent)."""
+    row = connection.execute(_EXECUTION_BY_ID, {"id": execution_id}).first()
+    return to_execution(row) if row is not None else None
 
 
 def artifacts_by_id(connection: Connection, ids: Sequence[int]) -> dict[int, Artifact]:
@@ -76,24 +97,18 @@ def artifact_ids_by_digest_prefix(connection: Connection, prefix: str, limit: in
     return [(r.id, r.digest) for r in rows]
 
 
+_EVENT = select(t.event.c.execution_id, t.event.c.artifact_id, t.event.c.is_output, t.event.c.role)
+_EVENTS_OF_EXECUTION = (_EVENT.where(t.event.c.execution_id == bindparam("id"))
+                        .order_by(t.event.c.is_output, t.event.c.role, t.event.c.artifact_id))
+_EVENTS_OF_ARTIFACT = _EVENT.where(t.event.c.artifact_id == bindparam("id")).order_by(t.event.c.execution_id)
+
+
 def events_of_execution(connection: Connection, execution_id: int) -> list[EventRecord]:
-    ev = t.event.c
-    rows = connection.execute(
-        select(ev.execution_id, ev.artifact_id, ev.is_output, ev.role)
-        .where(ev.execution_id == execution_id)
-        .order_by(ev.is_output, ev.role, ev.artifact_id)
-    )
-    return [EventRecord(*r) for r in rows]
+    return [EventRecord(*r) for r in connection.execute(_EVENTS_OF_EXECUTION, {"id": execution_id})]
 
 
 def events_of_artifact(connection: Connection, artifact_id: int) -> list[EventRecord]:
-    ev = t.event.c
-    rows = connection.execute(
-        select(ev.execution_id, ev.artifact_id, ev.is_output, ev.role)
-        .where(ev.artifact_id == artifact_id)
-        .order_by(ev.execution_id)
-    )
-    return [EventRecord(*r) for r in rows]
+    return [EventRecord(*r) for r in connection.execute(_EVENTS_OF_ARTIFACT, {"id": artifact_id})]
 
 
 def spans_by_id(connection: Connection, artifact_ids: Sequence[int]) -> dict[int, int | None]:
@@ -113,12 +128,13 @@ def metric_series(connection: Connection, pipeline: str, metric: str, slice_key:
     return [MetricPoint._make(r) for r in rows]
 
 
+_METRICS_OF_EVALUATION = (select(t.metric.c.slice, t.metric.c.metric, t.metric.c.value)
+                          .where(t.metric.c.evaluation_id == bindparam("id")))
+
+
 def metrics_of_evaluation(connection: Connection, evaluation_id: int) -> dict[str, dict[str, float]]:
-    m = t.metric.c
     result: dict[str, dict[str, float]] = {}
-    for slice_key, name, value in connection.execute(
-        select(m.slice, m.metric, m.value).where(m.evaluation_id == evaluation_id)
-    ):
+    for slice_key, name, value in connection.execute(_METRICS_OF_EVALUATION, {"id": evaluation_id}):
         result.setdefault(slice_key, {})[name] = value
     return result
 
@@ -131,15 +147,15 @@ def to_blessing(row: Row) -> Blessing:
     )
 
 
+_LATEST_BLESSED = (select(t.blessing.c.model_id)
+                   .where(and_(t.blessing.c.pipeline == bindparam("pipeline"), t.blessing.c.blessed.is_(True)))
+                   .order_by(t.blessing.c.span.desc(), t.blessing.c.model_id.desc())
+                   .limit(1))
+
+
 def latest_blessed_model_id(connection: Connection, pipeline: str) -> int | None:
     """The blessed model with the newest (span, model id) in ``pipeline``."""
-    b = t.blessing.c
-    row = connection.execute(
-        select(b.model_id)
-        .where(and_(b.pipeline == pipeline, b.blessed.is_(True)))
-        .order_by(b.span.desc(), b.model_id.desc())
-        .limit(1)
-    ).first()
+    row = connection.execute(_LATEST_BLESSED, {"pipeline": pipeline}).first()
     return row.model_id if row else None
 
 
