@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from mlstore.errors import InvalidArgument
 from mlstore.index import tables as t
-from mlstore.index.graph_cache import GraphCache
+from mlstore.index.graph_cache import GraphCache, node_order
 from mlstore.types import NodeId
 
 Direction = Literal["up", "down", "both"]
@@ -200,16 +200,6 @@ def _directions(direction: str) -> tuple[bool, ...]:
     return {"up": (True,), "down": (False,), "both": (True, False)}[direction]
 
 
-def _sorted_nodes(keys: np.ndarray) -> np.ndarray:
-    """Order: artifacts first, then executions; by id within each (stable, deterministic)."""
-    return np.lexsort((keys, keys % 2))
-
-
-def _sorted_edges(src: np.ndarray, dst: np.ndarray, role_rank: np.ndarray) -> np.ndarray:
-    """Order: by source, then target (artifacts first, by id), then role name."""
-    return np.lexsort((role_rank, dst, dst % 2, src, src % 2))
-
-
 # --------------------------------------------------------------------------- cache engine
 
 
@@ -228,23 +218,21 @@ def lineage_from_cache(cache: GraphCache, start: Sequence[NodeId], direction: Di
         first = np.ones(len(nodes), bool)
         first[1:] = nodes[1:] != nodes[:-1]
         nodes, depths = nodes[first], depths[first]
-    edge_rows = np.unique(np.concatenate([w.edge_rows for w in walks]))
+    edge_rows = walks[0].edge_rows if len(walks) == 1 else np.unique(np.concatenate([w.edge_rows for w in walks]))
     if types:
         wanted = np.isin(np.arange(len(cache.type_names)), [i for i, n in enumerate(cache.type_names) if n in types])
         keep = wanted[cache.type_codes[nodes]] | np.isin(cache.keys[nodes], start_keys)
         nodes, depths = nodes[keep], depths[keep]
-    keys = cache.keys[nodes]
-    order = _sorted_nodes(keys)
-    nodes, keys, depths = nodes[order], keys[order], depths[order]
-    kept = np.zeros(len(cache.keys), bool)
-    kept[nodes] = True
-    rows = edge_rows[kept[cache.src[edge_rows]] & kept[cache.dst[edge_rows]]]
-    src, dst = cache.keys[cache.src[rows]], cache.keys[cache.dst[rows]]
-    role_codes = cache.role_codes[rows]
-    rank = np.empty(len(cache.roles), np.int64)
-    rank[np.argsort(np.asarray(cache.roles, dtype=object))] = np.arange(len(cache.roles))
-    order = _sorted_edges(src, dst, rank[role_codes])
-    rows, src, dst, role_codes = rows[order], src[order], dst[order], role_codes[order]
+    depth_of = np.zeros(len(cache.keys), np.int64)
+    depth_of[nodes] = depths
+    nodes = cache.sort_nodes(nodes)
+    keys, depths = cache.keys[nodes], depth_of[nodes]
+    if types:
+        kept = np.zeros(len(cache.keys), bool)
+        kept[nodes] = True
+        edge_rows = edge_rows[kept[cache.src[edge_rows]] & kept[cache.dst[edge_rows]]]
+    rows = cache.sort_edges(edge_rows)
+    src, dst, role_codes = cache.keys[cache.src[rows]], cache.keys[cache.dst[rows]], cache.role_codes[rows]
     node_columns = (keys, CodedStrings(cache.type_codes[nodes], list(cache.type_names)),
                     CodedStrings(cache.name_codes[nodes], list(cache.name_values)),
                     _states(cache, nodes, keys, non_live), depths)
@@ -343,7 +331,7 @@ def lineage_from_sql(engine: Engine, start: Sequence[NodeId], direction: Directi
     details = _node_details(engine, sorted(depths))
     keep = [k for k in depths if k in details and (not types or details[k][0] in types or k in starts)]
     keys = np.asarray(keep, np.int64)
-    keys = keys[_sorted_nodes(keys)]
+    keys = keys[node_order(keys)]
     kept = set(keep)
     edge_list = sorted((e for e in edges if e[0] in kept and e[1] in kept),
                        key=lambda e: (e[0] % 2, e[0], e[1] % 2, e[1], e[3]))

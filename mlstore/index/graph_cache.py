@@ -31,6 +31,22 @@ from mlstore.index import tables as t
 NON_LIVE_STATES = ("UNKNOWN", "PENDING", "MARKED_FOR_DELETION", "DELETED", "ABANDONED", "REFERENCE")
 
 
+def node_order(keys: np.ndarray) -> np.ndarray:
+    """The order lineage graphs list nodes in: artifacts first, then executions; by id."""
+    return np.lexsort((keys, keys % 2))
+
+
+def edge_order(src: np.ndarray, dst: np.ndarray, role_rank: np.ndarray) -> np.ndarray:
+    """The order lineage graphs list edges in: by source, then target (artifacts first, by
+    id), then role name (``role_rank``: each edge's role's position in sorted order)."""
+    return np.lexsort((role_rank, dst, dst % 2, src, src % 2))
+
+
+#: A subset at least this fraction of the whole is put in order by filtering the cache's
+#: precomputed order (linear) instead of sorting the subset.
+_FILTER_FRACTION = 1 / 16
+
+
 @dataclass(frozen=True)
 class Walk:
     """Result of one traversal: reached node keys with depths, and the edges among them."""
@@ -67,6 +83,8 @@ class GraphCache:
         self.roles: list[str] = []
         self._role_code: dict[str, int] = {}
         self._matrices: dict[bool, csr_matrix] = {}
+        self._node_order: np.ndarray | None = None
+        self._edge_order: np.ndarray | None = None
 
     # -- refresh -------------------------------------------------------------------------
 
@@ -106,6 +124,7 @@ class GraphCache:
         self.name_codes = np.asarray(self._name_code_list, np.int32)
         self.state_codes = np.asarray(self._state_code_list, np.int32)
         self._matrices.clear()
+        self._node_order = self._edge_order = None
 
     def _add_node(self, key: int, type_name: str, name: str | None, state: str) -> None:
         if key in self.index_of:
@@ -140,6 +159,40 @@ class GraphCache:
         self.role_codes = np.concatenate([self.role_codes, np.asarray(codes, np.int32)])
         self._last_event = rows[-1].id
         self._matrices.clear()
+        self._edge_order = None
+
+    # -- order ---------------------------------------------------------------------------
+
+    def role_rank(self) -> np.ndarray:
+        """Per role code: the role's position among the role names in sorted order."""
+        rank = np.empty(len(self.roles), np.int64)
+        rank[np.argsort(np.asarray(self.roles, dtype=object))] = np.arange(len(self.roles))
+        return rank
+
+    def sort_nodes(self, nodes: np.ndarray) -> np.ndarray:
+        """``nodes`` (dense indices, no duplicates) in :func:`node_order`."""
+        with self._lock:
+            if len(nodes) < _FILTER_FRACTION * len(self.keys):
+                return nodes[node_order(self.keys[nodes])]
+            if self._node_order is None:
+                self._node_order = node_order(self.keys)
+            member = np.zeros(len(self.keys), bool)
+            member[nodes] = True
+            return self._node_order[member[self._node_order]]
+
+    def sort_edges(self, rows: np.ndarray) -> np.ndarray:
+        """Edge ``rows`` (no duplicates) in :func:`edge_order`."""
+        with self._lock:
+            if len(rows) < _FILTER_FRACTION * len(self.src):
+                rank = self.role_rank()
+                return rows[edge_order(self.keys[self.src[rows]], self.keys[self.dst[rows]],
+                                       rank[self.role_codes[rows]])]
+            if self._edge_order is None:
+                self._edge_order = edge_order(self.keys[self.src], self.keys[self.dst],
+                                              self.role_rank()[self.role_codes])
+            member = np.zeros(len(self.src), bool)
+            member[rows] = True
+            return self._edge_order[member[self._edge_order]]
 
     # -- traversal -----------------------------------------------------------------------
 
