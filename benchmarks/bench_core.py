@@ -109,22 +109,25 @@ class RawMLMD:
             self.types[name] = self.store.put_execution_type(pb.ExecutionType(name=name))
         self.ctx_type = self.store.put_context_type(pb.ContextType(name="pipeline"))
 
-    def _put(self, step, inputs, out_type, role, **props):
-        execution = pb.Execution(type_id=self.types[step], last_known_state=pb.Execution.COMPLETE)
-        pairs = []
-        for artifact_id, in_role in inputs:
-            ev = pb.Event(type=pb.Event.INPUT, artifact_id=artifact_id)
-            ev.path.steps.add().key = in_role
-            pairs.append((None, ev))
-        art = pb.Artifact(type_id=self.types[out_type], uri="/blob", state=pb.Artifact.LIVE)
+    def _artifact(self, type_name: str, props: dict) -> pb.Artifact:
+        art = pb.Artifact(type_id=self.types[type_name], uri="/blob", state=pb.Artifact.LIVE)
         for k, v in props.items():
             if isinstance(v, int):
                 art.properties[k].int_value = v
             else:
                 art.properties[k].string_value = v
-        ev = pb.Event(type=pb.Event.OUTPUT)
+        return art
+
+    @staticmethod
+    def _event(event_type: int, role: str, artifact_id: int | None = None) -> pb.Event:
+        ev = pb.Event(type=event_type, artifact_id=artifact_id)
         ev.path.steps.add().key = role
-        pairs.append((art, ev))
+        return ev
+
+    def _put(self, step, inputs, out_type, role, **props):
+        execution = pb.Execution(type_id=self.types[step], last_known_state=pb.Execution.COMPLETE)
+        pairs = [(None, self._event(pb.Event.INPUT, in_role, artifact_id)) for artifact_id, in_role in inputs]
+        pairs.append((self._artifact(out_type, props), self._event(pb.Event.OUTPUT, role)))
         ctx = pb.Context(type_id=self.ctx_type, name="bench")
         _, ids, _ = self.store.put_execution(execution, pairs, [ctx], reuse_context_if_already_exist=True)
         return ids[-1]
@@ -150,13 +153,7 @@ class RawMLMD:
         executions, artifacts, edges = [], [], []
         for index, (step, out_type, role, props) in enumerate(steps):
             executions.append(pb.Execution(type_id=self.types[step], last_known_state=pb.Execution.COMPLETE))
-            art = pb.Artifact(type_id=self.types[out_type], uri="/blob", state=pb.Artifact.LIVE)
-            for k, v in props.items():
-                if isinstance(v, int):
-                    art.properties[k].int_value = v
-                else:
-                    art.properties[k].string_value = v
-            artifacts.append(art)
+            artifacts.append(self._artifact(out_type, props))
             edges.append((index, index, self._event(pb.Event.OUTPUT, role)))
         # inputs by (execution, artifact index or None for the stored base model, role)
         inputs = [(1, 0, "examples"), (2, 0, "examples"), (2, 1, "transform_graph"), (3, 2, "model"),
@@ -168,12 +165,6 @@ class RawMLMD:
         _, ids, _ = self.store.put_lineage_subgraph(executions, artifacts, [ctx], edges,
                                                     reuse_context_if_already_exist=True)
         return ids[2]
-
-    @staticmethod
-    def _event(event_type: int, role: str, artifact_id: int | None = None) -> pb.Event:
-        ev = pb.Event(type=event_type, artifact_id=artifact_id)
-        ev.path.steps.add().key = role
-        return ev
 
     def full_lineage(self, model_id: int) -> int:
         """Upstream lineage by repeated get_lineage_subgraph calls (each capped at 100 hops)."""

@@ -128,12 +128,13 @@ def subgraph_messages(metadata: Metadata, pipeline: str, run_id: str | None, rec
     graph = Subgraph([], [], [], [])
     spans: list[int | None] = []  # span of each new artifact, for later records' inputs
     for index, record in enumerate(records):
+        check_pending_inputs(records[:index], record)
         graph.executions.append(execution_message(metadata, record.step, pipeline, record.properties or {},
                                                   record.state, run_id))
         input_spans = []
         for ref, role in record.inputs:
             if isinstance(ref, PendingOutput):
-                position = _pending_position(graph, records, index, ref)
+                position = graph.first_output[ref.execution_index] + ref.output_index
                 graph.edges.append((index, position, _event(pb.Event.INPUT, role)))
                 input_spans.append(spans[position])
             else:
@@ -151,11 +152,14 @@ def subgraph_messages(metadata: Metadata, pipeline: str, run_id: str | None, rec
     return graph
 
 
-def _pending_position(graph: Subgraph, records: Sequence[ExecutionRecord], index: int, ref: PendingOutput) -> int:
-    if not (0 <= ref.execution_index < index and 0 <= ref.output_index < len(records[ref.execution_index].outputs)):
-        raise errors.InvalidArgument(f"input {ref} of {records[index].step} is not an output of an earlier execution "
-                                     "in this batch")
-    return graph.first_output[ref.execution_index] + ref.output_index
+def check_pending_inputs(earlier: Sequence[ExecutionRecord], record: ExecutionRecord) -> None:
+    """Raises InvalidArgument for an input PendingOutput that is not an output of ``earlier``."""
+    for ref, _ in record.inputs:
+        if isinstance(ref, PendingOutput) and not (
+                0 <= ref.execution_index < len(earlier)
+                and 0 <= ref.output_index < len(earlier[ref.execution_index].outputs)):
+            raise errors.InvalidArgument(f"input {ref} of {record.step} is not an output of an earlier execution "
+                                         "in this batch")
 
 
 def _event(event_type: int, role: str, artifact_id: int | None = None) -> pb.Event:

@@ -18,8 +18,8 @@ from sqlalchemy import insert, select
 
 from mlstore import errors, schema
 from mlstore._mlmd import Metadata
-from mlstore._records import (ExecutionRecord, LoggedExecution, OutputArtifact, PendingOutput, check_write,
-                              context_messages, subgraph_messages)
+from mlstore._records import (ExecutionRecord, LoggedExecution, OutputArtifact, PendingOutput,
+                              check_pending_inputs, check_write, context_messages, subgraph_messages)
 from mlstore._uri import StoreLocation, parse_store_uri
 from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
 from mlstore.index import queries
@@ -102,11 +102,7 @@ class ExecutionBatch:
         """
         check_write(step, self._pipeline, outputs, state)
         record = ExecutionRecord(step, tuple(inputs), tuple(outputs), properties, state, tuple(reused_outputs))
-        for ref, _ in record.inputs:
-            if isinstance(ref, PendingOutput) and not (
-                    ref.execution_index < len(self._records)
-                    and ref.output_index < len(self._records[ref.execution_index].outputs)):
-                raise errors.InvalidArgument(f"{ref} is not an output of an execution added to this batch")
+        check_pending_inputs(self._records, record)
         self._records.append(record)
         self._pending.append(PendingExecution(len(self._pending), len(record.outputs)))
         return self._pending[-1]

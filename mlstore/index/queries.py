@@ -124,19 +124,20 @@ def fetch_tuples(connection: Connection, statement, **params) -> list[tuple]:
     Why: SQLAlchemy builds a Row object per result row, ~1 µs each; a metric series
     has a point per day.
     """
-    compiled = _compiled(connection.dialect, statement)
-    args = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+    statement = compiled(connection.dialect, statement)
+    args = tuple(params[name] for name in statement.positiontup) if statement.positional else params
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(compiled.string, args)
+        cursor.execute(statement.string, args)
         return cursor.fetchall()
     finally:
         cursor.close()
 
 
-@functools.lru_cache(maxsize=32)
-def _compiled(dialect, statement):
-    return statement.compile(dialect=dialect)
+@functools.lru_cache(maxsize=64)
+def compiled(dialect, statement, column_keys: tuple[str, ...] | None = None):
+    """``statement`` compiled once per dialect (and, for an insert, per set of columns)."""
+    return statement.compile(dialect=dialect, column_keys=None if column_keys is None else list(column_keys))
 
 
 _M = t.metric.c

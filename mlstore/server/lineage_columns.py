@@ -27,18 +27,8 @@ from mlstore.types import NodeId
 from mlstore.v1 import types_pb2 as pb
 
 
-def graph_to_columns(graph: LineageGraph) -> tuple[list[str], pb.LineageColumns]:
-    """The start ids and the LineageColumns of a whole graph."""
-    return [str(s) for s in graph.start], pb.LineageColumns.FromString(columns_bytes(graph))
-
-
-def pages_of(graph: LineageGraph, size: int) -> Iterator[pb.LineageColumns]:
-    """The graph as LineageColumns pages of at most ``size`` nodes and ``size`` edges."""
-    return map(pb.LineageColumns.FromString, page_bytes(graph, size))
-
-
 def page_bytes(graph: LineageGraph, size: int) -> Iterator[bytes]:
-    """:func:`pages_of` as wire bytes."""
+    """The wire bytes of the graph's LineageColumns pages, each of at most ``size`` nodes and ``size`` edges."""
     for i in range(max(1, -(-max(graph.node_count, graph.edge_count) // size))):
         yield columns_bytes(graph, slice(i * size, (i + 1) * size), slice(i * size, (i + 1) * size))
 
@@ -174,4 +164,4 @@ def graph_from_columns(start: Sequence[str], direction: str, depth: int | None,
     return LineageGraph([NodeId.parse(s) for s in start], direction, depth, node_columns, edge_columns)
 
 
-__all__ = ["columns_bytes", "graph_from_columns", "graph_to_columns", "message_field", "page_bytes", "pages_of"]
+__all__ = ["columns_bytes", "graph_from_columns", "message_field", "page_bytes"]

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 import mlstore
 from tests.grpc_support import GATE_SPEC, build_days, serve

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-import mlstore
 from mlstore.store import OutputArtifact
 
 

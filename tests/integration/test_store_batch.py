@@ -68,8 +68,10 @@ def test_a_bad_batch_writes_nothing(store, tmp_path):
             batch.log_execution("ExampleGen", outputs=[examples])
             raise RuntimeError("user code failed")
     with store.batch("daily") as batch:
-        with pytest.raises(errors.InvalidArgument, match="not an output of an execution added"):
+        with pytest.raises(errors.InvalidArgument, match="not an output of an earlier execution"):
             batch.log_execution("Transform", inputs=[(PendingOutput(0, 0), "examples")])
+        with pytest.raises(errors.InvalidArgument, match="not an output of an earlier execution"):
+            batch.log_execution("Transform", inputs=[(PendingOutput(-1, 0), "examples")])
         with pytest.raises(errors.InvalidArgument, match="step name"):
             batch.log_execution("no spaces allowed")
     with pytest.raises(errors.InvalidArgument, match="not an output of an earlier execution"):

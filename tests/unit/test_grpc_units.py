@@ -11,6 +11,7 @@ from mlstore.server.app import ServeOptions, check_exposure, is_loopback
 from mlstore.server.auth import parse_tokens, required_scope
 from mlstore.server.query_services import decode_page_token, encode_page_token
 from mlstore.types import Artifact, Blessing, Execution, NodeId
+from mlstore.v1 import types_pb2 as tpb
 
 
 def test_token_table_scopes_nest():
@@ -68,10 +69,10 @@ def test_records_round_trip_exactly():
              LineageNode(NodeId("execution", 2), "Trainer", None, "COMPLETE", 0)]
     edges = [LineageEdge(NodeId("artifact", 1), NodeId("execution", 2), "INPUT", "examples")]
     graph = LineageGraph.from_objects([NodeId("execution", 2)], "up", None, nodes, edges)
-    start, columns = lineage_columns.graph_to_columns(graph)
+    start, columns = ["execution:2"], tpb.LineageColumns.FromString(lineage_columns.columns_bytes(graph))
     back = lineage_columns.graph_from_columns(start, "up", None, [columns])
     assert back == graph and back.nodes == tuple(nodes) and back.edges == tuple(edges)
-    pages = list(lineage_columns.pages_of(graph, 1))
+    pages = list(map(tpb.LineageColumns.FromString, lineage_columns.page_bytes(graph, 1)))
     assert len(pages) == 2 and lineage_columns.graph_from_columns(start, "up", None, pages) == graph
     assert list(columns.node_ids) == [1, 2] and list(columns.node_kinds) == [0, 1]
     # the hand-written packed fields are exactly what protobuf itself writes for those values
@@ -89,8 +90,8 @@ def test_records_round_trip_exactly():
 
 
 def test_inconsistent_lineage_columns_are_rejected():
-    _, columns = lineage_columns.graph_to_columns(LineageGraph.from_objects(
-        [NodeId("artifact", 1)], "up", None, [LineageNode(NodeId("artifact", 1), "Examples", None, "LIVE", 0)], []))
+    columns = tpb.LineageColumns.FromString(lineage_columns.columns_bytes(LineageGraph.from_objects(
+        [NodeId("artifact", 1)], "up", None, [LineageNode(NodeId("artifact", 1), "Examples", None, "LIVE", 0)], [])))
     bad_code, short = (type(columns).FromString(columns.SerializeToString()) for _ in range(2))
     bad_code.node_type_codes[0] = 5
     short.node_depths.append(1)
