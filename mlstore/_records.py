@@ -152,6 +152,16 @@ def subgraph_messages(metadata: Metadata, pipeline: str, run_id: str | None, rec
     return graph
 
 
+def stored_events(graph: Subgraph, execution_ids: Sequence[int], artifact_ids: Sequence[int]) -> list[pb.Event]:
+    """The events of ``graph`` as MLMD stored them, given the ids its write returned."""
+    events = []
+    for execution_index, artifact_index, edge in graph.edges:
+        event = pb.Event(type=edge.type, path=edge.path, execution_id=execution_ids[execution_index],
+                         artifact_id=edge.artifact_id if artifact_index is None else artifact_ids[artifact_index])
+        events.append(event)
+    return events
+
+
 def check_pending_inputs(earlier: Sequence[ExecutionRecord], record: ExecutionRecord) -> None:
     """Raises InvalidArgument for an input PendingOutput that is not an output of ``earlier``."""
     for ref, _ in record.inputs:

@@ -19,7 +19,8 @@ from sqlalchemy import insert, select
 from mlstore import errors, schema
 from mlstore._mlmd import Metadata
 from mlstore._records import (ExecutionRecord, LoggedExecution, OutputArtifact, PendingOutput,
-                              check_pending_inputs, check_write, context_messages, subgraph_messages)
+                              check_pending_inputs, check_write, context_messages, stored_events,
+                              subgraph_messages)
 from mlstore._uri import StoreLocation, parse_store_uri
 from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
 from mlstore.index import queries
@@ -51,6 +52,9 @@ def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.op
 
         return RemoteStore(location)  # type: ignore[return-value]
     return Store(location)
+
+
+_INSERT_JOURNAL = insert(t.journal)
 
 
 def _existing_spans(connection, ids: list[int]) -> dict[int, int | None]:
@@ -221,7 +225,8 @@ class Store:
             graph = subgraph_messages(self.metadata, pipeline, run_id, records, stored_spans)
             journal_ids = [execution.external_id for execution in graph.executions]
             created_ms = int(time.time() * 1000)
-            connection.execute(insert(t.journal), [{"external_id": j, "created_ms": created_ms} for j in journal_ids])
+            queries.execute_many(connection, _INSERT_JOURNAL, ("external_id", "created_ms"),
+                                 [(j, created_ms) for j in journal_ids])
         self.metadata.encode_strings(*graph.executions, *graph.artifacts)
         try:
             execution_ids, artifact_ids, _ = self.metadata.call(
@@ -232,7 +237,8 @@ class Store:
             self._sync.forget(journal_ids)
             raise
         stored = self.metadata.call(self.metadata.raw.get_executions_by_id, execution_ids)
-        self._sync.index(stored, journal_ids=journal_ids, new_artifact_ids=artifact_ids)
+        self._sync.index(stored, journal_ids=journal_ids, new_artifact_ids=artifact_ids,
+                         events=stored_events(graph, execution_ids, artifact_ids))
         return [LoggedExecution(execution_id, tuple(artifact_ids[first:first + len(record.outputs)]))
                 for execution_id, first, record in zip(execution_ids, graph.first_output, records)]
 

@@ -75,8 +75,12 @@ def day_metrics(day: int) -> dict[str, dict[str, float]]:
             for i, s in enumerate(SLICES)}
 
 
-def build_days(store, days: int, pipeline: str = "daily") -> list[int]:
-    """Logs ``days`` daily runs (ExampleGen → Transform → Trainer → Evaluator → Gate); returns model ids."""
+def build_days(store, days: int, pipeline: str = "daily", *, first_day: int = 1,
+               base_model: int | None = None) -> list[int]:
+    """Logs ``days`` daily runs (ExampleGen → Transform → Trainer → Evaluator → Gate); returns model ids.
+
+    The runs are days ``first_day`` onwards; the first Trainer warm-starts from ``base_model``.
+    """
     from mlstore.store import OutputArtifact  # noqa: PLC0415
 
     def out(directory: Path, type_, role, **props):
@@ -85,9 +89,9 @@ def build_days(store, days: int, pipeline: str = "daily") -> list[int]:
 
     import tempfile  # noqa: PLC0415
 
-    models, prev = [], None
+    models, prev = [], base_model
     with tempfile.TemporaryDirectory() as tmp:
-        for day in range(1, days + 1):
+        for day in range(first_day, first_day + days):
             d = Path(tmp) / str(day)
             d.mkdir()
             (d / "data.csv").write_text(f"day,{day}\n")

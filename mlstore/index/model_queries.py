@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Select, cast, exists, func, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from mlstore.index import metric_tiers
 from mlstore.index import tables as t
 
 #: Model properties read for the compatibility check (see ``schema.py``, type Model).
@@ -106,19 +107,25 @@ def best_model_rows(connection: Connection, pipeline: str, metric: str, slice_ke
     A model evaluated several times appears once per evaluation; callers keep the row
     of its latest evaluation (see :func:`latest_evaluation_ids`).
     """
-    a, m = t.artifact.c, t.metric.c
-    # Rank and cut the page on the metric table alone, then join only the page's rows:
+    a = t.artifact.c
+
+    def candidates(m):
+        query = select(m.model_id, m.value, m.evaluation_id, m.span).where(
+            m.pipeline == pipeline, m.metric == metric, m.slice == slice_key, m.value.is_not(None),
+            m.model_id.is_not(None))
+        return query if as_of is None else query.where(m.span <= as_of)
+
+    # Rank and cut the page on the metric rows alone, then join only the page's rows:
     # joining first would look up every evaluated model just to sort.
-    ranked = select(m.model_id, m.value, m.evaluation_id, m.span).where(
-        m.pipeline == pipeline, m.metric == metric, m.slice == slice_key, m.value.is_not(None),
-        m.model_id.is_not(None))
-    if as_of is not None:
-        ranked = ranked.where(m.span <= as_of)
-    span = m.span.desc().nulls_last() if connection.dialect.name == "postgresql" else m.span.desc()
-    ranked = ranked.order_by(m.value.desc() if higher else m.value.asc(), span, m.model_id.desc(),
-                             m.evaluation_id.desc()).limit(limit).offset(offset).subquery()
+    def best_first(c) -> list:
+        span = c.span.desc().nulls_last() if connection.dialect.name == "postgresql" else c.span.desc()
+        return [c.value.desc() if higher else c.value.asc(), span, c.model_id.desc(), c.evaluation_id.desc()]
+
+    ranked = metric_tiers.both(candidates)
+    ranked = ranked.order_by(*best_first(ranked.selected_columns)).limit(limit).offset(offset).subquery()
     query = (select(*_model_columns(connection, with_properties), ranked.c.value, ranked.c.evaluation_id)
-             .join_from(ranked, t.artifact, a.id == ranked.c.model_id).where(a.type == "Model"))
+             .join_from(ranked, t.artifact, a.id == ranked.c.model_id).where(a.type == "Model")
+             .order_by(*best_first(ranked.c)))  # a join keeps no order of its own (MariaDB's does not)
     return [ModelRow(**row._mapping) for row in connection.execute(query)]
 
 
@@ -136,10 +143,9 @@ def blessed_among(connection: Connection, model_ids: Sequence[int]) -> set[int]:
 def latest_evaluation_ids(connection: Connection, model_ids: Sequence[int], metric: str,
                           slice_key: str) -> dict[int, int]:
     """``{model id: id of its newest evaluation with metric on slice_key}``."""
-    m = t.metric.c
-    query = (select(m.model_id, func.max(m.evaluation_id))
-             .where(m.model_id.in_(list(model_ids)), m.metric == metric, m.slice == slice_key)
-             .group_by(m.model_id))
+    rows = metric_tiers.both(lambda m: select(m.model_id, m.evaluation_id).where(
+        m.model_id.in_(list(model_ids)), m.metric == metric, m.slice == slice_key)).subquery()
+    query = select(rows.c.model_id, func.max(rows.c.evaluation_id)).group_by(rows.c.model_id)
     return {model_id: evaluation_id for model_id, evaluation_id in connection.execute(query)}
 
 
@@ -170,14 +176,12 @@ def metric_by_model(connection: Connection, pipeline: str, metric: str, slice_ke
     A model evaluated twice counts with its latest evaluation (highest evaluation id);
     null values (metric not computable on the slice) are left out.
     """
-    m = t.metric.c
-    query = (
-        select(m.model_id, m.value)
-        .where(m.pipeline == pipeline, m.metric == metric, m.slice == slice_key, m.model_id.is_not(None))
-        .order_by(m.evaluation_id)
-    )
+    query = metric_tiers.both(
+        lambda m: select(m.model_id, m.value, m.evaluation_id).where(
+            m.pipeline == pipeline, m.metric == metric, m.slice == slice_key, m.model_id.is_not(None)),
+        order_by=("evaluation_id",))
     # Ascending evaluation ids: a later evaluation overwrites an earlier one.
-    values = {model_id: value for model_id, value in connection.execute(query)}
+    values = {model_id: value for model_id, value, _ in connection.execute(query)}
     return {model_id: value for model_id, value in values.items() if value is not None}
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from mlstore import errors
 from mlstore._mlmd import Metadata
 from mlstore._uri import StoreLocation
-from mlstore.index import migrate
+from mlstore.index import metric_tiers, migrate
 from mlstore.index import tables as t
 from mlstore.index.writer import IndexBatch, write_batch_safely
 
@@ -79,22 +79,28 @@ class IndexSync:
     def __init__(self, metadata: Metadata, engine: Engine):
         self.metadata = metadata
         self.engine = engine
+        self._folds = metric_tiers.FoldSchedule(engine)
 
     def index(self, executions: Sequence[pb.Execution], journal_ids: Sequence[str] = (),
-              new_artifact_ids: Sequence[int] | None = None) -> int:
+              new_artifact_ids: Sequence[int] | None = None, events: Sequence[pb.Event] | None = None) -> int:
         """Indexes ``executions`` (idempotent) and clears ``journal_ids``; returns how many were new.
 
-        ``new_artifact_ids``: for a write this process just made, its new output artifacts
-        (the executions are then known to be new too, which saves two look-ups).
+        For a write this process just made, ``new_artifact_ids`` are its new output
+        artifacts (the executions are then known to be new too, which saves two look-ups)
+        and ``events`` its events (which saves reading them back).
         """
         mlmd = self.metadata
-        events = mlmd.call(mlmd.raw.get_events_by_execution_ids, [e.id for e in executions]) if executions else []
+        if events is None:
+            events = mlmd.call(mlmd.raw.get_events_by_execution_ids, [e.id for e in executions]) if executions else []
         artifact_ids = sorted({ev.artifact_id for ev in events})
         artifacts = mlmd.call(mlmd.raw.get_artifacts_by_id, artifact_ids) if artifact_ids else []
         needed = [e.type_id for e in executions] + [a.type_id for a in artifacts]
         batch = IndexBatch(list(executions), list(events), {a.id: a for a in artifacts}, mlmd.type_names(needed),
                            None if new_artifact_ids is None else frozenset(new_artifact_ids))
-        return write_batch_safely(self.engine, batch, journal_ids)
+        executions, metric_rows = write_batch_safely(self.engine, batch, journal_ids)
+        if metric_rows:
+            self._folds.added(metric_rows)
+        return executions
 
     def catch_up(self) -> tuple[int, bool]:
         """Indexes executions that reached MLMD but not the index (after a crash).
@@ -119,7 +125,7 @@ class IndexSync:
     def rebuild(self) -> int:
         """Rebuilds the whole index from MLMD. Returns the number of executions indexed."""
         with self.engine.begin() as connection:
-            for table in (t.blessing, t.metric, t.event, t.execution, t.artifact):
+            for table in (t.blessing, t.metric, t.metric_recent, t.event, t.execution, t.artifact):
                 connection.execute(delete(table))
         executions = sorted(self.metadata.call(self.metadata.raw.get_executions), key=lambda e: e.id)
         return sum(self.index(executions[i:i + _MLMD_PAGE]) for i in range(0, len(executions), _MLMD_PAGE))

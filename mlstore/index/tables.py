@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Double,
     Float,
     Index,
     Integer,
@@ -97,21 +98,33 @@ event = Table(
     Index(None, "artifact_id"),
 )
 
+def _metric_columns() -> list[Column]:
+    """The columns shared by the two tiers of metric rows (see ``metric_tiers.py``)."""
+    return [
+        Column("evaluation_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("slice", String(255), primary_key=True),
+        Column("metric", String(64), primary_key=True),
+        Column("model_id", BigInteger),
+        Column("pipeline", String(255)),
+        Column("span", BigInteger),
+        # MySQL's FLOAT is single precision; SQLite keeps the FLOAT of 0001 (REAL either way).
+        Column("value", Double().with_variant(Float(), "sqlite")),
+    ]
+
+
 metric = Table(
     "mlstore_metric",
     metadata,
-    Column("evaluation_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("slice", String(255), primary_key=True),
-    Column("metric", String(64), primary_key=True),
-    Column("model_id", BigInteger),
-    Column("pipeline", String(255)),
-    Column("span", BigInteger),
-    Column("value", Float),
-    # One covering index for "best on a slice" (in value order) and the metric series
-    # (the same entries, sorted by span): see alembic/versions/0004.
-    Index("ix_mlstore_metric_ranked", "pipeline", "metric", "slice", "value", "span", "model_id", "evaluation_id"),
+    *_metric_columns(),
+    # Covering index for the metric series (in span order) and "best on a slice" (a
+    # scan of the same range): see alembic/versions/0005.
+    Index("ix_mlstore_metric_series", "pipeline", "metric", "slice", "span", "model_id", "evaluation_id", "value"),
     Index(None, "model_id"),
 )
+
+#: The newest metric rows, not yet in ``metric``'s series index (see ``metric_tiers.py``).
+metric_recent = Table("mlstore_metric_recent", metadata, *_metric_columns(),
+                      sqlite_with_rowid=False)  # on SQLite its primary key is the table: one B-tree, not two
 
 blessing = Table(
     "mlstore_blessing",

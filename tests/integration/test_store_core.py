@@ -97,7 +97,7 @@ def test_failed_run_is_recorded_and_its_outputs_are_not_live(store, tmp_path):
 def counts(store):
     with store.engine.connect() as c:
         return {tb.name: c.scalar(select(func.count()).select_from(tb))
-                for tb in (t.artifact, t.execution, t.event, t.metric, t.blessing, t.journal)}
+                for tb in (t.artifact, t.execution, t.event, t.metric, t.metric_recent, t.blessing, t.journal)}
 
 
 def test_bad_input_is_typed_and_writes_nothing(store, tmp_path):
@@ -154,7 +154,7 @@ def test_reindex_rebuilds_an_identical_index(store, tmp_path):
         with store.engine.connect() as c:
             return {tb.name: sorted(tuple(r) for r in c.execute(
                         select(*[col for col in tb.c if not (tb is t.event and col.name == "id")])))
-                    for tb in (t.artifact, t.execution, t.event, t.metric, t.blessing)}
+                    for tb in (t.artifact, t.execution, t.event, t.metric, t.metric_recent, t.blessing)}
 
     before = snapshot()
     assert store.reindex() == 8
