@@ -6,11 +6,11 @@ thousands of models costs a few round trips, never one per model.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-
 from typing import Sequence
 
-from sqlalchemy import JSON, Select, cast, exists, func, select, type_coerce
+from sqlalchemy import JSON, Integer, Select, bindparam, cast, exists, func, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -36,24 +36,25 @@ class ModelRow:
     evaluation_id: int | None = None
 
 
-def _property(connection: Connection, name: str) -> ColumnElement:
+def _property(dialect: str, name: str) -> ColumnElement:
     """One top-level property of ``artifact.properties`` (JSON text), extracted in SQL.
 
     Why in SQL: parsing every model's whole property JSON in Python costs more than
     the rest of a selection; the database hands back just the three strings needed.
     """
     column = t.artifact.c.properties
-    if connection.dialect.name == "postgresql":
+    if dialect == "postgresql":
         column = cast(column, JSON)  # TEXT has no ->> operator on PostgreSQL
     else:
         column = type_coerce(column, JSON)
     return column[name].as_string().label(name)
 
 
-def _model_columns(connection: Connection, with_properties: bool) -> list:
+def _model_columns(dialect: str, with_properties: bool) -> list:
+    """The columns of a ModelRow (``dialect``: the connection's dialect name)."""
     a = t.artifact.c
     columns = [a.id, a.span, a.create_time_ms, a.state]
-    return columns + ([_property(connection, name) for name in COMPATIBILITY_PROPERTIES] if with_properties else [])
+    return columns + ([_property(dialect, name) for name in COMPATIBILITY_PROPERTIES] if with_properties else [])
 
 
 def model_rows(connection: Connection, pipeline: str, *, with_properties: bool = False) -> list[ModelRow]:
@@ -68,7 +69,7 @@ def model_rows(connection: Connection, pipeline: str, *, with_properties: bool =
         One :class:`ModelRow` per Model artifact, whatever its state.
     """
     a = t.artifact.c
-    query = (select(*_model_columns(connection, with_properties))
+    query = (select(*_model_columns(connection.dialect.name, with_properties))
              .where(a.type == "Model", a.pipeline == pipeline).order_by(a.id))
     # Positional: the selected columns are ModelRow's leading fields, in order (10,000
     # rows build measurably faster than by name).
@@ -93,7 +94,7 @@ def newest_model_rows(connection: Connection, pipeline: str, *, as_of: int | Non
         limit, offset: the page.
     """
     a = t.artifact.c
-    query = select(*_model_columns(connection, with_properties)).where(a.type == "Model", a.pipeline == pipeline)
+    query = select(*_model_columns(connection.dialect.name, with_properties)).where(a.type == "Model", a.pipeline == pipeline)
     if as_of is not None:
         query = query.where(a.span <= as_of)
     return _page(connection, query.order_by(*_newest_first(connection)), limit, offset)
@@ -107,26 +108,36 @@ def best_model_rows(connection: Connection, pipeline: str, metric: str, slice_ke
     A model evaluated several times appears once per evaluation; callers keep the row
     of its latest evaluation (see :func:`latest_evaluation_ids`).
     """
+    statement = _best_statement(connection.dialect.name, higher, as_of is not None, with_properties)
+    params = {"pipeline": pipeline, "metric": metric, "slice": slice_key, "limit": limit, "offset": offset}
+    if as_of is not None:
+        params["as_of"] = as_of
+    return [ModelRow(**row._mapping) for row in connection.execute(statement, params)]
+
+
+@functools.lru_cache(maxsize=32)
+def _best_statement(dialect: str, higher: bool, with_as_of: bool, with_properties: bool) -> Select:
+    """The statement of :func:`best_model_rows`, built once per shape (building it costs more than running it)."""
     a = t.artifact.c
 
     def candidates(m):
         query = select(m.model_id, m.value, m.evaluation_id, m.span).where(
-            m.pipeline == pipeline, m.metric == metric, m.slice == slice_key, m.value.is_not(None),
-            m.model_id.is_not(None))
-        return query if as_of is None else query.where(m.span <= as_of)
+            m.pipeline == bindparam("pipeline"), m.metric == bindparam("metric"), m.slice == bindparam("slice"),
+            m.value.is_not(None), m.model_id.is_not(None))
+        return query.where(m.span <= bindparam("as_of")) if with_as_of else query
+
+    def best_first(c) -> list:
+        span = c.span.desc().nulls_last() if dialect == "postgresql" else c.span.desc()
+        return [c.value.desc() if higher else c.value.asc(), span, c.model_id.desc(), c.evaluation_id.desc()]
 
     # Rank and cut the page on the metric rows alone, then join only the page's rows:
     # joining first would look up every evaluated model just to sort.
-    def best_first(c) -> list:
-        span = c.span.desc().nulls_last() if connection.dialect.name == "postgresql" else c.span.desc()
-        return [c.value.desc() if higher else c.value.asc(), span, c.model_id.desc(), c.evaluation_id.desc()]
-
     ranked = metric_tiers.both(candidates)
-    ranked = ranked.order_by(*best_first(ranked.selected_columns)).limit(limit).offset(offset).subquery()
-    query = (select(*_model_columns(connection, with_properties), ranked.c.value, ranked.c.evaluation_id)
-             .join_from(ranked, t.artifact, a.id == ranked.c.model_id).where(a.type == "Model")
-             .order_by(*best_first(ranked.c)))  # a join keeps no order of its own (MariaDB's does not)
-    return [ModelRow(**row._mapping) for row in connection.execute(query)]
+    ranked = (ranked.order_by(*best_first(ranked.selected_columns))
+              .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)).subquery())
+    return (select(*_model_columns(dialect, with_properties), ranked.c.value, ranked.c.evaluation_id)
+            .join_from(ranked, t.artifact, a.id == ranked.c.model_id).where(a.type == "Model")
+            .order_by(*best_first(ranked.c)))  # a join keeps no order of its own (MariaDB's does not)
 
 
 def _page(connection: Connection, query: Select, limit: int, offset: int) -> list[ModelRow]:
@@ -143,10 +154,18 @@ def blessed_among(connection: Connection, model_ids: Sequence[int]) -> set[int]:
 def latest_evaluation_ids(connection: Connection, model_ids: Sequence[int], metric: str,
                           slice_key: str) -> dict[int, int]:
     """``{model id: id of its newest evaluation with metric on slice_key}``."""
+    params = {"ids": list(model_ids), "metric": metric, "slice": slice_key}
+    return dict(connection.execute(_LATEST_EVALUATIONS, params).all())
+
+
+def _latest_evaluations() -> Select:
     rows = metric_tiers.both(lambda m: select(m.model_id, m.evaluation_id).where(
-        m.model_id.in_(list(model_ids)), m.metric == metric, m.slice == slice_key)).subquery()
-    query = select(rows.c.model_id, func.max(rows.c.evaluation_id)).group_by(rows.c.model_id)
-    return {model_id: evaluation_id for model_id, evaluation_id in connection.execute(query)}
+        m.model_id.in_(bindparam("ids", expanding=True)), m.metric == bindparam("metric"),
+        m.slice == bindparam("slice"))).subquery()
+    return select(rows.c.model_id, func.max(rows.c.evaluation_id)).group_by(rows.c.model_id)
+
+
+_LATEST_EVALUATIONS = _latest_evaluations()
 
 
 def count_models(connection: Connection, pipeline: str) -> int:
@@ -158,7 +177,7 @@ def count_models(connection: Connection, pipeline: str) -> int:
 def model_row(connection: Connection, model_id: int) -> ModelRow | None:
     """One Model artifact with its compatibility properties (None if no such Model)."""
     a = t.artifact.c
-    query = select(*_model_columns(connection, True)).where(a.id == model_id, a.type == "Model")
+    query = select(*_model_columns(connection.dialect.name, True)).where(a.id == model_id, a.type == "Model")
     row = connection.execute(query).first()
     return ModelRow(**row._mapping) if row else None
 
@@ -176,13 +195,17 @@ def metric_by_model(connection: Connection, pipeline: str, metric: str, slice_ke
     A model evaluated twice counts with its latest evaluation (highest evaluation id);
     null values (metric not computable on the slice) are left out.
     """
-    query = metric_tiers.both(
-        lambda m: select(m.model_id, m.value, m.evaluation_id).where(
-            m.pipeline == pipeline, m.metric == metric, m.slice == slice_key, m.model_id.is_not(None)),
-        order_by=("evaluation_id",))
+    params = {"pipeline": pipeline, "metric": metric, "slice": slice_key}
     # Ascending evaluation ids: a later evaluation overwrites an earlier one.
-    values = {model_id: value for model_id, value, _ in connection.execute(query)}
+    values = {model_id: value for model_id, value, _ in connection.execute(_METRIC_BY_MODEL, params)}
     return {model_id: value for model_id, value in values.items() if value is not None}
+
+
+_METRIC_BY_MODEL = metric_tiers.both(
+    lambda m: select(m.model_id, m.value, m.evaluation_id).where(
+        m.pipeline == bindparam("pipeline"), m.metric == bindparam("metric"), m.slice == bindparam("slice"),
+        m.model_id.is_not(None)),
+    order_by=("evaluation_id",))
 
 
 def pipeline_exists(connection: Connection, pipeline: str) -> bool:
