@@ -42,6 +42,7 @@ def test_queries_see_every_row_once_across_folds(store, monkeypatch):
             assert [p.model_id for p in series] == models
         assert store.metric_names("daily") == ["auc_roc", "example_count", "log_loss"]
         assert store.slices("daily") == sorted(SLICES) == store.slices("daily", metric="log_loss")
+        assert store.metric_names("other") == [] == store.slices("daily", metric="no_such_metric")
         with store.engine.connect() as c:
             by_model = mq.metric_by_model(c, "daily", "auc_roc", "carrier=AA")
             best = mq.best_model_rows(c, "daily", "auc_roc", "carrier=AA", higher=True, limit=3)
