@@ -15,15 +15,18 @@ small enough to scan (~1 ms). A row is in exactly one tier in every committed st
 
 from __future__ import annotations
 
+import logging
 from typing import Callable, Sequence
 
 from sqlalchemy import Select, delete, func, insert, select, union, union_all
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from mlstore.index import tables as t
+
+log = logging.getLogger(__name__)
 
 #: Rows the recent tier collects before they are folded (about 40 days of 200 metrics).
 FOLD_ROWS = 8192
@@ -61,16 +64,24 @@ class FoldSchedule:
         self._rows: int | None = None
 
     def added(self, rows: int) -> None:
-        """Records ``rows`` new recent rows (committed); folds when the tier is full."""
-        if self._rows is None:
-            with self.engine.connect() as connection:
-                self._rows = recent_rows(connection)
-        else:
-            self._rows += rows
-        if self._rows >= FOLD_ROWS:
-            fold(self.engine)
-            with self.engine.connect() as connection:
-                self._rows = recent_rows(connection)
+        """Records ``rows`` new recent rows (committed); folds when the tier is full.
+
+        Never raises: the write it follows is committed (an error here would invite a
+        retry that logs it twice), and unfolded rows are still read correctly.
+        """
+        try:
+            if self._rows is None:
+                with self.engine.connect() as connection:
+                    self._rows = recent_rows(connection)
+            else:
+                self._rows += rows
+            if self._rows >= FOLD_ROWS:
+                fold(self.engine)
+                with self.engine.connect() as connection:
+                    self._rows = recent_rows(connection)
+        except SQLAlchemyError as error:
+            log.warning("metric rows not folded yet (the next write tries again): %s", error)
+            self._rows = None
 
 
 def fold(engine: Engine) -> int:

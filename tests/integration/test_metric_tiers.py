@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from mlstore.index import metric_tiers, migrate
 from mlstore.index import model_queries as mq
@@ -103,3 +104,19 @@ def test_reindex_and_migrations_keep_both_tiers(store, monkeypatch):
     assert [p[:3] for p in after] == [p[:3] for p in before]
     # On MariaDB 0004's FLOAT is single precision: the round trip through it keeps ~7 digits.
     assert [p.value for p in after] == pytest.approx([p.value for p in before], rel=1e-6)
+
+
+def test_a_failed_fold_never_fails_the_committed_write(sqlite_store, monkeypatch):
+    monkeypatch.setattr(metric_tiers, "FOLD_ROWS", ROWS_PER_DAY)  # every write folds
+
+    def locked(engine):
+        raise OperationalError("INSERT INTO mlstore_metric ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(metric_tiers, "fold", locked)
+    models = build_days(sqlite_store, 2)  # would raise if the fold's error escaped the write
+    assert tier_counts(sqlite_store) == (0, 2 * ROWS_PER_DAY)
+    assert [p.model_id for p in sqlite_store.metric_series("daily", "auc_roc", "Overall")] == models
+    monkeypatch.undo()
+    monkeypatch.setattr(metric_tiers, "FOLD_ROWS", ROWS_PER_DAY)
+    build_days(sqlite_store, 1, first_day=3, base_model=models[-1])
+    assert tier_counts(sqlite_store) == (3 * ROWS_PER_DAY, 0)
