@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import sqlite3
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
@@ -109,6 +109,13 @@ class Metadata:
         except mlmd_errors.StatusError as e:
             error_class = _ERROR_MAP.get(type(e), errors.MlstoreError)
             raise error_class(f"ML Metadata: {_first_line(e)}") from e
+
+    def executions_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.Execution]:
+        """The executions among ``external_ids`` that MLMD has (``[]`` when none: MLMD says NotFound)."""
+        try:
+            return self.call(self._store.get_executions_by_external_ids, list(external_ids))
+        except errors.NotFound:
+            return []
 
     def encode_strings(self, *messages: Any) -> None:
         """Makes string properties storable on every backend, in place.

@@ -162,10 +162,7 @@ def _still_unreferenced(store, inventory: Inventory, digest: str, grace_ms: int)
 def _inflight_digests(store, external_ids: list[str]) -> set[str]:
     """Digests of outputs of executions in MLMD that the index has not caught up with yet."""
     mlmd = store.metadata
-    try:
-        executions = mlmd.call(mlmd.raw.get_executions_by_external_ids, external_ids)
-    except errors.NotFound:  # MLMD's answer when none of them has been written yet
-        return set()
+    executions = mlmd.executions_by_external_ids(external_ids)
     if not executions:
         return set()
     events = mlmd.call(mlmd.raw.get_events_by_execution_ids, [e.id for e in executions])

@@ -2,13 +2,14 @@
 
 Every write goes MLMD first, then the index. A journal row written before the MLMD
 transaction makes the pair crash-safe: whoever opens the store next finds the row,
-looks the execution up in MLMD by its external id and indexes it (or drops the row when
-the MLMD write never happened). An index that is empty while MLMD is not (a new index
+looks the execution up in MLMD by its external id and indexes it (or, once the row is
+older than any write can take, drops it: that MLMD write never happened). An index that is empty while MLMD is not (a new index
 over an old store) is rebuilt.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 from ml_metadata.metadata_store import metadata_store
@@ -25,6 +26,11 @@ from mlstore.index import tables as t
 from mlstore.index.writer import IndexBatch, write_batch_safely
 
 _MLMD_PAGE = 500
+
+#: How long a journal row may belong to an MLMD write still in flight (MySQL waits up to
+#: 50 s for a lock by default); after that, a row without its execution in MLMD is from
+#: a write that died before its MLMD commit.
+IN_FLIGHT_MS = 10 * 60 * 1000
 
 
 def index_engine(location: StoreLocation) -> Engine:
@@ -108,12 +114,17 @@ class IndexSync:
         Returns ``(executions indexed, whether the whole index was rebuilt)``.
         """
         with self.engine.connect() as connection:
-            pending = connection.scalars(select(t.journal.c.external_id)).all()
+            pending = connection.execute(select(t.journal.c.external_id, t.journal.c.created_ms)).all()
             empty_index = connection.scalar(select(t.execution.c.id).limit(1)) is None
         indexed = 0
         if pending:
-            found = self.metadata.call(self.metadata.raw.get_executions_by_external_ids, list(pending))
-            indexed = self.index(found, journal_ids=pending)
+            found = self.metadata.executions_by_external_ids([external_id for external_id, _ in pending])
+            # A row whose execution is not in MLMD may be a write still in flight in another
+            # process: it is dropped only once it is older than any MLMD write can take.
+            written, cutoff = {e.external_id for e in found}, time.time() * 1000 - IN_FLIGHT_MS
+            done = [external_id for external_id, created_ms in pending
+                    if external_id in written or created_ms < cutoff]
+            indexed = self.index(found, journal_ids=done)
         if empty_index and self._mlmd_has_executions():
             return indexed + self.rebuild(), True
         return indexed, False

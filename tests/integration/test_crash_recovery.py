@@ -78,3 +78,47 @@ def test_sigkill_after_a_batch_reached_mlmd(store_uri, tmp_path):
     assert len(graph.nodes) == 6 and len(graph.edges) == 6
     with store.engine.connect() as c:
         assert c.scalar(select(func.count()).select_from(t.journal)) == 0
+
+
+IN_FLIGHT_CHILD = textwrap.dedent("""
+    import sys, time
+    from ml_metadata.metadata_store import metadata_store
+    import mlstore
+
+    put = metadata_store.MetadataStore.put_lineage_subgraph
+    def slow_put(self, *args, **kwargs):   # journal row committed, MLMD write not yet
+        print("in flight", flush=True)
+        sys.stdin.readline()               # until the parent has opened the store
+        return put(self, *args, **kwargs)
+    metadata_store.MetadataStore.put_lineage_subgraph = slow_put
+
+    store = mlstore.open(sys.argv[1])
+    with mlstore.run("flight", "ExampleGen", store=store) as r:
+        r.log_artifact(sys.argv[2], "Examples", properties={"span": 1})
+    print("logged", flush=True)
+""")
+
+
+def test_opening_during_another_process_write_keeps_its_journal_row(store_uri, tmp_path):
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    mlstore.open(store_uri).close()  # create the store first: the child's open does no catch-up work
+    child = subprocess.Popen([sys.executable, "-c", IN_FLIGHT_CHILD, store_uri, str(tmp_path / "data.csv")],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "in flight"
+        store = mlstore.open(store_uri)  # catch-up finds a journal row whose MLMD write is not done
+        with store.engine.connect() as c:
+            assert c.scalar(select(func.count()).select_from(t.journal)) == 1  # not dropped: still in flight
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "logged"
+        assert child.wait(timeout=60) == 0
+    finally:
+        child.kill()
+    assert [e.type for e in store.executions()] == ["ExampleGen"]
+    with store.engine.begin() as c:  # a row from a write that died before MLMD, long ago
+        assert c.scalar(select(func.count()).select_from(t.journal)) == 0
+        c.execute(t.journal.insert().values(external_id="mlstore:never-written", created_ms=1))
+    mlstore.open(store_uri).close()  # its catch-up drops the row
+    with store.engine.connect() as c:
+        assert c.scalar(select(func.count()).select_from(t.journal)) == 0
