@@ -3,8 +3,8 @@
 Every write goes MLMD first, then the index. A journal row written before the MLMD
 transaction makes the pair crash-safe: whoever opens the store next finds the row,
 looks the execution up in MLMD by its external id and indexes it (or, once the row is
-older than any write can take, drops it: that MLMD write never happened). An index that is empty while MLMD is not (a new index
-over an old store) is rebuilt.
+older than any write can take, drops it: that MLMD write never happened). An index
+that is empty while MLMD is not (a new index over an old store) is rebuilt.
 """
 
 from __future__ import annotations
