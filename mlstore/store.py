@@ -26,7 +26,7 @@ from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
 from mlstore.index import queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
-from mlstore.index.sync import IndexSync, index_engine, prepare_schema
+from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_lock
 from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 
@@ -127,12 +127,11 @@ class Store:
 
     def __init__(self, location: StoreLocation):
         self.location = location
-        if location.directory is not None:
-            location.directory.mkdir(parents=True, exist_ok=True)
-        self.metadata = Metadata(location)
-        self.blobs = BlobStore(location.artifact_root)
         self.engine = index_engine(location)
-        prepare_schema(self.engine, location.uri)
+        with schema_lock(location, self.engine):  # one process creates a new store's schemas
+            self.metadata = Metadata(location)
+            prepare_schema(self.engine, location.uri)
+        self.blobs = BlobStore(location.artifact_root)
         self.graph_cache = GraphCache(self.engine)
         self._sync = IndexSync(self.metadata, self.engine)
         self.catch_up()

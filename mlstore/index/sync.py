@@ -9,8 +9,10 @@ that is empty while MLMD is not (a new index over an old store) is rebuilt.
 
 from __future__ import annotations
 
+import fcntl
 import time
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -31,6 +33,9 @@ _MLMD_PAGE = 500
 #: 50 s for a lock by default); after that, a row without its execution in MLMD is from
 #: a write that died before its MLMD commit.
 IN_FLIGHT_MS = 10 * 60 * 1000
+
+_LOCK_WAIT_S = 120  # for the process creating a new store's schemas
+_PG_LOCK_KEY = 0x6D6C73746F7265  # "mlstore"
 
 
 def index_engine(location: StoreLocation) -> Engine:
@@ -77,6 +82,45 @@ def prepare_schema(engine: Engine, uri: str) -> None:
             f"the index schema is at revision {current}, this mlstore needs {head}: "
             f"run `mlstore db upgrade --store {uri}`"
         )
+
+
+@contextmanager
+def schema_lock(location: StoreLocation, engine: Engine) -> Iterator[None]:
+    """Held while a process opens a store, so that one process creates a new store's schemas.
+
+    Why: processes opening a new store at once (a demo and a dashboard started together)
+    all find no schema; MLMD's and the index's ``CREATE TABLE`` then fail in all but
+    one. An embedded store locks a file next to its databases; a server store takes an
+    advisory lock of its database server (released with the session if a process dies).
+
+    Raises:
+        Unavailable: the database server cannot be reached.
+    """
+    if location.directory is not None:
+        location.directory.mkdir(parents=True, exist_ok=True)
+        with open(location.directory / "open.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            yield
+        return
+    db = location.database
+    try:
+        connection = engine.connect()
+    except OperationalError as e:
+        raise errors.Unavailable(f"cannot open ML Metadata at {db.host}:{db.port}: {e.orig}") from None
+    with connection:
+        if db.dialect == "mysql":  # GET_LOCK names are server-wide
+            name = f"mlstore-open-{db.database}"[:64]
+            connection.exec_driver_sql("SELECT GET_LOCK(%s, %s)", (name, _LOCK_WAIT_S))
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (name,))
+        else:  # PostgreSQL advisory locks are per database
+            connection.exec_driver_sql("SELECT pg_advisory_lock(%s)", (_PG_LOCK_KEY,))
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (_PG_LOCK_KEY,))
 
 
 class IndexSync:

@@ -122,3 +122,15 @@ def test_opening_during_another_process_write_keeps_its_journal_row(store_uri, t
     mlstore.open(store_uri).close()  # its catch-up drops the row
     with store.engine.connect() as c:
         assert c.scalar(select(func.count()).select_from(t.journal)) == 0
+
+
+def test_a_new_store_opened_by_several_processes_at_once(store_uri):
+    # All of them find no schema; MLMD's and the index's must each be created once, and
+    # every open must succeed (a demo and a dashboard started together do this).
+    opener = "import sys, mlstore; mlstore.open(sys.argv[1]).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", opener, store_uri], stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, "\n".join(e[-500:] for e in errors)
+    store = mlstore.open(store_uri)
+    assert store.executions() == [] and store.reindex() == 0
