@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 FOLD_ROWS = 8192
 
 _COLUMNS = [c.name for c in t.metric.columns]
-_SERIES_ORDER = ("pipeline", "metric", "slice", "span", "model_id", "evaluation_id")
 
 
 def both(build: Callable[[ReadOnlyColumnCollection], Select], order_by: Sequence[str] = ()) -> CompoundSelect:
@@ -98,7 +97,7 @@ def fold(engine: Engine) -> int:
         return 0
     moving = r.evaluation_id.in_(evaluation_ids)
     rows = (select(*(r[name] for name in _COLUMNS)).where(moving)
-            .order_by(*(r[name] for name in _SERIES_ORDER)))  # sorted: series by series, in span order
+            .order_by(*(r[name] for name in t.SERIES_INDEX_COLUMNS)))  # in the series index's order
     try:
         with engine.begin() as connection:
             copied = connection.execute(insert(t.metric).from_select(_COLUMNS, rows)).rowcount

@@ -94,7 +94,8 @@ def newest_model_rows(connection: Connection, pipeline: str, *, as_of: int | Non
         limit, offset: the page.
     """
     a = t.artifact.c
-    query = select(*_model_columns(connection.dialect.name, with_properties)).where(a.type == "Model", a.pipeline == pipeline)
+    query = (select(*_model_columns(connection.dialect.name, with_properties))
+             .where(a.type == "Model", a.pipeline == pipeline))
     if as_of is not None:
         query = query.where(a.span <= as_of)
     return _page(connection, query.order_by(*_newest_first(connection)), limit, offset)

@@ -110,7 +110,8 @@ def schema_lock(location: StoreLocation, engine: Engine) -> Iterator[None]:
     with connection:
         if db.dialect == "mysql":  # GET_LOCK names are server-wide
             name = f"mlstore-open-{db.database}"[:64]
-            connection.exec_driver_sql("SELECT GET_LOCK(%s, %s)", (name, _LOCK_WAIT_S))
+            if connection.exec_driver_sql("SELECT GET_LOCK(%s, %s)", (name, _LOCK_WAIT_S)).scalar() != 1:
+                raise errors.Unavailable(f"another process has been opening this store for {_LOCK_WAIT_S} s")
             try:
                 yield
             finally:

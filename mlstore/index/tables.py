@@ -98,6 +98,10 @@ event = Table(
     Index(None, "artifact_id"),
 )
 
+#: The metric series index: a series' rows in span order, covering what its readers select.
+SERIES_INDEX_COLUMNS = ("pipeline", "metric", "slice", "span", "model_id", "evaluation_id", "value")
+
+
 def _metric_columns() -> list[Column]:
     """The columns shared by the two tiers of metric rows (see ``metric_tiers.py``)."""
     return [
@@ -118,7 +122,7 @@ metric = Table(
     *_metric_columns(),
     # Covering index for the metric series (in span order) and "best on a slice" (a
     # scan of the same range): see alembic/versions/0005.
-    Index("ix_mlstore_metric_series", "pipeline", "metric", "slice", "span", "model_id", "evaluation_id", "value"),
+    Index("ix_mlstore_metric_series", *SERIES_INDEX_COLUMNS),
     Index(None, "model_id"),
 )
 
