@@ -8,20 +8,30 @@ happens once per connection here.
 from __future__ import annotations
 
 import base64
+import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
+from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from mlstore import errors, schema
+from mlstore.tfx import records as tfx_records
 from mlstore._uri import StoreLocation
 
 T = TypeVar("T")
 
+#: Up to this many executions, their pipelines are looked up one execution at a time;
+#: beyond, through the pipeline contexts' execution lists.
+_PER_EXECUTION_LOOKUPS = 64
+
 _PROPERTY_TYPES = {schema.INT: pb.INT, schema.DOUBLE: pb.DOUBLE, schema.STRING: pb.STRING}
+_KIND_NAMES = {pb.INT: schema.INT, pb.DOUBLE: schema.DOUBLE, pb.STRING: schema.STRING, pb.BOOLEAN: "BOOLEAN",
+               pb.STRUCT: "STRUCT", pb.PROTO: "PROTO"}
 
 _ERROR_MAP: dict[type, type[errors.MlstoreError]] = {
     mlmd_errors.NotFoundError: errors.NotFound,
@@ -37,11 +47,14 @@ _ERROR_MAP: dict[type, type[errors.MlstoreError]] = {
 def connection_config(location: StoreLocation) -> pb.ConnectionConfig:
     """The MLMD connection config for a directory or database location."""
     config = pb.ConnectionConfig()
-    if location.directory is not None:
-        path = location.directory / "mlmd.sqlite"
-        _enable_wal(path)
-        config.sqlite.filename_uri = str(path)
-        config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    if location.mlmd_file is not None:
+        if location.attached:
+            # Another writer's file: its journal mode is its owner's choice, and it must exist.
+            config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE
+        else:
+            _enable_wal(location.mlmd_file)
+            config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        config.sqlite.filename_uri = str(location.mlmd_file)
     elif location.database.dialect == "mysql":
         db = location.database
         config.mysql.host = db.host
@@ -92,9 +105,10 @@ class Metadata:
         try:
             self._store = metadata_store.MetadataStore(connection_config(location))
         except (mlmd_errors.StatusError, RuntimeError) as e:  # connect failures are RuntimeError
-            where = location.directory or f"{location.database.host}:{location.database.port}"
+            where = location.mlmd_file or f"{location.database.host}:{location.database.port}"
             raise errors.Unavailable(f"cannot open ML Metadata at {where}: {_first_line(e)}") from None
-        self._type_ids: dict[tuple[str, str], int] = {}
+        self._types: dict[tuple[str, str], StoredType] = {}
+        self._context_type_names: dict[int, str] = {}
         self._type_names: dict[int, str] = {}
 
     @property
@@ -134,6 +148,31 @@ class Metadata:
                         encoded = base64.b64encode(value.string_value.encode("utf-8")).decode("ascii")
                         value.string_value = ENCODED_PREFIX + encoded
 
+    def pipelines_of(self, executions: Sequence[pb.Execution]) -> dict[int, str]:
+        """Execution id -> name of its ``pipeline`` context, for executions without a
+        ``pipeline`` property (TFX records the pipeline only as a context)."""
+        needed = [e.id for e in executions if "pipeline" not in e.properties]
+        if not needed:
+            return {}
+        found: dict[int, str] = {}
+        if len(needed) <= _PER_EXECUTION_LOOKUPS:
+            for execution_id in needed:
+                for context in self.call(self._store.get_contexts_by_execution, execution_id):
+                    if self.context_type_name(context.type_id) == tfx_records.PIPELINE_CONTEXT:
+                        found[execution_id] = context.name
+            return found
+        wanted = set(needed)
+        for context in self.call(self._store.get_contexts_by_type, tfx_records.PIPELINE_CONTEXT):
+            for execution in self.call(self._store.get_executions_by_context, context.id):
+                if execution.id in wanted:
+                    found[execution.id] = context.name
+        return found
+
+    def context_type_name(self, type_id: int) -> str:
+        if type_id not in self._context_type_names:
+            self._context_type_names = {t.id: t.name for t in self.call(self._store.get_context_types)}
+        return self._context_type_names.get(type_id, "")
+
     # -- types -----------------------------------------------------------------------
 
     def type_names(self, needed: Iterable[int] = ()) -> dict[int, str]:
@@ -145,38 +184,81 @@ class Metadata:
             self._type_names = names
         return self._type_names
 
-    def artifact_type_id(self, name: str) -> int:
-        """Registers (once) and returns the id of mlstore artifact type ``name``."""
+    def artifact_type(self, name: str) -> "StoredType":
+        """The id and type properties of artifact type ``name``, registering it when new.
+
+        A type that exists is used exactly as stored, whoever created it: mlstore never
+        adds properties to (or otherwise changes) a type, because TFX maps a type to its
+        own artifact class only when name and properties match. A new type gets TFX's
+        exact properties for TFX's standard names, else mlstore's own definition.
+        """
         key = ("artifact", name)
-        if key not in self._type_ids:
-            definition = schema.artifact_type(name)
-            t = pb.ArtifactType(name=name, description=definition.description)
-            _add_properties(t, definition.all_properties())
-            self._type_ids[key] = self.call(
-                self._store.put_artifact_type, t, can_add_fields=True, can_omit_fields=True
-            )
-        return self._type_ids[key]
+        if key not in self._types:
+            self._types[key] = self._stored_or_new(
+                self._store.get_artifact_type, self._store.put_artifact_type,
+                lambda: _new_artifact_type(name), name)
+        return self._types[key]
+
+    def artifact_type_id(self, name: str) -> int:
+        """The id of artifact type ``name`` (see :meth:`artifact_type`)."""
+        return self.artifact_type(name).id
+
+    def execution_type(self, name: str) -> "StoredType":
+        """The id and properties of execution type ``name``, registered when new (never changed)."""
+        key = ("execution", name)
+        if key not in self._types:
+            def new() -> pb.ExecutionType:
+                t = pb.ExecutionType(name=name)
+                _add_properties(t, schema.COMMON_EXECUTION_PROPERTIES)
+                return t
+            self._types[key] = self._stored_or_new(self._store.get_execution_type, self._store.put_execution_type,
+                                                   new, name)
+        return self._types[key]
 
     def execution_type_id(self, name: str) -> int:
-        """Registers (once) and returns the id of execution type ``name``."""
-        key = ("execution", name)
-        if key not in self._type_ids:
-            t = pb.ExecutionType(name=name)
-            _add_properties(t, schema.COMMON_EXECUTION_PROPERTIES)
-            self._type_ids[key] = self.call(
-                self._store.put_execution_type, t, can_add_fields=True, can_omit_fields=True
-            )
-        return self._type_ids[key]
+        """The id of execution type ``name`` (see :meth:`execution_type`)."""
+        return self.execution_type(name).id
 
     def context_type_id(self, name: str) -> int:
-        """Registers (once) and returns the id of context type ``name``."""
+        """The id of context type ``name``, registered (without properties, as TFX does) when new."""
         key = ("context", name)
-        if key not in self._type_ids:
-            t = pb.ContextType(name=name)
-            self._type_ids[key] = self.call(
-                self._store.put_context_type, t, can_add_fields=True, can_omit_fields=True
-            )
-        return self._type_ids[key]
+        if key not in self._types:
+            self._types[key] = self._stored_or_new(self._store.get_context_type, self._store.put_context_type,
+                                                   lambda: pb.ContextType(name=name), name)
+        return self._types[key].id
+
+    def _stored_or_new(self, get: Callable, put: Callable, new: Callable[[], Any], name: str) -> "StoredType":
+        try:
+            stored = self.call(get, name)
+        except errors.NotFound:
+            try:
+                # No can_add_fields: if another process registered the type meanwhile
+                # with other properties, this fails instead of changing its type.
+                self.call(put, new())
+            except errors.AlreadyExists:
+                pass
+            stored = self.call(get, name)
+        return StoredType(stored.id, {k: _KIND_NAMES[v] for k, v in stored.properties.items() if v in _KIND_NAMES})
+
+
+@dataclass(frozen=True)
+class StoredType:
+    """An MLMD type as the database holds it: its id and its type properties (name -> kind)."""
+
+    id: int
+    properties: dict[str, str]
+
+
+def _new_artifact_type(name: str) -> pb.ArtifactType:
+    """A new artifact type: TFX's exact properties for a TFX name, else mlstore's definition."""
+    if name in tfx_records.STANDARD_ARTIFACT_TYPES:
+        t = pb.ArtifactType(name=name)
+        _add_properties(t, tfx_records.STANDARD_ARTIFACT_TYPES[name])
+        return t
+    definition = schema.artifact_type(name)
+    t = pb.ArtifactType(name=name, description=definition.description)
+    _add_properties(t, definition.all_properties())
+    return t
 
 
 def _add_properties(message: Any, properties: dict[str, str]) -> None:
@@ -187,6 +269,20 @@ def _add_properties(message: Any, properties: dict[str, str]) -> None:
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def set_field(message: Any, declared: dict[str, str], key: str, value: object) -> None:
+    """Sets ``key`` as a type property when the stored type declares it with a fitting kind,
+    else as a custom property (where TFX keeps everything but a type's own properties)."""
+    kind = declared.get(key)
+    fits = kind is not None and (
+        (kind == schema.INT and isinstance(value, int)) or (kind == schema.DOUBLE and isinstance(value, (int, float)))
+        or (kind == schema.STRING and isinstance(value, str)))
+    if fits and kind == schema.DOUBLE:
+        value = float(value)
+    if isinstance(value, (dict, list, tuple)):
+        value = json.dumps(value, sort_keys=True)
+    set_property(message.properties if fits else message.custom_properties, key, value)
 
 
 def set_property(target: Any, key: str, value: object) -> None:
@@ -206,8 +302,16 @@ ENCODED_PREFIX = "mlstore:b64:"
 
 
 def get_property(value: pb.Value) -> object:
-    """The Python value of an MLMD property value."""
+    """The Python value of an MLMD property value, JSON-serializable for every MLMD type.
+
+    A ``struct_value`` (TFX's ExampleStatistics ``sample_rate_by_split``) becomes a dict,
+    a ``proto_value`` ``{"@type": type URL, "base64": bytes}``, a ``bool_value`` a bool.
+    """
     kind = value.WhichOneof("value")
     if kind == "string_value" and value.string_value.startswith(ENCODED_PREFIX):
         return base64.b64decode(value.string_value[len(ENCODED_PREFIX):]).decode("utf-8")
+    if kind == "struct_value":
+        return json_format.MessageToDict(value.struct_value)
+    if kind == "proto_value":
+        return {"@type": value.proto_value.type_url, "base64": base64.b64encode(value.proto_value.value).decode()}
     return getattr(value, kind) if kind else None

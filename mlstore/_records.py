@@ -15,7 +15,8 @@ from typing import Any, Mapping, Sequence
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from mlstore import errors, schema
-from mlstore._mlmd import Metadata, set_property
+from mlstore._mlmd import Metadata, set_field
+from mlstore.tfx import records as tfx_records
 
 EXECUTION_STATES = frozenset({"COMPLETE", "FAILED", "CACHED", "RUNNING", "CANCELED"})
 
@@ -93,8 +94,9 @@ def check_write(step: str, pipeline: str, outputs: Sequence[OutputArtifact], sta
 def execution_message(metadata: Metadata, step: str, pipeline: str, properties: Mapping[str, Any], state: str,
                       run_id: str | None) -> pb.Execution:
     """The execution, with a fresh external id (the crash-recovery journal's key)."""
+    stored_type = metadata.execution_type(step)
     execution = pb.Execution(
-        type_id=metadata.execution_type_id(step),
+        type_id=stored_type.id,
         last_known_state=pb.Execution.State.Value(state),
         external_id=f"mlstore:{uuid.uuid4().hex}",
     )
@@ -106,11 +108,7 @@ def execution_message(metadata: Metadata, step: str, pipeline: str, properties: 
             if kind == schema.STRING and not isinstance(value, str):
                 value = json.dumps(value, sort_keys=True)
             schema.check_value(f"{step}.{key}", kind, value)
-            set_property(execution.properties, key, value)
-        else:
-            if isinstance(value, (dict, list)):
-                value = json.dumps(value, sort_keys=True)
-            set_property(execution.custom_properties, key, value)
+        set_field(execution, stored_type.properties, key, value)
     return execution
 
 
@@ -146,7 +144,8 @@ def subgraph_messages(metadata: Metadata, pipeline: str, run_id: str | None, rec
             artifact = output_artifact(metadata, output, pipeline, known_spans, record.state)
             graph.edges.append((index, len(graph.artifacts), _event(pb.Event.OUTPUT, output.role)))
             graph.artifacts.append(artifact)
-            spans.append(artifact.properties["span"].int_value if "span" in artifact.properties else None)
+            span = artifact.properties.get("span") or artifact.custom_properties.get("span")
+            spans.append(span.int_value if span is not None else None)
         for artifact_id, role in record.reused_outputs:
             graph.edges.append((index, None, _event(pb.Event.OUTPUT, role, artifact_id)))
     return graph
@@ -181,8 +180,9 @@ def _event(event_type: int, role: str, artifact_id: int | None = None) -> pb.Eve
 def output_artifact(metadata: Metadata, output: OutputArtifact, pipeline: str, input_spans: Sequence[int],
                     state: str) -> pb.Artifact:
     """A new output artifact; only COMPLETE/CACHED runs make LIVE artifacts."""
+    stored_type = metadata.artifact_type(output.type)
     artifact = pb.Artifact(
-        type_id=metadata.artifact_type_id(output.type),
+        type_id=stored_type.id,
         uri=output.uri,
         state=pb.Artifact.LIVE if state in ("COMPLETE", "CACHED") else pb.Artifact.ABANDONED,
     )
@@ -192,8 +192,10 @@ def output_artifact(metadata: Metadata, output: OutputArtifact, pipeline: str, i
     props = {"digest": output.digest, "size": float(output.size), "pipeline": pipeline, **output.properties}
     if "span" not in props and input_spans:
         props["span"] = max(input_spans)  # an output derives from its newest input data
+    if output.type == "Model":
+        props.setdefault(tfx_records.TFX_VERSION_PROPERTY, tfx_records.TFX_VERSION)
     for key, value in props.items():
-        set_property(artifact.properties, key, value)
+        set_field(artifact, stored_type.properties, key, value)
     return artifact
 
 

@@ -4,6 +4,11 @@ Accepted forms (see README "Store URIs"):
 
 * a directory path or ``file://PATH`` — the embedded store: ``PATH/mlmd.sqlite``
   (MLMD), ``PATH/index.sqlite`` (the index) and ``PATH/blobs/`` (artifact bytes);
+* the path of an existing MLMD SQLite file (``metadata.sqlite`` as TFX's LocalDagRunner
+  writes it), or ``sqlite:///ABS/PATH`` — an *attached* MLMD database that another
+  writer (TFX, Kubeflow) owns: mlstore keeps its index and blobs in the sibling
+  directory ``PATH.mlstore/`` (or ``?mlstore_dir=DIR``) and never changes the file's
+  journal mode or types;
 * ``mysql://user:pass@host:port/db`` and ``postgresql://user[:pass]@host:port/db`` —
   MLMD and the index share that database (the index tables are prefixed ``mlstore_``);
   the artifact root comes from ``?artifact_root=DIR_OR_FSSPEC_URL`` or
@@ -39,13 +44,20 @@ class DatabaseLocation:
 
 @dataclass(frozen=True)
 class StoreLocation:
-    """Parsed store URI. Exactly one of ``directory``, ``database``, ``server`` is set."""
+    """Parsed store URI. Exactly one of ``directory``, ``database``, ``server`` is set.
+
+    ``directory`` is where mlstore keeps its own files (index, blobs, locks); for an
+    embedded store it also holds MLMD (``mlmd_file``). An attached MLMD file
+    (``attached=True``) belongs to another writer.
+    """
 
     uri: str
     artifact_root: str
     directory: Path | None = None
     database: DatabaseLocation | None = None
     server: str | None = None
+    mlmd_file: Path | None = None
+    attached: bool = False
 
 
 def resolve_uri(uri: str | None) -> str:
@@ -64,6 +76,8 @@ def parse_store_uri(uri: str | None) -> StoreLocation:
         return _directory_location(uri, uri)
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        return _attached_location(uri, unquote(parts.netloc + parts.path), parse_qs(parts.query))
     if scheme == "file":
         return _directory_location(uri, unquote(parts.netloc + parts.path))
     if scheme in ("mysql", "mariadb", "postgresql", "postgres"):
@@ -73,8 +87,8 @@ def parse_store_uri(uri: str | None) -> StoreLocation:
             raise InvalidArgument(f"store URI {uri!r}: grpc:// needs host:port, e.g. grpc://127.0.0.1:50051")
         return StoreLocation(uri=uri, artifact_root="", server=f"{parts.hostname}:{parts.port}")
     raise InvalidArgument(
-        f"store URI {uri!r}: unknown scheme {parts.scheme!r}; use a directory, "
-        "mysql://, postgresql:// or grpc://"
+        f"store URI {uri!r}: unknown scheme {parts.scheme!r}; use a directory, an MLMD SQLite file, "
+        "sqlite:///, mysql://, postgresql:// or grpc://"
     )
 
 
@@ -82,9 +96,35 @@ def _directory_location(uri: str, path: str) -> StoreLocation:
     if not path:
         raise InvalidArgument(f"store URI {uri!r}: empty directory path")
     directory = Path(path).expanduser().absolute()
+    if directory.is_file():
+        return _attached_location(uri, str(directory), {})
     if directory.exists() and not directory.is_dir():
         raise InvalidArgument(f"store URI {uri!r}: {directory} exists and is not a directory")
-    return StoreLocation(uri=uri, artifact_root=str(directory / "blobs"), directory=directory)
+    return StoreLocation(uri=uri, artifact_root=str(directory / "blobs"), directory=directory,
+                         mlmd_file=directory / "mlmd.sqlite")
+
+
+#: Suffix of the directory next to an attached MLMD file where mlstore keeps its files.
+ATTACHED_DIR_SUFFIX = ".mlstore"
+
+
+def _attached_location(uri: str, path: str, query: dict) -> StoreLocation:
+    """An MLMD SQLite file another writer owns; mlstore's files go to ``PATH.mlstore/``."""
+    unknown = set(query) - {"mlstore_dir"}
+    if unknown:
+        raise InvalidArgument(f"store URI {uri!r}: unknown option(s) {sorted(unknown)}; known: mlstore_dir")
+    if not path:
+        raise InvalidArgument(f"store URI {uri!r}: empty file path")
+    mlmd_file = Path(path).expanduser().absolute()
+    if not mlmd_file.is_file():
+        raise InvalidArgument(f"store URI {uri!r}: {mlmd_file} is not an existing ML Metadata SQLite file")
+    with open(mlmd_file, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise InvalidArgument(f"store URI {uri!r}: {mlmd_file} is not a SQLite database")
+    own = (query.get("mlstore_dir") or [""])[0]
+    directory = Path(own).expanduser().absolute() if own else mlmd_file.with_name(mlmd_file.name + ATTACHED_DIR_SUFFIX)
+    return StoreLocation(uri=uri, artifact_root=str(directory / "blobs"), directory=directory,
+                         mlmd_file=mlmd_file, attached=True)
 
 
 def _database_location(uri: str, parts) -> StoreLocation:

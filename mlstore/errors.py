@@ -74,6 +74,12 @@ class IntegrityError(MlstoreError):
     exit_code = 1
 
 
+class IndexInconsistent(MlstoreError):
+    """The index could not take rows derived from MLMD (run ``mlstore reindex``; report it if it recurs)."""
+
+    grpc_code = grpc.StatusCode.INTERNAL
+
+
 class CheckFailed(MlstoreError):
     """A check ran and failed: gate failed, rerun differs, no warm-start candidate."""
 
@@ -94,4 +100,5 @@ __all__ = [
     "DataError",
     "IntegrityError",
     "CheckFailed",
+    "IndexInconsistent",
 ]

@@ -1,10 +1,12 @@
 """Every MLMD type mlstore writes, in one place.
 
-Names follow TFX so TFX/Kubeflow users recognise their stores (``Examples``,
-``TransformGraph``, ``Model``, ``ModelEvaluation``, ``ModelBlessing``, ``PushedModel``;
-context types ``pipeline`` and ``pipeline_run``). mlstore adds a few properties of its
-own to every artifact type (``digest``, ``size``, ``span``, ``pipeline``), registered
-with MLMD's ``can_add_fields`` so an existing TFX store can be opened.
+Names follow TFX (``Examples``, ``TransformGraph``, ``Model``, ``ModelEvaluation``,
+``ModelBlessing``, ``PushedModel``; context types ``pipeline`` and ``pipeline_run``).
+The definitions here say which fields mlstore writes and validates; how they land in
+MLMD is decided per database: a field the stored type declares is a type property,
+any other a custom property. A new type with a TFX name gets exactly TFX's type
+properties (:mod:`mlstore.tfx.records`), so TFX reads mlstore's records as its own; an
+existing type is never changed (see ``Metadata.artifact_type``).
 """
 
 from __future__ import annotations
@@ -86,8 +88,9 @@ ARTIFACT_TYPES: Mapping[str, ArtifactTypeDef] = MappingProxyType(
                     "input_signature": STRING,  # JSON {raw feature: dtype}
                     "layers": STRING,  # JSON {layer name: [weight shapes]} for warm start
                     "seed": INT,
+                    "tfx_version": STRING,  # the TFX artifact layout: Format-Serving/ (see mlstore.tfx)
                 },
-                "A serving SavedModel.",
+                "A model; its serving SavedModel is in Format-Serving/ as in TFX.",
             ),
             ArtifactTypeDef(
                 "ModelEvaluation",
@@ -99,7 +102,9 @@ ARTIFACT_TYPES: Mapping[str, ArtifactTypeDef] = MappingProxyType(
                 {
                     "blessed": INT,
                     "current_model_id": INT,
+                    "current_model": STRING,  # uri, as TFX's Evaluator records it
                     "baseline_model_id": INT,
+                    "baseline_model": STRING,
                     "evaluation_id": INT,
                     "gate_spec_digest": STRING,
                 },

@@ -16,16 +16,19 @@ from typing import Iterator, Sequence
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
-from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy import create_engine, delete, event, insert, select, update
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import OperationalError
 
 from mlstore import errors
 from mlstore._mlmd import Metadata
 from mlstore._uri import StoreLocation
-from mlstore.index import metric_tiers, migrate
+from mlstore.index import fingerprints, metric_tiers, migrate
 from mlstore.index import tables as t
+from mlstore.index.queries import spans_by_id
 from mlstore.index.writer import IndexBatch, write_batch_safely
+from mlstore.tfx import records as tfx
+from mlstore.tfx import tfma
 
 _MLMD_PAGE = 500
 
@@ -33,6 +36,11 @@ _MLMD_PAGE = 500
 #: 50 s for a lock by default); after that, a row without its execution in MLMD is from
 #: a write that died before its MLMD commit.
 IN_FLIGHT_MS = 10 * 60 * 1000
+
+#: Executions MLMD updated this long before the sync position are read again: clocks of
+#: writers on other hosts, and a transaction that commits after a later one started.
+UPDATE_MARGIN_MS = 60 * 1000
+_POSITION = "mlmd_updated_ms"
 
 _LOCK_WAIT_S = 120  # for the process creating a new store's schemas
 _PG_LOCK_KEY = 0x6D6C73746F7265  # "mlstore"
@@ -146,16 +154,37 @@ class IndexSync:
         artifact_ids = sorted({ev.artifact_id for ev in events})
         artifacts = mlmd.call(mlmd.raw.get_artifacts_by_id, artifact_ids) if artifact_ids else []
         needed = [e.type_id for e in executions] + [a.type_id for a in artifacts]
-        batch = IndexBatch(list(executions), list(events), {a.id: a for a in artifacts}, mlmd.type_names(needed),
-                           None if new_artifact_ids is None else frozenset(new_artifact_ids))
+        type_names = mlmd.type_names(needed)
+        by_id = {a.id: a for a in artifacts}
+        batch = IndexBatch(list(executions), list(events), by_id, type_names,
+                           None if new_artifact_ids is None else frozenset(new_artifact_ids),
+                           pipelines=mlmd.pipelines_of(executions),
+                           evaluations=_tfma_evaluations(artifacts, type_names),
+                           known_spans=self._known_spans(events, by_id))
         executions, metric_rows = write_batch_safely(self.engine, batch, journal_ids)
         if metric_rows:
             self._folds.added(metric_rows)
+        # Bytes another writer recorded (no digest of mlstore's) are fingerprinted once.
+        fingerprints.record(self.engine, [(a.id, a.uri) for a in artifacts
+                                          if "digest" not in a.properties and "digest" not in a.custom_properties
+                                          and a.state == pb.Artifact.LIVE])
         return executions
 
-    def catch_up(self) -> tuple[int, bool]:
-        """Indexes executions that reached MLMD but not the index (after a crash).
+    def _known_spans(self, events: Sequence[pb.Event], artifacts: dict[int, pb.Artifact]) -> dict[int, int | None]:
+        """Spans in the index of the inputs without a span property (outputs of earlier batches)."""
+        ids = sorted({ev.artifact_id for ev in events if ev.type in tfx.READ}
+                     - {i for i, a in artifacts.items() if "span" in a.properties or "span" in a.custom_properties})
+        if not ids:
+            return {}
+        with self.engine.connect() as connection:
+            return spans_by_id(connection, ids)
 
+    def catch_up(self) -> tuple[int, bool]:
+        """Indexes executions that reached MLMD but not the index.
+
+        Those of mlstore's own writes that crashed between MLMD and the index (found
+        through the journal), and those any other MLMD client (TFX) wrote since the
+        index last looked (found by MLMD's last-update time, see :meth:`follow`).
         Returns ``(executions indexed, whether the whole index was rebuilt)``.
         """
         with self.engine.connect() as connection:
@@ -172,7 +201,40 @@ class IndexSync:
             indexed = self.index(found, journal_ids=done)
         if empty_index and self._mlmd_has_executions():
             return indexed + self.rebuild(), True
-        return indexed, False
+        return indexed + self.follow(), False
+
+    def follow(self) -> int:
+        """Indexes the finished executions MLMD changed since the sync position; returns how many.
+
+        Any MLMD client's writes count (TFX writes no journal of mlstore's). An execution
+        still running is left for a later call: when it finishes, MLMD updates it again.
+        """
+        with self.engine.connect() as connection:
+            position = connection.scalar(select(t.sync_state.c.value).where(t.sync_state.c.name == _POSITION)) or 0
+        since = max(0, position - UPDATE_MARGIN_MS)
+        options = metadata_store.ListOptions(filter_query=f"last_update_time_since_epoch >= {since}")
+        changed = self.metadata.call(self.metadata.raw.get_executions, list_options=options)
+        if not changed:
+            return 0
+        newest = max(e.last_update_time_since_epoch for e in changed)
+        finished = [e for e in changed if e.last_known_state in tfx.FINAL_STATES]
+        with self.engine.connect() as connection:
+            have = set()
+            ids = [e.id for e in finished]
+            for i in range(0, len(ids), _MLMD_PAGE):
+                have.update(connection.scalars(select(t.execution.c.id).where(
+                    t.execution.c.id.in_(ids[i:i + _MLMD_PAGE]))).all())
+        new = sorted((e for e in finished if e.id not in have), key=lambda e: e.id)
+        indexed = sum(self.index(new[i:i + _MLMD_PAGE]) for i in range(0, len(new), _MLMD_PAGE))
+        self._set_position(max(newest, position))
+        return indexed
+
+    def _set_position(self, value: int) -> None:
+        with self.engine.begin() as connection:
+            updated = connection.execute(update(t.sync_state).where(t.sync_state.c.name == _POSITION)
+                                         .values(value=value)).rowcount
+            if not updated:
+                connection.execute(insert(t.sync_state).values(name=_POSITION, value=value))
 
     def _mlmd_has_executions(self) -> bool:
         options = metadata_store.ListOptions(limit=1)
@@ -181,12 +243,33 @@ class IndexSync:
     def rebuild(self) -> int:
         """Rebuilds the whole index from MLMD. Returns the number of executions indexed."""
         with self.engine.begin() as connection:
-            for table in (t.blessing, t.metric, t.metric_recent, t.event, t.execution, t.artifact):
+            for table in (t.blessing, t.metric, t.metric_recent, t.event, t.execution, t.artifact, t.sync_state):
                 connection.execute(delete(table))
         executions = sorted(self.metadata.call(self.metadata.raw.get_executions), key=lambda e: e.id)
-        return sum(self.index(executions[i:i + _MLMD_PAGE]) for i in range(0, len(executions), _MLMD_PAGE))
+        finished = [e for e in executions if e.last_known_state in tfx.FINAL_STATES or
+                    e.external_id.startswith("mlstore:")]
+        indexed = sum(self.index(finished[i:i + _MLMD_PAGE]) for i in range(0, len(finished), _MLMD_PAGE))
+        if executions:
+            self._set_position(max(e.last_update_time_since_epoch for e in executions))
+        return indexed
 
     def forget(self, external_ids: Sequence[str]) -> None:
         """Drops the journal rows of an MLMD write that failed."""
         with self.engine.begin() as connection:
             connection.execute(delete(t.journal).where(t.journal.c.external_id.in_(list(external_ids))))
+
+
+def _tfma_evaluations(artifacts: Sequence[pb.Artifact], type_names: dict[int, str]) -> dict[int, dict]:
+    """Metrics read from TFMA's files for ModelEvaluations without a ``metrics`` property (TFX's)."""
+    out = {}
+    for artifact in artifacts:
+        if type_names.get(artifact.type_id) != "ModelEvaluation" or "metrics" in artifact.properties \
+                or "metrics" in artifact.custom_properties or artifact.state != pb.Artifact.LIVE:
+            continue
+        path = fingerprints.local_uri_path(artifact.uri)
+        if path is not None and path.is_dir() and tfma.is_tfma_output(path):
+            try:
+                out[artifact.id] = tfma.read_metrics(path)
+            except errors.MlstoreError:
+                continue  # unreadable files: the evaluation is indexed without metrics
+    return out

@@ -154,4 +154,25 @@ journal = Table(
     Column("created_ms", BigInteger, nullable=False),
 )
 
+sync_state = Table(
+    "mlstore_sync_state",
+    metadata,
+    # Named positions of the index in MLMD, e.g. "mlmd_updated_ms": every execution MLMD
+    # changed before it (minus a margin) is indexed, whoever wrote it (see sync.py).
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+fingerprint = Table(
+    "mlstore_fingerprint",
+    metadata,
+    # The manifest digest of an artifact whose bytes mlstore did not write (TFX's),
+    # taken when first indexed; MLMD's record of it is never touched. `verify` re-hashes.
+    Column("artifact_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("digest", String(71), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("files", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
 from mlstore.index import gc_tables as _gc_tables  # noqa: E402,F401 - registers gc tables on `metadata`

@@ -7,7 +7,7 @@ rebuilds the whole index (``reindex``), so the three can never disagree.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -15,9 +15,11 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from mlstore import errors
 from mlstore._mlmd import get_property
 from mlstore.index import tables as t
 from mlstore.index.queries import execute_many
+from mlstore.tfx import records as tfx
 
 ARTIFACT_STATES = {v: k for k, v in pb.Artifact.State.items()}
 EXECUTION_STATES = {v: k for k, v in pb.Execution.State.items()}
@@ -34,6 +36,66 @@ class IndexBatch:
     #: Set for a write just made by this process: these are the only new artifacts and
     #: the executions are new, so the "already indexed?" look-ups are skipped.
     new_artifact_ids: frozenset[int] | None = None
+    #: Execution id -> pipeline, from MLMD's ``pipeline`` contexts (TFX keeps the
+    #: pipeline there, mlstore also in a property).
+    pipelines: dict[int, str] = field(default_factory=dict)
+    #: ModelEvaluation id -> ``{slice: {metric: value}}`` read from its files (TFMA's),
+    #: for evaluations without a ``metrics`` property.
+    evaluations: dict[int, dict] = field(default_factory=dict)
+    #: Spans of already indexed artifacts this batch reads.
+    known_spans: dict[int, int | None] = field(default_factory=dict)
+
+    def derived(self) -> "Derived":
+        """Spans and pipelines of the batch's artifacts, derived once (see :class:`Derived`)."""
+        if self._derived is None:
+            self._derived = Derived.of(self)
+        return self._derived
+
+    _derived: "Derived | None" = None
+
+
+@dataclass
+class Derived:
+    """What TFX leaves implicit, worked out from the events.
+
+    An artifact without a ``span`` of its own (TFX's Model, Transform outputs) takes the
+    newest span among the inputs of the execution that produced it, as mlstore's own
+    writes do; an artifact's pipeline is its producer's (TFX records it only as a context).
+    """
+
+    spans: dict[int, int | None]
+    pipelines: dict[int, str | None]
+
+    @classmethod
+    def of(cls, batch: IndexBatch) -> "Derived":
+        spans: dict[int, int | None] = dict(batch.known_spans)
+        pipelines: dict[int, str | None] = {}
+        events_by_execution: dict[int, list[pb.Event]] = {}
+        for ev in batch.events:
+            events_by_execution.setdefault(ev.execution_id, []).append(ev)
+
+        def own_span(artifact_id: int) -> int | None:
+            art = batch.artifacts.get(artifact_id)
+            span = properties_of(art).get("span") if art is not None else None
+            return span if span is not None else spans.get(artifact_id)
+
+        for execution in sorted(batch.executions, key=lambda e: e.id):
+            events = events_by_execution.get(execution.id, [])
+            input_spans = [s for s in (own_span(e.artifact_id) for e in events if e.type in tfx.READ) if s is not None]
+            pipeline = execution_pipeline(execution, batch)
+            for ev in events:
+                if ev.type in tfx.PRODUCED:
+                    span = own_span(ev.artifact_id)
+                    spans[ev.artifact_id] = span if span is not None else (max(input_spans) if input_spans else None)
+                    pipelines.setdefault(ev.artifact_id, pipeline)
+            for ev in events:
+                pipelines.setdefault(ev.artifact_id, pipeline)
+        return cls(spans, pipelines)
+
+
+def execution_pipeline(execution: pb.Execution, batch: IndexBatch) -> str | None:
+    prop = execution.properties.get("pipeline") if "pipeline" in execution.properties else None
+    return (prop.string_value if prop is not None else None) or batch.pipelines.get(execution.id)
 
 
 def properties_of(message) -> dict[str, object]:
@@ -50,8 +112,12 @@ def role_of(event: pb.Event) -> str:
     return ""
 
 
-def artifact_row(artifact: pb.Artifact, type_name: str) -> dict:
+def artifact_row(artifact: pb.Artifact, type_name: str, derived: "Derived | None" = None) -> dict:
     props = properties_of(artifact)
+    span, pipeline = props.get("span"), props.get("pipeline")
+    if derived is not None:
+        span = span if span is not None else derived.spans.get(artifact.id)
+        pipeline = pipeline or derived.pipelines.get(artifact.id)
     return {
         "id": artifact.id,
         "node": t.node_key(t.ARTIFACT_KIND, artifact.id),
@@ -61,20 +127,25 @@ def artifact_row(artifact: pb.Artifact, type_name: str) -> dict:
         "digest": props.get("digest"),
         "size": None if props.get("size") is None else int(props["size"]),
         "state": ARTIFACT_STATES.get(artifact.state, "UNKNOWN"),
-        "pipeline": props.get("pipeline"),
-        "span": props.get("span"),
+        "pipeline": pipeline,
+        "span": span if isinstance(span, int) else None,
         "create_time_ms": artifact.create_time_since_epoch,
         "properties": json.dumps(props, sort_keys=True),
     }
 
 
-def execution_row(execution: pb.Execution, type_name: str) -> dict:
+def execution_row(execution: pb.Execution, type_name: str, pipeline: str | None = None) -> dict:
+    """The index row of an execution; a TFX class-path type is indexed by its step kind,
+    the MLMD type name kept as property ``mlmd_type``."""
     props = properties_of(execution)
+    kind = tfx.step_kind(type_name)
+    if kind != type_name:
+        props["mlmd_type"] = type_name
     return {
         "id": execution.id,
         "node": t.node_key(t.EXECUTION_KIND, execution.id),
-        "type": type_name,
-        "pipeline": props.get("pipeline"),
+        "type": kind,
+        "pipeline": props.get("pipeline") or pipeline,
         "state": EXECUTION_STATES.get(execution.last_known_state, "UNKNOWN"),
         "create_time_ms": execution.create_time_since_epoch,
         "cache_key": props.get("cache_key") or None,
@@ -82,11 +153,9 @@ def execution_row(execution: pb.Execution, type_name: str) -> dict:
     }
 
 
-_OUTPUT_EVENTS = frozenset({pb.Event.OUTPUT, pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT})
-
-
 def event_row(event: pb.Event) -> dict:
-    is_output = event.type in _OUTPUT_EVENTS
+    """An input or output edge; a Resolver's INTERNAL_* events are inputs (see mlstore.tfx.records)."""
+    is_output = event.type in tfx.PRODUCED
     a = t.node_key(t.ARTIFACT_KIND, event.artifact_id)
     e = t.node_key(t.EXECUTION_KIND, event.execution_id)
     return {
@@ -106,10 +175,9 @@ def _derived_rows(batch: IndexBatch) -> tuple[list[dict], list[dict]]:
     for ev in batch.events:
         by_execution.setdefault(ev.execution_id, []).append(ev)
     for execution_id, events in by_execution.items():
-        inputs = {role_of(e): e.artifact_id for e in events if e.type not in _OUTPUT_EVENTS}
-        for ev in events:
-            if ev.type not in _OUTPUT_EVENTS:
-                continue
+        inputs = {role_of(e): e.artifact_id for e in events if e.type in tfx.READ}
+        produced = [e for e in events if e.type in tfx.PRODUCED]
+        for ev in produced:
             art = batch.artifacts.get(ev.artifact_id)
             if art is None:
                 continue
@@ -117,31 +185,34 @@ def _derived_rows(batch: IndexBatch) -> tuple[list[dict], list[dict]]:
             props = properties_of(art)
             # A baseline's evaluation on the candidate's data is for the gate only: the
             # metric series holds each model's own (primary) evaluation.
-            if type_name == "ModelEvaluation" and props.get("metrics") and role_of(ev) != "baseline_evaluation":
-                metric_rows += _metric_rows(art, props, inputs.get("model"), batch)
+            metrics = json.loads(props["metrics"]) if props.get("metrics") else batch.evaluations.get(art.id)
+            if type_name == "ModelEvaluation" and metrics and role_of(ev) != "baseline_evaluation":
+                metric_rows += _metric_rows(art, metrics, inputs.get("model"), batch)
             elif type_name == "ModelBlessing":
                 # The blessed model: the property, else the gate's "model" input (as in TFX).
                 model_id = props.get("current_model_id") or inputs.get("model")
+                # TFX's Evaluator outputs the evaluation beside the blessing.
+                evaluation_id = inputs.get("evaluation") or next(
+                    (e.artifact_id for e in produced if e.artifact_id in batch.artifacts
+                     and batch.type_names.get(batch.artifacts[e.artifact_id].type_id) == "ModelEvaluation"), None)
                 if model_id:
-                    blessing_rows.append(_blessing_row(art, props, int(model_id), inputs.get("evaluation"), batch))
+                    blessing_rows.append(_blessing_row(art, props, int(model_id), evaluation_id, batch))
     return metric_rows, blessing_rows
 
 
 def _span_of(artifact_id: int | None, batch: IndexBatch) -> int | None:
-    art = batch.artifacts.get(artifact_id) if artifact_id else None
-    return properties_of(art).get("span") if art is not None else None
+    return batch.derived().spans.get(artifact_id) if artifact_id else None
 
 
 #: The order of the values in a metric row (see :func:`_metric_rows`).
 METRIC_COLUMNS = ("evaluation_id", "slice", "metric", "model_id", "pipeline", "span", "value")
 
 
-def _metric_rows(art: pb.Artifact, props: dict, model_id: int | None, batch: IndexBatch) -> list[tuple]:
+def _metric_rows(art: pb.Artifact, slices: dict, model_id: int | None, batch: IndexBatch) -> list[tuple]:
     """The metric rows of an evaluation, as tuples of :data:`METRIC_COLUMNS` (200 a day: no dicts)."""
     span = _span_of(model_id, batch)
-    span = span if span is not None else props.get("span")
-    pipeline = props.get("pipeline")
-    slices = json.loads(props["metrics"])
+    span = span if span is not None else _span_of(art.id, batch)
+    pipeline = properties_of(art).get("pipeline") or batch.derived().pipelines.get(art.id)
     return [
         (art.id, slice_key, name, model_id, pipeline, span, None if value is None else float(value))
         for slice_key, metrics in sorted(slices.items())
@@ -158,9 +229,9 @@ def _blessing_row(art: pb.Artifact, props: dict, model_id: int, evaluation_input
         "model_id": model_id,
         "baseline_id": props.get("baseline_model_id") or None,
         "evaluation_id": props.get("evaluation_id") or evaluation_input,
-        "pipeline": props.get("pipeline"),
+        "pipeline": props.get("pipeline") or batch.derived().pipelines.get(art.id),
         "blessed": bool(props.get("blessed")),
-        "span": span if span is not None else props.get("span"),
+        "span": span if span is not None else _span_of(art.id, batch),
         "create_time_ms": art.create_time_since_epoch,
     }
 
@@ -177,14 +248,16 @@ def write_batch(connection: Connection, batch: IndexBatch) -> tuple[int, int]:
     new_execs = batch.executions
     if not new_execs:
         return 0, 0
-    events = batch.events
+    events = [ev for ev in batch.events if ev.type not in tfx.PENDING]
+    derived = batch.derived()
     artifact_rows = [
-        artifact_row(batch.artifacts[i], batch.type_names.get(batch.artifacts[i].type_id, "?"))
+        artifact_row(batch.artifacts[i], batch.type_names.get(batch.artifacts[i].type_id, "?"), derived)
         for i in sorted(batch.new_artifact_ids) if i in batch.artifacts
     ]
     metric_rows, blessing_rows = _derived_rows(batch)
     for table, rows in (
-        (t.execution, [execution_row(e, batch.type_names.get(e.type_id, "?")) for e in new_execs]),
+        (t.execution, [execution_row(e, batch.type_names.get(e.type_id, "?"), execution_pipeline(e, batch))
+                       for e in new_execs]),
         (t.artifact, artifact_rows),
         (t.event, [event_row(ev) for ev in events]),
         (t.blessing, blessing_rows),
@@ -211,15 +284,20 @@ def _without_indexed(connection: Connection, batch: IndexBatch) -> IndexBatch:
     known = set(connection.scalars(select(t.artifact.c.id).where(t.artifact.c.id.in_(artifact_ids))).all()
                 ) if artifact_ids else set()
     return IndexBatch(executions, events, batch.artifacts, batch.type_names,
-                      frozenset(i for i in artifact_ids if i not in known))
+                      frozenset(i for i in artifact_ids if i not in known), batch.pipelines, batch.evaluations,
+                      batch.known_spans)
 
 
 def write_batch_safely(engine, batch: IndexBatch, journal_ids: Iterable[str] = ()) -> tuple[int, int]:
     """Runs :func:`write_batch` in its own transaction and clears journal entries.
 
-    A concurrent indexer that won the race shows up as a unique-key violation: the
-    rows are already there, so only the journal entries are cleared (and ``(0, 0)``
-    returned).
+    A concurrent indexer that won the race shows up as a unique-key violation: when
+    every execution of the batch is then in the index, only the journal entries are
+    cleared (and ``(0, 0)`` returned). Any other violation is a bug or a record the
+    index cannot hold, and is raised, never reported as success.
+
+    Raises:
+        IndexInconsistent: the rows could not be written.
     """
     journal_ids = list(journal_ids)
     try:
@@ -227,8 +305,13 @@ def write_batch_safely(engine, batch: IndexBatch, journal_ids: Iterable[str] = (
             counts = write_batch(connection, batch)
             _clear_journal(connection, journal_ids)
             return counts
-    except IntegrityError:
+    except IntegrityError as e:
+        ids = [ex.id for ex in batch.executions]
         with engine.begin() as connection:
+            present = set(connection.scalars(select(t.execution.c.id).where(t.execution.c.id.in_(ids))).all())
+            if len(present) < len(set(ids)):
+                raise errors.IndexInconsistent(
+                    f"indexing executions {ids[0]}..{ids[-1]} failed: {str(e.orig).splitlines()[0]}") from e
             _clear_journal(connection, journal_ids)
         return 0, 0
 

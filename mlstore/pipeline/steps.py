@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from mlstore import errors
 from mlstore.pipeline.executor import StepFunction, StepInput, StepOutput
+from mlstore.tfx.layout import serving_model_path
 
 SPLITS = ("train", "eval")
 
@@ -36,13 +37,8 @@ def split_file(examples_dir: Path, split: str) -> Path:
 
 
 def serving_dir(model_dir: Path) -> Path:
-    """The serving SavedModel inside a Model artifact (or the artifact itself)."""
-    model_dir = Path(model_dir)
-    if (model_dir / "saved_model.pb").is_file():
-        return model_dir
-    if (model_dir / "serving" / "saved_model.pb").is_file():
-        return model_dir / "serving"
-    raise errors.NotFound(f"no SavedModel in {model_dir}")
+    """The serving SavedModel inside a Model artifact (TFX's ``Format-Serving/``, older layouts too)."""
+    return serving_model_path(model_dir)
 
 
 # --------------------------------------------------------------------------- ExampleGen
@@ -205,10 +201,13 @@ def gate(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) 
     (out / "report.json").write_text(json.dumps(report_to_dict(report), indent=1, sort_keys=True))
     (out / "report.md").write_text(render_markdown(report))
     (out / ("BLESSED" if report.passed else "NOT_BLESSED")).write_text("")
+    # The custom properties TFX's Evaluator writes, which its resolvers and Pusher read.
     props = {"blessed": int(report.passed), "current_model_id": inputs["model"].artifact.id,
+             "current_model": inputs["model"].artifact.uri,
              "evaluation_id": inputs["evaluation"].artifact.id, "gate_spec_digest": report.spec_digest}
     if "baseline_model" in inputs:
         props["baseline_model_id"] = inputs["baseline_model"].artifact.id
+        props["baseline_model"] = inputs["baseline_model"].artifact.uri
     return [StepOutput(out, "ModelBlessing", "blessing", props)]
 
 

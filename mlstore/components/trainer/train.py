@@ -2,7 +2,7 @@
 
 Output directory layout::
 
-    <output_dir>/serving/                 serving SavedModel (see export.py)
+    <output_dir>/Format-Serving/          serving SavedModel, where TFX keeps it (see export.py)
     <output_dir>/keras/model.keras        the Keras model (load with load_keras_model)
     <output_dir>/keras/vocabularies.json  {layer name: {"tokens": [...], "num_oov_buckets": n}}
     <output_dir>/keras/modules/<layer>/   copies of the hub modules the model embeds with
@@ -27,6 +27,7 @@ from mlstore.components.trainer.modules import (ModuleEmbedding, build_module_la
                                                 custom_objects, replaced_embeddings)
 from mlstore.components.transform.graph import TransformGraph, load_transform_graph
 from mlstore.errors import InvalidArgument, NotFound
+from mlstore.tfx.layout import SERVING_DIR
 from mlstore.warmstart.keras import VocabularyMapping, WarmStartReport, warm_start
 
 KERAS_MODEL = os.path.join("keras", "model.keras")
@@ -125,7 +126,7 @@ def train(transform_graph_path: str, train_paths: Sequence[str], output_dir: str
                                                   drop_malformed),
                     shuffle=False, verbose=0)  # the dataset is already shuffled with the seed
     result = TrainResult(
-        output_dir=output_dir, serving_dir=os.path.join(output_dir, "serving"),
+        output_dir=output_dir, serving_dir=os.path.join(output_dir, SERVING_DIR),
         keras_model_path=os.path.join(output_dir, KERAS_MODEL),
         history={k: [float(v) for v in vs] for k, vs in fit.history.items()},
         seed=hyperparams.seed, op_determinism=True, num_rows_used=len(raw.labels),

@@ -1,0 +1,80 @@
+"""Fingerprints of bytes mlstore did not write (TFX's artifact directories).
+
+mlstore's own blobs are content-addressed: the digest is in MLMD and the bytes are
+found by it. An artifact another writer recorded has only a ``uri``; when the index
+first sees it, the manifest digest of what is there is recorded on mlstore's side
+(``mlstore_fingerprint``; MLMD is never touched) so ``verify`` can tell later whether
+the bytes changed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+from urllib.parse import urlsplit
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+
+from mlstore import errors
+from mlstore.blobs import collect_files, manifest_of
+from mlstore.index import tables as t
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    artifact_id: int
+    digest: str
+    size: int
+    files: int
+
+
+def local_uri_path(uri: str) -> Path | None:
+    """The local path of ``uri`` (a path or ``file://``), None for other schemes."""
+    if not uri:
+        return None
+    parts = urlsplit(uri)
+    if parts.scheme in ("", "file"):
+        return Path(parts.path if parts.scheme else uri)
+    return None
+
+
+def take(artifact_id: int, uri: str) -> Fingerprint | None:
+    """The fingerprint of the bytes at ``uri`` now; None when there are none to hash."""
+    path = local_uri_path(uri)
+    if path is None or not path.exists():
+        return None
+    try:
+        manifest = manifest_of(collect_files(path))
+    except (errors.InvalidArgument, errors.NotFound, OSError):
+        return None
+    return Fingerprint(artifact_id, manifest.digest, manifest.size, len(manifest.entries))
+
+
+def record(engine: Engine, artifacts: Iterable[tuple[int, str]]) -> int:
+    """Fingerprints ``(artifact id, uri)`` pairs not fingerprinted yet; returns how many were taken."""
+    pairs = list(artifacts)
+    if not pairs:
+        return 0
+    with engine.connect() as connection:
+        have = set(connection.scalars(select(t.fingerprint.c.artifact_id).where(
+            t.fingerprint.c.artifact_id.in_([i for i, _ in pairs]))).all())
+    taken = [fp for fp in (take(i, uri) for i, uri in pairs if i not in have) if fp is not None]
+    if taken:
+        now = int(time.time() * 1000)
+        with engine.begin() as connection:
+            connection.execute(insert(t.fingerprint), [
+                {"artifact_id": fp.artifact_id, "digest": fp.digest, "size": fp.size, "files": fp.files,
+                 "created_ms": now} for fp in taken])
+    return len(taken)
+
+
+def recorded(engine: Engine, artifact_ids: Sequence[int]) -> dict[int, Fingerprint]:
+    """The recorded fingerprints of ``artifact_ids``."""
+    if not artifact_ids:
+        return {}
+    with engine.connect() as connection:
+        rows = connection.execute(select(t.fingerprint).where(t.fingerprint.c.artifact_id.in_(list(artifact_ids))))
+        return {r.artifact_id: Fingerprint(r.artifact_id, r.digest, r.size, r.files) for r in rows}
