@@ -45,6 +45,8 @@ def store_uri() -> str | None:
 @st.cache_resource(show_spinner=False)
 def _open(uri: str | None):
     opened = mlstore.open(uri)
+    if hasattr(opened, "follow"):  # a local store: pick up TFX runs as they finish (a server follows itself)
+        opened.follow()
     warm_up(uri, opened)
     return opened
 

@@ -120,7 +120,8 @@ def _attached_location(uri: str, path: str, query: dict) -> StoreLocation:
         raise InvalidArgument(f"store URI {uri!r}: {mlmd_file} is not an existing ML Metadata SQLite file")
     with open(mlmd_file, "rb") as f:
         if f.read(16) != b"SQLite format 3\x00":
-            raise InvalidArgument(f"store URI {uri!r}: {mlmd_file} is not a SQLite database")
+            raise InvalidArgument(f"store URI {uri!r}: {mlmd_file} is a file, not a directory or an ML Metadata "
+                                  "SQLite database")
     own = (query.get("mlstore_dir") or [""])[0]
     directory = Path(own).expanduser().absolute() if own else mlmd_file.with_name(mlmd_file.name + ATTACHED_DIR_SUFFIX)
     return StoreLocation(uri=uri, artifact_root=str(directory / "blobs"), directory=directory,

@@ -12,6 +12,7 @@ index and the in-memory lineage cache, never MLMD's deprecated filter queries.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from sqlalchemy import insert, select
@@ -23,14 +24,14 @@ from mlstore._records import (ExecutionRecord, LoggedExecution, OutputArtifact, 
                               subgraph_messages)
 from mlstore._uri import StoreLocation, parse_store_uri
 from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
-from mlstore.index import queries
+from mlstore.index import fingerprints, queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
 from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_lock
 from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 
-__all__ = ["ExecutionBatch", "ExecutionRecord", "LoggedExecution", "OutputArtifact", "PendingExecution",
+__all__ = ["BytesReport", "ExecutionBatch", "ExecutionRecord", "LoggedExecution", "OutputArtifact", "PendingExecution",
            "PendingOutput", "Store", "open"]
 
 
@@ -134,6 +135,7 @@ class Store:
         self.blobs = BlobStore(location.artifact_root)
         self.graph_cache = GraphCache(self.engine)
         self._sync = IndexSync(self.metadata, self.engine)
+        self._followers: list = []
         self.catch_up()
 
     @property
@@ -141,6 +143,8 @@ class Store:
         return self.location.uri
 
     def close(self) -> None:
+        for follower in self._followers:
+            follower.stop()
         self.engine.dispose()
 
     def __enter__(self) -> "Store":
@@ -160,6 +164,19 @@ class Store:
         if rebuilt:
             self.graph_cache = GraphCache(self.engine)
         return indexed
+
+    def follow(self, interval_s: float = 2.0) -> "Follower":
+        """Starts indexing other MLMD writers' executions (TFX runs) every ``interval_s`` seconds.
+
+        :meth:`catch_up` does it once (and runs at open); long-running readers (``serve``,
+        the dashboard) follow. Stop the returned :class:`~mlstore.index.follow.Follower`
+        with ``.stop()``; :meth:`close` stops it too.
+        """
+        from mlstore.index.follow import Follower  # noqa: PLC0415 - a thread only long-running readers need
+
+        follower = Follower(self.location, self.engine, interval_s)
+        self._followers.append(follower)
+        return follower
 
     def reindex(self) -> int:
         """Rebuilds the whole index from MLMD. Returns the number of executions indexed."""
@@ -429,14 +446,26 @@ class Store:
     # -- bytes ---------------------------------------------------------------------------
 
     def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:
-        """Re-hashes artifacts' blobs (all non-DELETED artifacts when ``refs`` is empty).
+        """Re-hashes artifacts' bytes (all non-DELETED artifacts when ``refs`` is empty).
 
         Returns ``{node id: [problem, ...]}`` for every corrupted artifact (empty when all
-        verify).
+        verify). :meth:`check_bytes` also says what could not be hashed.
+        """
+        return self.check_bytes(refs).corrupted
+
+    def check_bytes(self, refs: Sequence[Any] = ()) -> "BytesReport":
+        """Re-hashes artifacts' bytes: mlstore's blobs against their digest, bytes another
+        writer recorded (TFX's) against the fingerprint taken when they were indexed.
+
+        Args:
+            refs: artifacts to check; all non-DELETED ones when empty.
         """
         targets = [self.artifact(r) for r in refs] if refs else [
             a for a in self.artifacts() if a.state != "DELETED"]
-        return verify_artifacts(self.blobs, targets)
+        own = [a for a in targets if a.digest]
+        hashed, unhashed, corrupted = fingerprints.check(self.engine, [a for a in targets if not a.digest])
+        corrupted.update(verify_artifacts(self.blobs, own))
+        return BytesReport(len(own) + len(hashed), unhashed, corrupted)
 
     def local_path(self, ref) -> str:
         """A local path holding the artifact's bytes (downloaded and verified when remote).
@@ -462,6 +491,16 @@ class Store:
         with self.engine.connect() as connection:
             keys = queries.slice_keys(connection, pipeline, metric)
         return sorted(keys, key=lambda k: (k != "Overall", k))
+
+
+@dataclass(frozen=True)
+class BytesReport:
+    """What :meth:`Store.check_bytes` found: how many artifacts were hashed, which could
+    not be (and why), which are corrupted (and how)."""
+
+    hashed: int
+    not_hashed: dict[NodeId, str]
+    corrupted: dict[NodeId, list[str]]
 
 
 def _check_order(order: str) -> None:

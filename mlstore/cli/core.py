@@ -109,22 +109,44 @@ def lineage(ctx: Context, refs, direction, depth, types, dot) -> None:
 @click.argument("refs", nargs=-1)
 @store_options
 def verify(ctx: Context, refs) -> None:
-    """Re-hash stored artifacts (all when no REF); exit 1 naming every corrupted one."""
+    """Re-hash artifacts' bytes (all when no REF); exit 1 naming every corrupted one.
+
+    mlstore's blobs are checked against their digest, bytes another writer (TFX)
+    recorded against the fingerprint taken when they were indexed. Exit 1 too when
+    nothing could be hashed.
+    """
     store = ctx.store
     targets = [store.artifact(r) for r in refs] if refs else [
         a for a in store.artifacts() if a.state != "DELETED"]
-    corrupted: dict[str, list[str]] = {}
+    hashed, corrupted, not_hashed = 0, {}, {}
     with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
         task = progress.add_task("verifying", total=len(targets))
         for art in targets:
-            for node, problems in store.verify([art.node_id]).items():
-                corrupted[str(node)] = problems
+            report = store.check_bytes([art.node_id]) if hasattr(store, "check_bytes") else None
+            if report is None:  # a remote store: its server hashes
+                problems = store.verify([art.node_id])
+                corrupted.update({str(k): v for k, v in problems.items()})
+                hashed += 1
+            else:
+                hashed += report.hashed
+                corrupted.update({str(k): v for k, v in report.corrupted.items()})
+                not_hashed.update({str(k): v for k, v in report.not_hashed.items()})
             progress.advance(task)
-    ctx.emit({"checked": len(targets), "corrupted": corrupted},
-             lambda: [stdout.print(f"{node}: {'; '.join(p)}", markup=False) for node, p in corrupted.items()]
-             or stdout.print(f"{len(targets)} artifacts verified"))
+
+    def text() -> None:
+        for node, problems in corrupted.items():
+            stdout.print(f"{node}: {'; '.join(problems)}", markup=False)
+        for node, why in not_hashed.items():
+            stdout.print(f"{node}: not hashed ({why})", markup=False)
+        ok = hashed - len(corrupted)
+        stdout.print(f"{hashed} artifacts hashed, {ok} verified, {len(corrupted)} corrupted; "
+                     f"{len(not_hashed)} could not be hashed", markup=False)
+
+    ctx.emit({"checked": len(targets), "hashed": hashed, "corrupted": corrupted, "not_hashed": not_hashed}, text)
     if corrupted:
         fail_check(f"{len(corrupted)} corrupted artifact(s): {', '.join(corrupted)}")
+    if targets and not hashed:
+        fail_check(f"nothing was hashed: none of the {len(targets)} artifact(s) has bytes mlstore can check")
 
 
 @click.command()
@@ -179,3 +201,29 @@ def types_(ctx: Context) -> None:
     payload = {name: {"properties": d.all_properties(), "description": d.description}
                for name, d in schema.ARTIFACT_TYPES.items()}
     ctx.emit(payload, lambda: [stdout.print(f"[bold]{n}[/bold] {d['description']}") for n, d in payload.items()])
+
+
+@db.command("tfx-types")
+@click.option("--dry-run", is_flag=True, help="Say what would change, change nothing.")
+@store_options
+def tfx_types(ctx: Context, dry_run: bool) -> None:
+    """Make MLMD types written by an earlier mlstore TFX's own (see mlstore/tfx/migrate.py).
+
+    Moves mlstore's extra type properties of Model, ModelBlessing, Examples... to custom
+    properties, in one transaction. Stop writers to the store first.
+    """
+    from mlstore._uri import parse_store_uri  # noqa: PLC0415
+    from mlstore.index.sync import index_engine  # noqa: PLC0415
+    from mlstore.tfx.migrate import mlmd_engine, rewrite_types  # noqa: PLC0415
+
+    location = parse_store_uri(ctx.store_uri)
+    if location.server:
+        raise errors.InvalidArgument("db tfx-types runs against the database, not through a server")
+    if location.mlmd_file is not None and not location.mlmd_file.is_file():
+        raise errors.NotFound(f"no ML Metadata database at {location.mlmd_file}")
+    rewrites = rewrite_types(mlmd_engine(location, index_engine(location)), dry_run=dry_run)
+    verb = "would move" if dry_run else "moved"
+    lines = [f"{r.type_name}: {verb} {', '.join(r.moved)} to custom properties on {r.artifacts} artifact(s)"
+             for r in rewrites] or ["every TFX-named type already has TFX's exact properties"]
+    ctx.emit({"dry_run": dry_run, "types": [r.__dict__ | {"moved": list(r.moved)} for r in rewrites]},
+             "\n".join(lines))

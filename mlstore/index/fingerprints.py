@@ -78,3 +78,27 @@ def recorded(engine: Engine, artifact_ids: Sequence[int]) -> dict[int, Fingerpri
     with engine.connect() as connection:
         rows = connection.execute(select(t.fingerprint).where(t.fingerprint.c.artifact_id.in_(list(artifact_ids))))
         return {r.artifact_id: Fingerprint(r.artifact_id, r.digest, r.size, r.files) for r in rows}
+
+
+def check(engine: Engine, artifacts: Sequence) -> tuple[list, dict, dict]:
+    """Re-hashes external artifacts against their fingerprints.
+
+    Returns ``(hashed artifacts, {node: why it could not be hashed}, {node: [problem]})``.
+    """
+    recorded_now = recorded(engine, [a.id for a in artifacts])
+    hashed, unhashed, corrupted = [], {}, {}
+    for artifact in artifacts:
+        before = recorded_now.get(artifact.id)
+        if before is None:
+            unhashed[artifact.node_id] = ("no fingerprint: its bytes were missing when it was indexed"
+                                          if local_uri_path(artifact.uri) is not None else
+                                          f"bytes at {artifact.uri!r} are not on a local file system")
+            continue
+        now = take(artifact.id, artifact.uri)
+        hashed.append(artifact)
+        if now is None:
+            corrupted[artifact.node_id] = [f"{artifact.uri}: missing"]
+        elif now.digest != before.digest:
+            corrupted[artifact.node_id] = [f"{artifact.uri}: content changed since it was indexed "
+                                           f"({now.files} files, {now.size} bytes; were {before.files}, {before.size})"]
+    return hashed, unhashed, corrupted

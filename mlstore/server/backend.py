@@ -25,8 +25,10 @@ MAX_PAGE_SIZE = 10000
 class Backend:
     """The shared store, ``writers`` write connections and ``heavy_slots`` lineage slots."""
 
-    def __init__(self, uri: str, writers: int = 4, heavy_slots: int = 1):
+    def __init__(self, uri: str, writers: int = 4, heavy_slots: int = 1, follow_interval_s: float = 2.0):
         self.reader = _open(uri)
+        # Other MLMD writers (TFX) write no journal: their runs are picked up by following.
+        self.follower = self.reader.follow(follow_interval_s)
         if self.reader.location.database is not None:
             hide(self.reader.location.database.password)
         if self.reader.location.directory is not None:

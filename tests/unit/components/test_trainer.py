@@ -58,8 +58,8 @@ def test_train_result_and_layout(setup):
     assert result.num_rows_used + result.num_rows_missing_label == 400
     assert result.num_rows_missing_label > 0  # cancelled flights have no arr_delay
     assert set(result.history) >= {"loss", "auc"} and len(result.history["loss"]) == 1
-    for rel in ("serving/saved_model.pb", "keras/model.keras", "keras/vocabularies.json", "train_result.json",
-                "serving/assets.extra/analyzers.json"):
+    for rel in ("Format-Serving/saved_model.pb", "keras/model.keras", "keras/vocabularies.json", "train_result.json",
+                "Format-Serving/assets.extra/analyzers.json"):
         assert os.path.exists(os.path.join(result.output_dir, rel)), rel
     model = load_keras_model(result.output_dir)
     assert "embedding_carrier_id" in [layer.name for layer in model.layers]
