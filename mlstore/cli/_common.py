@@ -62,8 +62,9 @@ class Context:
     @property
     def store(self):
         if self._store is None:
-            directory = parse_store_uri(self.store_uri).directory
-            if directory is not None and not directory.exists() and not self.create:
+            location = parse_store_uri(self.store_uri)
+            directory = location.directory  # an attached MLMD file gets its sibling directory on first use
+            if directory is not None and not location.attached and not directory.exists() and not self.create:
                 raise errors.NotFound(f"no store at {directory}: create one with `mlstore init --store {directory}` "
                                       "or `mlstore demo`")
             self._store = mlstore.open(self.store_uri)

@@ -46,6 +46,7 @@ import yaml
 
 from mlstore.components.evaluator.layout import EvalResult
 from mlstore.components.evaluator.metrics import METRIC_NAMES
+from mlstore.tfx.tfma import METRIC_NAMES as TFMA_METRIC_NAMES
 from mlstore.components.evaluator.slicing import canonical_slice_key, slice_features
 from mlstore.errors import InvalidArgument
 
@@ -227,8 +228,9 @@ def _metric_gate(node: yaml.Node, path: str, default_min: int) -> MetricGate:
     keys = _mapping(node, path, _METRIC_KEYS, {"name"})
     name_node = keys["name"][1]
     name = _string(name_node, f"{path}.name")
-    if name not in METRIC_NAMES:
-        raise _fail(f"{path}.name", name_node, f"unknown metric {name!r} (known: {', '.join(METRIC_NAMES)})")
+    if name not in METRIC_NAMES and name not in TFMA_METRIC_NAMES:
+        raise _fail(f"{path}.name", name_node, f"unknown metric {name!r} (known: {', '.join(METRIC_NAMES)}; "
+                    f"TFMA's: {', '.join(TFMA_METRIC_NAMES)})")
 
     def opt(key: str, parse: Callable[[yaml.Node, str], Any], default: Any = None) -> Any:
         return parse(keys[key][1], f"{path}.{key}") if key in keys else default
@@ -309,7 +311,11 @@ def validate_against(spec: GateSpec, evaluation: EvalResult) -> None:
             (message gives the field path and YAML line).
     """
     available = evaluation.features()
+    evaluated = {name for result in evaluation.slices for name in result.metrics}
     for i, gate in enumerate(spec.metrics):
+        if evaluated and gate.name not in evaluated:
+            raise InvalidArgument(f"gate spec: metrics[{i}].name: the evaluation has no metric {gate.name!r} "
+                                  f"(it has: {', '.join(sorted(evaluated))})")
         for j, sel in enumerate(gate.slices):
             feats = slice_features(sel.slice_key) if sel.kind == "slice" else sel.features
             missing = [f for f in feats if f not in available]

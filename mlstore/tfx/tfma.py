@@ -25,6 +25,18 @@ from google.protobuf import wrappers_pb2  # noqa: F401 - registers DoubleValue i
 from mlstore import errors
 from mlstore.components.evaluator.slicing import OVERALL, format_number, make_slice_key
 
+#: Metric names TFMA 0.47 and Keras give the metrics TFX users configure; a gate spec
+#: may name these besides mlstore's own evaluator metrics.
+METRIC_NAMES = (
+    "example_count", "weighted_example_count", "auc", "auc_precision_recall", "binary_accuracy", "accuracy",
+    "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy", "precision", "recall",
+    "specificity", "fall_out", "miss_rate", "false_positives", "false_negatives", "true_positives",
+    "true_negatives", "mean_label", "mean_prediction", "calibration", "loss", "binary_crossentropy",
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "mean_squared_error", "mean_absolute_error",
+    "root_mean_squared_error", "mean_absolute_percentage_error", "hinge", "squared_hinge", "kl_divergence",
+    "poisson", "log_cosh", "f1_score", "multi_class_confusion_matrix", "confusion_matrix_plot",
+)
+
 _F = descriptor_pb2.FieldDescriptorProto
 _PACKAGE = "mlstore.tfma_subset"
 
@@ -51,8 +63,12 @@ def _build_classes() -> dict[str, type]:
                                               dependency=["google/protobuf/wrappers.proto"])
     for name, fields in _MESSAGES:
         message = file.message_type.add(name=name)
+        if name == "SingleSliceKey":
+            message.oneof_decl.add(name="kind")  # bytes_value / float_value / int64_value
         for field_name, number, kind, label, type_name in fields:
             field = message.field.add(name=field_name, number=number, type=kind, label=label)
+            if name == "SingleSliceKey" and number > 1:
+                field.oneof_index = 0
             if type_name:
                 field.type_name = type_name if type_name.startswith(".") else f".{_PACKAGE}.{type_name}"
     pool = descriptor_pool.DescriptorPool()
