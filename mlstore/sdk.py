@@ -16,7 +16,9 @@ block raises, the execution is recorded FAILED with the error, its outputs ABAND
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -28,6 +30,7 @@ from typing import Any, Iterator, Mapping
 from mlstore import capture, errors, schema
 from mlstore.store import OutputArtifact, Store
 from mlstore.store import open as open_store
+from mlstore.tfx.layout import SERVING_DIR
 from mlstore.types import Artifact
 
 EVALUATION_FORMAT_VERSION = 1
@@ -102,14 +105,23 @@ class Run:
 
     def log_model(self, saved_model_dir: str | Path, role: str = "model",
                   properties: Mapping[str, Any] | None = None) -> PendingOutput:
-        """Logs a SavedModel directory as a ``Model`` artifact.
+        """Logs a SavedModel directory as a ``Model`` artifact, laid out as TFX lays one out.
+
+        A directory with ``saved_model.pb`` at its top is stored as ``Format-Serving/``
+        of the artifact (where TFX's Pusher and Evaluator look); a directory that already
+        has ``Format-Serving/saved_model.pb`` (the built-in Trainer's output) is stored as is.
 
         Raises:
             InvalidArgument: the directory has no saved_model.pb.
         """
-        if not (Path(saved_model_dir) / "saved_model.pb").is_file():
+        source = Path(saved_model_dir)
+        if (source / SERVING_DIR / "saved_model.pb").is_file():
+            return self.log_artifact(source, "Model", role, properties)
+        if not (source / "saved_model.pb").is_file():
             raise errors.InvalidArgument(f"{saved_model_dir} is not a SavedModel (no saved_model.pb)")
-        return self.log_artifact(saved_model_dir, "Model", role, properties)
+        with tempfile.TemporaryDirectory(prefix="mlstore-model-") as tmp:
+            _link_tree(source, Path(tmp) / SERVING_DIR)
+            return self.log_artifact(tmp, "Model", role, properties)
 
     def log_evaluation(self, metrics: Mapping[str, Mapping[str, float]], role: str = "evaluation",
                        directory: str | Path | None = None,
@@ -191,6 +203,16 @@ def run(pipeline: str, step: str, params: Mapping[str, Any] | None = None, *,
         current._finish(e)
         raise
     current._finish(None)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Copies ``source`` to ``target``, hard-linking files where the file system allows."""
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+    shutil.copytree(source, target, copy_function=link_or_copy)
 
 
 def _snake(name: str) -> str:
