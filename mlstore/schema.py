@@ -88,7 +88,8 @@ ARTIFACT_TYPES: Mapping[str, ArtifactTypeDef] = MappingProxyType(
                     "input_signature": STRING,  # JSON {raw feature: dtype}
                     "layers": STRING,  # JSON {layer name: [weight shapes]} for warm start
                     "seed": INT,
-                    "tfx_version": STRING,  # the TFX artifact layout: Format-Serving/ (see mlstore.tfx)
+                    "tfx_version": STRING,
+                    "serving_digest": STRING,  # digest of Format-Serving/ alone (a SavedModel logged by log_model)  # the TFX artifact layout: Format-Serving/ (see mlstore.tfx)
                 },
                 "A model; its serving SavedModel is in Format-Serving/ as in TFX.",
             ),

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from mlstore import capture, errors, schema
+from mlstore.blobs import collect_files, manifest_of
 from mlstore.store import OutputArtifact, Store
 from mlstore.store import open as open_store
 from mlstore.tfx.layout import SERVING_DIR
@@ -119,9 +120,11 @@ class Run:
             return self.log_artifact(source, "Model", role, properties)
         if not (source / "saved_model.pb").is_file():
             raise errors.InvalidArgument(f"{saved_model_dir} is not a SavedModel (no saved_model.pb)")
+        # The digest the SavedModel has on its own (what `hub publish` of it stores).
+        serving = manifest_of(collect_files(source)).digest
         with tempfile.TemporaryDirectory(prefix="mlstore-model-") as tmp:
             _link_tree(source, Path(tmp) / SERVING_DIR)
-            return self.log_artifact(tmp, "Model", role, properties)
+            return self.log_artifact(tmp, "Model", role, {"serving_digest": serving, **(properties or {})})
 
     def log_evaluation(self, metrics: Mapping[str, Mapping[str, float]], role: str = "evaluation",
                        directory: str | Path | None = None,

@@ -258,14 +258,16 @@ def _next_version(found: list[Artifact]) -> int:
 
 
 def _model_with_digest(store, digest: str) -> Artifact | None:
-    """The newest recorded Model with these exact bytes (the run that produced the module)."""
+    """The newest recorded Model with these exact bytes, or whose ``Format-Serving/`` has
+    them (``log_model`` of a SavedModel): the run that produced the module."""
     try:
         candidate = store.artifact(digest)
+        if candidate.type == "Model":
+            return candidate
     except errors.NotFound:
-        return None
-    if candidate.type == "Model":
-        return candidate
-    models = [a for a in store.artifacts(type="Model") if a.digest == digest]
+        pass
+    models = [a for a in store.artifacts(type="Model")
+              if digest in (a.digest, a.properties.get("serving_digest"))]
     return models[-1] if models else None
 
 

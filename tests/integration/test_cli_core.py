@@ -54,7 +54,7 @@ def test_verify_exit_1_names_the_corrupted_artifact(filled):
     uri, model = filled
     mlstore_cli("verify", store=uri, check=0)
     stored = mlstore.open(uri).local_path(model)
-    target = os.path.join(stored, "saved_model.pb")
+    target = os.path.join(stored, "Format-Serving", "saved_model.pb")  # log_model lays it out as TFX does
     os.chmod(target, 0o644)
     data = bytearray(open(target, "rb").read())
     data[0] ^= 1
