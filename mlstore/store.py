@@ -28,6 +28,7 @@ from mlstore.index import fingerprints, queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
 from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_lock
+from mlstore.tfx.records import STANDARD_ARTIFACT_TYPES
 from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 
@@ -358,7 +359,7 @@ class Store:
         seen); ``since_ms`` keeps those created at or after that epoch millisecond.
         """
         if type is not None:
-            schema.artifact_type(type)
+            self._check_artifact_type(type)
         _check_order(order)
         with self.engine.connect() as connection:
             return queries.list_artifacts(connection, type=type, pipeline=pipeline, state=state,
@@ -401,10 +402,21 @@ class Store:
         if not refs:
             raise errors.InvalidArgument("lineage needs at least one start node")
         for type_name in types:
-            if type_name not in schema.ARTIFACT_TYPES and not self._is_execution_type(type_name):
+            if not self._is_artifact_type(type_name) and not self._is_execution_type(type_name):
                 raise errors.InvalidArgument(f"unknown type {type_name!r} in type filter")
         nodes = [self.resolve(r) for r in refs]
         return lineage_from_cache(self.graph_cache, nodes, direction, depth, types)
+
+    def _is_artifact_type(self, name: str) -> bool:
+        """mlstore's and TFX's artifact types, and any other writer's type the index holds."""
+        if name in schema.ARTIFACT_TYPES or name in STANDARD_ARTIFACT_TYPES:
+            return True
+        with self.engine.connect() as connection:
+            return connection.scalar(select(t.artifact.c.id).where(t.artifact.c.type == name).limit(1)) is not None
+
+    def _check_artifact_type(self, name: str) -> None:
+        if not self._is_artifact_type(name):
+            schema.artifact_type(name)  # InvalidArgument naming the known types
 
     def _is_execution_type(self, name: str) -> bool:
         with self.engine.connect() as connection:
@@ -470,9 +482,13 @@ class Store:
     def local_path(self, ref) -> str:
         """A local path holding the artifact's bytes (downloaded and verified when remote).
 
-        An :class:`Artifact` is used as given (its digest and uri never change).
+        An :class:`Artifact` is used as given (its digest and uri never change). Bytes
+        another writer (TFX) recorded are checked against their fingerprint first.
         """
-        return artifact_local_path(self.blobs, ref if isinstance(ref, Artifact) else self.artifact(ref))
+        artifact = ref if isinstance(ref, Artifact) else self.artifact(ref)
+        if not artifact.digest:
+            return str(fingerprints.verified_path(self.engine, artifact))
+        return artifact_local_path(self.blobs, artifact)
 
     # -- catalogue queries for browsing (the dashboard) ----------------------------------
 

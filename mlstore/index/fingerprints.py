@@ -102,3 +102,26 @@ def check(engine: Engine, artifacts: Sequence) -> tuple[list, dict, dict]:
             corrupted[artifact.node_id] = [f"{artifact.uri}: content changed since it was indexed "
                                            f"({now.files} files, {now.size} bytes; were {before.files}, {before.size})"]
     return hashed, unhashed, corrupted
+
+
+def verified_path(engine: Engine, artifact) -> Path:
+    """The local path of an external artifact's bytes, after checking them against its fingerprint.
+
+    Raises:
+        NotFound: the bytes are gone. IntegrityError: they changed since they were indexed.
+        FailedPrecondition: there was nothing to fingerprint when it was indexed, or the
+            bytes are not on a local file system.
+    """
+    path = local_uri_path(artifact.uri)
+    if path is None:
+        raise errors.FailedPrecondition(f"{artifact.node_id}: bytes at {artifact.uri!r} are not on a local file system")
+    before = recorded(engine, [artifact.id]).get(artifact.id)
+    if before is None:
+        raise errors.FailedPrecondition(f"{artifact.node_id} had no bytes at {artifact.uri} when it was indexed")
+    now = take(artifact.id, artifact.uri)
+    if now is None:
+        raise errors.NotFound(f"{artifact.node_id}: its bytes at {artifact.uri} are gone")
+    if now.digest != before.digest:
+        raise errors.IntegrityError(f"{artifact.node_id}: the bytes at {artifact.uri} changed since they were indexed "
+                                    f"(now {now.digest[:19]}, were {before.digest[:19]})")
+    return path

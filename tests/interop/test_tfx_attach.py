@@ -1,0 +1,164 @@
+"""mlstore on a store real TFX 1.16 wrote (tests/fixtures/tfx_flights: 3 daily runs).
+
+Run 1 blessed without a baseline, run 2 blessed against run 1, run 3 NOT blessed.
+Every check reads what mlstore answers about TFX's own records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+import mlstore
+from mlstore import errors
+from mlstore.tfx.layout import serving_model_path
+from mlstore.warmstart.from_store import select_warm_start
+
+PIPELINE = "flights_tfx"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cli(*args: str, check: int = 0) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "mlstore", *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == check, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    return proc
+
+
+@pytest.fixture()
+def mlmd_file(tfx_store) -> Path:
+    path = Path(tfx_store)
+    return path if path.is_file() else path / "metadata.sqlite"
+
+
+def test_read_only_commands_leave_the_tfx_database_untouched(mlmd_file):
+    before = _sha(mlmd_file)
+    header = mlmd_file.read_bytes()[18:20]
+    for args in (["ls"], ["ls", "--pipeline", PIPELINE], ["lineage", "artifact:12", "--up"], ["verify"],
+                 ["show", "artifact:2"]):
+        _cli(*args, "--store", str(mlmd_file))
+    assert _sha(mlmd_file) == before
+    assert mlmd_file.read_bytes()[18:20] == header  # journal mode not switched
+    assert not Path(str(mlmd_file) + "-wal").exists()
+    assert (mlmd_file.parent / (mlmd_file.name + ".mlstore") / "index.sqlite").is_file()
+
+
+def test_tfx_semantics_in_the_index(mlmd_file):
+    store = mlstore.open(str(mlmd_file))
+    assert store.pipelines() == [PIPELINE]
+    kinds = {e.type for e in store.executions()}
+    assert {"ExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer", "Resolver", "Evaluator",
+            "Pusher"} <= kinds
+    trainer = store.executions(type="Trainer")[0]
+    assert trainer.properties["mlmd_type"] == "tfx.components.trainer.component.Trainer"
+    models = store.artifacts(type="Model", pipeline=PIPELINE)
+    assert len(models) == 3
+    assert [m.span for m in models] == [1, 2, 3]  # derived from the examples they were trained on
+    blessings = store.blessings(pipeline=PIPELINE)
+    assert [(b.model_id, b.blessed) for b in blessings] == [(m.id, ok) for m, ok in zip(models, (True, True, False))]
+    assert blessings[0].baseline_id is None and blessings[1].baseline_id == models[0].id
+    assert blessings[2].baseline_id == models[1].id
+    assert all(b.evaluation_id for b in blessings)
+    assert store.latest_blessed(PIPELINE).id == models[1].id
+    # a struct custom property (ExampleStatistics' sample_rate_by_split) is read and JSON-able
+    stats = [a for a in store.artifacts(type="ExampleStatistics") if "sample_rate_by_split" in a.properties]
+    assert stats and json.dumps(stats[0].to_json())
+    # the Resolver's INTERNAL_OUTPUT events are reads, never productions
+    resolver = store.executions(type="Resolver")[1]
+    assert resolver.id and all(not e.is_output for e in store.events(resolver.node_id))
+
+
+def test_tfma_metrics_per_slice_over_daily_models(mlmd_file):
+    store = mlstore.open(str(mlmd_file))
+    assert {"auc", "binary_accuracy", "example_count"} <= set(store.metric_names(PIPELINE))
+    slices = store.slices(PIPELINE, "binary_accuracy")
+    assert slices[0] == "Overall" and "carrier=AA" in slices
+    series = store.metric_series(PIPELINE, "example_count")
+    assert [p.span for p in series] == [1, 2, 3]
+    assert all(p.value > 10 for p in series)
+    models = store.artifacts(type="Model", pipeline=PIPELINE)
+    assert [p.model_id for p in series] == [m.id for m in models]  # the candidate's values, not the baseline's
+    auc = store.metric_series(PIPELINE, "auc")
+    assert all(0.0 <= p.value <= 1.0 for p in auc)
+
+
+def test_warm_start_hands_back_tfx_serving_savedmodel(mlmd_file):
+    store = mlstore.open(str(mlmd_file))
+    selection = select_warm_start(store, PIPELINE, "latest_blessed")
+    assert selection.chosen.model_id == str(store.latest_blessed(PIPELINE).node_id)
+    path = serving_model_path(store.local_path(selection.chosen.model_id))
+    assert path.name == "Format-Serving" and (path / "saved_model.pb").is_file()
+
+
+def test_gate_on_a_tfma_evaluation_with_tfma_metric_names(mlmd_file, tmp_path):
+    spec = tmp_path / "gate.yaml"
+    spec.write_text("version: 1\nmin_examples: 30\nmetrics:\n"
+                    "  - name: binary_accuracy\n    lower_bound: 0.99\n    slices: [overall]\n")
+    models = mlstore.open(str(mlmd_file)).artifacts(type="Model", pipeline=PIPELINE)
+    proc = _cli("gate", "--candidate", f"artifact:{models[-1].id}", "--config", str(spec), "--no-record",
+                "--json", "--store", str(mlmd_file), check=1)
+    report = json.loads(proc.stdout)
+    assert report["passed"] is False
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nmetrics:\n  - name: auc_roc\n    lower_bound: 0.5\n")
+    proc = _cli("gate", "--candidate", f"artifact:{models[-1].id}", "--config", str(bad), "--no-record",
+                "--store", str(mlmd_file), check=2)
+    assert "has no metric 'auc_roc'" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_verify_hashes_tfx_bytes_and_catches_a_change(mlmd_file):
+    proc = _cli("verify", "--json", "--store", str(mlmd_file))
+    report = json.loads(proc.stdout)
+    assert report["hashed"] >= 40 and not report["corrupted"]
+    store = mlstore.open(str(mlmd_file))
+    model = store.artifacts(type="Model", pipeline=PIPELINE)[0]
+    target = next(p for p in sorted(Path(model.uri).rglob("*")) if p.is_file() and p.stat().st_size > 0)
+    target.write_bytes(target.read_bytes() + b"x")
+    proc = _cli("verify", "--json", "--store", str(mlmd_file), check=1)
+    assert list(json.loads(proc.stdout)["corrupted"]) == [f"artifact:{model.id}"]
+
+
+def test_index_follows_executions_another_mlmd_client_writes(mlmd_file):
+    store = mlstore.open(str(mlmd_file))
+    before = len(store.executions())
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri = str(mlmd_file)
+    config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE
+    other = metadata_store.MetadataStore(config)  # as TFX writes: no journal of mlstore's
+    type_id = other.get_execution_type("tfx.components.statistics_gen.component.StatisticsGen").id
+    [pipeline] = [c for c in other.get_contexts_by_type("pipeline") if c.name == PIPELINE]
+    running = pb.Execution(type_id=type_id, last_known_state=pb.Execution.RUNNING)
+    [execution_id] = other.put_executions([running])
+    other.put_attributions_and_associations([], [pb.Association(context_id=pipeline.id, execution_id=execution_id)])
+    assert store.catch_up() == 0  # still running: not indexed yet
+    running.id, running.last_known_state = execution_id, pb.Execution.COMPLETE
+    other.put_executions([running])
+    assert store.catch_up() == 1
+    new = store.execution(execution_id)
+    assert (new.type, new.pipeline) == ("StatisticsGen", PIPELINE)
+    assert len(store.executions()) == before + 1
+
+
+def test_a_failed_index_write_is_an_error_not_success(mlmd_file, monkeypatch):
+    from mlstore.index import writer
+
+    store = mlstore.open(str(mlmd_file))
+
+    def broken(connection, batch):
+        from sqlalchemy.exc import IntegrityError
+        raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed: mlstore_blessing.id"))
+
+    monkeypatch.setattr(writer, "write_batch", broken)
+    with pytest.raises(errors.IndexInconsistent, match="UNIQUE constraint failed"):
+        store.reindex()
