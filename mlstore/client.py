@@ -20,7 +20,8 @@ import grpc
 
 from mlstore import errors
 from mlstore._uri import StoreLocation
-from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
+from mlstore.artifact_bytes import artifact_local_path, read_roots, verify_artifacts
+from mlstore.blobs import BlobStore
 from mlstore.lineage import LineageGraph
 from mlstore.server import convert, lineage_columns
 from mlstore.server.status import raise_for
@@ -78,7 +79,8 @@ class RemoteStore:
     """
 
     def __init__(self, location: StoreLocation | str, token: str | None = None, tls_ca: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT_S):
+                 timeout: float = DEFAULT_TIMEOUT_S, read_roots: Sequence[str] | None = None):
+        self._extra_roots = read_roots
         self.target = location.server if isinstance(location, StoreLocation) else location
         self._uri = f"grpc://{self.target}"
         self.timeout = timeout
@@ -139,11 +141,11 @@ class RemoteStore:
         """
         targets = [self.artifact(r) for r in refs] if refs else [
             a for a in self.artifacts() if a.state != "DELETED"]
-        return verify_artifacts(self.blobs, targets)
+        return verify_artifacts(self.blobs, targets, read_roots(self.blobs, self._extra_roots))
 
     def local_path(self, ref) -> str:
-        """A local path holding the artifact's bytes (downloaded and verified when remote)."""
-        return artifact_local_path(self.blobs, self.artifact(ref))
+        """A local path holding the artifact's verified bytes (downloaded first when remote)."""
+        return artifact_local_path(self.blobs, self.artifact(ref), read_roots(self.blobs, self._extra_roots))
 
     def reindex(self) -> int:
         raise errors.FailedPrecondition("reindex runs against the database, not through a server")

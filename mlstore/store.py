@@ -11,8 +11,9 @@ index and the in-memory lineage cache, never MLMD's deprecated filter queries.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, select
 
@@ -22,7 +23,9 @@ from mlstore._records import (ExecutionRecord, LoggedExecution, OutputArtifact, 
                               check_pending_inputs, check_write, context_messages, stored_events,
                               subgraph_messages)
 from mlstore._uri import StoreLocation, parse_store_uri
-from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
+from mlstore.artifact_bytes import artifact_local_path, bound_uri, verify_artifacts
+from mlstore.artifact_bytes import read_roots as store_read_roots
+from mlstore.blobs import BlobStore
 from mlstore.index import queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
@@ -34,12 +37,15 @@ __all__ = ["ExecutionBatch", "ExecutionRecord", "LoggedExecution", "OutputArtifa
            "PendingOutput", "Store", "open"]
 
 
-def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.open on purpose
+def open(uri: str | None = None, *, read_roots: Iterable[str] | None = None) -> "Store":  # noqa: A001
     """Opens (creating if needed) the store at ``uri``.
 
     Args:
         uri: a directory, ``mysql://``, ``postgresql://`` or ``grpc://`` URI; default
             ``$MLSTORE_URI`` or ``./.mlstore``.
+        read_roots: folders besides the store's blob root under which external
+            artifacts (uris outside the blob root, e.g. written by TFX) may be read;
+            default ``$MLSTORE_READ_ROOTS`` (``os.pathsep``-separated).
 
     Raises:
         InvalidArgument: malformed URI.
@@ -50,8 +56,8 @@ def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.op
     if location.server is not None:
         from mlstore.client import RemoteStore  # noqa: PLC0415 - optional transport
 
-        return RemoteStore(location)  # type: ignore[return-value]
-    return Store(location)
+        return RemoteStore(location, read_roots=read_roots)  # type: ignore[return-value]
+    return Store(location, read_roots=read_roots)
 
 
 _INSERT_JOURNAL = insert(t.journal)
@@ -125,13 +131,14 @@ class ExecutionBatch:
 class Store:
     """An mlstore store: MLMD (system of record) + blobs + the index."""
 
-    def __init__(self, location: StoreLocation):
+    def __init__(self, location: StoreLocation, *, read_roots: Iterable[str] | None = None):
         self.location = location
         self.engine = index_engine(location)
         with schema_lock(location, self.engine):  # one process creates a new store's schemas
             self.metadata = Metadata(location)
             prepare_schema(self.engine, location.uri)
         self.blobs = BlobStore(location.artifact_root)
+        self.read_roots = store_read_roots(self.blobs, read_roots)
         self.graph_cache = GraphCache(self.engine)
         self._sync = IndexSync(self.metadata, self.engine)
         self.catch_up()
@@ -213,11 +220,7 @@ class Store:
         Raises:
             as :meth:`log_execution`, for any record; nothing is written then.
         """
-        for record in records:
-            check_write(record.step, pipeline, record.outputs, record.state)
-            for output in record.outputs:
-                if not self.blobs.exists(output.digest):
-                    raise errors.NotFound(f"blob {output.digest} is not in the store; publish it first")
+        records = [self._bind_outputs(pipeline, record) for record in records]
         existing = sorted({i for record in records for i in record.existing_inputs()})
         with self.engine.begin() as connection:  # one round trip: check the inputs, journal the write
             stored_spans = _existing_spans(connection, existing)
@@ -240,6 +243,22 @@ class Store:
                          events=stored_events(graph, execution_ids, artifact_ids))
         return [LoggedExecution(execution_id, tuple(artifact_ids[first:first + len(record.outputs)]))
                 for execution_id, first, record in zip(execution_ids, graph.first_output, records)]
+
+    def _bind_outputs(self, pipeline: str, record: ExecutionRecord) -> ExecutionRecord:
+        """``record`` checked, its outputs' uris bound to their digests (derived when empty).
+
+        Raises:
+            InvalidArgument: a malformed record, or an output uri that is not its blob's.
+            NotFound: an output blob is not in the store.
+        """
+        check_write(record.step, pipeline, record.outputs, record.state)
+        outputs = []
+        for output in record.outputs:
+            if not self.blobs.exists(output.digest):
+                raise errors.NotFound(f"blob {output.digest} is not in the store; publish it first")
+            outputs.append(dataclasses.replace(output, uri=bound_uri(self.blobs, output.digest, output.uri,
+                                                                     output.role)))
+        return dataclasses.replace(record, outputs=tuple(outputs))
 
     def batch(self, pipeline: str, *, run_id: str | None = None) -> "ExecutionBatch":
         """Collects executions and writes them together when the ``with`` block exits.
@@ -436,14 +455,19 @@ class Store:
         """
         targets = [self.artifact(r) for r in refs] if refs else [
             a for a in self.artifacts() if a.state != "DELETED"]
-        return verify_artifacts(self.blobs, targets)
+        return verify_artifacts(self.blobs, targets, self.read_roots)
 
     def local_path(self, ref) -> str:
-        """A local path holding the artifact's bytes (downloaded and verified when remote).
+        """A local path holding the artifact's verified bytes (downloaded first when remote).
 
         An :class:`Artifact` is used as given (its digest and uri never change).
+
+        Raises:
+            NotFound: the bytes are gone. IntegrityError: they differ from the digest.
+            PermissionDenied: an external artifact outside the store's read roots.
         """
-        return artifact_local_path(self.blobs, ref if isinstance(ref, Artifact) else self.artifact(ref))
+        artifact = ref if isinstance(ref, Artifact) else self.artifact(ref)
+        return artifact_local_path(self.blobs, artifact, self.read_roots)
 
     # -- catalogue queries for browsing (the dashboard) ----------------------------------
 
