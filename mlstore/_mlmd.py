@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
@@ -72,6 +73,14 @@ def _enable_wal(path: Path) -> None:
     in one process open the same file, closing one releases the other's POSIX locks.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # A -wal/-shm file without its database (the file was deleted) makes SQLite fail
+        # with "disk I/O error"; it holds nothing usable without the database, so it is
+        # moved aside and the store's source check reports the missing database.
+        for suffix in ("-wal", "-shm"):
+            leftover = path.with_name(path.name + suffix)
+            if leftover.exists():
+                leftover.rename(leftover.with_name(f"{leftover.name}.orphaned-{int(time.time())}"))
     if path.exists() and path.stat().st_size >= 100:
         with open(path, "rb") as f:
             header = f.read(20)

@@ -29,6 +29,7 @@ from mlstore.blobs import BlobStore
 from mlstore.index import queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
+from mlstore.index.source import StoreSource
 from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_lock
 from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
@@ -131,7 +132,15 @@ class ExecutionBatch:
 class Store:
     """An mlstore store: MLMD (system of record) + blobs + the index."""
 
-    def __init__(self, location: StoreLocation, *, read_roots: Iterable[str] | None = None):
+    def __init__(self, location: StoreLocation, *, read_roots: Iterable[str] | None = None,
+                 check_source: bool = True):
+        """Opens the store at ``location``.
+
+        Raises:
+            FailedPrecondition: (unless ``check_source`` is False, for ``reindex``) the
+                index does not derive from this ML Metadata database: MLMD is missing,
+                empty or another database (see :mod:`mlstore.index.source`).
+        """
         self.location = location
         self.engine = index_engine(location)
         with schema_lock(location, self.engine):  # one process creates a new store's schemas
@@ -141,7 +150,12 @@ class Store:
         self.read_roots = store_read_roots(self.blobs, read_roots)
         self.graph_cache = GraphCache(self.engine)
         self._sync = IndexSync(self.metadata, self.engine)
+        self.source = StoreSource(self.engine, self.metadata, location)
+        if check_source:
+            self.source.check()
         self.catch_up()
+        if self.source.needs_record:
+            self.source.record()
 
     @property
     def uri(self) -> str:
@@ -168,10 +182,23 @@ class Store:
             self.graph_cache = GraphCache(self.engine)
         return indexed
 
-    def reindex(self) -> int:
-        """Rebuilds the whole index from MLMD. Returns the number of executions indexed."""
+    def reindex(self, force: bool = False) -> int:
+        """Rebuilds the whole index from MLMD. Returns the number of executions indexed.
+
+        Raises:
+            FailedPrecondition: without ``force``, when the index does not derive from
+                this MLMD (missing, empty or another database): the rebuild would
+                replace (or empty) the index with what this MLMD holds.
+        """
+        problem = self.source.disagreement()
+        if problem and not force:
+            raise errors.FailedPrecondition(
+                f"{problem}: reindex would replace the index with what this ML Metadata holds; restore the "
+                f"database, or pass --force to rebuild from it anyway")
         self.graph_cache = GraphCache(self.engine)  # event ids restart after the rebuild
-        return self._sync.rebuild()
+        count = self._sync.rebuild()
+        self.source.record(replace=True)
+        return count
 
     # -- write path ----------------------------------------------------------------------
 

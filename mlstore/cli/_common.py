@@ -69,6 +69,18 @@ class Context:
             self._store = mlstore.open(self.store_uri)
         return self._store
 
+    def open_for_reindex(self):
+        """The store opened for ``reindex``: without the MLMD source check (reindex makes its own)."""
+        from mlstore.store import Store  # noqa: PLC0415
+
+        location = parse_store_uri(self.store_uri)
+        if location.server is not None:
+            return self.store  # RemoteStore.reindex explains that it runs against the database
+        if location.directory is not None and not location.directory.exists():
+            return self.store  # NotFound
+        self._store = Store(location, check_source=False)
+        return self._store
+
     def emit(self, payload: Any, text: Callable[[], None] | str | None = None) -> None:
         """Prints ``payload`` as JSON with --json, else the human form."""
         if self.as_json:
