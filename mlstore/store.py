@@ -111,7 +111,8 @@ class ExecutionBatch:
 
         Inputs may be ``pending.outputs[i]`` of an execution added before.
         """
-        check_write(step, self._pipeline, outputs, state)
+        check_write(step, self._pipeline, outputs, state, self._run_id,
+                    [role for _, role in (*inputs, *reused_outputs)])
         record = ExecutionRecord(step, tuple(inputs), tuple(outputs), properties, state, tuple(reused_outputs))
         check_pending_inputs(self._records, record)
         self._records.append(record)
@@ -247,7 +248,7 @@ class Store:
         Raises:
             as :meth:`log_execution`, for any record; nothing is written then.
         """
-        records = [self._bind_outputs(pipeline, record) for record in records]
+        records = [self._bind_outputs(pipeline, record, run_id) for record in records]
         existing = sorted({i for record in records for i in record.existing_inputs()})
         with self.engine.begin() as connection:  # one round trip: check the inputs, journal the write
             stored_spans = _existing_spans(connection, existing)
@@ -271,14 +272,15 @@ class Store:
         return [LoggedExecution(execution_id, tuple(artifact_ids[first:first + len(record.outputs)]))
                 for execution_id, first, record in zip(execution_ids, graph.first_output, records)]
 
-    def _bind_outputs(self, pipeline: str, record: ExecutionRecord) -> ExecutionRecord:
+    def _bind_outputs(self, pipeline: str, record: ExecutionRecord, run_id: str | None) -> ExecutionRecord:
         """``record`` checked, its outputs' uris bound to their digests (derived when empty).
 
         Raises:
             InvalidArgument: a malformed record, or an output uri that is not its blob's.
             NotFound: an output blob is not in the store.
         """
-        check_write(record.step, pipeline, record.outputs, record.state)
+        check_write(record.step, pipeline, record.outputs, record.state, run_id,
+                    [role for _, role in (*record.inputs, *record.reused_outputs)])
         outputs = []
         for output in record.outputs:
             if not self.blobs.exists(output.digest):
