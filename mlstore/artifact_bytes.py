@@ -33,13 +33,24 @@ def read_roots(blobs: BlobStore, extra: Iterable[str] | None) -> tuple[str, ...]
     return (blobs.root, *(str(r).rstrip("/") or "/" for r in extra))
 
 
-def member_of(blobs: BlobStore, digest: str, uri: str) -> str | None:
-    """The path inside the digest's blob that ``uri`` names ("" for the blob itself), None when outside."""
+def member_of(blobs: BlobStore, digest: str, uri: str, moved: bool = False) -> str | None:
+    """The path inside the digest's blob that ``uri`` names ("" for the blob itself), None when outside.
+
+    With ``moved``, a uri recorded under another artifact root (the store was copied or
+    moved: uris are absolute) counts by its ``objects/<hex>`` part; reads never go to
+    that location anyway, only to the blob's place under this root.
+    """
     base = blobs.object_uri(digest)
     if uri == base:
         return ""
     if uri.startswith(base + "/"):
         return uri[len(base) + 1:]
+    if moved:
+        marker = f"/objects/{digest[len('sha256:'):]}"
+        at = uri.rfind(marker)
+        rest = uri[at + len(marker):] if at >= 0 else None
+        if rest == "" or (rest and rest.startswith("/")):
+            return rest[1:]
     return None
 
 
@@ -69,9 +80,9 @@ def artifact_local_path(blobs: BlobStore, artifact, roots: Sequence[str] = ()) -
         PermissionDenied: an external uri outside the store's read roots.
     """
     digest, uri = artifact.digest, artifact.uri or ""
-    if digest and (blobs.exists(digest) or member_of(blobs, digest, uri) is not None or not uri):
+    member = member_of(blobs, digest, uri, moved=True) if digest else None
+    if digest and (blobs.exists(digest) or member is not None or not uri):
         base = blobs.local_path(digest)  # verified; NotFound when the blob is gone
-        member = member_of(blobs, digest, uri)
         if member and member in blobs.manifest(digest).paths():
             return str(base / member)
         return str(base)
@@ -133,7 +144,7 @@ def verify_artifacts(blobs: BlobStore, artifacts, roots: Sequence[str] = ()) -> 
 
 def _artifact_problems(blobs: BlobStore, art, roots: Sequence[str], checked: dict[str, list[str]]) -> list[str]:
     uri = art.uri or ""
-    member = member_of(blobs, art.digest, uri)
+    member = member_of(blobs, art.digest, uri, moved=True)
     if member is None and uri and not blobs.exists(art.digest):  # external bytes
         artifact_local_path(blobs, art, roots)
         return []

@@ -51,6 +51,42 @@ class Unavailable(MlstoreError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
 
 
+class Aborted(Unavailable):
+    """A backend transaction was aborted by a concurrent one, and retrying did not help."""
+
+    grpc_code = grpc.StatusCode.ABORTED
+
+
+class DeadlineExceeded(Unavailable):
+    """A backend did not answer in time."""
+
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class ResourceExhausted(Unavailable):
+    """A backend ran out of something (connections, space, a quota)."""
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Cancelled(Unavailable):
+    """A backend cancelled the operation."""
+
+    grpc_code = grpc.StatusCode.CANCELLED
+
+
+class Unimplemented(FailedPrecondition):
+    """The backend does not support the operation."""
+
+    grpc_code = grpc.StatusCode.UNIMPLEMENTED
+
+
+class BackendError(MlstoreError):
+    """A backend failed in a way it did not explain (MLMD's INTERNAL or UNKNOWN status)."""
+
+    grpc_code = grpc.StatusCode.INTERNAL
+
+
 class PermissionDenied(MlstoreError):
     """The caller's token lacks the scope the operation needs."""
 
@@ -89,6 +125,12 @@ __all__ = [
     "AlreadyExists",
     "FailedPrecondition",
     "Unavailable",
+    "Aborted",
+    "DeadlineExceeded",
+    "ResourceExhausted",
+    "Cancelled",
+    "Unimplemented",
+    "BackendError",
     "PermissionDenied",
     "Unauthenticated",
     "DataError",

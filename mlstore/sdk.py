@@ -16,6 +16,7 @@ block raises, the execution is recorded FAILED with the error, its outputs ABAND
 from __future__ import annotations
 
 import json
+import logging
 import random
 import tempfile
 import time
@@ -32,6 +33,8 @@ from mlstore.store import open as open_store
 from mlstore.types import Artifact
 
 EVALUATION_FORMAT_VERSION = 1
+
+log = logging.getLogger("mlstore.sdk")
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,7 @@ class Run:
         """
         failed = {**properties, "error": f"recording the run failed: {type(write_error).__name__}: "
                                          f"{write_error}"[:4000]}
+        log.warning("recording %s/%s failed (%s); recording it FAILED", self.pipeline, self.step, write_error)
         try:
             logged = self.store.log_execution(self.step, self.pipeline, inputs=self._inputs, outputs=self._outputs,
                                               properties=failed, state="FAILED", run_id=self.run_id)

@@ -160,3 +160,22 @@ def test_fifo_and_socket_in_a_logged_directory_are_typed_errors(sqlite_store, tm
     finally:
         sock.close()
     assert stat.S_ISSOCK(os.stat(src / "sock").st_mode)
+
+
+def test_a_copied_store_still_reads_and_verifies_its_artifacts(tmp_path):
+    """Uris are absolute: a store copied elsewhere has uris under the old root."""
+    from tests.conftest import copy_store
+
+    original = str(tmp_path / "one")
+    with mlstore.open(original) as store:
+        (tmp_path / "f.csv").write_text("a\n1\n")
+        with mlstore.run("p", "ExampleGen", store=store) as r:
+            r.log_artifact(tmp_path / "f.csv", "Examples")
+    copy = copy_store(original, tmp_path / "two")
+    shutil.rmtree(original)
+    with mlstore.open(copy) as store:
+        [examples] = store.artifacts()
+        assert str(tmp_path / "one") in examples.uri
+        assert store.verify() == {}
+        path = store.local_path(examples)
+        assert path.startswith(str(tmp_path / "two")) and open(path).read() == "a\n1\n"
