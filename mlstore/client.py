@@ -89,6 +89,8 @@ class RemoteStore:
         options = [("grpc.max_receive_message_length", _MAX_MESSAGE),
                    ("grpc.max_send_message_length", _MAX_MESSAGE)]
         tls_ca = tls_ca or os.environ.get("MLSTORE_TLS_CA")
+        self._tls = bool(tls_ca)
+        self._checked_scopes: set[str] = set()
         if tls_ca:
             with open(tls_ca, "rb") as fh:
                 credentials = grpc.ssl_channel_credentials(root_certificates=fh.read())
@@ -119,7 +121,7 @@ class RemoteStore:
         try:
             return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as e:
-            raise_for(e, self.target)
+            raise_for(e, self.target, tls=self._tls)
 
     # -- store info and bytes ----------------------------------------------------------------
 
@@ -130,8 +132,22 @@ class RemoteStore:
 
     @cached_property
     def blobs(self) -> BlobStore:
-        """The shared artifact root, accessed directly (bytes never go through gRPC)."""
-        return BlobStore(self.info.artifact_root)
+        """The shared artifact root, accessed directly (bytes never go through gRPC).
+
+        Publishing into it first asks the server whether this token may write
+        (CheckAccess), so a read-only token never leaves bytes in the shared root.
+        """
+        return _ScopedBlobs(self.info.artifact_root, lambda: self.check_access("write"))
+
+    def check_access(self, scope: str) -> None:
+        """Asks the server whether this token has ``scope`` (once per scope and client).
+
+        Raises:
+            PermissionDenied: it does not. Unauthenticated: no valid token.
+        """
+        if scope not in self._checked_scopes:
+            self._call(self._info.CheckAccess, spb.CheckAccessRequest(scope=scope))
+            self._checked_scopes.add(scope)
 
     def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:
         """Re-hashes artifacts' blobs (all non-DELETED artifacts when ``refs`` is empty).
@@ -241,7 +257,7 @@ class RemoteStore:
                 start += response.start
                 pages.append(response.page)
         except grpc.RpcError as e:
-            raise_for(e, self.target)
+            raise_for(e, self.target, tls=self._tls)
         return lineage_columns.graph_from_columns(start, direction, depth, pages)
 
     def metric_series(self, pipeline: str, metric: str, slice: str = "Overall") -> list[MetricPoint]:
@@ -312,3 +328,15 @@ class RemoteStore:
         return self._call(self._gates.EvaluateGate, gpb.EvaluateGateRequest(
             spec_yaml=spec_yaml, candidate=_ref(candidate), no_baseline=no_baseline,
             baseline=_ref(baseline) if baseline is not None else None))
+
+
+class _ScopedBlobs(BlobStore):
+    """A BlobStore whose publish first checks, with the server, that the caller may write."""
+
+    def __init__(self, root: str, check_write):
+        super().__init__(root)
+        self._check_write = check_write
+
+    def publish(self, source):
+        self._check_write()
+        return super().publish(source)
