@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import random
 import sqlite3
 import time
 from pathlib import Path
@@ -70,6 +71,7 @@ def typed_error(error: mlmd_errors.StatusError) -> errors.MlstoreError:
 
 def _retry(method: Callable[..., T], args: tuple, kwargs: dict) -> T:
     """Calls ``method`` again after an AbortedError, with backoff; raises the last error."""
+    time.sleep(random.uniform(0.0, 0.05))  # jitter: writers aborted together do not retry together
     retrying = Retrying(
         retry=retry_if_exception_type(mlmd_errors.AbortedError),
         stop=stop_after_attempt(RETRY_ATTEMPTS - 1) | stop_after_delay(RETRY_MAX_S),

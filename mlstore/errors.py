@@ -45,6 +45,10 @@ class FailedPrecondition(MlstoreError):
     grpc_code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class IndexDamaged(FailedPrecondition):
+    """The index (derived data) is unreadable or corrupt: ``mlstore reindex`` rebuilds it."""
+
+
 class Unavailable(MlstoreError):
     """A backend (database server, gRPC server, object store) cannot be reached."""
 
@@ -124,6 +128,7 @@ __all__ = [
     "AmbiguousReference",
     "AlreadyExists",
     "FailedPrecondition",
+    "IndexDamaged",
     "Unavailable",
     "Aborted",
     "DeadlineExceeded",

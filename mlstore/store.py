@@ -16,6 +16,7 @@ import time
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from mlstore import errors, schema
 from mlstore._mlmd import Metadata
@@ -29,6 +30,7 @@ from mlstore.blobs import BlobStore
 from mlstore.index import queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
+from mlstore.index.repair import unreadable_message
 from mlstore.index.source import StoreSource
 from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_lock
 from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
@@ -134,14 +136,27 @@ class Store:
     """An mlstore store: MLMD (system of record) + blobs + the index."""
 
     def __init__(self, location: StoreLocation, *, read_roots: Iterable[str] | None = None,
-                 check_source: bool = True):
+                 check_source: bool = True, catch_up: bool = True):
         """Opens the store at ``location``.
 
+        ``check_source`` and ``catch_up`` are turned off by ``reindex`` only, which
+        checks the source itself and rebuilds everything anyway.
+
         Raises:
-            FailedPrecondition: (unless ``check_source`` is False, for ``reindex``) the
-                index does not derive from this ML Metadata database: MLMD is missing,
-                empty or another database (see :mod:`mlstore.index.source`).
+            FailedPrecondition: the index does not derive from this ML Metadata
+                database: MLMD is missing, empty or another database (see
+                :mod:`mlstore.index.source`).
+            IndexDamaged: the index file is corrupt (``mlstore reindex`` rebuilds it).
         """
+        try:
+            self._open(location, read_roots, check_source, catch_up)
+        except OperationalError:
+            raise
+        except DatabaseError as e:
+            raise errors.IndexDamaged(unreadable_message(location.uri, str(e.orig))) from None
+
+    def _open(self, location: StoreLocation, read_roots: Iterable[str] | None, check_source: bool,
+              catch_up: bool) -> None:
         self.location = location
         self.engine = index_engine(location)
         with schema_lock(location, self.engine):  # one process creates a new store's schemas
@@ -154,7 +169,8 @@ class Store:
         self.source = StoreSource(self.engine, self.metadata, location)
         if check_source:
             self.source.check()
-        self.catch_up()
+        if catch_up:
+            self.catch_up()
         if self.source.needs_record:
             self.source.record()
 
@@ -331,8 +347,12 @@ class Store:
             return ref.node_id, True
         if isinstance(ref, NodeId):
             return ref, False
-        if isinstance(ref, int):
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            if not 0 < ref < 2**63:
+                raise errors.InvalidArgument(f"bad artifact id ({ref.bit_length()}-bit integer): ids are int64 > 0")
             return NodeId("artifact", ref), False
+        if not isinstance(ref, str):
+            raise errors.InvalidArgument(f"cannot use {type(ref).__name__} as a node reference")
         if ref.startswith("sha256:"):
             return NodeId("artifact", self._resolve_digest(ref)), True
         return NodeId.parse(ref), False
@@ -370,6 +390,8 @@ class Store:
 
     def execution(self, ref) -> Execution:
         """The execution ``ref`` refers to."""
+        if isinstance(ref, int) and not isinstance(ref, bool) and not 0 < ref < 2**63:
+            raise errors.InvalidArgument(f"bad execution id ({ref.bit_length()}-bit integer): ids are int64 > 0")
         node, _ = self._parse_ref(NodeId("execution", ref) if isinstance(ref, int) else ref)
         if node.kind != "execution":
             self.resolve(node)  # NotFound for a missing artifact
