@@ -119,3 +119,10 @@ def test_a_name_with_a_newline_is_stored_read_back_and_verified(sqlite_store_uri
         assert (path / "a\nb.txt").read_text() == "a\nb.txt"
     proc = _cli("verify", "--store", sqlite_store_uri)
     assert proc.returncode == 0 and "1 artifacts verified" in proc.stdout, proc.stderr
+
+
+def test_a_grpc_handle_with_a_local_store_is_refused(sqlite_store_uri, tmp_path):
+    _fill(sqlite_store_uri, tmp_path, runs=1)
+    for args in (["hub", "show", "grpc://127.0.0.1:9/acme/emb/1"], ["hub", "consumers", "grpc://127.0.0.1:9/acme/emb"]):
+        message = _one_line_error(_cli(*args, "--store", sqlite_store_uri))
+        assert "names the server 127.0.0.1:9" in message
