@@ -17,6 +17,7 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 from mlstore import errors, schema
 from mlstore._mlmd import Metadata, set_field
 from mlstore.tfx import records as tfx_records
+from mlstore.names import check_name
 
 EXECUTION_STATES = frozenset({"COMPLETE", "FAILED", "CACHED", "RUNNING", "CANCELED"})
 
@@ -77,18 +78,27 @@ class Subgraph:
     first_output: list[int]  # per execution: index of its first new artifact in ``artifacts``
 
 
-def check_write(step: str, pipeline: str, outputs: Sequence[OutputArtifact], state: str) -> None:
-    """Raises InvalidArgument for a malformed step or pipeline name, state, type or property."""
-    if not step or not step.replace("_", "").replace("-", "").isalnum():
+def check_write(step: str, pipeline: str, outputs: Sequence[OutputArtifact], state: str,
+                run_id: str | None = None, roles: Sequence[str] = ()) -> None:
+    """Raises InvalidArgument for a malformed step, pipeline, run id or role, state, type or property."""
+    check_name("step", step)
+    if not step.replace("_", "").replace("-", "").isalnum():
         raise errors.InvalidArgument(f"step name {step!r} must be letters, digits, '_' or '-'")
-    if not pipeline or len(pipeline) > 255:
-        raise errors.InvalidArgument("pipeline name must be 1-255 characters")
+    check_name("pipeline", pipeline)
+    if run_id is not None:
+        check_name("run_id", run_id)
+    for role in roles:
+        check_name("role", role)
     if state not in EXECUTION_STATES:
         raise errors.InvalidArgument(f"state must be one of {sorted(EXECUTION_STATES)}, not {state!r}")
     for output in outputs:
+        check_name("type", output.type)
         schema.check_artifact_properties(output.type, output.properties)
         if not output.role:
             raise errors.InvalidArgument(f"output artifact of type {output.type} needs a role")
+        check_name("role", output.role)
+        if output.name is not None:
+            check_name("artifact name", output.name)
 
 
 def execution_message(metadata: Metadata, step: str, pipeline: str, properties: Mapping[str, Any], state: str,

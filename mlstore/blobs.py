@@ -1,12 +1,9 @@
 """Content-addressed blob storage.
 
 An artifact's bytes are a *blob*: a directory tree (a single file is a tree of one).
-Its identity is the digest of its **manifest v1**::
-
-    mlstore-manifest v1
-    <size>\t<sha256 hex>\t<relative/posix/path>     (one line per file, sorted by path)
-
-``digest = "sha256:" + sha256(manifest bytes)``. Layout under the artifact root::
+Its identity is the digest of its manifest (see :mod:`mlstore.manifest`), so the
+address of a blob is its content: ``objects/<hex of the digest>`` under the artifact
+root, never a location a writer chose. Layout under the artifact root::
 
     objects/<hex>/...      the files, read-only once published
     manifests/<hex>        the manifest; its presence marks the blob complete
@@ -24,53 +21,21 @@ import hashlib
 import os
 import shutil
 import stat
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
 
-from mlstore.errors import FailedPrecondition, IntegrityError, InvalidArgument, NotFound
+from mlstore.errors import IntegrityError, InvalidArgument, NotFound
+from mlstore.manifest import MANIFEST_HEADER, MANIFEST_HEADER_V2, Manifest, ManifestEntry
 
-MANIFEST_HEADER = "mlstore-manifest v1"
+__all__ = ["MANIFEST_HEADER", "MANIFEST_HEADER_V2", "BlobStore", "Manifest", "ManifestEntry", "PublishedBlob",
+           "VerifyProblem", "collect_files", "hex_of", "manifest_of", "sha256_file"]
+
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class ManifestEntry:
-    path: str  # relative POSIX path
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """The sorted file list of a blob; :attr:`digest` identifies the blob."""
-
-    entries: tuple[ManifestEntry, ...]
-
-    def text(self) -> str:
-        lines = [MANIFEST_HEADER] + [f"{e.size}\t{e.sha256}\t{e.path}" for e in self.entries]
-        return "\n".join(lines) + "\n"
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.text().encode()).hexdigest()
-
-    @property
-    def size(self) -> int:
-        return sum(e.size for e in self.entries)
-
-    @classmethod
-    def parse(cls, text: str) -> "Manifest":
-        lines = text.splitlines()
-        if not lines or lines[0] != MANIFEST_HEADER:
-            raise IntegrityError(f"not an mlstore manifest v1 (header {lines[:1]!r})")
-        entries = []
-        for line in lines[1:]:
-            size, sha, path = line.split("\t", 2)
-            entries.append(ManifestEntry(path, int(size), sha))
-        return cls(tuple(entries))
+_HEX = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True)
@@ -91,8 +56,9 @@ class VerifyProblem:
 
 def hex_of(digest: str) -> str:
     """The hex part of ``sha256:<hex>``."""
-    if not digest.startswith("sha256:") or len(digest) != 71:
-        raise InvalidArgument(f"malformed digest {digest!r}; expected sha256:<64 hex>")
+    if (not isinstance(digest, str) or not digest.startswith("sha256:") or len(digest) != 71
+            or not all(c in _HEX for c in digest[7:])):
+        raise InvalidArgument(f"malformed digest {str(digest)[:80]!r}; expected sha256:<64 lowercase hex>")
     return digest[len("sha256:"):]
 
 
@@ -108,7 +74,8 @@ def collect_files(source: Path) -> list[tuple[str, Path]]:
     if not source.exists():
         raise NotFound(f"path {source} does not exist")
     root = source.resolve()
-    if root.is_file():
+    if not root.is_dir():
+        _check_regular(source, root)
         return [(source.name, root)]
     files = []
     for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
@@ -124,10 +91,20 @@ def collect_files(source: Path) -> list[tuple[str, Path]]:
                     raise InvalidArgument(f"{full} is a symlink to a directory; copy it instead")
         for name in filenames:
             full = Path(dirpath) / name
+            _check_regular(full, full.resolve())
             files.append((full.relative_to(source).as_posix(), full.resolve()))
     if not files:
         raise InvalidArgument(f"directory {source} has no files to store")
     return sorted(files)
+
+
+def _check_regular(path: Path, target: Path) -> None:
+    """Raises InvalidArgument unless ``target`` is a regular file (not a FIFO, socket or device)."""
+    mode = target.stat().st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISBLK(mode) or stat.S_ISCHR(mode) else "not a regular file")
+        raise InvalidArgument(f"{path} is {kind}; only regular files and directories can be stored")
 
 
 def sha256_file(path: Path) -> str:
@@ -247,8 +224,8 @@ class BlobStore:
         path = self._manifest(hex_of(manifest.digest))
         self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-        with self.fs.open(tmp, "w") as f:
-            f.write(manifest.text())
+        with self.fs.open(tmp, "wb") as f:
+            f.write(manifest.text().encode("utf-8"))
         self.fs.mv(tmp, path)
 
     # -- read --------------------------------------------------------------------------
@@ -265,34 +242,54 @@ class BlobStore:
         """
         path = self._manifest(hex_of(digest))
         try:
-            with self.fs.open(path, "r") as f:
-                manifest = Manifest.parse(f.read())
+            with self.fs.open(path, "rb") as f:
+                raw = f.read()
         except FileNotFoundError:
             raise NotFound(f"blob {digest} is not in {self.root}") from None
-        if manifest.digest != digest:
-            raise IntegrityError(f"manifest of {digest} was altered (it hashes to {manifest.digest})")
-        return manifest
+        # The stored bytes are what the digest names (a v1 manifest written before v2
+        # existed may hold a name v1 can no longer express, e.g. a form feed).
+        actual = "sha256:" + hashlib.sha256(raw).hexdigest()
+        if actual != digest:
+            raise IntegrityError(f"manifest of {digest} was altered (it hashes to {actual})")
+        try:
+            return Manifest.parse(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise IntegrityError(f"manifest of {digest} is not UTF-8") from None
 
     def local_path(self, digest: str, cache_dir: Path | None = None) -> Path:
-        """A local directory holding the blob's files, downloading remote blobs to a cache.
+        """A local directory holding the blob's verified files (remote blobs via a cache).
 
-        Remote blobs are verified after download; a cached copy is re-verified before use.
+        The files are re-hashed against the manifest before they are handed out, once per
+        process and again whenever a cheap ``stat`` of them changes (size, times, inode).
+
+        Raises:
+            NotFound: no complete blob has this digest, or one of its files is missing.
+            IntegrityError: a file's bytes differ from the manifest, or files were added.
         """
         hexd = hex_of(digest)
+        manifest = self.manifest(digest)
         if self.is_local:
-            if not self.exists(digest):
-                raise NotFound(f"blob {digest} is not in {self.root}")
-            return Path(self._object(hexd))
+            directory = Path(self._object(hexd))
+            _check_verified(directory, digest, manifest, self.root)
+            return directory
         cache = (cache_dir or Path(os.environ.get("MLSTORE_CACHE", "~/.cache/mlstore"))).expanduser()
         target = cache / "blobs" / hexd
-        manifest = self.manifest(digest)
-        if target.exists() and not _local_problems(target, manifest):
-            return target
+        if target.exists():
+            try:
+                _check_verified(target, digest, manifest, str(cache))
+                return target
+            except (NotFound, IntegrityError):
+                _make_writable(target)
+                shutil.rmtree(target, ignore_errors=True)
         tmp = cache / "blobs" / f".{hexd}.{uuid.uuid4().hex}"
         for entry in manifest.entries:
             dest = tmp / entry.path
             dest.parent.mkdir(parents=True, exist_ok=True)
-            self.fs.get_file(f"{self._object(hexd)}/{entry.path}", str(dest))
+            try:
+                self.fs.get_file(f"{self._object(hexd)}/{entry.path}", str(dest))
+            except FileNotFoundError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise NotFound(f"blob {digest}: {entry.path} is missing from {self.root}") from None
         problems = _local_problems(tmp, manifest)
         if problems:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -300,6 +297,7 @@ class BlobStore:
         if target.exists():
             shutil.rmtree(target)
         os.rename(tmp, target)
+        _check_verified(target, digest, manifest, str(cache))
         return target
 
     def verify(self, digest: str) -> list[VerifyProblem]:
@@ -310,9 +308,12 @@ class BlobStore:
             return [VerifyProblem("", "blob missing (no manifest)")]
         except IntegrityError as e:
             return [VerifyProblem("", str(e))]
-        if self.is_local:
-            return _local_problems(Path(self._object(hex_of(digest))), manifest)
-        return self._remote_problems(digest, manifest)
+        try:
+            if self.is_local:
+                return _local_problems(Path(self._object(hex_of(digest))), manifest)
+            return self._remote_problems(digest, manifest)
+        except OSError as e:  # unreadable file, permission: a finding for this blob, not a crash
+            return [VerifyProblem("", f"cannot read: {e.__class__.__name__}: {e.strerror or e}")]
 
     def _remote_problems(self, digest: str, manifest: Manifest) -> list[VerifyProblem]:
         base = self._object(hex_of(digest))
@@ -358,35 +359,48 @@ class BlobStore:
         )
 
 
-def verify_artifacts(blobs: BlobStore, artifacts) -> dict:
-    """``{artifact node id: [problem, ...]}`` for every artifact whose blob fails to verify.
-
-    Shared by the local and the remote store: a blob shared by several artifacts is
-    re-hashed once, and artifacts without bytes are skipped.
-    """
-    checked: dict[str, list[str]] = {}
-    corrupted = {}
-    for art in artifacts:
-        if not art.digest:
-            continue
-        if art.digest not in checked:
-            checked[art.digest] = [f"{p.path}: {p.problem}".lstrip(": ") for p in blobs.verify(art.digest)]
-        if checked[art.digest]:
-            corrupted[art.node_id] = checked[art.digest]
-    return corrupted
+#: ``(directory, digest) -> stat signature`` of blob directories whose files hashed right.
+_VERIFIED: dict[tuple[str, str], tuple] = {}
+_VERIFIED_LOCK = threading.Lock()
 
 
-def artifact_local_path(blobs: BlobStore, artifact) -> str:
-    """A local path holding an artifact's bytes (its blob, or the single file in it).
+def _signature(directory: Path, digest: str, manifest: Manifest, where: str) -> tuple:
+    """What a ``stat`` says about the blob's files and folders; NotFound when one is missing."""
+    parts = []
+    folders = {directory}
+    for entry in manifest.entries:
+        path = directory / entry.path
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"blob {digest}: {entry.path} is missing from {where}") from None
+        parts.append((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+        folders.update(path.parents[:len(Path(entry.path).parts) - 1])
+    for folder in sorted(folders):
+        st = folder.stat()
+        parts.append((str(folder), st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    return tuple(parts)
+
+
+def _check_verified(directory: Path, digest: str, manifest: Manifest, where: str) -> None:
+    """Re-hashes ``directory`` against ``manifest`` unless it verified with the same signature.
 
     Raises:
-        FailedPrecondition: the artifact has no stored bytes.
+        NotFound: a file is missing. IntegrityError: bytes differ or files were added.
     """
-    if not artifact.digest:
-        raise FailedPrecondition(f"{artifact.node_id} has no stored bytes")
-    base = blobs.local_path(artifact.digest)
-    object_uri = blobs.object_uri(artifact.digest)
-    return str(base) + (artifact.uri[len(object_uri):] if artifact.uri.startswith(object_uri) else "")
+    key = (str(directory), digest)
+    signature = _signature(directory, digest, manifest, where)
+    with _VERIFIED_LOCK:
+        if _VERIFIED.get(key) == signature:
+            return
+    problems = _local_problems(directory, manifest)
+    if any(p.problem == "missing" for p in problems):
+        raise NotFound(f"blob {digest}: {problems[0].path} is missing from {where}")
+    if problems:
+        raise IntegrityError(f"blob {digest} is corrupt in {where}: {problems[0].path}: {problems[0].problem}; "
+                             "`mlstore verify` lists every damaged artifact")
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = signature
 
 
 def _local_problems(directory: Path, manifest: Manifest) -> list[VerifyProblem]:

@@ -20,7 +20,8 @@ import grpc
 
 from mlstore import errors
 from mlstore._uri import StoreLocation
-from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
+from mlstore.artifact_bytes import artifact_local_path, read_roots, verify_artifacts
+from mlstore.blobs import BlobStore
 from mlstore.lineage import LineageGraph
 from mlstore.server import convert, lineage_columns
 from mlstore.server.status import raise_for
@@ -78,7 +79,8 @@ class RemoteStore:
     """
 
     def __init__(self, location: StoreLocation | str, token: str | None = None, tls_ca: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT_S):
+                 timeout: float = DEFAULT_TIMEOUT_S, read_roots: Sequence[str] | None = None):
+        self._extra_roots = read_roots
         self.target = location.server if isinstance(location, StoreLocation) else location
         self._uri = f"grpc://{self.target}"
         self.timeout = timeout
@@ -87,6 +89,8 @@ class RemoteStore:
         options = [("grpc.max_receive_message_length", _MAX_MESSAGE),
                    ("grpc.max_send_message_length", _MAX_MESSAGE)]
         tls_ca = tls_ca or os.environ.get("MLSTORE_TLS_CA")
+        self._tls = bool(tls_ca)
+        self._checked_scopes: set[str] = set()
         if tls_ca:
             with open(tls_ca, "rb") as fh:
                 credentials = grpc.ssl_channel_credentials(root_certificates=fh.read())
@@ -117,7 +121,7 @@ class RemoteStore:
         try:
             return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as e:
-            raise_for(e, self.target)
+            raise_for(e, self.target, tls=self._tls)
 
     # -- store info and bytes ----------------------------------------------------------------
 
@@ -128,8 +132,22 @@ class RemoteStore:
 
     @cached_property
     def blobs(self) -> BlobStore:
-        """The shared artifact root, accessed directly (bytes never go through gRPC)."""
-        return BlobStore(self.info.artifact_root)
+        """The shared artifact root, accessed directly (bytes never go through gRPC).
+
+        Publishing into it first asks the server whether this token may write
+        (CheckAccess), so a read-only token never leaves bytes in the shared root.
+        """
+        return _ScopedBlobs(self.info.artifact_root, lambda: self.check_access("write"))
+
+    def check_access(self, scope: str) -> None:
+        """Asks the server whether this token has ``scope`` (once per scope and client).
+
+        Raises:
+            PermissionDenied: it does not. Unauthenticated: no valid token.
+        """
+        if scope not in self._checked_scopes:
+            self._call(self._info.CheckAccess, spb.CheckAccessRequest(scope=scope))
+            self._checked_scopes.add(scope)
 
     def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:
         """Re-hashes artifacts' blobs (all non-DELETED artifacts when ``refs`` is empty).
@@ -139,11 +157,11 @@ class RemoteStore:
         """
         targets = [self.artifact(r) for r in refs] if refs else [
             a for a in self.artifacts() if a.state != "DELETED"]
-        return verify_artifacts(self.blobs, targets)
+        return verify_artifacts(self.blobs, targets, read_roots(self.blobs, self._extra_roots))
 
     def local_path(self, ref) -> str:
-        """A local path holding the artifact's bytes (downloaded and verified when remote)."""
-        return artifact_local_path(self.blobs, self.artifact(ref))
+        """A local path holding the artifact's verified bytes (downloaded first when remote)."""
+        return artifact_local_path(self.blobs, self.artifact(ref), read_roots(self.blobs, self._extra_roots))
 
     def reindex(self) -> int:
         raise errors.FailedPrecondition("reindex runs against the database, not through a server")
@@ -239,7 +257,7 @@ class RemoteStore:
                 start += response.start
                 pages.append(response.page)
         except grpc.RpcError as e:
-            raise_for(e, self.target)
+            raise_for(e, self.target, tls=self._tls)
         return lineage_columns.graph_from_columns(start, direction, depth, pages)
 
     def metric_series(self, pipeline: str, metric: str, slice: str = "Overall") -> list[MetricPoint]:
@@ -310,3 +328,15 @@ class RemoteStore:
         return self._call(self._gates.EvaluateGate, gpb.EvaluateGateRequest(
             spec_yaml=spec_yaml, candidate=_ref(candidate), no_baseline=no_baseline,
             baseline=_ref(baseline) if baseline is not None else None))
+
+
+class _ScopedBlobs(BlobStore):
+    """A BlobStore whose publish first checks, with the server, that the caller may write."""
+
+    def __init__(self, root: str, check_write):
+        super().__init__(root)
+        self._check_write = check_write
+
+    def publish(self, source):
+        self._check_write()
+        return super().publish(source)

@@ -45,10 +45,50 @@ class FailedPrecondition(MlstoreError):
     grpc_code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class IndexDamaged(FailedPrecondition):
+    """The index (derived data) is unreadable or corrupt: ``mlstore reindex`` rebuilds it."""
+
+
 class Unavailable(MlstoreError):
     """A backend (database server, gRPC server, object store) cannot be reached."""
 
     grpc_code = grpc.StatusCode.UNAVAILABLE
+
+
+class Aborted(Unavailable):
+    """A backend transaction was aborted by a concurrent one, and retrying did not help."""
+
+    grpc_code = grpc.StatusCode.ABORTED
+
+
+class DeadlineExceeded(Unavailable):
+    """A backend did not answer in time."""
+
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class ResourceExhausted(Unavailable):
+    """A backend ran out of something (connections, space, a quota)."""
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Cancelled(Unavailable):
+    """A backend cancelled the operation."""
+
+    grpc_code = grpc.StatusCode.CANCELLED
+
+
+class Unimplemented(FailedPrecondition):
+    """The backend does not support the operation."""
+
+    grpc_code = grpc.StatusCode.UNIMPLEMENTED
+
+
+class BackendError(MlstoreError):
+    """A backend failed in a way it did not explain (MLMD's INTERNAL or UNKNOWN status)."""
+
+    grpc_code = grpc.StatusCode.INTERNAL
 
 
 class PermissionDenied(MlstoreError):
@@ -94,7 +134,14 @@ __all__ = [
     "AmbiguousReference",
     "AlreadyExists",
     "FailedPrecondition",
+    "IndexDamaged",
     "Unavailable",
+    "Aborted",
+    "DeadlineExceeded",
+    "ResourceExhausted",
+    "Cancelled",
+    "Unimplemented",
+    "BackendError",
     "PermissionDenied",
     "Unauthenticated",
     "DataError",

@@ -16,6 +16,7 @@ block raises, the execution is recorded FAILED with the error, its outputs ABAND
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import shutil
@@ -29,12 +30,15 @@ from typing import Any, Iterator, Mapping
 
 from mlstore import capture, errors, schema
 from mlstore.blobs import collect_files, manifest_of
+from mlstore.names import check_name
 from mlstore.store import OutputArtifact, Store
 from mlstore.store import open as open_store
 from mlstore.tfx.layout import SERVING_DIR
 from mlstore.types import Artifact
 
 EVALUATION_FORMAT_VERSION = 1
+
+log = logging.getLogger("mlstore.sdk")
 
 
 @dataclass(frozen=True)
@@ -174,12 +178,37 @@ class Run:
         }
         if error is not None:
             properties["error"] = f"{type(error).__name__}: {error}"[:4000]
-        logged = self.store.log_execution(
-            self.step, self.pipeline, inputs=self._inputs, outputs=self._outputs,
-            properties=properties, state="FAILED" if error else "COMPLETE", run_id=self.run_id,
-        )
+        try:
+            logged = self.store.log_execution(
+                self.step, self.pipeline, inputs=self._inputs, outputs=self._outputs,
+                properties=properties, state="FAILED" if error else "COMPLETE", run_id=self.run_id,
+            )
+        except errors.MlstoreError as write_error:
+            if error is not None or isinstance(write_error, (errors.InvalidArgument, errors.NotFound)):
+                raise
+            self._record_failed_write(properties, write_error)
+            raise
         self.execution_id = logged.execution_id
         self.outputs = [self.store.artifact(i) for i in logged.output_ids]
+
+
+    def _record_failed_write(self, properties: dict[str, Any], write_error: errors.MlstoreError) -> None:
+        """Records the run FAILED (outputs ABANDONED) after its COMPLETE write finally failed.
+
+        Why: a run whose write failed (after the MLMD chokepoint's retries) must not
+        vanish with its bytes orphaned; the FAILED record says what happened. When even
+        that write fails, the blobs stay unreferenced and gc reclaims them after its
+        grace period.
+        """
+        failed = {**properties, "error": f"recording the run failed: {type(write_error).__name__}: "
+                                         f"{write_error}"[:4000]}
+        log.warning("recording %s/%s failed (%s); recording it FAILED", self.pipeline, self.step, write_error)
+        try:
+            logged = self.store.log_execution(self.step, self.pipeline, inputs=self._inputs, outputs=self._outputs,
+                                              properties=failed, state="FAILED", run_id=self.run_id)
+        except errors.MlstoreError:
+            return
+        self.execution_id = logged.execution_id
 
 
 @contextmanager
@@ -198,6 +227,10 @@ def run(pipeline: str, step: str, params: Mapping[str, Any] | None = None, *,
     Yields:
         The :class:`Run`; after the block, ``run.execution_id`` and ``run.outputs`` are set.
     """
+    check_name("pipeline", pipeline)
+    check_name("step", step)
+    if run_id is not None:
+        check_name("run_id", run_id)
     the_store = store if isinstance(store, Store) or hasattr(store, "log_execution") else open_store(store)
     current = Run(the_store, pipeline, step, params or {}, run_id or uuid.uuid4().hex[:12], seed)
     try:
@@ -228,5 +261,6 @@ def _snake(name: str) -> str:
 
 
 def _check_role(role: str) -> None:
+    check_name("role", role)
     if not role or not role.replace("_", "").isalnum() or len(role) > 64:
         raise errors.InvalidArgument(f"role {role!r} must be 1-64 letters, digits or '_'")

@@ -11,11 +11,13 @@ index and the in-memory lineage cache, never MLMD's deprecated filter queries.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from mlstore import errors, schema
 from mlstore._mlmd import Metadata
@@ -23,10 +25,14 @@ from mlstore._records import (ExecutionRecord, LoggedExecution, OutputArtifact, 
                               check_pending_inputs, check_write, context_messages, stored_events,
                               subgraph_messages)
 from mlstore._uri import StoreLocation, parse_store_uri
-from mlstore.blobs import BlobStore, artifact_local_path, verify_artifacts
+from mlstore.artifact_bytes import artifact_local_path, bound_uri, verify_artifacts
+from mlstore.artifact_bytes import read_roots as store_read_roots
+from mlstore.blobs import BlobStore
 from mlstore.index import fingerprints, queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
+from mlstore.index.repair import unreadable_message
+from mlstore.index.source import StoreSource
 from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_lock
 from mlstore.tfx.records import STANDARD_ARTIFACT_TYPES
 from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
@@ -36,12 +42,15 @@ __all__ = ["BytesReport", "ExecutionBatch", "ExecutionRecord", "LoggedExecution"
            "PendingOutput", "Store", "open"]
 
 
-def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.open on purpose
+def open(uri: str | None = None, *, read_roots: Iterable[str] | None = None) -> "Store":  # noqa: A001
     """Opens (creating if needed) the store at ``uri``.
 
     Args:
         uri: a directory, ``mysql://``, ``postgresql://`` or ``grpc://`` URI; default
             ``$MLSTORE_URI`` or ``./.mlstore``.
+        read_roots: folders besides the store's blob root under which external
+            artifacts (uris outside the blob root, e.g. written by TFX) may be read;
+            default ``$MLSTORE_READ_ROOTS`` (``os.pathsep``-separated).
 
     Raises:
         InvalidArgument: malformed URI.
@@ -52,8 +61,8 @@ def open(uri: str | None = None) -> "Store":  # noqa: A001 - mirrors builtins.op
     if location.server is not None:
         from mlstore.client import RemoteStore  # noqa: PLC0415 - optional transport
 
-        return RemoteStore(location)  # type: ignore[return-value]
-    return Store(location)
+        return RemoteStore(location, read_roots=read_roots)  # type: ignore[return-value]
+    return Store(location, read_roots=read_roots)
 
 
 _INSERT_JOURNAL = insert(t.journal)
@@ -106,7 +115,8 @@ class ExecutionBatch:
 
         Inputs may be ``pending.outputs[i]`` of an execution added before.
         """
-        check_write(step, self._pipeline, outputs, state)
+        check_write(step, self._pipeline, outputs, state, self._run_id,
+                    [role for _, role in (*inputs, *reused_outputs)])
         record = ExecutionRecord(step, tuple(inputs), tuple(outputs), properties, state, tuple(reused_outputs))
         check_pending_inputs(self._records, record)
         self._records.append(record)
@@ -127,17 +137,45 @@ class ExecutionBatch:
 class Store:
     """An mlstore store: MLMD (system of record) + blobs + the index."""
 
-    def __init__(self, location: StoreLocation):
+    def __init__(self, location: StoreLocation, *, read_roots: Iterable[str] | None = None,
+                 check_source: bool = True, catch_up: bool = True):
+        """Opens the store at ``location``.
+
+        ``check_source`` and ``catch_up`` are turned off by ``reindex`` only, which
+        checks the source itself and rebuilds everything anyway.
+
+        Raises:
+            FailedPrecondition: the index does not derive from this ML Metadata
+                database: MLMD is missing, empty or another database (see
+                :mod:`mlstore.index.source`).
+            IndexDamaged: the index file is corrupt (``mlstore reindex`` rebuilds it).
+        """
+        try:
+            self._open(location, read_roots, check_source, catch_up)
+        except OperationalError:
+            raise
+        except DatabaseError as e:
+            raise errors.IndexDamaged(unreadable_message(location.uri, str(e.orig))) from None
+
+    def _open(self, location: StoreLocation, read_roots: Iterable[str] | None, check_source: bool,
+              catch_up: bool) -> None:
         self.location = location
         self.engine = index_engine(location)
         with schema_lock(location, self.engine):  # one process creates a new store's schemas
             self.metadata = Metadata(location)
             prepare_schema(self.engine, location.uri)
         self.blobs = BlobStore(location.artifact_root)
+        self.read_roots = store_read_roots(self.blobs, read_roots, location)
         self.graph_cache = GraphCache(self.engine)
         self._sync = IndexSync(self.metadata, self.engine)
         self._followers: list = []
-        self.catch_up()
+        self.source = StoreSource(self.engine, self.metadata, location)
+        if check_source:
+            self.source.check()
+        if catch_up:
+            self.catch_up()
+        if self.source.needs_record:
+            self.source.record()
 
     @property
     def uri(self) -> str:
@@ -179,10 +217,23 @@ class Store:
         self._followers.append(follower)
         return follower
 
-    def reindex(self) -> int:
-        """Rebuilds the whole index from MLMD. Returns the number of executions indexed."""
+    def reindex(self, force: bool = False) -> int:
+        """Rebuilds the whole index from MLMD. Returns the number of executions indexed.
+
+        Raises:
+            FailedPrecondition: without ``force``, when the index does not derive from
+                this MLMD (missing, empty or another database): the rebuild would
+                replace (or empty) the index with what this MLMD holds.
+        """
+        problem = self.source.disagreement()
+        if problem and not force:
+            raise errors.FailedPrecondition(
+                f"{problem}: reindex would replace the index with what this ML Metadata holds; restore the "
+                f"database, or pass --force to rebuild from it anyway")
         self.graph_cache = GraphCache(self.engine)  # event ids restart after the rebuild
-        return self._sync.rebuild()
+        count = self._sync.rebuild()
+        self.source.record(replace=True)
+        return count
 
     # -- write path ----------------------------------------------------------------------
 
@@ -231,11 +282,7 @@ class Store:
         Raises:
             as :meth:`log_execution`, for any record; nothing is written then.
         """
-        for record in records:
-            check_write(record.step, pipeline, record.outputs, record.state)
-            for output in record.outputs:
-                if not self.blobs.exists(output.digest):
-                    raise errors.NotFound(f"blob {output.digest} is not in the store; publish it first")
+        records = [self._bind_outputs(pipeline, record, run_id) for record in records]
         existing = sorted({i for record in records for i in record.existing_inputs()})
         with self.engine.begin() as connection:  # one round trip: check the inputs, journal the write
             stored_spans = _existing_spans(connection, existing)
@@ -258,6 +305,23 @@ class Store:
                          events=stored_events(graph, execution_ids, artifact_ids))
         return [LoggedExecution(execution_id, tuple(artifact_ids[first:first + len(record.outputs)]))
                 for execution_id, first, record in zip(execution_ids, graph.first_output, records)]
+
+    def _bind_outputs(self, pipeline: str, record: ExecutionRecord, run_id: str | None) -> ExecutionRecord:
+        """``record`` checked, its outputs' uris bound to their digests (derived when empty).
+
+        Raises:
+            InvalidArgument: a malformed record, or an output uri that is not its blob's.
+            NotFound: an output blob is not in the store.
+        """
+        check_write(record.step, pipeline, record.outputs, record.state, run_id,
+                    [role for _, role in (*record.inputs, *record.reused_outputs)])
+        outputs = []
+        for output in record.outputs:
+            if not self.blobs.exists(output.digest):
+                raise errors.NotFound(f"blob {output.digest} is not in the store; publish it first")
+            outputs.append(dataclasses.replace(output, uri=bound_uri(self.blobs, output.digest, output.uri,
+                                                                     output.role)))
+        return dataclasses.replace(record, outputs=tuple(outputs))
 
     def batch(self, pipeline: str, *, run_id: str | None = None) -> "ExecutionBatch":
         """Collects executions and writes them together when the ``with`` block exits.
@@ -301,8 +365,12 @@ class Store:
             return ref.node_id, True
         if isinstance(ref, NodeId):
             return ref, False
-        if isinstance(ref, int):
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            if not 0 < ref < 2**63:
+                raise errors.InvalidArgument(f"bad artifact id ({ref.bit_length()}-bit integer): ids are int64 > 0")
             return NodeId("artifact", ref), False
+        if not isinstance(ref, str):
+            raise errors.InvalidArgument(f"cannot use {type(ref).__name__} as a node reference")
         if ref.startswith("sha256:"):
             return NodeId("artifact", self._resolve_digest(ref)), True
         return NodeId.parse(ref), False
@@ -340,6 +408,8 @@ class Store:
 
     def execution(self, ref) -> Execution:
         """The execution ``ref`` refers to."""
+        if isinstance(ref, int) and not isinstance(ref, bool) and not 0 < ref < 2**63:
+            raise errors.InvalidArgument(f"bad execution id ({ref.bit_length()}-bit integer): ids are int64 > 0")
         node, _ = self._parse_ref(NodeId("execution", ref) if isinstance(ref, int) else ref)
         if node.kind != "execution":
             self.resolve(node)  # NotFound for a missing artifact
@@ -475,20 +545,26 @@ class Store:
         targets = [self.artifact(r) for r in refs] if refs else [
             a for a in self.artifacts() if a.state != "DELETED"]
         own = [a for a in targets if a.digest]
-        hashed, unhashed, corrupted = fingerprints.check(self.engine, [a for a in targets if not a.digest])
-        corrupted.update(verify_artifacts(self.blobs, own))
+        hashed, unhashed, corrupted = fingerprints.check(self.engine, [a for a in targets if not a.digest],
+                                                         self.read_roots)
+        corrupted.update(verify_artifacts(self.blobs, own, self.read_roots))
         return BytesReport(len(own) + len(hashed), unhashed, corrupted)
 
     def local_path(self, ref) -> str:
-        """A local path holding the artifact's bytes (downloaded and verified when remote).
+        """A local path holding the artifact's verified bytes (downloaded first when remote).
 
         An :class:`Artifact` is used as given (its digest and uri never change). Bytes
         another writer (TFX) recorded are checked against their fingerprint first.
+
+        Raises:
+            NotFound: the bytes are gone. IntegrityError: they differ from the digest
+                (or, for another writer's bytes, from their fingerprint).
+            PermissionDenied: an external artifact outside the store's read roots.
         """
         artifact = ref if isinstance(ref, Artifact) else self.artifact(ref)
         if not artifact.digest:
-            return str(fingerprints.verified_path(self.engine, artifact))
-        return artifact_local_path(self.blobs, artifact)
+            return str(fingerprints.verified_path(self.engine, artifact, self.read_roots))
+        return artifact_local_path(self.blobs, artifact, self.read_roots)
 
     # -- catalogue queries for browsing (the dashboard) ----------------------------------
 

@@ -10,7 +10,7 @@ from mlstore.errors import InvalidArgument
 
 NodeKind = Literal["artifact", "execution"]
 
-_NODE_ID = re.compile(r"^(artifact|execution|context):(\d+)$")
+_NODE_ID = re.compile(r"(artifact|execution|context):([0-9]{1,19})")
 
 
 @dataclass(frozen=True, order=True)
@@ -30,13 +30,16 @@ class NodeId:
         Raises:
             InvalidArgument: ``text`` is not of that form.
         """
-        match = _NODE_ID.match(text.strip())
+        if not isinstance(text, str):
+            raise InvalidArgument(f"bad node id {text!r}: expected a string artifact:<n> or execution:<n>")
+        match = _NODE_ID.fullmatch(text.strip())
         if not match or match.group(1) == "context":
             raise InvalidArgument(
-                f"bad node id {text!r}: expected artifact:<n>, execution:<n> or sha256:<digest prefix>"
+                f"bad node id {text[:40]!r}{'...' if len(text) > 40 else ''}: expected artifact:<n>, execution:<n> or sha256:<digest prefix>"
             )
         if int(match.group(2)) >= 2**63:  # ids are int64 in every backend; larger ones overflow drivers
             raise InvalidArgument(f"bad node id {text[:40]!r}: the id is larger than any int64")
+        # (at most 19 digits are matched: int() of thousands of digits raises ValueError)
         return cls(match.group(1), int(match.group(2)))  # type: ignore[arg-type]
 
 

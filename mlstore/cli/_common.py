@@ -14,10 +14,12 @@ from typing import Any, Callable
 
 import click
 from rich.console import Console
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 import mlstore
 from mlstore import errors
 from mlstore._uri import parse_store_uri
+from mlstore.index.repair import unreadable_message
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -70,6 +72,26 @@ class Context:
             self._store = mlstore.open(self.store_uri)
         return self._store
 
+    def open_for_reindex(self):
+        """The store opened for ``reindex``: a damaged index file moved aside first, and
+        without the MLMD source check (reindex makes its own)."""
+        from mlstore.index import repair  # noqa: PLC0415
+        from mlstore.store import Store  # noqa: PLC0415
+
+        location = parse_store_uri(self.store_uri)
+        if location.server is not None:
+            return self.store  # RemoteStore.reindex explains that it runs against the database
+        if location.directory is not None:
+            if not location.directory.exists():
+                return self.store  # NotFound
+            index = location.directory / repair.INDEX_FILE
+            problem = repair.damage(index)
+            if problem:
+                moved = repair.move_aside(index)
+                stderr.print(f"mlstore: the index was damaged ({problem}); moved it to {moved.name}", markup=False)
+        self._store = Store(location, check_source=False, catch_up=False)
+        return self._store
+
     def emit(self, payload: Any, text: Callable[[], None] | str | None = None) -> None:
         """Prints ``payload`` as JSON with --json, else the human form."""
         if self.as_json:
@@ -106,6 +128,14 @@ def run_cli(group: click.Group, argv: list[str] | None = None) -> int:
             stderr.print_exception()
         stderr.print(f"mlstore: {_one_line(e)}", markup=False)
         return e.exit_code
+    except DatabaseError as e:
+        if debug:
+            stderr.print_exception()
+        if isinstance(e, OperationalError) or "sqlite" not in type(e.orig).__module__:
+            stderr.print(f"mlstore: database error: {_one_line(e.orig)} (rerun with --debug)", markup=False)
+        else:  # a damaged index.sqlite met after the store opened
+            stderr.print("mlstore: " + _one_line(unreadable_message("<store>", str(e.orig))), markup=False)
+        return 2
     except KeyboardInterrupt:
         stderr.print("mlstore: interrupted")
         return 130

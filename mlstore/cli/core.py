@@ -150,10 +150,12 @@ def verify(ctx: Context, refs) -> None:
 
 
 @click.command()
+@click.option("--force", is_flag=True,
+              help="Rebuild even when ML Metadata is empty or another database than the index's.")
 @store_options
-def reindex(ctx: Context) -> None:
-    """Rebuild the index from ML Metadata."""
-    count = ctx.store.reindex()
+def reindex(ctx: Context, force: bool) -> None:
+    """Rebuild the index from ML Metadata (a corrupt index file is moved aside first)."""
+    count = ctx.open_for_reindex().reindex(force=force)
     ctx.emit({"executions_indexed": count}, f"indexed {count} executions")
 
 

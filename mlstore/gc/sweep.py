@@ -86,6 +86,7 @@ def collect(store, policy: RetentionPolicy, *, dry_run: bool = False, progress: 
     if not hasattr(store, "engine"):
         raise errors.InvalidArgument("gc runs against the store's database, not through a server; use --store")
     say = progress or (lambda _line: None)
+    _check_source(store)
     recovered = 0 if dry_run else recover_intents(store)
     plan = make_plan(store, policy)
     result = GcResult(plan, dry_run, recovered=recovered)
@@ -97,6 +98,7 @@ def collect(store, policy: RetentionPolicy, *, dry_run: bool = False, progress: 
         result.marked += len(batch)
         say(f"marked {result.marked}/{len(plan.reclaim)} artifacts DELETED")
         _pause()
+    _check_source(store)  # never sweep bytes while the index and MLMD disagree
     inventory = Inventory(store.blobs)
     for blob in plan.blobs:
         if _still_unreferenced(store, inventory, blob.digest, policy.grace_ms):
@@ -107,6 +109,13 @@ def collect(store, policy: RetentionPolicy, *, dry_run: bool = False, progress: 
         else:
             result.skipped.append(blob.digest)
     return result
+
+
+def _check_source(store) -> None:
+    """Raises FailedPrecondition when the index does not derive from the store's MLMD."""
+    source = getattr(store, "source", None)
+    if source is not None:
+        source.check()
 
 
 def mark_deleted(store, artifacts: Sequence[Artifact], reasons: dict[int, str] | None = None) -> None:

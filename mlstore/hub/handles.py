@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mlstore.errors import InvalidArgument
+from mlstore.names import check_name
 
 PART_PATTERN = r"[a-z0-9][a-z0-9_.-]{0,63}"
 _PART = re.compile(rf"^{PART_PATTERN}$")
@@ -80,6 +81,7 @@ def parse_handle(text: str) -> Handle:
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidArgument("empty module handle; expected publisher/name[/version]")
+    check_name("handle", text)
     text = text.strip()
     if text.startswith("file://"):
         return _local(text[len("file://"):], text)
@@ -88,7 +90,7 @@ def parse_handle(text: str) -> Handle:
     server = None
     if text.startswith("grpc://"):
         server, _, text = text[len("grpc://"):].partition("/")
-        if not _SERVER.match(server):
+        if not _SERVER.fullmatch(server):
             raise InvalidArgument(f"bad server {server!r} in grpc handle; expected grpc://host:port/publisher/name")
     return _registry(text, server)
 
@@ -116,7 +118,7 @@ def check_part(label: str, part: str) -> None:
     """Raises InvalidArgument unless ``part`` matches ``[a-z0-9][a-z0-9_.-]*`` (<= 64 chars)."""
     if not part:
         raise InvalidArgument(f"empty {label} in module handle; expected publisher/name[/version]")
-    if not _PART.match(part):
+    if not _PART.fullmatch(part):
         raise InvalidArgument(
             f"bad {label} {part!r}: use 1-64 characters from a-z 0-9 _ . - starting with a letter or digit"
         )
@@ -128,6 +130,6 @@ def parse_version(text: str) -> int:
     Raises:
         InvalidArgument: empty, non-numeric, zero, leading zeros or too large.
     """
-    if not _VERSION.match(text) or int(text) > MAX_VERSION:
+    if not _VERSION.fullmatch(text) or int(text) > MAX_VERSION:
         raise InvalidArgument(f"bad module version {text!r}: versions are integers 1, 2, 3, ...")
     return int(text)

@@ -102,6 +102,7 @@ def _store_for(h: Handle, store, run):
     if h.server:
         import mlstore  # noqa: PLC0415
 
+        registry.check_server(h, store)
         remote = store if store is not None else mlstore.open(f"grpc://{h.server}")
         if run is not None and run.store.uri != remote.uri:
             raise errors.InvalidArgument(

@@ -61,9 +61,21 @@ class ModuleInfo:
 # -- reading -----------------------------------------------------------------------------
 
 
+def check_server(h: Handle, store) -> None:
+    """Raises InvalidArgument when a ``grpc://`` handle names another store than ``store``.
+
+    Why: ``hub show grpc://host:port/acme/emb --store ./local`` used to answer from the
+    local store, silently.
+    """
+    if h.server and store is not None and getattr(store, "uri", None) != f"grpc://{h.server}":
+        raise errors.InvalidArgument(f"{h} names the server {h.server}, but the store given is {store.uri}: "
+                                     f"drop --store, or use --server {h.server}")
+
+
 def versions(store, handle: str | Handle) -> list[Artifact]:
     """HubModule artifacts of ``publisher/name`` (any version), oldest version first."""
     h = Handle.parse(handle)
+    check_server(h, store)
     found = [a for a in store.artifacts(type=MODULE_TYPE)
              if a.properties.get("publisher") == h.publisher and a.properties.get("name") == h.name
              and a.state == "LIVE"]

@@ -19,6 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from mlstore import errors
+from mlstore.artifact_bytes import external_path
 from mlstore.blobs import collect_files, manifest_of
 from mlstore.index import tables as t
 
@@ -80,14 +81,16 @@ def recorded(engine: Engine, artifact_ids: Sequence[int]) -> dict[int, Fingerpri
         return {r.artifact_id: Fingerprint(r.artifact_id, r.digest, r.size, r.files) for r in rows}
 
 
-def check(engine: Engine, artifacts: Sequence) -> tuple[list, dict, dict]:
-    """Re-hashes external artifacts against their fingerprints.
+def check(engine: Engine, artifacts: Sequence, roots: Sequence[str]) -> tuple[list, dict, dict]:
+    """Re-hashes external artifacts (under the read ``roots``) against their fingerprints.
 
     Returns ``(hashed artifacts, {node: why it could not be hashed}, {node: [problem]})``.
     """
     recorded_now = recorded(engine, [a.id for a in artifacts])
     hashed, unhashed, corrupted = [], {}, {}
     for artifact in artifacts:
+        if not _readable(artifact, roots, unhashed):
+            continue
         before = recorded_now.get(artifact.id)
         if before is None:
             unhashed[artifact.node_id] = ("no fingerprint: its bytes were missing when it was indexed"
@@ -104,7 +107,18 @@ def check(engine: Engine, artifacts: Sequence) -> tuple[list, dict, dict]:
     return hashed, unhashed, corrupted
 
 
-def verified_path(engine: Engine, artifact) -> Path:
+def _readable(artifact, roots: Sequence[str], unhashed: dict) -> bool:
+    try:
+        external_path(artifact.uri, roots, artifact.node_id)
+    except errors.PermissionDenied as e:
+        unhashed[artifact.node_id] = str(e)
+        return False
+    except errors.NotFound:
+        pass  # hashed below: gone bytes are a finding
+    return True
+
+
+def verified_path(engine: Engine, artifact, roots: Sequence[str]) -> Path:
     """The local path of an external artifact's bytes, after checking them against its fingerprint.
 
     Raises:
@@ -115,6 +129,7 @@ def verified_path(engine: Engine, artifact) -> Path:
     path = local_uri_path(artifact.uri)
     if path is None:
         raise errors.FailedPrecondition(f"{artifact.node_id}: bytes at {artifact.uri!r} are not on a local file system")
+    external_path(artifact.uri, roots, artifact.node_id)  # PermissionDenied outside the read roots
     before = recorded(engine, [artifact.id]).get(artifact.id)
     if before is None:
         raise errors.FailedPrecondition(f"{artifact.node_id} had no bytes at {artifact.uri} when it was indexed")

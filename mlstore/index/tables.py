@@ -175,4 +175,14 @@ fingerprint = Table(
     Column("created_ms", BigInteger, nullable=False),
 )
 
+store_source = Table(
+    "mlstore_store_source",
+    metadata,
+    # Which MLMD database the index derives from (migration 0006, mlstore/index/source.py).
+    Column("key", String(32), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("description", String(255), nullable=False),
+    Column("recorded_ms", BigInteger, nullable=False),
+)
+
 from mlstore.index import gc_tables as _gc_tables  # noqa: E402,F401 - registers gc tables on `metadata`

@@ -128,7 +128,7 @@ def build_server(backend: Backend, options: ServeOptions) -> tuple[grpc.Server, 
         maximum_concurrent_rpcs=options.workers * 8,
     )
     servicers = (LineageService(backend), ArtifactService(backend), ModelService(backend),
-                 GateService(backend), IngestService(backend), StoreService(backend, limit))
+                 GateService(backend), IngestService(backend), StoreService(backend, limit, options.tokens))
     names = []
     for (module, name, add), servicer in zip(_SERVICES, servicers):
         add(servicer, server)

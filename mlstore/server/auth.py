@@ -11,13 +11,18 @@ environment variable (same YAML, inline)::
 Scopes nest: ``admin`` implies ``write``, ``write`` implies ``read``. Every mlstore
 RPC needs ``read`` except IngestService/LogExecution (``write``). gRPC health checks
 are open (load balancers probe them without credentials). Clients send
-``authorization: Bearer <token>`` metadata.
+``authorization: Bearer <token>`` metadata, exactly: the scheme spelled ``Bearer``, one
+space, and the token (RFC 6750 characters), nothing around it.
+
+Auth fails closed: a tokens file (or ``$MLSTORE_SERVER_TOKENS``) that is empty,
+unreadable or lists no token is a startup error, never an open server.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -34,6 +39,9 @@ ENV_VAR = "MLSTORE_SERVER_TOKENS"
 #: Methods that need more than ``read``; the rest of mlstore.v1 needs ``read``.
 METHOD_SCOPES = {"/mlstore.v1.IngestService/LogExecution": "write"}
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
+
+#: ``Bearer <b64token>`` (RFC 6750 section 2.1), nothing before or after.
+_BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)")
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,15 @@ def parse_tokens(text: str, source: str) -> TokenTable:
         InvalidArgument: malformed YAML, unknown scope, empty token.
     """
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise errors.InvalidArgument(f"{source}: not valid YAML ({e.__class__.__name__})") from None
+    if data is None:
+        raise errors.InvalidArgument(f"{source}: empty token table; a server started with tokens needs at least "
+                                     "one (to serve without auth on 127.0.0.1, pass no --tokens)")
     table = data.get("tokens", data) if isinstance(data, dict) else None
+    if isinstance(data, dict) and table is None:
+        table = {}  # "tokens:" with nothing under it: no tokens (refused below)
     if not isinstance(table, dict):
         raise errors.InvalidArgument(f"{source}: expected a mapping 'tokens: {{TOKEN: {{name, scopes}}}}'")
     entries = {}
@@ -89,6 +102,9 @@ def parse_tokens(text: str, source: str) -> TokenTable:
         implied = frozenset().union(*(_IMPLIED[s] for s in scopes))
         name = spec.get("name", "token") if isinstance(spec, dict) else "token"
         entries[token] = Principal(str(name), implied)
+    if not entries:
+        raise errors.InvalidArgument(f"{source}: no tokens in the token table; a server started with tokens needs "
+                                     "at least one (to serve without auth on 127.0.0.1, pass no --tokens)")
     return TokenTable(entries)
 
 
@@ -102,9 +118,13 @@ def load_tokens(path: str | None) -> TokenTable | None:
         file = Path(path)
         if not file.is_file():
             raise errors.NotFound(f"tokens file {path} does not exist")
-        return parse_tokens(file.read_text(encoding="utf-8"), path)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise errors.InvalidArgument(f"tokens file {path} cannot be read: {e.__class__.__name__}") from None
+        return parse_tokens(text, path)
     text = os.environ.get(ENV_VAR)
-    return parse_tokens(text, ENV_VAR) if text else None
+    return None if text is None else parse_tokens(text, ENV_VAR)
 
 
 def required_scope(method: str) -> str | None:
@@ -114,14 +134,28 @@ def required_scope(method: str) -> str | None:
     return METHOD_SCOPES.get(method, "read")
 
 
-def _bearer(metadata) -> str | None:
-    for key, value in metadata or ():
-        if key == "authorization":
-            if isinstance(value, bytes):
-                return None
-            scheme, _, token = value.partition(" ")
-            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return None
+def bearer(metadata) -> str | None:
+    """The token of the one ``authorization: Bearer <token>`` header (None when absent or malformed)."""
+    values = [value for key, value in metadata or () if key == "authorization"]
+    if len(values) != 1 or not isinstance(values[0], str):
+        return None
+    match = _BEARER.fullmatch(values[0])
+    return match.group(1) if match else None
+
+
+def principal_of(tokens: TokenTable | None, metadata) -> Principal:
+    """Who is calling (everyone is everything on a server without tokens).
+
+    Raises:
+        Unauthenticated: no valid token.
+    """
+    if tokens is None:
+        return Principal("", frozenset(SCOPES))
+    token = bearer(metadata)
+    principal = tokens.lookup(token) if token is not None else None
+    if principal is None:
+        raise errors.Unauthenticated("missing, malformed or unknown bearer token")
+    return principal
 
 
 def _denied(handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
@@ -159,7 +193,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         scope = required_scope(handler_call_details.method)
         if scope is None:
             return handler
-        token = _bearer(handler_call_details.invocation_metadata)
+        token = bearer(handler_call_details.invocation_metadata)
         if token is None:
             return _denied(handler, grpc.StatusCode.UNAUTHENTICATED,
                            "missing bearer token: send 'authorization: Bearer <token>' (MLSTORE_TOKEN)")

@@ -10,6 +10,7 @@ import mlstore
 from mlstore import errors
 from mlstore.index import migrate
 from mlstore.server import convert, lineage_columns
+from mlstore.server.auth import SCOPES, principal_of
 from mlstore.server.backend import Backend, page_size
 from mlstore.server.status import check_deadline, rpc, stream_rpc
 from mlstore.v1 import artifact_service_pb2 as apb
@@ -154,9 +155,19 @@ class ArtifactService(agrpc.ArtifactServiceServicer):
 
 
 class StoreService(sgrpc.StoreServiceServicer):
-    def __init__(self, backend: Backend, max_message_bytes: int):
+    def __init__(self, backend: Backend, max_message_bytes: int, tokens=None):
         self.backend = backend
         self.max_message_bytes = max_message_bytes
+        self.tokens = tokens
+
+    @rpc
+    def CheckAccess(self, request, context):
+        if request.scope not in SCOPES:
+            raise errors.InvalidArgument(f"scope must be one of {list(SCOPES)}, not {request.scope[:40]!r}")
+        principal = principal_of(self.tokens, context.invocation_metadata())
+        if request.scope not in principal.scopes:
+            raise errors.PermissionDenied(f"token {principal.name!r} lacks the {request.scope!r} scope")
+        return spb.CheckAccessResponse(principal=principal.name, scopes=sorted(principal.scopes))
 
     @rpc
     def GetStoreInfo(self, request, context):

@@ -28,9 +28,17 @@ _ERROR_BY_CODE: dict[grpc.StatusCode, type[errors.MlstoreError]] = {
     grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
     grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
     grpc.StatusCode.DATA_LOSS: errors.IntegrityError,
-    grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: errors.DeadlineExceeded,
     grpc.StatusCode.RESOURCE_EXHAUSTED: errors.InvalidArgument,
+    grpc.StatusCode.ABORTED: errors.Aborted,
+    grpc.StatusCode.CANCELLED: errors.Cancelled,
+    grpc.StatusCode.UNIMPLEMENTED: errors.Unimplemented,
+    grpc.StatusCode.INTERNAL: errors.BackendError,
 }
+
+#: What a failed TLS handshake says, client side (wrong or missing CA, plaintext to TLS).
+TLS_NOT_TRUSTED = "TLS: certificate not trusted (set MLSTORE_TLS_CA)"
+_TLS_SIGNS = ("ssl", "handshake", "certificate", "socket closed", "tls")
 
 #: Server side: trailing-metadata key naming the exact error class (e.g. AmbiguousReference),
 #: so the client can raise the subclass, not just the class of the status code.
@@ -109,14 +117,21 @@ def check_deadline(context: grpc.ServicerContext, what: str) -> None:
         context.abort(grpc.StatusCode.CANCELLED, f"client cancelled while {what}")
 
 
-def raise_for(error: grpc.RpcError, target: str) -> None:
+def raise_for(error: grpc.RpcError, target: str, tls: bool = False) -> None:
     """Raises the typed mlstore error for a failed call (client side).
+
+    A connection refused in the TLS handshake says so (:data:`TLS_NOT_TRUSTED`) instead of
+    gRPC's "Socket closed"; without TLS configured, the hint is appended.
 
     Raises:
         MlstoreError: always; the subclass named by the server when it sent one.
     """
     code = error.code()
     message = error.details() or code.name
+    if code == grpc.StatusCode.UNAVAILABLE and any(sign in message.lower() for sign in _TLS_SIGNS):
+        if tls:
+            raise errors.Unavailable(f"{TLS_NOT_TRUSTED}: mlstore server at {target}: {message}") from None
+        message = f"{message} (if the server uses TLS: {TLS_NOT_TRUSTED})"
     named = dict(error.trailing_metadata() or ()).get(ERROR_CLASS_KEY)
     error_class = getattr(errors, named, None) if named in errors.__all__ else None
     if error_class is None:

@@ -1,6 +1,7 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -33,3 +34,17 @@ class GetNewestExecutionIdResponse(_message.Message):
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     execution_id: int
     def __init__(self, execution_id: _Optional[int] = ...) -> None: ...
+
+class CheckAccessRequest(_message.Message):
+    __slots__ = ("scope",)
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    def __init__(self, scope: _Optional[str] = ...) -> None: ...
+
+class CheckAccessResponse(_message.Message):
+    __slots__ = ("principal", "scopes")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    principal: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, principal: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -24,6 +24,11 @@ class StoreServiceStub(object):
                 request_serializer=mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdRequest.SerializeToString,
                 response_deserializer=mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdResponse.FromString,
                 )
+        self.CheckAccess = channel.unary_unary(
+                '/mlstore.v1.StoreService/CheckAccess',
+                request_serializer=mlstore_dot_v1_dot_store__service__pb2.CheckAccessRequest.SerializeToString,
+                response_deserializer=mlstore_dot_v1_dot_store__service__pb2.CheckAccessResponse.FromString,
+                )
 
 
 class StoreServiceServicer(object):
@@ -42,6 +47,14 @@ class StoreServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckAccess(self, request, context):
+        """Whether the caller's token has `scope` ("read", "write", "admin"): PERMISSION_DENIED
+        when not. Clients ask before writing bytes into the shared artifact root.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -54,6 +67,11 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     servicer.GetNewestExecutionId,
                     request_deserializer=mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdRequest.FromString,
                     response_serializer=mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdResponse.SerializeToString,
+            ),
+            'CheckAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckAccess,
+                    request_deserializer=mlstore_dot_v1_dot_store__service__pb2.CheckAccessRequest.FromString,
+                    response_serializer=mlstore_dot_v1_dot_store__service__pb2.CheckAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -96,5 +114,22 @@ class StoreService(object):
         return grpc.experimental.unary_unary(request, target, '/mlstore.v1.StoreService/GetNewestExecutionId',
             mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdRequest.SerializeToString,
             mlstore_dot_v1_dot_store__service__pb2.GetNewestExecutionIdResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CheckAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlstore.v1.StoreService/CheckAccess',
+            mlstore_dot_v1_dot_store__service__pb2.CheckAccessRequest.SerializeToString,
+            mlstore_dot_v1_dot_store__service__pb2.CheckAccessResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
