@@ -121,22 +121,24 @@ def _readable(artifact, roots: Sequence[str], unhashed: dict) -> bool:
 def verified_path(engine: Engine, artifact, roots: Sequence[str]) -> Path:
     """The local path of an external artifact's bytes, after checking them against its fingerprint.
 
+    Bytes that had no fingerprint yet (missing when the artifact was indexed) are
+    fingerprinted now, on first use, and checked against that from then on.
+
     Raises:
-        NotFound: the bytes are gone. IntegrityError: they changed since they were indexed.
-        FailedPrecondition: there was nothing to fingerprint when it was indexed, or the
-            bytes are not on a local file system.
+        NotFound: the bytes are gone. IntegrityError: they changed since they were fingerprinted.
+        PermissionDenied: the uri is outside the store's read roots.
     """
-    path = local_uri_path(artifact.uri)
-    if path is None:
-        raise errors.FailedPrecondition(f"{artifact.node_id}: bytes at {artifact.uri!r} are not on a local file system")
-    external_path(artifact.uri, roots, artifact.node_id)  # PermissionDenied outside the read roots
+    path = external_path(artifact.uri, roots, artifact.node_id)  # PermissionDenied / NotFound
+    now = take(artifact.id, str(path))
+    if now is None:
+        raise errors.NotFound(f"{artifact.node_id}: no bytes at {artifact.uri}")
     before = recorded(engine, [artifact.id]).get(artifact.id)
     if before is None:
-        raise errors.FailedPrecondition(f"{artifact.node_id} had no bytes at {artifact.uri} when it was indexed")
-    now = take(artifact.id, artifact.uri)
-    if now is None:
-        raise errors.NotFound(f"{artifact.node_id}: its bytes at {artifact.uri} are gone")
-    if now.digest != before.digest:
-        raise errors.IntegrityError(f"{artifact.node_id}: the bytes at {artifact.uri} changed since they were indexed "
-                                    f"(now {now.digest[:19]}, were {before.digest[:19]})")
+        with engine.connect() as connection:
+            indexed = connection.scalar(select(t.artifact.c.id).where(t.artifact.c.id == artifact.id)) is not None
+        if indexed:
+            record(engine, [(artifact.id, str(path))])
+    elif now.digest != before.digest:
+        raise errors.IntegrityError(f"{artifact.node_id}: the bytes at {artifact.uri} changed since they were "
+                                    f"fingerprinted (now {now.digest[:19]}, were {before.digest[:19]})")
     return path

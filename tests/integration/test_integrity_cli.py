@@ -118,7 +118,7 @@ def test_a_name_with_a_newline_is_stored_read_back_and_verified(sqlite_store_uri
         assert sorted(p.name for p in path.iterdir()) == sorted(["a\nb.txt", "c\rd.txt", "e\x0cf.txt", "g\u2028h.txt"])
         assert (path / "a\nb.txt").read_text() == "a\nb.txt"
     proc = _cli("verify", "--store", sqlite_store_uri)
-    assert proc.returncode == 0 and "1 artifacts verified" in proc.stdout, proc.stderr
+    assert proc.returncode == 0 and "1 artifacts hashed, 1 verified" in proc.stdout, proc.stderr
 
 
 def test_a_grpc_handle_with_a_local_store_is_refused(sqlite_store_uri, tmp_path):

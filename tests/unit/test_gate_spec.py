@@ -62,7 +62,7 @@ def test_default_slices_is_overall_and_digest_is_canonical(tmp_path):
 
 @pytest.mark.parametrize("text, expected", [
     ("version: 1\nmetrics: [\n", "malformed YAML (line"),
-    ("version: 1\nmetrics:\n  - name: auc\n    lower_bound: 0.5\n", "metrics[0].name (line 3): unknown metric 'auc'"),
+    ("version: 1\nmetrics:\n  - name: aucc\n    lower_bound: 0.5\n", "metrics[0].name (line 3): unknown metric 'aucc'"),
     ("version: 1\nmetrics:\n  - name: auc_roc\n    lower_bond: 0.5\n", "metrics[0].lower_bond (line 4): unknown key"),
     ("version: 1\nmetrics:\n  - name: auc_roc\n    lower_bound: high\n",
      "metrics[0].lower_bound (line 4): expected a number, got 'high'"),

@@ -1,0 +1,184 @@
+"""Attaching mlstore to a TFX-shaped store, and its queries there, against raw MLMD and a native store.
+
+    .venv/bin/python benchmarks/gen_tfx_store.py --out /tmp/tfx10k --days 10000
+    .venv/bin/python benchmarks/bench_tfx_attach.py --tfx /tmp/tfx10k/metadata.sqlite --days 10000
+
+Timed, in this process:
+
+* **first attach**: ``mlstore.open(metadata.sqlite)`` on a store mlstore has never seen
+  (the whole index is built from TFX's records: pipeline contexts, class-path types,
+  TFMA files, fingerprints of the bytes); then a second open (nothing new).
+* on the TFX store: full upstream lineage of the newest model, the metric series
+  (``binary_accuracy`` on Overall, every model) and the latest blessed model, with raw
+  MLMD answering the same question in the same process (TFX's latest-blessed rule:
+  the newest Model with a ``blessed == 1`` ModelBlessing; lineage by
+  ``get_lineage_subgraph``);
+* the same three queries on a native mlstore store of ``--days`` days written by
+  ``bench_core``'s daily workload (``--native`` reuses one).
+* **follow latency**: an execution another MLMD client finishes, until the index of a
+  store following every 2 s has it.
+
+Prints one JSON document with figures and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import mlstore  # noqa: E402
+
+PIPELINE = "flights_tfx"
+
+
+def timed(fn, repeat: int = 5) -> tuple[float, object]:
+    """Median seconds of ``repeat`` calls, and the last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def raw_store(path: Path) -> metadata_store.MetadataStore:
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri = str(path)
+    config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE
+    return metadata_store.MetadataStore(config)
+
+
+def raw_latest_blessed(raw) -> int:
+    """TFX's LatestBlessedModelStrategy over raw MLMD: the newest Model with a blessed blessing."""
+    blessed = {b.custom_properties["current_model_id"].int_value for b in raw.get_artifacts_by_type("ModelBlessing")
+               if b.custom_properties["blessed"].int_value == 1}
+    return max(blessed)
+
+
+def raw_lineage(raw, model_id: int) -> int:
+    options = metadata_store.LineageSubgraphQueryOptions(
+        starting_artifacts=metadata_store.ListOptions(filter_query=f"id = {model_id}"), max_num_hops=100,
+        direction=metadata_store.LineageSubgraphQueryOptions.UPSTREAM)
+    graph = raw.get_lineage_subgraph(options)
+    return len(graph.artifacts) + len(graph.executions)
+
+
+def queries(store, pipeline: str, metric: str) -> dict:
+    newest = store.artifacts(type="Model", pipeline=pipeline, order="desc", limit=1)[0]
+    lineage_s, graph = timed(lambda: store.lineage(newest, direction="up"))
+    series_s, series = timed(lambda: store.metric_series(pipeline, metric, "Overall"))
+    latest_s, latest = timed(lambda: store.latest_blessed(pipeline))
+    return {"newest_model": newest.id, "lineage_s": lineage_s, "lineage_nodes": len(graph.nodes),
+            "series_s": series_s, "series_points": len(series), "latest_blessed_s": latest_s,
+            "latest_blessed": latest.id if latest else None}
+
+
+def follow_latency(mlmd_file: Path, rounds: int = 5) -> list[float]:
+    """Seconds from another client's COMPLETE execution to the following index having it."""
+    store = mlstore.open(str(mlmd_file))
+    follower = store.follow(2.0)
+    raw = raw_store(mlmd_file)
+    type_id = raw.get_execution_type("tfx.components.statistics_gen.component.StatisticsGen").id
+    [context] = [c for c in raw.get_contexts_by_type("pipeline") if c.name == PIPELINE]
+    out = []
+    try:
+        for _ in range(rounds):
+            [execution_id] = raw.put_executions([pb.Execution(type_id=type_id, last_known_state=pb.Execution.COMPLETE)])
+            raw.put_attributions_and_associations([], [pb.Association(context_id=context.id,
+                                                                       execution_id=execution_id)])
+            start = time.perf_counter()
+            while True:
+                try:
+                    store.execution(execution_id)
+                    break
+                except mlstore.errors.NotFound:
+                    time.sleep(0.05)
+            out.append(time.perf_counter() - start)
+    finally:
+        follower.stop()
+        store.close()
+    return out
+
+
+def native_store(days: int, path: Path | None) -> Path:
+    from bench_core import log_day_mlstore_batch  # noqa: PLC0415
+
+    if path is not None and path.exists():
+        return path
+    path = path or Path(tempfile.mkdtemp(prefix="mlstore-native-")) / "store"
+    store = mlstore.open(str(path))
+    source = Path(tempfile.mkdtemp()) / "blob.txt"
+    source.write_text("x")
+    blob = store.blobs.publish(source)
+    prev = None
+    for day in range(1, days + 1):
+        prev = log_day_mlstore_batch(store, blob, 20_000_000 + day, prev)
+    store.close()
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tfx", type=Path, required=True, help="metadata.sqlite of gen_tfx_store.py")
+    parser.add_argument("--days", type=int, default=10_000, help="days of the native store to compare with")
+    parser.add_argument("--native", type=Path, default=None, help="reuse this native store directory")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="mlstore-tfx-attach-"))
+    mlmd_file = work / "metadata.sqlite"
+    shutil.copy(args.tfx, mlmd_file)  # a private copy: the index goes beside it
+    start = time.perf_counter()
+    store = mlstore.open(str(mlmd_file))
+    first_attach_s = time.perf_counter() - start
+    executions = len(store.executions())
+    store.close()
+    start = time.perf_counter()
+    store = mlstore.open(str(mlmd_file))
+    second_open_s = time.perf_counter() - start
+    tfx = queries(store, PIPELINE, "binary_accuracy")
+    store.close()
+
+    raw = raw_store(mlmd_file)
+    raw_latest_s, raw_latest = timed(lambda: raw_latest_blessed(raw))
+    raw_lineage_s, raw_nodes = timed(lambda: raw_lineage(raw, tfx["newest_model"]), repeat=3)
+    assert raw_latest == tfx["latest_blessed"], (raw_latest, tfx["latest_blessed"])
+
+    native_path = native_store(args.days, args.native)
+    native_s = mlstore.open(str(native_path))
+    native = queries(native_s, "bench", "auc_roc")
+    native_s.close()
+
+    latency = follow_latency(mlmd_file)
+    report = {
+        "tfx_store": {"executions": executions, "first_attach_s": round(first_attach_s, 2),
+                      "second_open_s": round(second_open_s, 3), **tfx},
+        "raw_mlmd": {"latest_blessed_s": raw_latest_s, "lineage_s": raw_lineage_s, "lineage_nodes": raw_nodes},
+        "native": {"store": str(native_path), **native},
+        "ratios": {
+            "tfx/native lineage": tfx["lineage_s"] / native["lineage_s"],
+            "tfx/native series": tfx["series_s"] / native["series_s"],
+            "tfx/native latest_blessed": tfx["latest_blessed_s"] / native["latest_blessed_s"],
+            "raw/mlstore latest_blessed (tfx store)": raw_latest_s / tfx["latest_blessed_s"],
+            "raw/mlstore lineage (tfx store)": raw_lineage_s / tfx["lineage_s"],
+        },
+        "follow_latency_s": {"median": statistics.median(latency), "max": max(latency), "interval_s": 2.0},
+    }
+    print(json.dumps(report, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    threading.excepthook = lambda hook: print(f"thread error: {hook.exc_value}", file=sys.stderr)
+    main()
