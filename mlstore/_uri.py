@@ -59,6 +59,10 @@ class StoreLocation:
     mlmd_file: Path | None = None
     attached: bool = False
 
+    def __post_init__(self) -> None:
+        if self.directory is not None and self.mlmd_file is None:  # an embedded store keeps MLMD inside
+            object.__setattr__(self, "mlmd_file", self.directory / "mlmd.sqlite")
+
 
 def resolve_uri(uri: str | None) -> str:
     """Returns ``uri``, else ``$MLSTORE_URI``, else the default ``./.mlstore``."""

@@ -9,7 +9,6 @@ import click
 
 from mlstore import errors
 from mlstore.cli._common import Context, stdout, store_options
-from mlstore.tfx.layout import serving_model_path
 from mlstore.warmstart.from_store import POLICY_HELP, requirement_of_model, select_warm_start
 from mlstore.warmstart.policies import Selection
 
@@ -50,10 +49,7 @@ def warm_start(ctx: Context, pipeline: str, policy: str, as_of: str | None, comp
         selection = store.select_warm_start(pipeline, policy, **arguments)
     else:
         selection = select_warm_start(store, pipeline, policy, **arguments)
-    serving = None
-    if selection.ok and not remote:  # where the bytes are: the serving SavedModel (TFX's Format-Serving/)
-        serving = str(serving_model_path(store.local_path(selection.chosen.model_id)))
-    ctx.emit({**_payload(selection), "serving_savedmodel": serving}, lambda: _print(selection, serving))
+    ctx.emit(_payload(selection), lambda: _print(selection))
     if not selection.ok:
         raise errors.CheckFailed(_summary(selection))
 
@@ -84,11 +80,9 @@ def _payload(selection: Selection) -> dict:
     }
 
 
-def _print(selection: Selection, serving: str | None = None) -> None:
+def _print(selection: Selection) -> None:
     if selection.chosen is not None:
         stdout.print(f"[bold]base model[/bold]: {selection.chosen.model_id}")
-    if serving:
-        stdout.print(f"serving SavedModel: {serving}", markup=False)
     stdout.print(selection.explanation, markup=False)
     if selection.skipped:
         stdout.print(f"skipped ({len(selection.skipped)}):")

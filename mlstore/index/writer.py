@@ -178,6 +178,8 @@ def _derived_rows(batch: IndexBatch) -> tuple[list[dict], list[dict]]:
         inputs = {role_of(e): e.artifact_id for e in events if e.type in tfx.READ}
         produced = [e for e in events if e.type in tfx.PRODUCED]
         for ev in produced:
+            if batch.new_artifact_ids is not None and ev.artifact_id not in batch.new_artifact_ids:
+                continue  # an output reused by a cache hit: its rows exist since it was first indexed
             art = batch.artifacts.get(ev.artifact_id)
             if art is None:
                 continue

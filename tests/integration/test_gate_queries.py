@@ -94,4 +94,4 @@ def test_gate_decision_reads_each_node_once(store, tmp_path):
 def test_parsed_specs_are_cached_by_text():
     assert parse_gate_spec(SPEC) is parse_gate_spec(SPEC)
     with pytest.raises(errors.InvalidArgument, match="unknown metric"):
-        parse_gate_spec(SPEC.replace("auc_roc", "auc"))
+        parse_gate_spec(SPEC.replace("auc_roc", "aucc"))

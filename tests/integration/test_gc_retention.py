@@ -26,6 +26,11 @@ DAYS, KEEP_DAYS = 60, 7
 MLSTORE = str(Path(sys.executable).with_name("mlstore"))
 
 
+def _prop(artifact, key: str):
+    """An MLMD (type or custom) property: on TFX-named types mlstore's fields are custom properties."""
+    return artifact.properties[key] if key in artifact.properties else artifact.custom_properties[key]
+
+
 def mlstore_cli(*args: str) -> subprocess.CompletedProcess:
     """Runs the installed ``mlstore`` command. A subprocess, not in-process: MLMD's SQLite
     and Python's sqlite3 must not both hold the same database file in one process."""
@@ -56,11 +61,11 @@ def expected_kept(store) -> set[int]:
     names = {t.id: t.name for t in raw.get_artifact_types()}
     arts = {a.id: a for a in raw.get_artifacts()}
     type_of = {i: names[a.type_id] for i, a in arts.items()}
-    newest = max(a.properties["span"].int_value for a in arts.values())
-    kept = {i for i, a in arts.items() if a.properties["span"].int_value > newest - KEEP_DAYS}
+    newest = max(_prop(a, "span").int_value for a in arts.values())
+    kept = {i for i, a in arts.items() if _prop(a, "span").int_value > newest - KEEP_DAYS}
     for i, a in arts.items():
-        if type_of[i] == "ModelBlessing" and a.properties["blessed"].int_value == 1:
-            kept |= {i, a.properties["current_model_id"].int_value}
+        if type_of[i] == "ModelBlessing" and _prop(a, "blessed").int_value == 1:
+            kept |= {i, _prop(a, "current_model_id").int_value}
         if type_of[i] == "PushedModel":
             kept.add(i)
             kept |= {m for m in _inputs_of_producer(raw, i) if type_of[m] == "Model"}
@@ -148,7 +153,7 @@ def test_deleted_records_keep_their_properties_and_shared_blobs_survive(collecte
     deleted = store.artifacts(state="DELETED")
     assert {a.id for a in deleted} == {a.id for a in collected["dry"].plan.reclaim}
     [proto] = store.metadata.raw.get_artifacts_by_id([deleted[0].id])
-    assert proto.state == pb.Artifact.DELETED and proto.properties["digest"].string_value == deleted[0].digest
+    assert proto.state == pb.Artifact.DELETED and _prop(proto, "digest").string_value == deleted[0].digest
     examples = {a.span: a for a in store.artifacts(type="Examples")}
     assert examples[3].state == "DELETED" and examples[58].state == "LIVE"
     assert examples[3].digest == examples[58].digest and store.blobs.exists(examples[58].digest)
