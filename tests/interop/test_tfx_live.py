@@ -144,6 +144,73 @@ def shared(tmp_path_factory, tfx_python) -> dict:
     return {"out": out, "db": out / "metadata.sqlite", "tfx_types": type_snapshot(out / "metadata.sqlite")}
 
 
+# --------------------------------------------------------------------------- control
+
+
+def write_tfx_native_model(db: Path, model_dir: Path, pipeline: str = PIPELINE) -> tuple[int, int]:
+    """Records ``model_dir`` as a blessed Model the way RECORDS.md says TFX reads one.
+
+    Raw ml_metadata, no mlstore: TFX's own ``Model``/``ModelBlessing`` types, custom
+    properties ``tfx_version``, ``blessed``, ``current_model_id``, the SavedModel under
+    ``<uri>/Format-Serving``, both artifacts OUTPUTs of executions associated with the
+    ``pipeline`` context.
+    """
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri = str(db)
+    store = metadata_store.MetadataStore(config)
+    context = store.get_context_by_type_and_name("pipeline", pipeline)
+    exec_type = store.put_execution_type(pb.ExecutionType(name="external.ModelWriter"))
+    uri = db.parent / "external" / uuid.uuid4().hex
+    shutil.copytree(model_dir, uri / "Format-Serving")
+    model = pb.Artifact(type_id=store.get_artifact_type("Model").id, uri=str(uri), state=pb.Artifact.LIVE)
+    model.custom_properties["tfx_version"].string_value = "1.16.0"
+    out = pb.Event(type=pb.Event.OUTPUT)
+    out.path.steps.add().key = "model"
+    out.path.steps.add().index = 0
+    _, (model_id,), _ = store.put_execution(
+        pb.Execution(type_id=exec_type, last_known_state=pb.Execution.COMPLETE), [(model, out)], [context])
+    blessing_uri = db.parent / "external" / uuid.uuid4().hex
+    blessing_uri.mkdir(parents=True)
+    (blessing_uri / "BLESSED").write_text("")
+    blessing = pb.Artifact(type_id=store.get_artifact_type("ModelBlessing").id, uri=str(blessing_uri),
+                           state=pb.Artifact.LIVE)
+    blessing.custom_properties["blessed"].int_value = 1
+    blessing.custom_properties["current_model_id"].int_value = model_id
+    out_b = pb.Event(type=pb.Event.OUTPUT)
+    out_b.path.steps.add().key = "blessing"
+    out_b.path.steps.add().index = 0
+    _, (blessing_id,), _ = store.put_execution(
+        pb.Execution(type_id=exec_type, last_known_state=pb.Execution.COMPLETE), [(blessing, out_b)], [context])
+    return model_id, blessing_id
+
+
+def test_control_tfx_pushes_a_model_recorded_as_records_md_says(tfx_store, tfx_python, tmp_path):
+    """Without mlstore: a Model/ModelBlessing written with raw ml_metadata exactly as
+    RECORDS.md section 8 prescribes is what TFX's Resolver + Pusher pick and push. Tells a
+    broken harness (this fails) from mlstore's writes not being TFX-native ((b) fails)."""
+    db = tfx_store
+    raw = mlmd(db)
+    newest_tfx = max(raw.get_artifacts_by_type("Model"), key=lambda m: m.id)
+    model_dir = tmp_path / "model"
+    shutil.copytree(Path(newest_tfx.uri) / "Format-Serving", model_dir)
+    marker = uuid.uuid4().hex
+    (model_dir / "assets" / "control_marker.txt").write_text(marker)
+    types_before = type_snapshot(db)
+    model_id, blessing_id = write_tfx_native_model(db, model_dir)
+    assert_types_unchanged(types_before, type_snapshot(db))
+
+    run_tfx(tfx_python, db.parent, "--mode", "push")
+
+    raw = mlmd(db)
+    pusher = newest_execution(raw, PUSHER)
+    assert events_by_key(raw, pusher, pb.Event.INPUT) == {"model": model_id, "model_blessing": blessing_id}
+    (pushed,) = raw.get_artifacts_by_id([events_by_key(raw, pusher, pb.Event.OUTPUT)["pushed_model"]])
+    assert custom(pushed, "pushed") == 1
+    destination = Path(custom(pushed, "pushed_destination"))
+    assert tree(destination) == tree(model_dir)
+    assert (destination / "assets" / "control_marker.txt").read_text() == marker
+
+
 # --------------------------------------------------------------------------- (a)
 
 
