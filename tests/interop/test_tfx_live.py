@@ -1,7 +1,8 @@
 """The live round trip with real TFX 1.16 on one MLMD file (issue 13).
 
-(a) TFX writes two daily runs -> mlstore reads them (pipeline, models, latest blessed)
-    without changing any of TFX's types;
+(a) TFX writes a daily run on top of a copy of the real-TFX fixture (three earlier runs)
+    -> mlstore reads the store (pipeline, models, latest blessed) without changing any of
+    TFX's types;
 (b) mlstore writes a model and its blessing into that store through the SDK -> a TFX
     ``--mode push`` run (latest-blessed Resolver -> Pusher) pushes exactly mlstore's
     model;
@@ -13,7 +14,7 @@ TFX runs in its own venv (``$MLSTORE_TFX_VENV``, built by ``.ci/tfx_venv.sh``) t
 ``tests/tfx/flights_tfx_pipeline.py``. Every step checks TFX's exit status AND what TFX
 recorded in MLMD (read here with ml_metadata, independently of mlstore): LocalDagRunner
 can exit 0 after a Resolver failed. The three tests share one store and run in order;
-about 8 minutes in all.
+four TFX runs (two daily, two push-only), about 5 minutes on an idle 2-core machine.
 """
 
 from __future__ import annotations
@@ -137,10 +138,12 @@ def tree(directory: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory, tfx_python) -> dict:
-    """Two TFX daily runs (spans 10 and 11) into a fresh directory; state shared by (a)-(c)."""
-    out = tmp_path_factory.mktemp("tfx_live")
+    """The store (a)-(c) share: a copy of the real-TFX fixture (3 runs) plus one live TFX
+    daily run (span 10) written now, by the TFX venv, on top of it."""
+    from tests.tfx_fixture import copy_tfx_fixture
+
+    out = copy_tfx_fixture(tmp_path_factory.mktemp("tfx_live"))
     run_tfx(tfx_python, out, "--span", "10")
-    run_tfx(tfx_python, out, "--span", "11")
     return {"out": out, "db": out / "metadata.sqlite", "tfx_types": type_snapshot(out / "metadata.sqlite")}
 
 
@@ -220,7 +223,7 @@ def test_a_mlstore_reads_the_tfx_store(shared):
     db = shared["db"]
     raw = mlmd(db)
     tfx_models = sorted(m.id for m in raw.get_artifacts_by_type("Model"))
-    assert len(tfx_models) == 2
+    assert len(tfx_models) == 4  # the fixture's 3 and the live run's
     expected = latest_blessed_by_tfx_rule(raw)
     assert expected is not None, "neither TFX run was blessed: the test setup is broken"
 
