@@ -7,7 +7,8 @@ absolute paths, so :func:`copy_tfx_fixture` copies it and rewrites, in the COPY'
 to the copy's location: artifact uris, string custom properties (``current_model``,
 ``baseline_model``, ``pushed_destination``) and string exec properties (``input_base``,
 ``module_path``, ``push_destination``). Files inside the artifacts (TFMA's
-``eval_config.json`` ``modelLocations``) keep the original paths.
+``eval_config.json`` ``modelLocations``) keep the original paths. Empty artifact
+directories, which git does not keep, are recreated.
 """
 
 from __future__ import annotations
@@ -33,7 +34,21 @@ def copy_tfx_fixture(tmp_path: Path) -> Path:
     target = Path(tmp_path) / "tfx_flights"
     shutil.copytree(FIXTURE, target, symlinks=True)
     rewrite_paths(target / "metadata.sqlite", fixture_origin(), str(target))
+    recreate_empty_artifact_dirs(target)
     return target
+
+
+def recreate_empty_artifact_dirs(target: Path) -> None:
+    """git keeps no empty directories: TFX's empty artifact dirs (every ModelRun, the
+    PushedModel of a run that did not push) are recreated from the recorded uris."""
+    con = sqlite3.connect(target / "metadata.sqlite")
+    try:
+        uris = [u for (u,) in con.execute("SELECT uri FROM Artifact")]
+    finally:
+        con.close()
+    for uri in uris:
+        if uri.startswith(str(target) + "/"):
+            Path(uri).mkdir(parents=True, exist_ok=True)
 
 
 def rewrite_paths(db: Path, old: str, new: str) -> None:
