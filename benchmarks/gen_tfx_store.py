@@ -148,6 +148,7 @@ class Generator:
         self.next_execution = 1
         self.next_artifact = 1
         self.next_context = max(self.node_ctx.values()) + 1
+        self.made_targets: set[Path] = set()
         self.pending: dict[str, list] = {k: [] for k in (
             "executions", "artifacts", "events", "contexts", "parents", "attributions", "associations")}
         self.pending_ids = {"executions": [], "artifacts": [], "contexts": []}
@@ -251,6 +252,9 @@ class Generator:
 
         if self.files:
             for link, target in links:
+                if target not in self.made_targets:  # git keeps no empty dirs (ModelRun)
+                    (self.out / "template" / target).mkdir(parents=True, exist_ok=True)
+                    self.made_targets.add(target)
                 link.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(os.path.relpath(self.out / "template" / target, link.parent), link)
         if blessed:

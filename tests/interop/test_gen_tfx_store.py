@@ -117,6 +117,8 @@ def test_generated_values_follow_the_days(tmp_path):
     assert baselines == want
     for m in models:
         assert (Path(m.uri) / "Format-Serving" / "saved_model.pb").is_file()
+    for a in s.get_artifacts():
+        assert Path(a.uri).is_dir(), a.uri  # every uri resolves, empty ones (ModelRun) too
     ev = max(s.get_executions_by_type("tfx.components.example_gen.csv_example_gen.component.CsvExampleGen"),
              key=lambda e: e.id)
     assert json.loads(ev.custom_properties["range_config"].string_value)["static_range"]["start_span_number"] == 15
