@@ -31,6 +31,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFX 1.16 trains with Keras 2 (tf_keras)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Transform and Trainer pip-install the user module as a wheel built on the spot; it has no
+# dependencies, so no package index is needed (nothing downloads at run time).
+os.environ.setdefault("PIP_NO_INDEX", "1")
 
 PIPELINE_NAME = "flights_tfx"
 MODULE_FILE = str(Path(__file__).resolve().parent / "flights_tfx_module.py")
