@@ -84,3 +84,12 @@ def copy_store(uri: str, target) -> str:
 
     shutil.copytree(uri, target, symlinks=True)
     return str(target)
+
+
+@pytest.fixture
+def tfx_store(tmp_path):
+    """A private copy of the real-TFX fixture (tests/fixtures/tfx_flights): the path of its
+    ``metadata.sqlite``, artifact uris rewritten to the copy (tests/tfx_fixture.py)."""
+    from tests.tfx_fixture import copy_tfx_fixture
+
+    return copy_tfx_fixture(tmp_path) / "metadata.sqlite"
