@@ -55,15 +55,66 @@ def pipeline_picker(uri: str | None, ver: int) -> str | None:
     return st.sidebar.selectbox("Pipeline", names, index=index, key="pipeline")
 
 
+def spans_are_dates(spans) -> bool:
+    """True when every span reads as a date YYYYMMDD (as the flights demo's spans do)."""
+    values = [int(s) for s in pd.Series(spans).dropna()]
+    if not values:
+        return False
+    try:
+        return all(19000101 <= v <= 29991231 and pd.Timestamp(str(v)) is not None for v in values)
+    except ValueError:
+        return False
+
+
+def span_label(span, as_date: bool) -> str:
+    """A span as shown in tables and labels: ``2013-01-02`` for date spans, else ``20130102`` (no separators)."""
+    if span is None or (isinstance(span, float) and pd.isna(span)):
+        return "–"
+    value = int(span)
+    if as_date:
+        text = str(value)
+        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    return str(value)
+
+
+def with_span_axis(frame: pd.DataFrame) -> tuple[pd.DataFrame, alt.X, str]:
+    """The frame with a ``day`` column for the x axis, the axis and the tooltip field.
+
+    Date spans plot on a time axis (``day``: a datetime); other spans on an integer axis
+    without thousands separators (``day``: the span, formatted ``d``).
+    """
+    as_date = spans_are_dates(frame["span"])
+    frame = frame.assign(span_text=[span_label(s, as_date) for s in frame["span"]])
+    if as_date:
+        frame = frame.assign(day=pd.to_datetime(frame["span"].astype(int).astype(str), format="%Y%m%d"))
+        axis = alt.X("day:T", title="data day", axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30))
+    else:
+        frame = frame.assign(day=frame["span"].astype(int))
+        axis = alt.X("day:Q", title="span", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False))
+    return frame, axis, "span_text"
+
+
+def display_spans(frame: pd.DataFrame, columns=("span",)) -> pd.DataFrame:
+    """A copy of a table whose span columns read as dates (date spans) or plain integers (text)."""
+    out = frame.copy()
+    for column in columns:
+        if column in out and not out.empty:
+            as_date = spans_are_dates(out[column])
+            out[column] = [span_label(s, as_date) for s in out[column]]
+    return out
+
+
 def metric_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
     """Metric by span, one line per slice; blessed (●) and failed-gate (✕) models marked.
 
     ``frame`` columns: span, value, slice, model_id, gate ("blessed", "failed", "no gate").
-    Points are selectable (single click) under the selection name ``point``.
+    Points are selectable (single click) under the selection name ``point``. Date spans
+    plot as dates (:func:`with_span_axis`).
     """
+    frame, x_axis, span_field = with_span_axis(frame)
     pick = alt.selection_point(name="point", fields=["model_id"], on="click")
     base = alt.Chart(frame).encode(
-        x=alt.X("span:Q", title="data day (span)"),
+        x=x_axis,
         y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
         color=alt.Color("slice:N", title="slice"),
     )
@@ -72,18 +123,39 @@ def metric_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
         shape=alt.Shape("gate:N", title="gate", scale=alt.Scale(
             domain=["blessed", "failed", "no gate"], range=["circle", "cross", "triangle"])),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
-        tooltip=[alt.Tooltip("model_id:Q", title="model"), "span:Q", "slice:N",
-                 alt.Tooltip("value:Q", format=".4f"), "gate:N"],
+        tooltip=[alt.Tooltip("model_id:N", title="model"), alt.Tooltip(f"{span_field}:N", title="span"),
+                 "slice:N", alt.Tooltip("value:Q", format=".4f"), "gate:N"],
     ).add_params(pick)
     return (line + points).properties(height=420).interactive(bind_y=False)
 
 
 def bar_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
-    """One bar per slice of ``metric`` (frame columns slice, value)."""
+    """One bar per slice of ``metric``, labelled with its example count.
+
+    ``frame`` columns: slice, value and optionally examples (the slice's example count).
+    """
+    if "examples" in frame:
+        frame = frame.assign(label=[f"{s} (n={int(n)})" if pd.notna(n) else s
+                                    for s, n in zip(frame["slice"], frame["examples"])])
+    else:
+        frame = frame.assign(label=frame["slice"], examples=None)
     return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("value:Q", title=metric), y=alt.Y("slice:N", sort="-x", title=None),
-        tooltip=["slice:N", alt.Tooltip("value:Q", format=".4f")],
+        x=alt.X("value:Q", title=metric), y=alt.Y("label:N", sort="-x", title=None),
+        tooltip=["slice:N", alt.Tooltip("value:Q", format=".4f"), alt.Tooltip("examples:Q", title="examples", format="d")],
     ).properties(height=alt.Step(26))  # a fixed band per slice: every label stays readable
+
+
+def heat_map(frame: pd.DataFrame, metric: str) -> alt.Chart:
+    """Slice × day heat map of ``metric`` (frame columns slice, span, value)."""
+    frame, _, span_field = with_span_axis(frame)
+    return alt.Chart(frame).mark_rect().encode(
+        x=alt.X(f"{span_field}:O", title="data day" if span_field else "span", axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("slice:N", title=None),
+        color=alt.Color("value:Q", title=metric, scale=alt.Scale(scheme="redyellowgreen",
+                                                               reverse=metric in data.LOWER_IS_BETTER)),
+        tooltip=["slice:N", alt.Tooltip(f"{span_field}:N", title="span"), alt.Tooltip("value:Q", format=".4f"),
+                 alt.Tooltip("model_id:N", title="model")],
+    ).properties(height=alt.Step(18))
 
 
 def line_plot(frame: pd.DataFrame, x: str, y: str, title: str) -> alt.Chart:
