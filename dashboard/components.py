@@ -83,6 +83,11 @@ def with_span_axis(frame: pd.DataFrame) -> tuple[pd.DataFrame, alt.X, str]:
     Date spans plot on a time axis (``day``: a datetime); other spans on an integer axis
     without thousands separators (``day``: the span, formatted ``d``).
     """
+    if frame["span"].isna().all():  # nothing recorded a span: place points by model id
+        frame = frame.assign(span_text="–", day=frame["model_id"].astype(int))
+        return frame, alt.X("day:Q", title="model id", axis=alt.Axis(format="d"), scale=alt.Scale(zero=False)), \
+            "span_text"
+    frame = frame[frame["span"].notna()]
     as_date = spans_are_dates(frame["span"])
     frame = frame.assign(span_text=[span_label(s, as_date) for s in frame["span"]])
     if as_date:

@@ -124,7 +124,20 @@ def model_blessings(uri: str | None, ver: int, model_id: int) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def evaluation_metrics(uri: str | None, ver: int, evaluation_id: int) -> dict[str, dict[str, float]]:
-    return store().evaluation_metrics(f"artifact:{evaluation_id}")
+    """``{slice: {metric: value}}`` of an evaluation.
+
+    The metric index holds models' own evaluations only (a series point per model); a
+    baseline's evaluation on the candidate's data (role ``baseline_evaluation``) is read
+    from its ``metrics`` property instead.
+    """
+    s = store()
+    found = s.evaluation_metrics(f"artifact:{evaluation_id}")
+    if not found:
+        recorded = parse_json(s.artifact(f"artifact:{evaluation_id}").properties.get("metrics"))
+        if isinstance(recorded, dict):
+            found = {k: {m: float(v) for m, v in values.items() if isinstance(v, (int, float))}
+                     for k, values in recorded.items() if isinstance(values, dict)}
+    return found
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

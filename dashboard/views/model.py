@@ -45,8 +45,8 @@ def render() -> None:
         st.info("This model has no evaluation yet: run an Evaluator step that uses it with role `model`.")
     else:
         metrics = data.evaluation_metrics(uri, ver, ctx.evaluation_id)
-        _slices(metrics)
-        _deltas(uri, ver, pipeline, model, ctx, metrics)
+        shown = _slices(metrics)
+        _deltas(uri, ver, pipeline, model, ctx, {k: v for k, v in metrics.items() if k in shown})
         _plots(ctx.evaluation_id, list(metrics))
     _chain(uri, ver, model.id)
     _gates(ctx.blessings)
@@ -58,7 +58,8 @@ def render() -> None:
 DEFAULT_MIN_EXAMPLES = 30
 
 
-def _slices(metrics: dict[str, dict[str, float]]) -> None:
+def _slices(metrics: dict[str, dict[str, float]]) -> set[str]:
+    """The metrics table and bar chart; returns the slices shown (those with enough examples)."""
     st.subheader("Metrics per slice")
     table = pd.DataFrame.from_dict(metrics, orient="index").sort_index(key=lambda i: i != "Overall")
     table.index.name = "slice"
@@ -80,6 +81,7 @@ def _slices(metrics: dict[str, dict[str, float]]) -> None:
             bars["examples"] = table["example_count"]
         bars = bars.rename_axis("slice").reset_index()
         st.altair_chart(components.bar_chart(bars.dropna(subset=["value"]), metric), width="stretch")
+    return set(table.index)
 
 
 def _previous_model(uri, ver, pipeline: str, model) -> tuple[int, int] | None:
@@ -116,7 +118,7 @@ def _deltas(uri, ver, pipeline, model, ctx, metrics) -> None:
         deltas = data.metric_deltas(metrics, data.evaluation_metrics(uri, ver, evaluation_id))
         regressions = deltas[deltas["regression"]]
         tab.caption(f"{len(regressions)} regressions over {deltas['slice'].nunique()} slices "
-                    f"(compared with artifact:{evaluation_id})")
+                    f"(compared with artifact:{evaluation_id}; slices hidden above are left out)")
         if not regressions.empty:
             worst = regressions.reindex(regressions["delta"].abs().sort_values(ascending=False).index)
             tab.markdown("**Slices that regressed** (largest change first): " + ", ".join(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sys
 from typing import Any, Callable
 
@@ -77,6 +78,20 @@ class Context:
             text()
         elif text is not None:
             stdout.print(text)
+
+
+def invocation() -> str:
+    """How to type this command again so it works as printed (e.g. without an activated venv).
+
+    ``python -m mlstore`` gives ``<python> -m mlstore``; a script path (``.venv/bin/mlstore``)
+    is repeated as typed; a bare ``mlstore`` found on PATH stays ``mlstore``.
+    """
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "mlstore"
+    if os.path.basename(argv0) in ("__main__.py", "-m", "-c"):
+        return f"{sys.executable} -m mlstore"
+    if os.sep not in argv0:
+        return argv0 if shutil.which(argv0) else f"{sys.executable} -m mlstore"
+    return argv0
 
 
 def fail_check(message: str) -> None:
