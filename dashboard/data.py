@@ -112,14 +112,22 @@ def metric_series(uri: str | None, ver: int, pipeline: str, metric: str, slice_k
 def blessings(uri: str | None, ver: int, pipeline: str | None) -> pd.DataFrame:
     """Gate decisions, oldest first: id, model_id, baseline_id, evaluation_id, blessed, span, create_time_ms."""
     rows = [b.__dict__ for b in store().blessings(pipeline=pipeline)]
-    return pd.DataFrame(rows, columns=_BLESSING_COLUMNS)
+    return _blessing_frame(rows)
+
+
+def _blessing_frame(rows: list[dict]) -> pd.DataFrame:
+    """Blessings as a table; optional ids stay integers (``Int64``: no ``18.0``)."""
+    frame = pd.DataFrame(rows, columns=_BLESSING_COLUMNS)
+    for column in ("baseline_id", "evaluation_id", "span"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def model_blessings(uri: str | None, ver: int, model_id: int) -> pd.DataFrame:
     """One model's gate decisions, oldest first (columns as :func:`blessings`)."""
     rows = [b.__dict__ for b in store().blessings(model=f"artifact:{model_id}")]
-    return pd.DataFrame(rows, columns=_BLESSING_COLUMNS)
+    return _blessing_frame(rows)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -193,6 +201,24 @@ def lineage(uri: str | None, ver: int, ref: str, direction: str, depth: int | No
 
 
 # -- derived views ---------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def rerun_outputs(uri: str | None, ver: int, pipeline: str, newest: int = 2000) -> dict[int, int]:
+    """``{artifact id: id of the execution it re-ran}`` for outputs of ``mlstore rerun`` executions.
+
+    A rerun verifies a recorded day; its outputs are not new daily models, so pickers
+    label them and never default to them. Looks at the newest ``newest`` executions.
+    """
+    found: dict[int, int] = {}
+    for e in newest_executions(uri, ver, None, pipeline, None, newest):
+        original = e.properties.get("rerun_of")
+        if original is None:
+            continue
+        for ev in events(uri, ver, f"execution:{e.id}"):
+            if ev.is_output:
+                found[ev.artifact_id] = int(original)
+    return found
+
 
 @dataclass(frozen=True)
 class ModelContext:

@@ -13,7 +13,7 @@ def gate_chart(gates) -> alt.Chart:
     frame, x_axis, span_field = components.with_span_axis(gates)
     return alt.Chart(frame).mark_circle(size=120, opacity=0.8).encode(
         x=x_axis, y=alt.Y("outcome:N", title=None, sort=["blessed", "failed"]),
-        yOffset=alt.YOffset("id:N", legend=None),
+        yOffset=alt.YOffset("id:N"),
         color=alt.Color("outcome:N", scale=alt.Scale(domain=["blessed", "failed"], range=["#2ca02c", "#d62728"])),
         tooltip=[alt.Tooltip("id:N", title="decision"), alt.Tooltip("model_id:N", title="model"),
                  alt.Tooltip(f"{span_field}:N", title="span"), "outcome:N",

@@ -11,7 +11,8 @@ from mlstore._dashboard import components, data
 def _start_node(uri, ver, pipeline: str) -> str | None:
     wanted = st.query_params.get("node")
     if not wanted:
-        models = data.newest_artifacts(uri, ver, "Model", pipeline, 1)
+        reruns = data.rerun_outputs(uri, ver, pipeline)
+        models = [m for m in data.newest_artifacts(uri, ver, "Model", pipeline, 20) if m.id not in reruns]
         artifacts = models or data.newest_artifacts(uri, ver, None, pipeline, 1)
         if not artifacts:
             st.info(f"Pipeline **{pipeline}** has no artifacts yet.")

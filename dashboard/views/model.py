@@ -10,18 +10,22 @@ from mlstore import errors
 
 
 def _pick_model(uri, ver, pipeline: str) -> int | None:
+    """The model picker: daily models newest first, then reruns (labelled; never the default)."""
     models = data.newest_artifacts(uri, ver, "Model", pipeline, 300)
     if not models:
         st.info(f"Pipeline **{pipeline}** has no models yet. Log one with `run.log_model(dir)` in a Trainer step.")
         return None
-    ids = [m.id for m in models]
+    reruns = data.rerun_outputs(uri, ver, pipeline)
+    ids = [m.id for m in models if m.id not in reruns] + [m.id for m in models if m.id in reruns]
     wanted = st.query_params.get("model")
     if wanted and wanted.isdigit() and int(wanted) not in ids:
         ids.insert(0, int(wanted))  # an older model opened from a link or the chart
     index = ids.index(int(wanted)) if wanted and wanted.isdigit() else 0
     as_date = components.spans_are_dates([m.span for m in models if m.span is not None])
-    labels = {m.id: f"artifact:{m.id} · span {components.span_label(m.span, as_date)}" for m in models}
-    choice = st.sidebar.selectbox("Model (newest first)", ids, index=index, format_func=lambda i: labels.get(i, f"artifact:{i}"))
+    labels = {m.id: f"artifact:{m.id} · span {components.span_label(m.span, as_date)}"
+              + (f" · rerun of execution:{reruns[m.id]}" if m.id in reruns else "") for m in models}
+    choice = st.sidebar.selectbox("Model (newest first, reruns last)", ids, index=index,
+                                  format_func=lambda i: labels.get(i, f"artifact:{i}"))
     st.query_params["model"] = str(choice)
     return choice
 
@@ -41,6 +45,10 @@ def render() -> None:
     as_date = components.spans_are_dates([model.span]) if model.span is not None else False
     st.caption(f"pipeline {model.pipeline} · span {components.span_label(model.span, as_date)} · {gate} · "
                f"digest `{model.digest}`")
+    rerun_of = data.rerun_outputs(uri, ver, pipeline).get(model.id)
+    if rerun_of is not None:
+        st.info(f"This model is the output of a rerun of execution:{rerun_of} (`mlstore rerun`): "
+                "a verification of that day, not a daily model.")
     if ctx.evaluation_id is None:
         st.info("This model has no evaluation yet: run an Evaluator step that uses it with role `model`.")
     else:
