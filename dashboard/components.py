@@ -171,31 +171,43 @@ def line_plot(frame: pd.DataFrame, x: str, y: str, title: str) -> alt.Chart:
 
 # -- lineage graph ---------------------------------------------------------------------
 
-def _label(node) -> str:
+def _label(node, span: str | None = None) -> str:
     name = f"\\n{node.name}" if node.name else ""
-    return f"{node.type}\\n{node.id}{name}"
+    when = f"\\n{span}" if span else ""
+    return f"{node.type}\\n{node.id}{name}{when}"
 
 
-def lineage_dot(graph, limit: int = 60, focus: str | None = None) -> tuple[str, dict[str, int]]:
+def drawn_nodes(graph, limit: int) -> list:
+    """The ``limit`` nodes nearest the start (those :func:`lineage_dot` draws)."""
+    return sorted(graph.nodes, key=lambda n: (n.depth, n.id))[:limit]
+
+
+def lineage_dot(graph, limit: int = 60, focus: str | None = None,
+                spans: dict[str, str] | None = None) -> tuple[str, dict[str, int]]:
     """DOT source of a lineage graph, collapsing nodes beyond ``limit``.
 
-    The ``limit`` nodes nearest the start are drawn; the rest are folded into one
+    The ``limit`` nodes nearest the start are drawn (labelled type, id, name and, from
+    ``spans`` ({node id: span text}), the data day); the rest are folded into one
     "+N Type" node per type, attached where they connect to drawn nodes.
 
     Returns:
         (DOT text, {type: number of collapsed nodes}).
     """
+    spans = spans or {}
     nodes = sorted(graph.nodes, key=lambda n: (n.depth, n.id))
     kept = {str(n.id): n for n in nodes[:limit]}
     hidden = {str(n.id): n for n in nodes[limit:]}
     collapsed = Counter(n.type for n in hidden.values())
-    lines = ["digraph lineage {", "  rankdir=LR;", '  node [style=filled, fontname="Helvetica", fontsize=10];']
+    # Font sizes in points at graphviz's scale: readable once the graph is fitted to the page width.
+    lines = ["digraph lineage {", "  rankdir=LR;", "  graph [nodesep=0.25, ranksep=0.45];",
+             '  node [style=filled, fontname="Helvetica", fontsize=16, margin="0.15,0.06"];',
+             '  edge [fontname="Helvetica", fontsize=13];']
     for key, n in kept.items():
         shape = "box" if n.id.kind == "artifact" else "ellipse"
         colour = TYPE_COLOURS.get(n.type, "#dddddd") if n.id.kind == "artifact" else EXECUTION_COLOUR
         border = ', penwidth=3, color="#d62728"' if key == focus else ""
         dashed = ', style="filled,dashed"' if n.state in ("DELETED", "FAILED", "ABANDONED") else ""
-        lines.append(f'  "{key}" [shape={shape}, fillcolor="{colour}", label="{_label(n)}"{border}{dashed}];')
+        lines.append(f'  "{key}" [shape={shape}, fillcolor="{colour}", label="{_label(n, spans.get(key))}"{border}{dashed}];')
     for type_name, count in sorted(collapsed.items()):
         lines.append(f'  "more:{type_name}" [shape=folder, fillcolor="#ffffff", label="+{count} {type_name}"];')
     seen: set[tuple[str, str]] = set()
@@ -207,7 +219,7 @@ def lineage_dot(graph, limit: int = 60, focus: str | None = None) -> tuple[str, 
             continue
         seen.add((src, dst))
         label = e.role if src in kept and dst in kept else ""
-        lines.append(f'  "{src}" -> "{dst}" [label="{label}", fontsize=8];')
+        lines.append(f'  "{src}" -> "{dst}" [label="{label}"];')
     lines.append("}")
     return "\n".join(lines) + "\n", dict(collapsed)
 

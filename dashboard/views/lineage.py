@@ -37,13 +37,25 @@ def render() -> None:
     depth = c2.slider("Depth (hops)", 1, 40, 4, key="depth")
     limit = c3.slider("Draw at most (nodes)", 10, 300, 60, key="limit")
     graph = data.lineage(uri, ver, node, direction, depth)
-    dot, collapsed = components.lineage_dot(graph, limit, focus=node)
+    dot, collapsed = components.lineage_dot(graph, limit, focus=node, spans=_spans(uri, ver, graph, limit))
     folded = sum(collapsed.values())
     st.caption(f"{len(graph.nodes)} nodes, {len(graph.edges)} edges around {node}"
                + (f" · {folded} beyond the limit folded into per-type counts" if folded else ""))
     st.graphviz_chart(dot, width="stretch")
     _move(graph, node)
     _details(uri, ver, node)
+
+
+def _spans(uri, ver, graph, limit: int) -> dict[str, str]:
+    """{node id: span as shown} of the drawn nodes that record one (artifacts and executions)."""
+    found = {}
+    for n in components.drawn_nodes(graph, limit):
+        record = data.artifact(uri, ver, str(n.id)) if n.id.kind == "artifact" else data.execution(uri, ver, str(n.id))
+        span = record.span if n.id.kind == "artifact" else record.properties.get("span")
+        if span is not None:
+            found[str(n.id)] = span
+    as_date = components.spans_are_dates(list(found.values()))
+    return {k: components.span_label(v, as_date) for k, v in found.items()}
 
 
 def _move(graph, node: str) -> None:

@@ -156,3 +156,19 @@ def test_gate_history_one_mark_per_decision_on_a_date_axis(history, monkeypatch)
     assert len(rows) == len(store.blessings(pipeline="flights")) == 5
     table = at.dataframe[0].value
     assert set(table["span"]) == {"2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"}
+
+
+def test_lineage_nodes_carry_their_day_and_modules_show_no_raw_json(history, monkeypatch):
+    info, _ = history
+    model = info["failed_model"]
+    at = _run(info["uri"], "views/lineage.py", monkeypatch, {"node": f"artifact:{model}"})
+    dot = at.get("graphviz_chart")[0].proto.spec
+    assert f'label="Model\\nartifact:{model}\\n2013-01-04"' in dot
+    assert "fontsize=16" in dot and "fontsize=8" not in dot
+    at = _run(info["uri"], "views/modules.py", monkeypatch)
+    text = _texts(at)
+    assert "#### Carrier embeddings" in text and "\n# " not in text  # never bigger than the page title
+    assert "**Tags** `carrier` `embedding` `flights`" in text and '["carrier"' not in text
+    assert not at.json  # no raw JSON tree
+    (signatures,) = [d.value for d in at.dataframe if "tensor" in d.value.columns]
+    assert list(signatures["shape"]) == ["[?]", "[?, 4]"]
