@@ -92,7 +92,10 @@ def with_span_axis(frame: pd.DataFrame) -> tuple[pd.DataFrame, alt.X, str]:
     frame = frame.assign(span_text=[span_label(s, as_date) for s in frame["span"]])
     if as_date:
         frame = frame.assign(day=pd.to_datetime(frame["span"].astype(int).astype(str), format="%Y%m%d"))
-        axis = alt.X("day:T", title="data day", axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30))
+        days = max(1, (frame["day"].max() - frame["day"].min()).days)
+        # One tick per whole day (or per few days on long ranges), never several per day.
+        ticks = {"interval": "day", "step": max(1, -(-days // 14))}
+        axis = alt.X("day:T", title="data day", axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30, tickCount=ticks))
     else:
         frame = frame.assign(day=frame["span"].astype(int))
         axis = alt.X("day:Q", title="span", axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(zero=False))
@@ -155,12 +158,13 @@ def heat_map(frame: pd.DataFrame, metric: str) -> alt.Chart:
     frame, _, span_field = with_span_axis(frame)
     return alt.Chart(frame).mark_rect().encode(
         x=alt.X(f"{span_field}:O", title="data day" if span_field else "span", axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("slice:N", title=None),
+        y=alt.Y("slice:N", title=None, sort=sorted(frame["slice"].unique(), key=lambda k: (k != "Overall", k)),
+                axis=alt.Axis(labelOverlap=False, labelLimit=220)),
         color=alt.Color("value:Q", title=metric, scale=alt.Scale(scheme="redyellowgreen",
                                                                reverse=metric in data.LOWER_IS_BETTER)),
         tooltip=["slice:N", alt.Tooltip(f"{span_field}:N", title="span"), alt.Tooltip("value:Q", format=".4f"),
                  alt.Tooltip("model_id:N", title="model")],
-    ).properties(height=alt.Step(18))
+    ).properties(height=alt.Step(24))  # a band per slice tall enough for its label
 
 
 def line_plot(frame: pd.DataFrame, x: str, y: str, title: str) -> alt.Chart:
