@@ -148,7 +148,7 @@ def bar_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
     else:
         frame = frame.assign(label=frame["slice"], examples=None)
     return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("value:Q", title=metric), y=alt.Y("label:N", sort="-x", title=None),
+        x=alt.X("value:Q", title=metric), y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
         tooltip=["slice:N", alt.Tooltip("value:Q", format=".4f"), alt.Tooltip("examples:Q", title="examples", format="d")],
     ).properties(height=alt.Step(26))  # a fixed band per slice: every label stays readable
 
