@@ -44,6 +44,12 @@ def _models_line(outcome: GateOutcome) -> str:
     return f"candidate {described(outcome.candidate, outcome.evaluation)}\nbaseline  {baseline}\n"
 
 
+def _text(outcome: GateOutcome) -> str:
+    """The verdict line, the models compared, the checks table, what was recorded."""
+    verdict, table = render_text(outcome.report).split("\n", 1)
+    return f"{verdict}\n{_models_line(outcome)}{table}{_recorded_line(outcome)}"
+
+
 def _recorded_line(outcome: GateOutcome) -> str:
     if outcome.blessing is None:
         return "not recorded (--no-record)"
@@ -77,7 +83,7 @@ def gate(ctx: Context, candidate: str, baseline: str, config_path: str, markdown
     if markdown_path:
         _write_markdown(markdown_path, render_markdown(report))
     ctx.emit({**report_to_dict(report), **outcome.to_json()},
-             lambda: click.echo(_models_line(outcome) + render_text(report) + _recorded_line(outcome)))
+             lambda: click.echo(_text(outcome)))
     if not report.passed:
         first = report.failures()[0]
         raise errors.CheckFailed(f"gate failed: {len(report.failures())} of {len(report.checks)} checks failed "
