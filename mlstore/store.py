@@ -283,8 +283,16 @@ class Store:
             return ref.node_id, True
         if isinstance(ref, NodeId):
             return ref, False
-        if isinstance(ref, int):
+        if isinstance(ref, int) and not isinstance(ref, bool):
             return NodeId("artifact", ref), False
+        if not isinstance(ref, str) and isinstance(getattr(ref, "artifact", None), Artifact):
+            return ref.artifact.node_id, True  # a resolved handle (the SDK's PendingOutput)
+        if not isinstance(ref, str):
+            if hasattr(ref, "node_id") and hasattr(ref, "role"):  # an SDK output still pending
+                ref.node_id  # noqa: B018 - raises FailedPrecondition: no id before its run ends
+            raise errors.InvalidArgument(
+                f"a reference must be artifact:N, execution:N, sha256:PREFIX, an int or a record, "
+                f"not {type(ref).__name__}")
         if ref.startswith("sha256:"):
             return NodeId("artifact", self._resolve_digest(ref)), True
         return NodeId.parse(ref), False
@@ -322,7 +330,7 @@ class Store:
 
     def execution(self, ref) -> Execution:
         """The execution ``ref`` refers to."""
-        node, _ = self._parse_ref(NodeId("execution", ref) if isinstance(ref, int) else ref)
+        node, _ = self._parse_ref(NodeId("execution", ref) if isinstance(ref, int) and not isinstance(ref, bool) else ref)
         if node.kind != "execution":
             self.resolve(node)  # NotFound for a missing artifact
             raise errors.InvalidArgument(f"{node} is an artifact, not an execution")
