@@ -402,9 +402,31 @@ class Store:
             return connection.scalar(select(t.execution.c.id).where(t.execution.c.type == name).limit(1)) is not None
 
     def metric_series(self, pipeline: str, metric: str, slice: str = "Overall") -> list[MetricPoint]:
-        """Every model's value of ``metric`` on ``slice`` in ``pipeline``, ordered by span."""
+        """Every model's value of ``metric`` on ``slice`` in ``pipeline``, ordered by span.
+
+        Raises:
+            InvalidArgument: empty pipeline or metric name. NotFound: nothing is recorded
+                in ``pipeline``, or it has no evaluation with ``metric`` (an unknown slice
+                is an empty series).
+        """
+        _check_name("pipeline", pipeline)
+        _check_name("metric", metric)
         with self.engine.connect() as connection:
-            return queries.metric_series(connection, pipeline, metric, slice)
+            points = queries.metric_series(connection, pipeline, metric, slice)
+            if not points:
+                self._check_pipeline(connection, pipeline)
+                names = queries.metric_names(connection, pipeline)
+                if metric not in names:
+                    raise errors.NotFound(f"no metric {metric!r} in pipeline {pipeline!r}; "
+                                          f"recorded: {', '.join(names) or 'none'}")
+            return points
+
+    def _check_pipeline(self, connection, pipeline: str) -> None:
+        """NotFound, in the CLI's words, when nothing is recorded in ``pipeline``."""
+        from mlstore.index import model_queries  # noqa: PLC0415
+
+        if not model_queries.pipeline_exists(connection, pipeline):
+            raise errors.NotFound(f"no pipeline {pipeline!r} in {self.uri}; `mlstore ls` lists what is recorded")
 
     def evaluation_metrics(self, ref) -> dict[str, dict[str, float]]:
         """``{slice: {metric: value}}`` of a ModelEvaluation artifact."""
@@ -418,9 +440,16 @@ class Store:
         return metrics
 
     def latest_blessed(self, pipeline: str) -> Artifact | None:
-        """The blessed model with the newest span in ``pipeline`` (None when none is blessed)."""
+        """The blessed model with the newest span in ``pipeline`` (None when none is blessed).
+
+        Raises:
+            InvalidArgument: empty pipeline name. NotFound: nothing is recorded in ``pipeline``.
+        """
+        _check_name("pipeline", pipeline)
         with self.engine.connect() as connection:
             model_id = queries.latest_blessed_model_id(connection, pipeline)
+            if model_id is None:
+                self._check_pipeline(connection, pipeline)
             return queries.artifacts_by_id(connection, [model_id])[model_id] if model_id else None
 
     def blessings(self, *, pipeline: str | None = None, model: Any = None) -> list[Blessing]:
@@ -470,6 +499,11 @@ class Store:
         with self.engine.connect() as connection:
             keys = queries.slice_keys(connection, pipeline, metric)
         return sorted(keys, key=lambda k: (k != "Overall", k))
+
+
+def _check_name(what: str, value) -> None:
+    if not isinstance(value, str) or not value:
+        raise errors.InvalidArgument(f"{what} must be a non-empty name, not {value!r}")
 
 
 def _check_order(order: str) -> None:

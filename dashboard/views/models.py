@@ -69,7 +69,8 @@ def _per_slice(uri, ver, pipeline: str, metric: str, slices: list[str]) -> None:
     """Slice × day heat map, the newest model's worst slices and the slices that regressed since the day before."""
     st.subheader("Per slice")
     series = _series(uri, ver, pipeline, metric, slices)
-    counts = _series(uri, ver, pipeline, "example_count", slices)
+    known, _ = data.metric_catalog(uri, ver, pipeline)
+    counts = _series(uri, ver, pipeline, "example_count", slices) if "example_count" in known else pd.DataFrame()
     if series.empty:
         return
     if not counts.empty:
