@@ -421,6 +421,33 @@ class Store:
                                           f"recorded: {', '.join(names) or 'none'}")
             return points
 
+    def daily_models(self, pipeline: str, *, newest: int | None = None) -> list[Artifact]:
+        """The daily model of each span in ``pipeline``, oldest span first.
+
+        The daily model of a span is its newest LIVE Model not produced by ``mlstore
+        rerun`` (reruns verify a day and are left out). ``newest=N`` keeps the last N spans.
+
+        Raises:
+            InvalidArgument: empty pipeline, ``newest`` < 1. NotFound: nothing recorded in ``pipeline``.
+        """
+        from mlstore.index import model_queries  # noqa: PLC0415
+
+        _check_name("pipeline", pipeline)
+        if newest is not None and (isinstance(newest, bool) or not isinstance(newest, int) or newest < 1):
+            raise errors.InvalidArgument(f"newest must be an integer >= 1, not {newest!r}")
+        with self.engine.connect() as connection:
+            ids = model_queries.daily_model_ids(connection, pipeline)
+            if not ids:
+                self._check_pipeline(connection, pipeline)
+            ids = ids[-newest:] if newest else ids
+            found = queries.artifacts_by_id(connection, ids)
+        return [found[i] for i in ids]
+
+    def newest_daily_model(self, pipeline: str) -> Artifact | None:
+        """The daily model of the newest span (see :meth:`daily_models`); None when none yet."""
+        found = self.daily_models(pipeline, newest=1)
+        return found[0] if found else None
+
     def _check_pipeline(self, connection, pipeline: str) -> None:
         """NotFound, in the CLI's words, when nothing is recorded in ``pipeline``."""
         from mlstore.index import model_queries  # noqa: PLC0415

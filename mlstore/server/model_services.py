@@ -45,6 +45,16 @@ class ModelService(mgrpc.ModelServiceServicer):
         return mpb.GetLatestBlessedResponse(model=convert.artifact_to_pb(model) if model else None)
 
     @rpc
+    def ListDailyModels(self, request, context):
+        models = self.store.daily_models(request.pipeline, newest=_opt(request, "newest"))
+        return mpb.ListDailyModelsResponse(models=[convert.artifact_to_pb(m) for m in models])
+
+    @rpc
+    def GetNewestDailyModel(self, request, context):
+        models = self.store.daily_models(request.pipeline, newest=1)
+        return mpb.GetNewestDailyModelResponse(model=convert.artifact_to_pb(models[0]) if models else None)
+
+    @rpc
     def ListBlessings(self, request, context):
         found = self.store.blessings(pipeline=_opt(request, "pipeline"), model=_opt(request, "model"))
         return mpb.ListBlessingsResponse(blessings=[convert.blessing_to_pb(b) for b in found])
