@@ -56,6 +56,7 @@ def render() -> None:
         shown = _slices(metrics)
         _deltas(uri, ver, pipeline, model, ctx, {k: v for k, v in metrics.items() if k in shown})
         _plots(ctx.evaluation_id, list(metrics))
+    _reruns(uri, ver, pipeline, ctx)
     _chain(uri, ver, model.id)
     _gates(ctx.blessings)
     _artifacts(uri, ver, model.id, ctx)
@@ -167,6 +168,18 @@ def _plots(evaluation_id: int, slices: list[str]) -> None:
                               "positives": hist["positives"], "negatives": hist["negatives"]})
         right.caption("Prediction distribution")
         right.bar_chart(frame.set_index("prediction"), height=260)
+
+
+def _reruns(uri, ver, pipeline: str, ctx) -> None:
+    """Reruns of this model's Trainer (``mlstore rerun``) and the models they produced."""
+    if ctx.trainer is None:
+        return
+    copies = sorted(m for m, original in data.rerun_outputs(uri, ver, pipeline).items() if original == ctx.trainer.id)
+    if copies:
+        st.subheader("Reruns")
+        st.markdown(f"The Trainer execution:{ctx.trainer.id} was rerun; the rerun produced "
+                    + ", ".join(f"artifact:{m}" for m in copies)
+                    + ". See `mlstore rerun` and the Runs page for whether it reproduced.")
 
 
 def _chain(uri, ver, model_id: int) -> None:

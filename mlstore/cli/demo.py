@@ -92,9 +92,10 @@ def _run_with_lines(store, options, all_days, done) -> list:
 
 def _summary(ctx: Context, store, options: demo.DemoOptions, outcomes, seconds: float) -> None:
     ran = [o for o in outcomes if not o.skipped]
-    newest = store.artifacts(type="Model", pipeline=options.pipeline)
-    newest_model = newest[-1] if newest else None
-    trainer = store.executions(type="Trainer", pipeline=options.pipeline, state="COMPLETE")
+    # The daily model of the newest day: never a `mlstore rerun` copy of an older day.
+    newest_model = store.newest_daily_model(options.pipeline) if options.pipeline in store.pipelines() else None
+    trainer = [e for e in store.executions(type="Trainer", pipeline=options.pipeline, state="COMPLETE")
+               if e.properties.get("rerun_of") is None]
     payload = {
         "store": store.uri,
         "days_run": len(ran),

@@ -172,3 +172,19 @@ def test_lineage_nodes_carry_their_day_and_modules_show_no_raw_json(history, mon
     assert not at.json  # no raw JSON tree
     (signatures,) = [d.value for d in at.dataframe if "tensor" in d.value.columns]
     assert list(signatures["shape"]) == ["[?]", "[?, 4]"]
+
+
+def test_reruns_are_shown_where_a_person_looks_and_kept_out_of_daily_models(history, monkeypatch):
+    info, store = history
+    rerun_model = int(info["rerun"]["outputs"][0]["rerun"].split(":")[1])
+    original = int(info["rerun"]["original"].split(":")[1])
+    day2 = [m for m in _daily_models(store) if m.span == 20130102][0]
+    assert [m.id for m in store.daily_models("flights")] == [m.id for m in _daily_models(store)]
+    assert rerun_model not in [m.id for m in store.daily_models("flights")]
+    assert store.newest_daily_model("flights").id == info["failed_model"]
+    at = _run(info["uri"], "views/model.py", monkeypatch, {"model": str(day2.id)})
+    assert f"The Trainer execution:{original} was rerun; the rerun produced artifact:{rerun_model}" in _texts(at)
+    at = _run(info["uri"], "views/runs.py", monkeypatch)
+    runs = at.dataframe[0].value
+    assert list(runs[runs["rerun of"] != ""]["rerun of"]) == [f"execution:{original}"]
+    assert "1 rerun(s) by `mlstore rerun`" in _texts(at)
