@@ -10,6 +10,7 @@ from rich.progress import Progress
 
 from mlstore import errors, schema
 from mlstore.cli._common import Context, copyable_table, fail_check, stderr, stdout, store_options
+from mlstore.cli.lineage_text import lineage_lines
 from mlstore.index import migrate
 
 
@@ -130,9 +131,9 @@ def lineage(ctx: Context, refs, direction, depth, types, dot) -> None:
 
     def text() -> None:
         stdout.print(f"{len(graph.nodes)} nodes, {len(graph.edges)} edges ({direction}stream of "
-                     f"{', '.join(str(s) for s in graph.start)})")
-        for e in graph.edges:
-            stdout.print(f"  {e.source} --{e.role}--> {e.target}")
+                     f"{', '.join(str(s) for s in graph.start)}), by step:", markup=False)
+        for line in lineage_lines(ctx.store, graph):
+            stdout.print(line, markup=False)
 
     ctx.emit(graph.to_json(), text)
 

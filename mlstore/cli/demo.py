@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mlstore import errors
 from mlstore.cli._common import Context, invocation, stderr, stdout, store_options
+from mlstore.cli.lineage_text import lineage_lines
 from mlstore.pipeline import demo
 
 
@@ -114,9 +115,9 @@ def _summary(ctx: Context, store, options: demo.DemoOptions, outcomes, seconds: 
                  f"{payload['blessed']} blessed, {payload['cached_steps']} cached step(s), {seconds:.0f} s")
     if newest_model is not None:
         graph = store.lineage(newest_model, "up", depth=4)
-        stdout.print(f"\nlineage of the newest model {newest_model.node_id} (4 hops up):")
-        for edge in graph.edges:
-            stdout.print(f"  {edge.source} --{edge.role}--> {edge.target}")
+        stdout.print(f"\nlineage of the newest model {newest_model.node_id} (4 hops up, by step):", markup=False)
+        for line in lineage_lines(store, graph):
+            stdout.print(f"  {line}", markup=False)
     uri, mlstore_cmd = shlex.quote(ctx.store_uri or store.uri), invocation()
     stdout.print("\nwhere to look next:", markup=False)
     stdout.print(f"  {mlstore_cmd} dashboard --store {uri}", markup=False)

@@ -125,3 +125,17 @@ def test_errors_come_before_any_work(tmp_path):
         serve = run("serve", "--store", tmp_path / "s", "--port", port, timeout=120)
     assert serve.returncode == 2, serve.stderr
     assert serve.stderr == f"mlstore: port {port} on 127.0.0.1 is already in use: stop what listens there or pick another --port\n"
+
+
+def test_lineage_text_is_grouped_by_step_with_types_and_spans(demo_history):
+    uri, model = demo_history["uri"], demo_history["failed_model"]
+    store = mlstore.open(uri)
+    (trainer,) = [e.execution_id for e in store.events(f"artifact:{model}") if e.is_output]
+    base = [e.artifact_id for e in store.events(f"execution:{trainer}") if e.role == "base_model"][0]
+    proc = run("lineage", f"artifact:{model}", "--up", "--depth", 4, "--store", uri)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[1] == f"Trainer execution:{trainer} (span 20130104)"
+    assert f"  in   base_model       Model artifact:{base} (span 20130103)" in lines
+    assert f"  out  model            Model artifact:{model} (span 20130104)" in lines
+    assert not [line for line in lines if "-->" in line]
