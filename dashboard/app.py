@@ -16,7 +16,9 @@ _PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="mlstore", layout="wide", initial_sidebar_state="expanded")
 page = st.navigation([
-    st.Page(_PAGES / "models.py", title="Models over time", url_path="models", default=True),
+    st.Page(_PAGES / "models.py", title="Models over time", url_path="home", default=True),
+    # Streamlit serves the default page at "/" only; this hidden twin answers /models too.
+    st.Page(_PAGES / "models.py", title="Models over time", url_path="models", visibility="hidden"),
     st.Page(_PAGES / "model.py", title="Model", url_path="model"),
     st.Page(_PAGES / "lineage.py", title="Lineage explorer", url_path="lineage"),
     st.Page(_PAGES / "runs.py", title="Runs", url_path="runs"),

@@ -114,19 +114,40 @@ def metric_series(uri: str | None, ver: int, pipeline: str, metric: str, slice_k
 def blessings(uri: str | None, ver: int, pipeline: str | None) -> pd.DataFrame:
     """Gate decisions, oldest first: id, model_id, baseline_id, evaluation_id, blessed, span, create_time_ms."""
     rows = [b.__dict__ for b in store().blessings(pipeline=pipeline)]
-    return pd.DataFrame(rows, columns=_BLESSING_COLUMNS)
+    return _blessing_frame(rows)
+
+
+def _blessing_frame(rows: list[dict]) -> pd.DataFrame:
+    """Blessings as a table; optional ids stay integers (``Int64``: no ``18.0``)."""
+    frame = pd.DataFrame(rows, columns=_BLESSING_COLUMNS)
+    for column in ("baseline_id", "evaluation_id", "span"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def model_blessings(uri: str | None, ver: int, model_id: int) -> pd.DataFrame:
     """One model's gate decisions, oldest first (columns as :func:`blessings`)."""
     rows = [b.__dict__ for b in store().blessings(model=f"artifact:{model_id}")]
-    return pd.DataFrame(rows, columns=_BLESSING_COLUMNS)
+    return _blessing_frame(rows)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def evaluation_metrics(uri: str | None, ver: int, evaluation_id: int) -> dict[str, dict[str, float]]:
-    return store().evaluation_metrics(f"artifact:{evaluation_id}")
+    """``{slice: {metric: value}}`` of an evaluation.
+
+    The metric index holds models' own evaluations only (a series point per model); a
+    baseline's evaluation on the candidate's data (role ``baseline_evaluation``) is read
+    from its ``metrics`` property instead.
+    """
+    s = store()
+    found = s.evaluation_metrics(f"artifact:{evaluation_id}")
+    if not found:
+        recorded = parse_json(s.artifact(f"artifact:{evaluation_id}").properties.get("metrics"))
+        if isinstance(recorded, dict):
+            found = {k: {m: float(v) for m, v in values.items() if isinstance(v, (int, float))}
+                     for k, values in recorded.items() if isinstance(values, dict)}
+    return found
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -183,19 +204,50 @@ def lineage(uri: str | None, ver: int, ref: str, direction: str, depth: int | No
 
 # -- derived views ---------------------------------------------------------------------
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def rerun_outputs(uri: str | None, ver: int, pipeline: str, newest: int = 2000) -> dict[int, int]:
+    """``{artifact id: id of the execution it re-ran}`` for outputs of ``mlstore rerun`` executions.
+
+    A rerun verifies a recorded day; its outputs are not new daily models, so pickers
+    label them and never default to them. Looks at the newest ``newest`` executions.
+    """
+    found: dict[int, int] = {}
+    for e in newest_executions(uri, ver, None, pipeline, None, newest):
+        original = e.properties.get("rerun_of")
+        if original is None:
+            continue
+        for ev in events(uri, ver, f"execution:{e.id}"):
+            if ev.is_output:
+                found[ev.artifact_id] = int(original)
+    return found
+
+
 @dataclass(frozen=True)
 class ModelContext:
-    """What the model page shows about one model, gathered from events and blessings."""
+    """What the model page shows about one model, gathered from events and blessings.
+
+    ``evaluation_id`` is this model's own evaluation: the Evaluator output with role
+    ``evaluation`` of a run that used the model with role ``model``. The same run's
+    ``baseline_evaluation`` output (the baseline scored on the same data, what the gate
+    compares) is ``baseline_evaluation_id``.
+    """
 
     model: Any
     trainer: Any | None
     evaluation_id: int | None
     baseline_id: int | None
     blessings: pd.DataFrame
+    baseline_evaluation_id: int | None = None
+    evaluator_id: int | None = None
+
+
+#: Output roles of an Evaluator run: the candidate's evaluation and the baseline's.
+EVALUATION_ROLE = "evaluation"
+BASELINE_EVALUATION_ROLE = "baseline_evaluation"
 
 
 def model_context(uri: str | None, ver: int, model_id: int) -> ModelContext:
-    """The model, the execution that produced it, its newest evaluation, baseline and gate decisions.
+    """The model, the execution that produced it, its newest own evaluation, baseline and gate decisions.
 
     Raises:
         NotFound: no such model. InvalidArgument: the id is not a Model artifact.
@@ -203,19 +255,44 @@ def model_context(uri: str | None, ver: int, model_id: int) -> ModelContext:
     model = artifact(uri, ver, f"artifact:{model_id}")
     if model.type != "Model":
         raise errors.InvalidArgument(f"artifact:{model_id} is a {model.type}, not a Model")
-    trainer, evaluation_id, baseline_id = None, None, None
+    trainer, evaluation_id, baseline_id, baseline_evaluation_id, evaluator_id = None, None, None, None, None
     for ev in events(uri, ver, f"artifact:{model_id}"):
         if ev.is_output:
             trainer = execution(uri, ver, f"execution:{ev.execution_id}")
-        elif ev.role == "model":
-            for out in events(uri, ver, f"execution:{ev.execution_id}"):
-                if out.is_output and artifact(uri, ver, f"artifact:{out.artifact_id}").type == "ModelEvaluation":
-                    evaluation_id = max(evaluation_id or 0, out.artifact_id)
-                    baseline_id = _baseline_input(uri, ver, ev.execution_id) or baseline_id
+            continue
+        if ev.role != "model":
+            continue
+        own, theirs = _evaluation_outputs(uri, ver, ev.execution_id)
+        if own is not None and own > (evaluation_id or 0):
+            evaluation_id, baseline_evaluation_id, evaluator_id = own, theirs, ev.execution_id
+            baseline_id = _baseline_input(uri, ver, ev.execution_id)
     mine = model_blessings(uri, ver, model_id)
-    if not mine.empty and pd.notna(mine.iloc[-1]["baseline_id"]):
-        baseline_id = int(mine.iloc[-1]["baseline_id"])
-    return ModelContext(model, trainer, evaluation_id, baseline_id, mine)
+    if not mine.empty and pd.notna(mine.iloc[-1]["baseline_id"]) and int(mine.iloc[-1]["baseline_id"]):
+        gate_baseline = int(mine.iloc[-1]["baseline_id"])
+        if gate_baseline != baseline_id:
+            baseline_evaluation_id = None  # that run scored another baseline
+        baseline_id = gate_baseline
+    return ModelContext(model, trainer, evaluation_id, baseline_id, mine, baseline_evaluation_id, evaluator_id)
+
+
+def _evaluation_outputs(uri: str | None, ver: int, execution_id: int) -> tuple[int | None, int | None]:
+    """(own evaluation id, baseline evaluation id) output by one Evaluator run.
+
+    An output with role ``evaluation`` is the candidate's; ``baseline_evaluation`` the
+    baseline's. A ModelEvaluation output with any other role counts as the candidate's
+    only when the run has no ``evaluation`` output (stores written by other tools).
+    """
+    own, theirs, other = None, None, None
+    for out in events(uri, ver, f"execution:{execution_id}"):
+        if not out.is_output:
+            continue
+        if out.role == EVALUATION_ROLE:
+            own = out.artifact_id
+        elif out.role == BASELINE_EVALUATION_ROLE:
+            theirs = out.artifact_id
+        elif artifact(uri, ver, f"artifact:{out.artifact_id}").type == "ModelEvaluation":
+            other = out.artifact_id
+    return (own if own is not None else other), theirs
 
 
 def _baseline_input(uri: str | None, ver: int, execution_id: int) -> int | None:

@@ -275,6 +275,19 @@ class RemoteStore:
         response = self._call(self._models.GetLatestBlessed, mpb.GetLatestBlessedRequest(pipeline=pipeline))
         return convert.artifact_from_pb(response.model) if response.HasField("model") else None
 
+    def daily_models(self, pipeline: str, *, newest: int | None = None) -> list[Artifact]:
+        """See :meth:`mlstore.store.Store.daily_models` (RPC ListDailyModels)."""
+        if newest is not None and (isinstance(newest, bool) or not isinstance(newest, int) or newest < 1):
+            raise errors.InvalidArgument(f"newest must be an integer >= 1, not {newest!r}")
+        response = self._call(self._models.ListDailyModels,
+                               mpb.ListDailyModelsRequest(pipeline=pipeline, newest=newest))
+        return [convert.artifact_from_pb(m) for m in response.models]
+
+    def newest_daily_model(self, pipeline: str) -> Artifact | None:
+        """The daily model of the newest span (RPC GetNewestDailyModel); None when none yet."""
+        response = self._call(self._models.GetNewestDailyModel, mpb.GetNewestDailyModelRequest(pipeline=pipeline))
+        return convert.artifact_from_pb(response.model) if response.HasField("model") else None
+
     def blessings(self, *, pipeline: str | None = None, model: Any = None) -> list[Blessing]:
         request = mpb.ListBlessingsRequest(pipeline=pipeline, model=_ref(model) if model is not None else None)
         return [convert.blessing_from_pb(b) for b in self._call(self._models.ListBlessings, request).blessings]

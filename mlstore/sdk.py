@@ -24,9 +24,10 @@ import tempfile
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterator
 
 from mlstore import capture, errors, schema
 from mlstore.blobs import collect_files, manifest_of
@@ -41,15 +42,45 @@ EVALUATION_FORMAT_VERSION = 1
 log = logging.getLogger("mlstore.sdk")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class PendingOutput:
-    """An output logged inside a run: its bytes are stored, its id comes at the end."""
+    """An output logged inside a run: its bytes are stored, its id comes at the end.
+
+    Keep it: once the run's block has ended it resolves to the recorded artifact
+    (``.artifact``, ``.id``, ``.node_id``), so it can be passed to a later run's
+    :meth:`Run.use` or to any Store call taking a reference. Before that it has no id.
+    """
 
     type: str
     role: str
     digest: str
     size: int
     uri: str
+    _run: "Run | None" = field(default=None, repr=False)
+    _artifact: Artifact | None = field(default=None, repr=False)
+
+    @property
+    def artifact(self) -> Artifact:
+        """The recorded artifact.
+
+        Raises:
+            FailedPrecondition: the run that logged it has not ended yet.
+        """
+        if self._artifact is None:
+            raise errors.FailedPrecondition(
+                f"the {self.type} output {self.role!r} has no id until its run's `with` block ends")
+        return self._artifact
+
+    @property
+    def id(self) -> int:
+        return self.artifact.id
+
+    @property
+    def node_id(self):
+        return self.artifact.node_id
+
+    def __str__(self) -> str:
+        return str(self._artifact.node_id) if self._artifact is not None else f"<pending {self.type} {self.role}>"
 
 
 class Run:
@@ -66,6 +97,7 @@ class Run:
         self.properties: dict[str, Any] = {}
         self._inputs: list[tuple[int, str]] = []
         self._outputs: list[OutputArtifact] = []
+        self._pending: list[PendingOutput] = []
         self.execution_id: int | None = None
         self.outputs: list[Artifact] = []
         self._start_ms = int(time.time() * 1000)
@@ -81,6 +113,11 @@ class Run:
             NotFound / InvalidArgument: ``ref`` does not name an artifact.
         """
         _check_role(role)
+        if isinstance(ref, PendingOutput):
+            if ref._run is self:
+                raise errors.InvalidArgument(
+                    f"the {ref.type} output {ref.role!r} of this run cannot also be its input")
+            ref = ref.artifact  # FailedPrecondition while the run that logged it is still open
         artifact = ref if isinstance(ref, Artifact) else self.store.artifact(ref)
         self._inputs.append((artifact.id, role))
         return artifact
@@ -100,13 +137,23 @@ class Run:
         Raises:
             InvalidArgument: unknown type or property, symlink escape. NotFound: no path.
         """
+        if not isinstance(path, (str, Path)):
+            raise errors.InvalidArgument(f"path must be a str or Path, not {_type_name(path)}")
+        if not isinstance(type, str):
+            raise errors.InvalidArgument(f"type must be an artifact type name (str), not {_type_name(type)}")
+        if properties is not None and not isinstance(properties, Mapping):
+            raise errors.InvalidArgument(f"properties must be a mapping, not {_type_name(properties)}")
+        if name is not None and not isinstance(name, str):
+            raise errors.InvalidArgument(f"name must be a str, not {_type_name(name)}")
         properties = dict(properties or {})
         schema.check_artifact_properties(type, properties)
         role = role or _snake(type)
         _check_role(role)
         blob = self.store.blobs.publish(path)
         self._outputs.append(OutputArtifact(type, blob.uri, blob.digest, blob.size, role, properties, name))
-        return PendingOutput(type, role, blob.digest, blob.size, blob.uri)
+        pending = PendingOutput(type, role, blob.digest, blob.size, blob.uri, _run=self)
+        self._pending.append(pending)
+        return pending
 
     def log_model(self, saved_model_dir: str | Path, role: str = "model",
                   properties: Mapping[str, Any] | None = None) -> PendingOutput:
@@ -119,6 +166,8 @@ class Run:
         Raises:
             InvalidArgument: the directory has no saved_model.pb.
         """
+        if not isinstance(saved_model_dir, (str, Path)):
+            raise errors.InvalidArgument(f"saved_model_dir must be a str or Path, not {_type_name(saved_model_dir)}")
         source = Path(saved_model_dir)
         if (source / SERVING_DIR / "saved_model.pb").is_file():
             return self.log_artifact(source, "Model", role, properties)
@@ -138,7 +187,13 @@ class Run:
         The metrics are stored both in the blob (``metrics.json``) and on the MLMD
         artifact, so the index can be rebuilt even after the bytes are collected.
         """
-        clean = {str(s): {str(k): float(v) for k, v in m.items()} for s, m in metrics.items()}
+        if not isinstance(metrics, Mapping) or not all(isinstance(m, Mapping) for m in metrics.values()):
+            raise errors.InvalidArgument("metrics must be a mapping {slice: {metric: number}}")
+        try:
+            clean = {str(s): {str(k): float(v) for k, v in m.items()} for s, m in metrics.items()}
+        except (TypeError, ValueError):
+            raise errors.InvalidArgument("metrics must be a mapping {slice: {metric: number}}; "
+                                         "a metric value is not a number") from None
         with tempfile.TemporaryDirectory(prefix="mlstore-eval-") as tmp:
             target = Path(directory) if directory else Path(tmp)
             if not (target / "metrics.json").exists():
@@ -190,6 +245,9 @@ class Run:
             raise
         self.execution_id = logged.execution_id
         self.outputs = [self.store.artifact(i) for i in logged.output_ids]
+        for pending, artifact in zip(self._pending, self.outputs):
+            pending._artifact = artifact  # the handles a caller kept now resolve
+            pending._run = None
 
 
     def _record_failed_write(self, properties: dict[str, Any], write_error: errors.MlstoreError) -> None:
@@ -227,11 +285,22 @@ def run(pipeline: str, step: str, params: Mapping[str, Any] | None = None, *,
     Yields:
         The :class:`Run`; after the block, ``run.execution_id`` and ``run.outputs`` are set.
     """
-    check_name("pipeline", pipeline)
-    check_name("step", step)
+    for label, value in (("pipeline", pipeline), ("step", step)):
+        if not isinstance(value, str) or not value:
+            raise errors.InvalidArgument(f"{label} must be a non-empty str, not {value!r}")
+        check_name(label, value)
+    if params is not None and not isinstance(params, Mapping):
+        raise errors.InvalidArgument(f"params must be a mapping, not {_type_name(params)}")
+    if run_id is not None and not isinstance(run_id, str):
+        raise errors.InvalidArgument(f"run_id must be a str, not {_type_name(run_id)}")
     if run_id is not None:
         check_name("run_id", run_id)
-    the_store = store if isinstance(store, Store) or hasattr(store, "log_execution") else open_store(store)
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise errors.InvalidArgument(f"seed must be an int, not {_type_name(seed)}")
+    if store is not None and not isinstance(store, (str, Path)) and not hasattr(store, "log_execution"):
+        raise errors.InvalidArgument(f"store must be a Store or a store URI, not {_type_name(store)}")
+    the_store = store if isinstance(store, Store) or hasattr(store, "log_execution") else open_store(
+        None if store is None else str(store))
     current = Run(the_store, pipeline, step, params or {}, run_id or uuid.uuid4().hex[:12], seed)
     try:
         yield current
@@ -260,7 +329,13 @@ def _snake(name: str) -> str:
     return "".join(out)
 
 
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
 def _check_role(role: str) -> None:
+    if not isinstance(role, str):
+        raise errors.InvalidArgument(f"role must be a str, not {_type_name(role)}")
     check_name("role", role)
     if not role or not role.replace("_", "").isalnum() or len(role) > 64:
         raise errors.InvalidArgument(f"role {role!r} must be 1-64 letters, digits or '_'")

@@ -369,8 +369,14 @@ class Store:
             if not 0 < ref < 2**63:
                 raise errors.InvalidArgument(f"bad artifact id ({ref.bit_length()}-bit integer): ids are int64 > 0")
             return NodeId("artifact", ref), False
+        if not isinstance(ref, str) and isinstance(getattr(ref, "artifact", None), Artifact):
+            return ref.artifact.node_id, True  # a resolved handle (the SDK's PendingOutput)
         if not isinstance(ref, str):
-            raise errors.InvalidArgument(f"cannot use {type(ref).__name__} as a node reference")
+            if hasattr(ref, "node_id") and hasattr(ref, "role"):  # an SDK output still pending
+                ref.node_id  # noqa: B018 - raises FailedPrecondition: no id before its run ends
+            raise errors.InvalidArgument(
+                f"a reference must be artifact:N, execution:N, sha256:PREFIX, an int or a record, "
+                f"not {type(ref).__name__}")
         if ref.startswith("sha256:"):
             return NodeId("artifact", self._resolve_digest(ref)), True
         return NodeId.parse(ref), False
@@ -410,7 +416,7 @@ class Store:
         """The execution ``ref`` refers to."""
         if isinstance(ref, int) and not isinstance(ref, bool) and not 0 < ref < 2**63:
             raise errors.InvalidArgument(f"bad execution id ({ref.bit_length()}-bit integer): ids are int64 > 0")
-        node, _ = self._parse_ref(NodeId("execution", ref) if isinstance(ref, int) else ref)
+        node, _ = self._parse_ref(NodeId("execution", ref) if isinstance(ref, int) and not isinstance(ref, bool) else ref)
         if node.kind != "execution":
             self.resolve(node)  # NotFound for a missing artifact
             raise errors.InvalidArgument(f"{node} is an artifact, not an execution")
@@ -493,9 +499,58 @@ class Store:
             return connection.scalar(select(t.execution.c.id).where(t.execution.c.type == name).limit(1)) is not None
 
     def metric_series(self, pipeline: str, metric: str, slice: str = "Overall") -> list[MetricPoint]:
-        """Every model's value of ``metric`` on ``slice`` in ``pipeline``, ordered by span."""
+        """Every model's value of ``metric`` on ``slice`` in ``pipeline``, ordered by span.
+
+        Raises:
+            InvalidArgument: empty pipeline or metric name. NotFound: nothing is recorded
+                in ``pipeline``, or it has no evaluation with ``metric`` (an unknown slice
+                is an empty series).
+        """
+        _check_name("pipeline", pipeline)
+        _check_name("metric", metric)
         with self.engine.connect() as connection:
-            return queries.metric_series(connection, pipeline, metric, slice)
+            points = queries.metric_series(connection, pipeline, metric, slice)
+            if not points:
+                self._check_pipeline(connection, pipeline)
+                names = queries.metric_names(connection, pipeline)
+                if metric not in names:
+                    raise errors.NotFound(f"no metric {metric!r} in pipeline {pipeline!r}; "
+                                          f"recorded: {', '.join(names) or 'none'}")
+            return points
+
+    def daily_models(self, pipeline: str, *, newest: int | None = None) -> list[Artifact]:
+        """The daily model of each span in ``pipeline``, oldest span first.
+
+        The daily model of a span is its newest LIVE Model not produced by ``mlstore
+        rerun`` (reruns verify a day and are left out). ``newest=N`` keeps the last N spans.
+
+        Raises:
+            InvalidArgument: empty pipeline, ``newest`` < 1. NotFound: nothing recorded in ``pipeline``.
+        """
+        from mlstore.index import model_queries  # noqa: PLC0415
+
+        _check_name("pipeline", pipeline)
+        if newest is not None and (isinstance(newest, bool) or not isinstance(newest, int) or newest < 1):
+            raise errors.InvalidArgument(f"newest must be an integer >= 1, not {newest!r}")
+        with self.engine.connect() as connection:
+            ids = model_queries.daily_model_ids(connection, pipeline)
+            if not ids:
+                self._check_pipeline(connection, pipeline)
+            ids = ids[-newest:] if newest else ids
+            found = queries.artifacts_by_id(connection, ids)
+        return [found[i] for i in ids]
+
+    def newest_daily_model(self, pipeline: str) -> Artifact | None:
+        """The daily model of the newest span (see :meth:`daily_models`); None when none yet."""
+        found = self.daily_models(pipeline, newest=1)
+        return found[0] if found else None
+
+    def _check_pipeline(self, connection, pipeline: str) -> None:
+        """NotFound, in the CLI's words, when nothing is recorded in ``pipeline``."""
+        from mlstore.index import model_queries  # noqa: PLC0415
+
+        if not model_queries.pipeline_exists(connection, pipeline):
+            raise errors.NotFound(f"no pipeline {pipeline!r} in {self.uri}; `mlstore ls` lists what is recorded")
 
     def evaluation_metrics(self, ref) -> dict[str, dict[str, float]]:
         """``{slice: {metric: value}}`` of a ModelEvaluation artifact."""
@@ -509,9 +564,16 @@ class Store:
         return metrics
 
     def latest_blessed(self, pipeline: str) -> Artifact | None:
-        """The blessed model with the newest span in ``pipeline`` (None when none is blessed)."""
+        """The blessed model with the newest span in ``pipeline`` (None when none is blessed).
+
+        Raises:
+            InvalidArgument: empty pipeline name. NotFound: nothing is recorded in ``pipeline``.
+        """
+        _check_name("pipeline", pipeline)
         with self.engine.connect() as connection:
             model_id = queries.latest_blessed_model_id(connection, pipeline)
+            if model_id is None:
+                self._check_pipeline(connection, pipeline)
             return queries.artifacts_by_id(connection, [model_id])[model_id] if model_id else None
 
     def blessings(self, *, pipeline: str | None = None, model: Any = None) -> list[Blessing]:
@@ -593,6 +655,11 @@ class BytesReport:
     hashed: int
     not_hashed: dict[NodeId, str]
     corrupted: dict[NodeId, list[str]]
+
+
+def _check_name(what: str, value) -> None:
+    if not isinstance(value, str) or not value:
+        raise errors.InvalidArgument(f"{what} must be a non-empty name, not {value!r}")
 
 
 def _check_order(order: str) -> None:

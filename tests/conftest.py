@@ -93,3 +93,49 @@ def tfx_store(tmp_path):
     from tests.tfx_fixture import copy_tfx_fixture
 
     return copy_tfx_fixture(tmp_path) / "metadata.sqlite"
+
+
+STRICT_GATE = """\
+version: 1
+metrics:
+  - name: auc_roc
+    lower_bound: 0.999
+    slices: [overall]
+"""
+
+
+@pytest.fixture(scope="session")
+def demo_history(tmp_path_factory):
+    """A store written by the real demo with a history: 4 days (days 2-4 have a baseline),
+    then a forced failed gate on the newest model (``mlstore gate`` with a strict spec)
+    and a rerun of day 2's Trainer (``mlstore rerun``).
+
+    Returns a dict: uri, summary (the demo's JSON), failed_model (artifact id the strict
+    gate failed), rerun (the rerun's JSON report).
+    """
+    import json
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("demo-history")
+    uri = str(root / "store")
+
+    def cli(*args, ok=(0,)):
+        proc = subprocess.run([sys.executable, "-m", "mlstore", *map(str, args)], capture_output=True, text=True,
+                              timeout=1800)
+        assert proc.returncode in ok, (args, proc.stdout[-2000:], proc.stderr[-3000:])
+        return proc
+
+    summary = json.loads(cli("demo", "--days", 4, "--store", uri, "--json").stdout)
+    newest = int(summary["newest_model"].split(":")[1])
+    spec = root / "strict-gate.yaml"
+    spec.write_text(STRICT_GATE)
+    cli("gate", "--candidate", f"artifact:{newest}", "--config", spec, "--store", uri, ok=(1,))
+    import mlstore
+
+    store = mlstore.open(uri)
+    day2 = [e for e in store.executions(type="Trainer", pipeline="flights", state="COMPLETE")
+            if e.properties.get("span") == 20130102][0]
+    store.close()
+    rerun = json.loads(cli("rerun", f"execution:{day2.id}", "--store", uri, "--json").stdout)
+    return {"uri": uri, "summary": summary, "failed_model": newest, "rerun": rerun}

@@ -8,6 +8,19 @@ import streamlit as st
 from mlstore._dashboard import components, data
 
 
+def gate_chart(gates) -> alt.Chart:
+    """One mark per decision: x the model's data day, y the outcome (several decisions on one day stack)."""
+    frame, x_axis, span_field = components.with_span_axis(gates)
+    return alt.Chart(frame).mark_circle(size=120, opacity=0.8).encode(
+        x=x_axis, y=alt.Y("outcome:N", title=None, sort=["blessed", "failed"]),
+        yOffset=alt.YOffset("id:N"),
+        color=alt.Color("outcome:N", scale=alt.Scale(domain=["blessed", "failed"], range=["#2ca02c", "#d62728"])),
+        tooltip=[alt.Tooltip("id:N", title="decision"), alt.Tooltip("model_id:N", title="model"),
+                 alt.Tooltip(f"{span_field}:N", title="span"), "outcome:N",
+                 alt.Tooltip("baseline_id:N", title="baseline")],
+    ).properties(height=180)
+
+
 def render() -> None:
     st.title("Gate history")
     uri, ver = components.context()
@@ -27,17 +40,11 @@ def render() -> None:
     c2.metric("Pass rate", f"{passed / len(gates):.0%}")
     latest = data.store().latest_blessed(pipeline)
     c3.metric("Latest blessed", f"artifact:{latest.id}" if latest else "none")
-    chart = alt.Chart(gates).mark_tick(thickness=2, size=30).encode(
-        x=alt.X("span:Q", title="data day (span)"), y=alt.Y("outcome:N", title=None),
-        color=alt.Color("outcome:N", scale=alt.Scale(domain=["blessed", "failed"], range=["#2ca02c", "#d62728"])),
-        tooltip=[alt.Tooltip("model_id:Q", title="model"), "span:Q", "outcome:N",
-                 alt.Tooltip("baseline_id:Q", title="baseline")],
-    ).properties(height=160)
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(gate_chart(gates), width="stretch")
     only_failed = st.toggle("Only failed gates", value=False, key="only_failed")
     shown = gates[~gates["blessed"]] if only_failed else gates
-    st.dataframe(shown.sort_values("id", ascending=False)[
-        ["id", "model_id", "baseline_id", "evaluation_id", "outcome", "span", "created"]].head(1000),
+    st.dataframe(components.display_spans(shown.sort_values("id", ascending=False)[
+        ["id", "model_id", "baseline_id", "evaluation_id", "outcome", "span", "created"]].head(1000)),
         hide_index=True, width="stretch")
 
 

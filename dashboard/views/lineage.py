@@ -11,7 +11,8 @@ from mlstore._dashboard import components, data
 def _start_node(uri, ver, pipeline: str) -> str | None:
     wanted = st.query_params.get("node")
     if not wanted:
-        models = data.newest_artifacts(uri, ver, "Model", pipeline, 1)
+        reruns = data.rerun_outputs(uri, ver, pipeline)
+        models = [m for m in data.newest_artifacts(uri, ver, "Model", pipeline, 20) if m.id not in reruns]
         artifacts = models or data.newest_artifacts(uri, ver, None, pipeline, 1)
         if not artifacts:
             st.info(f"Pipeline **{pipeline}** has no artifacts yet.")
@@ -36,13 +37,25 @@ def render() -> None:
     depth = c2.slider("Depth (hops)", 1, 40, 4, key="depth")
     limit = c3.slider("Draw at most (nodes)", 10, 300, 60, key="limit")
     graph = data.lineage(uri, ver, node, direction, depth)
-    dot, collapsed = components.lineage_dot(graph, limit, focus=node)
+    dot, collapsed = components.lineage_dot(graph, limit, focus=node, spans=_spans(uri, ver, graph, limit))
     folded = sum(collapsed.values())
     st.caption(f"{len(graph.nodes)} nodes, {len(graph.edges)} edges around {node}"
                + (f" · {folded} beyond the limit folded into per-type counts" if folded else ""))
     st.graphviz_chart(dot, width="stretch")
     _move(graph, node)
     _details(uri, ver, node)
+
+
+def _spans(uri, ver, graph, limit: int) -> dict[str, str]:
+    """{node id: span as shown} of the drawn nodes that record one (artifacts and executions)."""
+    found = {}
+    for n in components.drawn_nodes(graph, limit):
+        record = data.artifact(uri, ver, str(n.id)) if n.id.kind == "artifact" else data.execution(uri, ver, str(n.id))
+        span = record.span if n.id.kind == "artifact" else record.properties.get("span")
+        if span is not None:
+            found[str(n.id)] = span
+    as_date = components.spans_are_dates(list(found.values()))
+    return {k: components.span_label(v, as_date) for k, v in found.items()}
 
 
 def _move(graph, node: str) -> None:

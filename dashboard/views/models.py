@@ -50,16 +50,61 @@ def render() -> None:
                             selection_mode="point", key="series", width="stretch")
     _summary(series, uri, ver, pipeline)
     _open_model(series, _selected_model(event))
+    _per_slice(uri, ver, pipeline, metric, slices)
 
 
 def _summary(series: pd.DataFrame, uri, ver, pipeline: str) -> None:
+    """Tiles counting models (not gate records): a model judged twice counts once, by its newest decision."""
     models = series.drop_duplicates("model_id")
     gates = data.blessings(uri, ver, pipeline)
+    newest = gates.sort_values("id").drop_duplicates("model_id", keep="last") if not gates.empty else gates
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Models", len(models))
     c2.metric("Days", int(models["span"].nunique()))
-    c3.metric("Blessed", int(gates["blessed"].sum()) if not gates.empty else 0)
-    c4.metric("Failed gates", int((~gates["blessed"].astype(bool)).sum()) if not gates.empty else 0)
+    c3.metric("Blessed models", int(newest["blessed"].astype(bool).sum()) if not newest.empty else 0)
+    c4.metric("Models failing their gate", int((~newest["blessed"].astype(bool)).sum()) if not newest.empty else 0)
+
+
+def _per_slice(uri, ver, pipeline: str, metric: str, slices: list[str]) -> None:
+    """Slice × day heat map, the newest model's worst slices and the slices that regressed since the day before."""
+    st.subheader("Per slice")
+    series = _series(uri, ver, pipeline, metric, slices)
+    known, _ = data.metric_catalog(uri, ver, pipeline)
+    counts = _series(uri, ver, pipeline, "example_count", slices) if "example_count" in known else pd.DataFrame()
+    if series.empty:
+        return
+    if not counts.empty:
+        minimum = st.number_input("Minimum examples per slice", 0, None, 30, key="home_min_examples",
+                                  help="Slices whose newest evaluation has fewer examples are left out.")
+        newest_counts = counts.sort_values(["span", "model_id"]).drop_duplicates("slice", keep="last")
+        keep = set(newest_counts[newest_counts["value"] >= minimum]["slice"])
+        series = series[series["slice"].isin(keep)]
+        if series.empty:
+            st.info(f"No slice has {minimum} examples or more.")
+            return
+    daily = series.sort_values(["span", "model_id"]).drop_duplicates(["slice", "span"], keep="last")
+    st.altair_chart(components.heat_map(daily, metric), width="stretch")
+    spans = sorted(daily["span"].dropna().unique())
+    if not spans:
+        return
+    lower_better = metric in data.LOWER_IS_BETTER
+    newest = daily[daily["span"] == spans[-1]].set_index("slice")["value"]
+    left, right = st.columns(2)
+    worst = newest.sort_values(ascending=not lower_better).head(10)
+    left.markdown(f"**Worst slices** on the newest day ({metric})")
+    left.dataframe(worst.rename(metric).reset_index(), hide_index=True, width="stretch")
+    right.markdown("**Slices that regressed** since the day before")
+    if len(spans) < 2:
+        right.caption("Only one day so far.")
+        return
+    before = daily[daily["span"] == spans[-2]].set_index("slice")["value"]
+    change = (newest - before).dropna()
+    regressed = change[change > 1e-12] if lower_better else change[change < -1e-12]
+    if regressed.empty:
+        right.caption("None.")
+    else:
+        right.dataframe(regressed.sort_values(ascending=lower_better).rename("change").reset_index(),
+                        hide_index=True, width="stretch")
 
 
 def _open_model(series: pd.DataFrame, clicked: int | None) -> None:
@@ -67,7 +112,9 @@ def _open_model(series: pd.DataFrame, clicked: int | None) -> None:
     if clicked is not None:
         st.switch_page("views/model.py", query_params={"model": str(clicked)})
     newest = series.sort_values(["span", "model_id"], ascending=False).drop_duplicates("model_id").head(500)
-    labels = {int(r.model_id): f"artifact:{int(r.model_id)} · span {r.span} · {r.gate}" for r in newest.itertuples()}
+    as_date = components.spans_are_dates(newest["span"].dropna())
+    labels = {int(r.model_id): f"artifact:{int(r.model_id)} · span {components.span_label(r.span, as_date)} · {r.gate}"
+              for r in newest.itertuples()}
     col, button = st.columns([3, 1])
     choice = col.selectbox("Open a model (newest first)", list(labels), format_func=labels.get, key="open_model")
     if button.button("Open model", key="open_model_button"):

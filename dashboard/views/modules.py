@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -31,6 +33,59 @@ def _consumers(uri, ver, module_id: int) -> tuple[int, pd.DataFrame]:
     return len(uses), pd.DataFrame(rows, columns=["execution", "step", "pipeline", "role", "outputs"])
 
 
+def demote_headings(markdown: str, level: int = 4) -> str:
+    """Markdown with every heading at ``level`` or smaller, so a description's ``# Title``
+    never outranks the page's own title and headers."""
+    return re.sub(r"^(#{1,6})(\s)", lambda m: "#" * max(level, len(m.group(1))) + m.group(2), markdown,
+                  flags=re.MULTILINE)
+
+
+def _signature_rows(signatures) -> pd.DataFrame:
+    """One row per signature tensor: signature, direction, name, dtype, shape."""
+    rows = []
+    for signature, spec in signatures.items() if isinstance(signatures, dict) else []:
+        if not isinstance(spec, dict):
+            rows.append({"signature": signature, "direction": "", "tensor": "", "dtype": "", "shape": str(spec)})
+            continue
+        for direction in ("inputs", "outputs"):
+            for name, tensor in (spec.get(direction) or {}).items():
+                tensor = tensor if isinstance(tensor, dict) else {}
+                shape = tensor.get("shape")
+                rows.append({"signature": signature, "direction": direction[:-1], "tensor": name,
+                             "dtype": tensor.get("dtype", ""),
+                             "shape": "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+                             if isinstance(shape, list) else str(shape or "")})
+    return pd.DataFrame(rows, columns=["signature", "direction", "tensor", "dtype", "shape"])
+
+
+def _tags(properties) -> None:
+    """Tags as labels, signatures as a table, licence and trainability as one line: no raw JSON."""
+    tags = data.parse_json(properties.get("tags"))
+    signatures = data.parse_json(properties.get("signatures"))
+    if isinstance(tags, dict):  # older publishers put signatures inside tags
+        signatures = signatures or tags.get("signatures")
+        tags = [f"{k}: {v}" for k, v in tags.items() if k != "signatures"]
+    if isinstance(tags, list) and tags:
+        st.markdown("**Tags** " + " ".join(f"`{t}`" for t in tags))
+    elif isinstance(tags, str) and tags:
+        st.markdown(f"**Tags** `{tags}`")
+    facts = []
+    if properties.get("license"):
+        facts.append(f"licence {properties['license']}")
+    if properties.get("trainable") is not None:
+        facts.append("trainable" if str(properties["trainable"]) in ("1", "True", "true") else "not trainable")
+    if facts:
+        st.caption(" · ".join(facts))
+    if isinstance(signatures, dict) and signatures:
+        st.markdown("**Signatures**")
+        table = _signature_rows(signatures)
+        if table.empty or (table["tensor"] == "").all():
+            st.dataframe(pd.DataFrame({"signature": list(signatures), "spec": [str(v) for v in signatures.values()]}),
+                         hide_index=True)
+        else:
+            st.dataframe(table, hide_index=True)
+
+
 def render() -> None:
     st.title("Modules")
     uri, ver = components.context()
@@ -50,14 +105,8 @@ def render() -> None:
     row = versions[versions["version"] == version].iloc[-1]
     module = next(m for m in modules if m.id == row["artifact"])
     st.subheader(f"{handle}/{version}")
-    st.write(module.properties.get("description") or "_No description._")
-    tags = data.parse_json(module.properties.get("tags"))
-    if isinstance(tags, dict) and tags.get("signatures"):
-        st.markdown("**Signatures**")
-        st.json(tags["signatures"])
-    elif tags:
-        st.markdown("**Tags**")
-        st.json(tags)
+    st.markdown(demote_headings(module.properties.get("description") or "_No description._"))
+    _tags(module.properties)
     st.markdown(f"Digest `{module.digest}` · artifact:{module.id}")
     total, consumers = _consumers(uri, ver, module.id)
     shown = f", newest {len(consumers)} shown" if total > len(consumers) else ""

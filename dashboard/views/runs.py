@@ -18,8 +18,9 @@ _DIFF_KEYS = ("params", "git_commit", "git_dirty", "git_diff_digest", "code_dige
 def _table(executions) -> pd.DataFrame:
     rows = [{"execution": f"execution:{e.id}", "step": e.type, "state": e.state, "pipeline": e.pipeline,
              "run_id": e.properties.get("run_id"),
+             "rerun of": f"execution:{e.properties['rerun_of']}" if e.properties.get("rerun_of") is not None else "",
              "started": pd.to_datetime(e.create_time_ms, unit="ms")} for e in executions]
-    return pd.DataFrame(rows, columns=["execution", "step", "state", "pipeline", "run_id", "started"])
+    return pd.DataFrame(rows, columns=["execution", "step", "state", "pipeline", "run_id", "rerun of", "started"])
 
 
 def render() -> None:
@@ -37,7 +38,9 @@ def render() -> None:
     executions = data.newest_executions(uri, ver, None if step == "any" else step, pipeline,
                                         None if state == "any" else state, int(newest), since_ms)
     table = _table(executions)
-    st.caption(f"{len(table)} executions (newest first)")
+    reruns = int((table["rerun of"] != "").sum())
+    st.caption(f"{len(table)} executions (newest first)"
+               + (f" · {reruns} rerun(s) by `mlstore rerun`, verifying a recorded step" if reruns else ""))
     st.dataframe(table, hide_index=True, width="stretch")
     if len(table) >= 2:
         _diff(uri, ver, list(table["execution"]))

@@ -9,11 +9,13 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
 from rich.console import Console
+from rich.table import Column, Table
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 import mlstore
@@ -100,6 +102,45 @@ class Context:
             text()
         elif text is not None:
             stdout.print(text)
+
+
+def _natural_width(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    return sum(max([len(h)] + [len(str(r[i])) for r in rows]) + 2 for i, h in enumerate(headers))
+
+
+def copyable_table(headers: Sequence[str], rows: Sequence[Sequence[str]], whole: Sequence[str] = ("id",),
+                   optional: Sequence[str] = ()) -> Table:
+    """A borderless table whose ``whole`` columns (ids, handles: what a user copies into the
+    next command) are never truncated or wrapped, at any terminal width; the other
+    columns wrap instead, and ``optional`` ones are left out when the table would not fit."""
+    columns = []
+    for i, header in enumerate(headers):
+        if header in optional and _natural_width(headers, rows) > stdout.width:
+            columns.append(None)  # dropped: the table would not fit
+            continue
+        if header in whole:
+            width = max([len(header)] + [len(str(r[i])) for r in rows])
+            columns.append(Column(header, no_wrap=True, min_width=width, overflow="ignore"))
+        else:
+            columns.append(Column(header, overflow="fold"))
+    table = Table(*[c for c in columns if c is not None], box=None)
+    for row in rows:
+        table.add_row(*[str(v) for v, c in zip(row, columns) if c is not None])
+    return table
+
+
+def invocation() -> str:
+    """How to type this command again so it works as printed (e.g. without an activated venv).
+
+    ``python -m mlstore`` gives ``<python> -m mlstore``; a script path (``.venv/bin/mlstore``)
+    is repeated as typed; a bare ``mlstore`` found on PATH stays ``mlstore``.
+    """
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "mlstore"
+    if os.path.basename(argv0) in ("__main__.py", "-m", "-c"):
+        return f"{sys.executable} -m mlstore"
+    if os.sep not in argv0:
+        return argv0 if shutil.which(argv0) else f"{sys.executable} -m mlstore"
+    return argv0
 
 
 def fail_check(message: str) -> None:

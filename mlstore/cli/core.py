@@ -3,18 +3,50 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import click
 from rich.progress import Progress
-from rich.table import Table
 
 from mlstore import errors, schema
-from mlstore.cli._common import Context, fail_check, stderr, stdout, store_options
+from mlstore.cli._common import Context, copyable_table, fail_check, stderr, stdout, store_options
+from mlstore.cli.lineage_text import lineage_lines
 from mlstore.index import migrate
 
 
 def _when(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _time_key(key: str) -> str:
+    """``create_time_ms`` is shown as ``create_time`` (its value as an ISO time)."""
+    return key[:-3] if key.endswith("_time_ms") else key
+
+
+def _time_value(key: str, value):
+    """Epoch-millisecond fields as ISO 8601 UTC times (``2013-01-02T10:00:00.123Z``); others unchanged."""
+    if not key.endswith("_time_ms") or value in (None, ""):
+        return value
+    try:
+        moment = dt.datetime.fromtimestamp(float(value) / 1000, dt.timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return value
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _seeds_value(properties) -> str:
+    """The recorded seeds; when none were recorded, the seeds found in the params (older runs)."""
+    recorded = properties.get("seeds") or "{}"
+    if recorded.strip() not in ("{}", ""):
+        return recorded
+    from mlstore.pipeline.executor import seeds_in  # noqa: PLC0415
+
+    try:
+        params = json.loads(properties.get("params") or "{}")
+    except ValueError:
+        return recorded
+    found = seeds_in(params) if isinstance(params, dict) else {}
+    return json.dumps(found, sort_keys=True) + " (from params)" if found else recorded
 
 
 def _short(digest: str | None) -> str:
@@ -43,11 +75,11 @@ def ls(ctx: Context, type_, pipeline, state, limit) -> None:
         artifacts = artifacts[-limit:]
 
     def table() -> None:
-        out = Table("id", "type", "pipeline", "span", "state", "digest", "size", "created (UTC)", box=None)
-        for a in artifacts:
-            out.add_row(str(a.node_id), a.type, a.pipeline or "-", "-" if a.span is None else str(a.span),
-                        a.state, _short(a.digest), str(a.size or 0), _when(a.create_time_ms))
-        stdout.print(out)
+        rows = [(str(a.node_id), a.type, a.pipeline or "-", "-" if a.span is None else str(a.span),
+                 a.state, _short(a.digest), str(a.size or 0), _when(a.create_time_ms)) for a in artifacts]
+        stdout.print(copyable_table(("id", "type", "pipeline", "span", "state", "digest", "size", "created (UTC)"),
+                                    rows, whole=("id", "type", "span", "state", "digest", "size"),
+                                    optional=("created (UTC)",)))
 
     ctx.emit([a.to_json() for a in artifacts], table)
 
@@ -68,10 +100,11 @@ def show(ctx: Context, ref: str) -> None:
     def text() -> None:
         for key, value in record.to_json().items():
             if key != "properties":
-                stdout.print(f"[bold]{key}[/bold]: {value}")
+                stdout.print(f"[bold]{_time_key(key)}[/bold]: {_time_value(key, value)}")
         for key, value in sorted(record.properties.items()):
+            value = _seeds_value(record.properties) if key == "seeds" else _time_value(key, value)
             shown = value if len(str(value)) < 200 else str(value)[:200] + "..."
-            stdout.print(f"  {key}: {shown}", markup=False)
+            stdout.print(f"  {_time_key(key)}: {shown}", markup=False)
         for e in payload["events"]:
             stdout.print(f"  {e['event_type'].lower():6} {e['role']:16} {e['artifact'] if node.kind == 'execution' else e['execution']}")
 
@@ -98,9 +131,9 @@ def lineage(ctx: Context, refs, direction, depth, types, dot) -> None:
 
     def text() -> None:
         stdout.print(f"{len(graph.nodes)} nodes, {len(graph.edges)} edges ({direction}stream of "
-                     f"{', '.join(str(s) for s in graph.start)})")
-        for e in graph.edges:
-            stdout.print(f"  {e.source} --{e.role}--> {e.target}")
+                     f"{', '.join(str(s) for s in graph.start)}), by step:", markup=False)
+        for line in lineage_lines(ctx.store, graph):
+            stdout.print(line, markup=False)
 
     ctx.emit(graph.to_json(), text)
 

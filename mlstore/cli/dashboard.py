@@ -31,7 +31,9 @@ def streamlit_command(app: Path, store_uri: str | None, port: int, address: str)
     """The ``streamlit run`` command line (the store URI also goes after ``--`` for the app)."""
     command = [sys.executable, "-m", "streamlit", "run", str(app),
                "--server.port", str(port), "--server.address", address, "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+               # "minimal": no "Deploy" button (this is a local viewer, not an app to publish).
+               "--client.toolbarMode", "minimal"]
     return command + (["--", "--store", store_uri] if store_uri else [])
 
 

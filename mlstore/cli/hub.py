@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 from rich.markdown import Markdown
-from rich.table import Table
 
 from mlstore import errors, hub
-from mlstore.cli._common import Context, stdout, store_options
+from mlstore.cli._common import Context, copyable_table, stdout, store_options
 from mlstore.hub import registry
 
 
@@ -45,11 +44,11 @@ def search(ctx: Context, text: str, tags) -> None:
     modules = hub.search(text, tags=tags, store=ctx.store)
 
     def table() -> None:
-        out = Table("handle", "tags", "trainable", "description", box=None)
+        rows = []
         for m in modules:
             first_line = next((ln.strip("# ") for ln in m.description.splitlines() if ln.strip()), "")
-            out.add_row(m.handle, ",".join(m.tags), "yes" if m.trainable else "no", first_line[:60])
-        stdout.print(out)
+            rows.append((m.handle, ",".join(m.tags), "yes" if m.trainable else "no", first_line[:60]))
+        stdout.print(copyable_table(("handle", "tags", "trainable", "description"), rows, whole=("handle",)))
 
     ctx.emit([m.to_json() for m in modules], table)
 
@@ -89,11 +88,9 @@ def consumers(ctx: Context, handle: str) -> None:
     models = hub.consumers(handle, store=ctx.store)
 
     def table() -> None:
-        out = Table("id", "pipeline", "span", "state", "digest", box=None)
-        for m in models:
-            out.add_row(str(m.node_id), m.pipeline or "-", "-" if m.span is None else str(m.span), m.state,
-                        (m.digest or "-")[:19])
-        stdout.print(out)
+        rows = [(str(m.node_id), m.pipeline or "-", "-" if m.span is None else str(m.span), m.state,
+                 (m.digest or "-")[:19]) for m in models]
+        stdout.print(copyable_table(("id", "pipeline", "span", "state", "digest"), rows, whole=("id", "digest")))
 
     ctx.emit([m.to_json() for m in models], table)
 

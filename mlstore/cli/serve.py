@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 from pathlib import Path
 
 import click
 
+from mlstore import errors
 from mlstore.cli._common import stderr
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fails (exit 2, one line) when something already listens on host:port, before gRPC
+    tries to bind and logs its own C++ error."""
+    if port == 0:
+        return
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does: TIME_WAIT is no conflict
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise errors.InvalidArgument(f"port {port} on {host} is already in use: stop what listens there "
+                                             "or pick another --port") from None
+            raise errors.InvalidArgument(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @click.command()
@@ -53,6 +74,7 @@ def serve(store_uri, host, port, tokens_file, insecure_open, tls_cert, tls_key, 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "absl"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _check_port_free(host, port)
     tokens = load_tokens(tokens_file)
     options = ServeOptions(store_uri=store_uri, host=host, port=port, tokens=tokens, insecure_open=insecure_open,
                            tls_cert=tls_cert, tls_key=tls_key, max_message_mb=max_message_mb, workers=workers,

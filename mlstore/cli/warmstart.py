@@ -19,9 +19,11 @@ from mlstore.warmstart.policies import Selection
 @click.option("--as-of", "as_of", default=None, metavar="SPAN",
               help="Only models trained on data no later than this span (YYYYMMDD or YYYY-MM-DD).")
 @click.option("--require-compatible", "compatible_with", default=None, metavar="MODEL_REF",
-              help="Only models with the same transform spec, raw inputs and layer shapes as this model.")
+              help="Only models the trainer can warm-start from for this model: same transform spec and raw "
+                   "inputs (layer shapes may differ: the trainer remaps vocabularies and skips mismatched layers).")
 @click.option("--layers", "layer_patterns", multiple=True, metavar="GLOB",
-              help="With --require-compatible: compare only these layers (e.g. 'embedding_*'); repeatable.")
+              help="With --require-compatible: these layers must also have the same shapes "
+                   "(e.g. 'deep_*'); repeatable.")
 @click.option("--ranked", is_flag=True,
               help="List only skipped models ranked above the choice (fast); default lists every model.")
 @store_options

@@ -143,6 +143,18 @@ def _dotted(path: Path) -> str:
     return ".".join(parts)
 
 
+def seeds_in(params: Mapping[str, Any], prefix: str = "") -> dict[str, int]:
+    """Integer params named ``seed`` or ``*_seed`` at any depth, by dotted key (``hyperparams.seed``)."""
+    found: dict[str, int] = {}
+    for key, value in params.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            found.update(seeds_in(value, f"{dotted}."))
+        elif (key == "seed" or str(key).endswith("_seed")) and isinstance(value, int) and not isinstance(value, bool):
+            found[dotted] = value
+    return found
+
+
 def canonical_params(params: Mapping[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -229,6 +241,7 @@ def execute(store: Store, pipeline: str, step: str, fn: StepFunction, inputs: Ma
             for role, artifact in inputs.items():
                 run.use(artifact, role)
             run.properties.update(properties)
+            run.seeds.update(seeds_in(params))  # the step seeds itself from these params
             produced = fn(local, params, workdir / "out")
             for output in produced:
                 run.log_artifact(output.path, output.type, output.role, output.properties)

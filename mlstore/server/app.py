@@ -25,10 +25,9 @@ from mlstore.server.backend import Backend
 from mlstore.server.ingest_service import IngestService
 from mlstore.server.model_services import GateService, ModelService
 from mlstore.server.query_services import ArtifactService, LineageService, StoreService
-from mlstore.v1 import (artifact_service_pb2, artifact_service_pb2_grpc, gate_service_pb2, gate_service_pb2_grpc,
-                        ingest_service_pb2, ingest_service_pb2_grpc, lineage_service_pb2,
-                        model_service_pb2, model_service_pb2_grpc,
-                        store_service_pb2, store_service_pb2_grpc)
+from mlstore.server.status import lenient
+from mlstore.v1 import (artifact_service_pb2, gate_service_pb2, ingest_service_pb2, lineage_service_pb2,
+                        model_service_pb2, store_service_pb2)
 
 log = logging.getLogger("mlstore.server")
 
@@ -38,29 +37,37 @@ def _as_bytes(response) -> bytes:
     return response if isinstance(response, bytes) else response.SerializeToString()
 
 
-def add_lineage_service(servicer: LineageService, server: grpc.Server) -> None:
-    """Registers LineageService like the generated code does, except that responses the
-    servicer already encoded (wire bytes: a 60,000-node graph is ~1 MB) go out as they are."""
-    pb = lineage_service_pb2
-    handlers = {
-        "GetLineage": grpc.unary_unary_rpc_method_handler(
-            servicer.GetLineage, request_deserializer=pb.GetLineageRequest.FromString, response_serializer=_as_bytes),
-        "StreamLineage": grpc.unary_stream_rpc_method_handler(
-            servicer.StreamLineage, request_deserializer=pb.StreamLineageRequest.FromString,
-            response_serializer=_as_bytes),
-    }
-    service = pb.DESCRIPTOR.services_by_name["LineageService"]
-    assert {m.name for m in service.methods} == set(handlers), "LineageService changed: register its new methods here"
+def add_service(module, name: str, servicer, server: grpc.Server) -> None:
+    """Registers a service like the generated ``add_*Servicer_to_server``, except that
+
+    * requests are parsed by :func:`~mlstore.server.status.lenient` (garbage bytes are
+      answered INVALID_ARGUMENT by the servicer's error mapping, not INTERNAL), and
+    * responses the servicer already encoded (wire bytes: a 60,000-node lineage graph is
+      ~1 MB) go out as they are.
+    """
+    service = module.DESCRIPTOR.services_by_name[name]
+    handlers = {}
+    for method in service.methods:
+        request_class = getattr(module, method.input_type.name, None) or _message_class(method.input_type)
+        make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = make(getattr(servicer, method.name), request_deserializer=lenient(request_class),
+                                     response_serializer=_as_bytes)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
 
 
+def _message_class(descriptor):
+    from google.protobuf import message_factory  # noqa: PLC0415
+
+    return message_factory.GetMessageClass(descriptor)
+
+
 _SERVICES = (
-    (lineage_service_pb2, "LineageService", add_lineage_service),
-    (artifact_service_pb2, "ArtifactService", artifact_service_pb2_grpc.add_ArtifactServiceServicer_to_server),
-    (model_service_pb2, "ModelService", model_service_pb2_grpc.add_ModelServiceServicer_to_server),
-    (gate_service_pb2, "GateService", gate_service_pb2_grpc.add_GateServiceServicer_to_server),
-    (ingest_service_pb2, "IngestService", ingest_service_pb2_grpc.add_IngestServiceServicer_to_server),
-    (store_service_pb2, "StoreService", store_service_pb2_grpc.add_StoreServiceServicer_to_server),
+    (lineage_service_pb2, "LineageService"),
+    (artifact_service_pb2, "ArtifactService"),
+    (model_service_pb2, "ModelService"),
+    (gate_service_pb2, "GateService"),
+    (ingest_service_pb2, "IngestService"),
+    (store_service_pb2, "StoreService"),
 )
 
 
@@ -130,8 +137,8 @@ def build_server(backend: Backend, options: ServeOptions) -> tuple[grpc.Server, 
     servicers = (LineageService(backend), ArtifactService(backend), ModelService(backend),
                  GateService(backend), IngestService(backend), StoreService(backend, limit, options.tokens))
     names = []
-    for (module, name, add), servicer in zip(_SERVICES, servicers):
-        add(servicer, server)
+    for (module, name), servicer in zip(_SERVICES, servicers):
+        add_service(module, name, servicer, server)
         names.append(module.DESCRIPTOR.services_by_name[name].full_name)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -32,6 +32,11 @@ class Backend:
         if self.reader.location.database is not None:
             hide(self.reader.location.database.password)
         if self.reader.location.directory is not None:
+            # NotFound messages name the store ("... does not exist in <uri>"): a client
+            # must not learn the server's local paths.
+            hide(str(self.reader.uri), "the store")
+            hide(str(self.reader.location.directory), "the store")
+            hide(str(self.reader.location.directory.resolve()), "the store")
             writers = 1  # SQLite has one writer at a time anyway; more would only busy-wait
         # Why: lineage of a long warm-start chain costs ~0.1-1 s of Python CPU; a dozen of
         # them at once would starve every cheap call of the GIL. At most `heavy_slots`

@@ -21,6 +21,10 @@ def _opt(message, field: str):
 
 
 class ModelService(mgrpc.ModelServiceServicer):
+    """Model queries. GetMetricSeries and GetLatestBlessed answer NOT_FOUND for a pipeline
+    with nothing recorded (or an unknown metric) and INVALID_ARGUMENT for an empty name,
+    as the Store and the CLI do, instead of an empty answer."""
+
     def __init__(self, backend: Backend):
         self.store = backend.reader
 
@@ -39,6 +43,16 @@ class ModelService(mgrpc.ModelServiceServicer):
     def GetLatestBlessed(self, request, context):
         model = self.store.latest_blessed(request.pipeline)
         return mpb.GetLatestBlessedResponse(model=convert.artifact_to_pb(model) if model else None)
+
+    @rpc
+    def ListDailyModels(self, request, context):
+        models = self.store.daily_models(request.pipeline, newest=_opt(request, "newest"))
+        return mpb.ListDailyModelsResponse(models=[convert.artifact_to_pb(m) for m in models])
+
+    @rpc
+    def GetNewestDailyModel(self, request, context):
+        models = self.store.daily_models(request.pipeline, newest=1)
+        return mpb.GetNewestDailyModelResponse(model=convert.artifact_to_pb(models[0]) if models else None)
 
     @rpc
     def ListBlessings(self, request, context):
@@ -61,10 +75,13 @@ class ModelService(mgrpc.ModelServiceServicer):
     def SelectWarmStart(self, request, context):
         if not request.pipeline:
             raise errors.InvalidArgument("SelectWarmStart needs a pipeline")
+        if not request.policy:
+            raise errors.InvalidArgument("SelectWarmStart needs a policy: latest, latest_blessed, as_of, best or "
+                                         "best:METRIC[@SLICE] (an empty policy is not taken to mean latest_blessed)")
         requirement = (requirement_from_pb(self.store, request.require_compatible)
                        if request.HasField("require_compatible") else None)
         selection = select_warm_start(
-            self.store, request.pipeline, request.policy or "latest_blessed", metric=request.metric or None,
+            self.store, request.pipeline, request.policy, metric=request.metric or None,
             slice=request.slice or "Overall", as_of=_opt(request, "as_of_span"),
             higher_is_better=_opt(request, "higher_is_better"), exclude=list(request.exclude),
             require_compatible=requirement, explain=request.explain or "ranked")

@@ -98,7 +98,7 @@ class LineageService(lgrpc.LineageServiceServicer):
             check_deadline(context, "building the lineage graph")
             return graph, encode(graph)
 
-    # Both return wire bytes (see lineage_columns), sent as they are (see app.add_lineage_service).
+    # Both return wire bytes (see lineage_columns), sent as they are (see app.add_service).
 
     @rpc
     def GetLineage(self, request, context) -> bytes:

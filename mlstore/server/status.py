@@ -44,14 +44,15 @@ _TLS_SIGNS = ("ssl", "handshake", "certificate", "socket closed", "tls")
 #: so the client can raise the subclass, not just the class of the status code.
 ERROR_CLASS_KEY = "mlstore-error-class"
 
-#: Strings never sent to clients (the database password inside store URIs in messages).
-_SECRETS: set[str] = set()
+#: Strings never sent to clients, with what replaces them: the database password inside
+#: store URIs in messages ("***"), the server's local store path ("the store").
+_SECRETS: dict[str, str] = {}
 
 
-def hide(secret: str) -> None:
+def hide(secret: str, replacement: str = "***") -> None:
     """Registers a secret that error messages sent to clients must not contain."""
     if secret:
-        _SECRETS.add(secret)
+        _SECRETS[secret] = replacement
 
 
 #: Status details are sent as a header; messages that echo huge inputs are cut to this.
@@ -59,8 +60,8 @@ MAX_DETAILS = 1000
 
 
 def _scrub(message: str) -> str:
-    for secret in _SECRETS:
-        message = message.replace(secret, "***")
+    for secret in sorted(_SECRETS, key=len, reverse=True):  # the longest first: a path inside a URI
+        message = message.replace(secret, _SECRETS[secret])
     return message if len(message) <= MAX_DETAILS else message[:MAX_DETAILS] + "... (truncated)"
 
 
@@ -78,11 +79,43 @@ def _already_aborted(context: grpc.ServicerContext) -> bool:
     return context.code() not in (None, grpc.StatusCode.OK)
 
 
+class MalformedRequest:
+    """What :func:`lenient` hands the servicer for bytes that are not the request message."""
+
+    def __init__(self, message_type: str, error: BaseException):
+        self.message_type = message_type
+        self.error = error
+
+
+def lenient(message_class) -> Callable[[bytes], object]:
+    """A request deserializer that never raises: undecodable bytes become a
+    :class:`MalformedRequest`, answered INVALID_ARGUMENT by :func:`rpc` with one log line
+    (gRPC would otherwise answer INTERNAL and log a traceback)."""
+
+    def parse(data: bytes):
+        try:
+            return message_class.FromString(data)
+        except Exception as e:  # noqa: BLE001 - protobuf raises DecodeError, sometimes others
+            return MalformedRequest(message_class.DESCRIPTOR.full_name, e)
+
+    return parse
+
+
+def _reject_malformed(request, context: grpc.ServicerContext, method: str) -> None:
+    if isinstance(request, MalformedRequest):
+        log.warning("%s: rejected a malformed request: not a %s (%s)", method, request.message_type,
+                    type(request.error).__name__)
+        context.set_trailing_metadata(((ERROR_CLASS_KEY, "InvalidArgument"),))
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"malformed request: the bytes are not a serialized {request.message_type}")
+
+
 def rpc(method: Callable) -> Callable:
     """Decorates a unary servicer method with the error mapping described above."""
 
     @functools.wraps(method)
     def wrapper(self, request, context):
+        _reject_malformed(request, context, method.__name__)
         try:
             return method(self, request, context)
         except Exception as e:  # noqa: BLE001 - mapped to a status, never a crash
@@ -98,6 +131,7 @@ def stream_rpc(method: Callable[..., Iterator]) -> Callable[..., Iterator]:
 
     @functools.wraps(method)
     def wrapper(self, request, context):
+        _reject_malformed(request, context, method.__name__)
         try:
             yield from method(self, request, context)
         except Exception as e:  # noqa: BLE001

@@ -225,3 +225,29 @@ class ListSlicesResponse(_message.Message):
     SLICES_FIELD_NUMBER: _ClassVar[int]
     slices: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, slices: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListDailyModelsRequest(_message.Message):
+    __slots__ = ("pipeline", "newest")
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIELD_NUMBER: _ClassVar[int]
+    pipeline: str
+    newest: int
+    def __init__(self, pipeline: _Optional[str] = ..., newest: _Optional[int] = ...) -> None: ...
+
+class ListDailyModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[_types_pb2.Artifact]
+    def __init__(self, models: _Optional[_Iterable[_Union[_types_pb2.Artifact, _Mapping]]] = ...) -> None: ...
+
+class GetNewestDailyModelRequest(_message.Message):
+    __slots__ = ("pipeline",)
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    pipeline: str
+    def __init__(self, pipeline: _Optional[str] = ...) -> None: ...
+
+class GetNewestDailyModelResponse(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: _types_pb2.Artifact
+    def __init__(self, model: _Optional[_Union[_types_pb2.Artifact, _Mapping]] = ...) -> None: ...

@@ -54,6 +54,16 @@ class ModelServiceStub(object):
                 request_serializer=mlstore_dot_v1_dot_model__service__pb2.ListSlicesRequest.SerializeToString,
                 response_deserializer=mlstore_dot_v1_dot_model__service__pb2.ListSlicesResponse.FromString,
                 )
+        self.ListDailyModels = channel.unary_unary(
+                '/mlstore.v1.ModelService/ListDailyModels',
+                request_serializer=mlstore_dot_v1_dot_model__service__pb2.ListDailyModelsRequest.SerializeToString,
+                response_deserializer=mlstore_dot_v1_dot_model__service__pb2.ListDailyModelsResponse.FromString,
+                )
+        self.GetNewestDailyModel = channel.unary_unary(
+                '/mlstore.v1.ModelService/GetNewestDailyModel',
+                request_serializer=mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelRequest.SerializeToString,
+                response_deserializer=mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelResponse.FromString,
+                )
 
 
 class ModelServiceServicer(object):
@@ -109,6 +119,21 @@ class ModelServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDailyModels(self, request, context):
+        """The daily model of each span (data day) of a pipeline, oldest span first: the newest
+        LIVE Model of the span not produced by `mlstore rerun`. NOT_FOUND: unknown pipeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNewestDailyModel(self, request, context):
+        """The daily model of the newest span. NOT_FOUND: unknown pipeline; unset model: none yet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -151,6 +176,16 @@ def add_ModelServiceServicer_to_server(servicer, server):
                     servicer.ListSlices,
                     request_deserializer=mlstore_dot_v1_dot_model__service__pb2.ListSlicesRequest.FromString,
                     response_serializer=mlstore_dot_v1_dot_model__service__pb2.ListSlicesResponse.SerializeToString,
+            ),
+            'ListDailyModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDailyModels,
+                    request_deserializer=mlstore_dot_v1_dot_model__service__pb2.ListDailyModelsRequest.FromString,
+                    response_serializer=mlstore_dot_v1_dot_model__service__pb2.ListDailyModelsResponse.SerializeToString,
+            ),
+            'GetNewestDailyModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNewestDailyModel,
+                    request_deserializer=mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelRequest.FromString,
+                    response_serializer=mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -295,5 +330,39 @@ class ModelService(object):
         return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ModelService/ListSlices',
             mlstore_dot_v1_dot_model__service__pb2.ListSlicesRequest.SerializeToString,
             mlstore_dot_v1_dot_model__service__pb2.ListSlicesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListDailyModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ModelService/ListDailyModels',
+            mlstore_dot_v1_dot_model__service__pb2.ListDailyModelsRequest.SerializeToString,
+            mlstore_dot_v1_dot_model__service__pb2.ListDailyModelsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetNewestDailyModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ModelService/GetNewestDailyModel',
+            mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelRequest.SerializeToString,
+            mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

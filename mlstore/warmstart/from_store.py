@@ -164,7 +164,15 @@ def select_warm_start(store, pipeline: str, policy: str = "latest_blessed", *, m
 
 
 def requirement_of_model(store, ref, *, layer_patterns: tuple[str, ...] | None = None) -> CompatibilityRequirement:
-    """The compatibility requirement "same transform, inputs and layer shapes as model ``ref``".
+    """The compatibility requirement "a base the trainer can warm-start model ``ref``'s successor from".
+
+    That is what the trainer itself requires: the same transform spec and raw inputs.
+    Layer shapes are not compared by default, because the trainer does not need them
+    to match: it remaps vocabulary layers (``embedding_*``) token by token and skips a
+    layer whose shapes differ (e.g. a wide layer one vocabulary row larger), so
+    rejecting such a base would disagree with the model the trainer really warm-started.
+    With ``layer_patterns`` (CLI ``--layers``), the matching layers must have the same
+    shapes: for a caller that needs those layers copied, not skipped.
 
     Raises:
         NotFound: no such artifact. InvalidArgument: ``ref`` is not a Model.
@@ -176,7 +184,8 @@ def requirement_of_model(store, ref, *, layer_patterns: tuple[str, ...] | None =
         raise errors.InvalidArgument(f"{artifact.node_id} is a {artifact.type}, not a Model")
     return CompatibilityRequirement(spec_digest=row.spec_digest,
                                     input_signature=ranking.parse_json(row.input_signature),
-                                    layers=ranking.parse_json(row.layers), layer_patterns=layer_patterns)
+                                    layers=ranking.parse_json(row.layers) if layer_patterns else None,
+                                    layer_patterns=layer_patterns)
 
 
 def _load(store, pipeline: str, spec: PolicySpec, with_properties: bool) -> tuple[list, ranking.RankRequest]:

@@ -62,7 +62,7 @@ def test_model_page_shows_slices_deltas_plots_chain_and_digests(demo, monkeypatc
     assert "regressions" in text and not at.warning
     slices = at.dataframe[0].value
     assert {"Overall", "carrier=AA", "hour=[6,9)"} <= set(slices.index)
-    at.slider(key="min_examples").set_value(100).run()
+    at.number_input(key="min_examples").set_value(100).run()
     assert "hour=[6,9)" not in set(at.dataframe[0].value.index)  # 40 examples < 100
     index = demo.model_ids.index(failed)
     assert f"artifact:{demo.model_ids[index - 1]}" in text  # warm-start chain / previous model

@@ -147,6 +147,8 @@ def test_slice_regression_fails_with_that_slice_first(sqlite_store_uri, blessed_
     assert code == 1, err
     lines = out.splitlines()
     assert lines[0].startswith("Gate FAILED: 1 failed")
+    assert lines[1].startswith(f"candidate {candidate.node_id} (")
+    assert lines[2].startswith(f"baseline  {base.node_id} (")  # the text names the baseline model
     rows = lines[lines.index(next(x for x in lines if x.startswith("---"))) + 1:]
     assert rows[0].split()[:4] == ["FAIL", "carrier=AA", "auc_roc", "change_absolute"]
     assert lines[-1] == "not recorded (--no-record)"

@@ -73,10 +73,14 @@ def query_suite(store, models: list[int]) -> dict:
         "metric_series": lambda: store.metric_series("daily", "auc_roc"),
         "metric_series_slice": lambda: store.metric_series("daily", "auc_roc", "carrier=AA"),
         "metric_series_none": lambda: store.metric_series("nope", "auc_roc"),
+        "metric_series_empty_pipeline": lambda: store.metric_series("", "auc_roc"),
+        "metric_series_unknown_metric": lambda: store.metric_series("daily", "nope"),
+        "metric_series_unknown_slice": lambda: store.metric_series("daily", "auc_roc", "nope=1"),
         "evaluation_metrics": lambda: store.evaluation_metrics(evaluation),
         "evaluation_metrics_order": lambda: [(k, list(v.items())) for k, v in store.evaluation_metrics(evaluation).items()],
         "latest_blessed": lambda: store.latest_blessed("daily"),
         "latest_blessed_none": lambda: store.latest_blessed("nope"),
+        "latest_blessed_empty": lambda: store.latest_blessed(""),
         "blessings": lambda: store.blessings(pipeline="daily"),
         "blessings_model": lambda: store.blessings(model=models[0]),
         "pipelines": lambda: store.pipelines(),
@@ -124,6 +128,10 @@ def test_query_suite(served, local, where):
     assert answers["newest_execution_id"] == ("ok", DAYS * 5)
     assert answers["slices"] == ("ok", ["Overall", "carrier=AA", "carrier=DL"])
     assert answers["slices_unknown_metric"] == answers["metric_names_none"] == ("ok", [])
+    assert answers["metric_series_none"] == answers["latest_blessed_none"] == ("error", "NotFound")
+    assert answers["metric_series_unknown_metric"] == ("error", "NotFound")
+    assert answers["metric_series_empty_pipeline"] == answers["latest_blessed_empty"] == ("error", "InvalidArgument")
+    assert answers["metric_series_unknown_slice"] == ("ok", [])
     # full upstream lineage of the last model reaches every day's examples (warm-start chain)
     assert {n.id.id for n in answers["lineage_up"][1].nodes if n.type == "Model"} == set(models)
     if where == "remote":

@@ -98,6 +98,35 @@ logged = I.LogExecution(i.LogExecutionRequest(
     outputs=[i.OutputArtifact(type="PushedModel", uri=art.uri, digest=art.digest, size=art.size, role="pushed_model")],
     properties={"target": t.PropertyValue(string_value="prod")}), metadata=md)
 r["LogExecution"] = [logged.execution_id > 0, len(logged.output_ids)]
+r["ListDailyModels"] = [x.id for x in M.ListDailyModels(m.ListDailyModelsRequest(pipeline="daily"), metadata=md).models]
+r["ListDailyModels_newest2"] = [x.id for x in M.ListDailyModels(
+    m.ListDailyModelsRequest(pipeline="daily", newest=2), metadata=md).models]
+r["GetNewestDailyModel"] = M.GetNewestDailyModel(m.GetNewestDailyModelRequest(pipeline="daily"), metadata=md).model.id
+
+
+def status(call, request):
+    try:
+        call(request, metadata=md)
+        return ["OK", "", ""]
+    except grpc.RpcError as e:
+        classes = [v for k, v in (e.trailing_metadata() or ()) if k == "mlstore-error-class"]
+        return [e.code().name, e.details(), classes[0] if classes else ""]
+
+
+r["errors"] = {
+    "series_no_pipeline": status(M.GetMetricSeries, m.GetMetricSeriesRequest(pipeline="", metric="auc_roc")),
+    "series_unknown_pipeline": status(M.GetMetricSeries, m.GetMetricSeriesRequest(pipeline="nope", metric="auc_roc")),
+    "series_unknown_metric": status(M.GetMetricSeries, m.GetMetricSeriesRequest(pipeline="daily", metric="nope")),
+    "latest_blessed_unknown": status(M.GetLatestBlessed, m.GetLatestBlessedRequest(pipeline="nope")),
+    "warm_start_no_policy": status(M.SelectWarmStart, m.SelectWarmStartRequest(pipeline="daily", policy="")),
+    "daily_unknown": status(M.ListDailyModels, m.ListDailyModelsRequest(pipeline="nope")),
+    "missing_artifact": status(A.GetArtifact, a.GetArtifactRequest(ref="artifact:99999")),
+    "garbage": status(ch.unary_unary("/mlstore.v1.ModelService/GetMetricSeries"), b"\xff\xff\xff\xff"),
+}
+# Health without the mlstore package: grpcio-health-checking's generated stubs.
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+r["health"] = health_pb2.HealthCheckResponse.ServingStatus.Name(health_pb2_grpc.HealthStub(ch).Check(
+    health_pb2.HealthCheckRequest(service="mlstore.v1.ModelService")).status)
 print(json.dumps(r))
 '''
 
@@ -123,7 +152,7 @@ def test_every_rpc_from_a_client_generated_from_proto(tmp_path):
     out = tmp_path / "gen"
     out.mkdir()
     env = {"MLSTORE_SERVER_TOKENS": json.dumps({"tokens": {TOKEN: {"name": "ci", "scopes": ["write"]}}})}
-    with serve(uri, env=env) as (_, target):
+    with serve(uri, env=env) as (server, target):
         run = subprocess.run([sys.executable, str(script), str(out), target, TOKEN, GATE_SPEC, str(REPO / "proto")],
                              capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""},
                              timeout=120)
@@ -153,3 +182,20 @@ def test_every_rpc_from_a_client_generated_from_proto(tmp_path):
     assert ok is True and model in models[:-1] and chosen == f"artifact:{model}" and skipped == len(models) - 1
     assert r["EvaluateGate"][1] > 0
     assert r["LogExecution"] == [True, 1]
+    assert r["ListDailyModels"] == models and r["ListDailyModels_newest2"] == models[-2:]
+    assert r["GetNewestDailyModel"] == models[-1]
+    e = r["errors"]
+    assert e["series_no_pipeline"][:1] == e["warm_start_no_policy"][:1] == ["INVALID_ARGUMENT"]
+    assert e["series_no_pipeline"][2] == "InvalidArgument" and "policy" in e["warm_start_no_policy"][1]
+    for key in ("series_unknown_pipeline", "latest_blessed_unknown", "daily_unknown"):
+        assert e[key][0] == "NOT_FOUND" and "no pipeline 'nope'" in e[key][1], (key, e[key])
+    assert e["series_unknown_metric"][0] == "NOT_FOUND" and "no metric 'nope'" in e["series_unknown_metric"][1]
+    assert e["missing_artifact"] == ["NOT_FOUND", "artifact:99999 does not exist in the store", "NotFound"]
+    assert all(uri not in details and str(tmp_path) not in details for _, details, _ in e.values())
+    assert e["garbage"][0] == "INVALID_ARGUMENT" and "malformed request" in e["garbage"][1]
+    assert r["health"] == "SERVING"
+    log = server.stderr.read()
+    assert "Traceback" not in log and "Exception deserializing" not in log
+    assert [line for line in log.splitlines() if "malformed" in line] == [
+        line for line in log.splitlines() if "GetMetricSeries: rejected a malformed request" in line]
+    assert sum("malformed" in line for line in log.splitlines()) == 1

@@ -4,14 +4,14 @@
 last-update time, so executions written by any MLMD client are picked up;
 ``mlstore_fingerprint`` keeps the manifest digest of artifacts mlstore did not write.
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
