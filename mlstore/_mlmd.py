@@ -156,8 +156,11 @@ def _enable_wal(path: Path) -> None:
 class Metadata:
     """An MLMD connection with mlstore's types registered and errors translated."""
 
-    def __init__(self, location: StoreLocation):
+    def __init__(self, location: StoreLocation, index_engine=None):
+        """Connects to MLMD at ``location``; ``index_engine`` (the store's index) also reads
+        MLMD's tables when they share a server database."""
         self.location = location
+        self._index_engine = index_engine
         try:
             self._store = metadata_store.MetadataStore(connection_config(location))
         except (mlmd_errors.StatusError, RuntimeError) as e:  # connect failures are RuntimeError
@@ -165,6 +168,7 @@ class Metadata:
             raise errors.Unavailable(f"cannot open ML Metadata at {where}: {_first_line(e)}") from None
         self._types: dict[tuple[str, str], StoredType] = {}
         self._context_type_names: dict[int, str] = {}
+        self._reader = None  # an engine reading MLMD's tables (see pipelines_of)
         self._type_names: dict[int, str] = {}
 
     @property
@@ -217,23 +221,23 @@ class Metadata:
 
     def pipelines_of(self, executions: Sequence[pb.Execution]) -> dict[int, str]:
         """Execution id -> name of its ``pipeline`` context, for executions without a
-        ``pipeline`` property (TFX records the pipeline only as a context)."""
+        ``pipeline`` property (TFX records the pipeline only as a context).
+
+        Read with one SQL join over MLMD's tables (see :mod:`mlstore.index.mlmd_tables`).
+        """
+        from mlstore.index import mlmd_tables  # noqa: PLC0415 - the index package imports this module
+
         needed = [e.id for e in executions if "pipeline" not in e.properties]
         if not needed:
             return {}
-        found: dict[int, str] = {}
-        if len(needed) <= _PER_EXECUTION_LOOKUPS:
-            for execution_id in needed:
-                for context in self.call(self._store.get_contexts_by_execution, execution_id):
-                    if self.context_type_name(context.type_id) == tfx_records.PIPELINE_CONTEXT:
-                        found[execution_id] = context.name
-            return found
-        wanted = set(needed)
-        for context in self.call(self._store.get_contexts_by_type, tfx_records.PIPELINE_CONTEXT):
-            for execution in self.call(self._store.get_executions_by_context, context.id):
-                if execution.id in wanted:
-                    found[execution.id] = context.name
-        return found
+        if self._reader is None:
+            engine = self._index_engine
+            if engine is None and self.location.mlmd_file is None:
+                from mlstore.index.sync import index_engine  # noqa: PLC0415
+
+                engine = self._index_engine = index_engine(self.location)
+            self._reader = mlmd_tables.mlmd_reader(self.location, engine)
+        return mlmd_tables.pipelines_of(self._reader, needed, tfx_records.PIPELINE_CONTEXT)
 
     def context_type_name(self, type_id: int) -> str:
         if type_id not in self._context_type_names:

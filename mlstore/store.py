@@ -162,7 +162,7 @@ class Store:
         self.location = location
         self.engine = index_engine(location)
         with schema_lock(location, self.engine):  # one process creates a new store's schemas
-            self.metadata = Metadata(location)
+            self.metadata = Metadata(location, self.engine)
             prepare_schema(self.engine, location.uri)
         self.blobs = BlobStore(location.artifact_root)
         self.read_roots = store_read_roots(self.blobs, read_roots, location)

@@ -31,7 +31,7 @@ class Follower:
         if interval_s <= 0:
             raise errors.InvalidArgument(f"follow interval must be > 0 s, not {interval_s}")
         self.interval_s = interval_s
-        self._sync = IndexSync(Metadata(location), engine)
+        self._sync = IndexSync(Metadata(location, engine), engine)
         self._stop = threading.Event()
         self.indexed = 0  # executions indexed so far
         self.last_error: str | None = None
