@@ -40,18 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mlstore  # noqa: E402
+from bench_core import timed  # noqa: E402 - median of repeated calls
 
 PIPELINE = "flights_tfx"
-
-
-def timed(fn, repeat: int = 5) -> tuple[float, object]:
-    """Median seconds of ``repeat`` calls, and the last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def raw_store(path: Path) -> metadata_store.MetadataStore:
@@ -78,9 +69,9 @@ def raw_lineage(raw, model_id: int) -> int:
 
 def queries(store, pipeline: str, metric: str) -> dict:
     newest = store.artifacts(type="Model", pipeline=pipeline, order="desc", limit=1)[0]
-    lineage_s, graph = timed(lambda: store.lineage(newest, direction="up"))
-    series_s, series = timed(lambda: store.metric_series(pipeline, metric, "Overall"))
-    latest_s, latest = timed(lambda: store.latest_blessed(pipeline))
+    lineage_s, graph = timed(lambda: store.lineage(newest, direction="up"), 5)
+    series_s, series = timed(lambda: store.metric_series(pipeline, metric, "Overall"), 5)
+    latest_s, latest = timed(lambda: store.latest_blessed(pipeline), 5)
     return {"newest_model": newest.id, "lineage_s": lineage_s, "lineage_nodes": len(graph.nodes),
             "series_s": series_s, "series_points": len(series), "latest_blessed_s": latest_s,
             "latest_blessed": latest.id if latest else None}
@@ -114,7 +105,7 @@ def follow_latency(mlmd_file: Path, rounds: int = 5) -> list[float]:
 
 
 def native_store(days: int, path: Path | None) -> Path:
-    from bench_core import log_day_mlstore_batch  # noqa: PLC0415
+    from bench_core import log_day_mlstore_batch  # noqa: PLC0415 - the native workload
 
     if path is not None and path.exists():
         return path
@@ -152,8 +143,8 @@ def main() -> None:
     store.close()
 
     raw = raw_store(mlmd_file)
-    raw_latest_s, raw_latest = timed(lambda: raw_latest_blessed(raw))
-    raw_lineage_s, raw_nodes = timed(lambda: raw_lineage(raw, tfx["newest_model"]), repeat=3)
+    raw_latest_s, raw_latest = timed(lambda: raw_latest_blessed(raw), 5)
+    raw_lineage_s, raw_nodes = timed(lambda: raw_lineage(raw, tfx["newest_model"]), 3)
     assert raw_latest == tfx["latest_blessed"], (raw_latest, tfx["latest_blessed"])
 
     native_path = native_store(args.days, args.native)

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dashboard_store import build_store, build_store_fast  # noqa: E402
+from dashboard_support import page_texts, run_page  # noqa: E402
 
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PAGES = ["views/models.py", "views/model.py", "views/lineage.py", "views/runs.py",
          "views/modules.py", "views/gates.py"]
 
@@ -22,20 +22,7 @@ def demo(tmp_path_factory):
     return build_store(str(tmp_path_factory.mktemp("dash") / "store"), days=12, dip_every=4)
 
 
-def _run(uri: str, page: str, monkeypatch, query: dict | None = None) -> AppTest:
-    monkeypatch.setenv("MLSTORE_URI", uri)
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params.update(query or {})
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def _texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("title", "header", "subheader", "caption", "markdown", "info", "warning", "error")
-             for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
+_run, _texts = run_page, page_texts
 
 
 def test_models_over_time_lists_every_model_and_gate_outcomes(demo, monkeypatch):

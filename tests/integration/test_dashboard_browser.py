@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dashboard_store import build_store  # noqa: E402
+from dashboard_support import served_dashboard  # noqa: E402
 from headless_chromium import Chromium  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -44,34 +40,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     built = build_store(str(tmp_path_factory.mktemp("browser") / "store"), days=8, dip_every=3)
-    port = _free_port()
     log = tmp_path_factory.mktemp("log") / "streamlit.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([MLSTORE, "dashboard", "--store", built.uri, "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"the dashboard did not start: {log.read_text()[-2000:]}")
+    with served_dashboard(built.uri, log) as base:
         yield base, built, log
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the CLI and its streamlit child
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")

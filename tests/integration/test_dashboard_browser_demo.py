@@ -12,17 +12,14 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dashboard_support import served_dashboard  # noqa: E402
 from headless_chromium import Chromium  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -36,35 +33,13 @@ GRID_ROWS = ("JSON.stringify(Array.from(document.querySelectorAll('[data-testid=
              "g => [Number(g.getAttribute('aria-rowcount')), g.innerText.slice(0, 400)]))")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(demo_history, tmp_path_factory):
-    port = _free_port()
     log = tmp_path_factory.mktemp("log") / "streamlit.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([MLSTORE, "dashboard", "--store", demo_history["uri"], "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"the dashboard did not start: {log.read_text()[-2000:]}")
+    with served_dashboard(demo_history["uri"], log) as base:
         assert CHROMIUM, "chromium is required (apt-get install chromium)"
         with Chromium(CHROMIUM, tmp_path_factory.mktemp("chromium-profile")) as browser:
             yield base, browser, demo_history, log
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
 
 
 def _shot(browser, tmp_path, name: str) -> Path:

@@ -9,32 +9,19 @@ the dashboard's own helpers.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 import mlstore
+from tests.dashboard_support import page_texts, run_page
 
 pytestmark = pytest.mark.slow
 
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
-def _run(uri: str, page: str, monkeypatch, query: dict | None = None) -> AppTest:
-    monkeypatch.setenv("MLSTORE_URI", uri)
-    at = AppTest.from_file(str(APP), default_timeout=90)
-    at.query_params.update(query or {})
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def _texts(at: AppTest) -> str:
-    kinds = ("title", "header", "subheader", "caption", "markdown", "info", "warning", "error")
-    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+_run, _texts = run_page, page_texts
 
 
 def _specs(at: AppTest) -> list[dict]:
