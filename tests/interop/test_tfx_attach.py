@@ -162,3 +162,24 @@ def test_a_failed_index_write_is_an_error_not_success(mlmd_file, monkeypatch):
     monkeypatch.setattr(writer, "write_batch", broken)
     with pytest.raises(errors.IndexInconsistent, match="UNIQUE constraint failed"):
         store.reindex()
+
+
+def test_dashboard_pages_show_the_tfx_runs(mlmd_file, monkeypatch):
+    from tests.dashboard_support import page_texts, run_page
+
+    uri = str(mlmd_file)
+    home = run_page(uri, "views/models.py", monkeypatch)
+    tiles = {m.label: m.value for m in home.metric}
+    assert (tiles["Models"], tiles["Blessed models"], tiles["Models failing their gate"]) == ("3", "2", "1")
+    models = mlstore.open(uri).artifacts(type="Model", pipeline=PIPELINE)
+    page = run_page(uri, "views/model.py", monkeypatch, {"model": str(models[1].id)})
+    assert page.title[0].value == f"Model artifact:{models[1].id}"
+    text = page_texts(page)
+    assert "pipeline flights_tfx · span 2 · blessed" in text
+    assert "slice(s) with fewer than 30 examples hidden" in text  # TFMA's carrier slices are small here
+    own = page.dataframe[0].value  # the model's own TFMA metrics per slice
+    assert {"auc", "binary_accuracy", "example_count"} <= set(own.columns) and "Overall" in own.index
+    assert own.loc["Overall", "example_count"] == mlstore.open(uri).evaluation_metrics(
+        mlstore.open(uri).blessings(pipeline=PIPELINE)[1].evaluation_id)["Overall"]["example_count"]
+    gates = run_page(uri, "views/gates.py", monkeypatch)
+    assert {m.label: m.value for m in gates.metric}["Decisions"] == "3"
