@@ -1,4 +1,4 @@
-"""Attaching mlstore to a TFX-shaped store, and its queries there, against raw MLMD and a native store.
+"""Attaching mlstore to a TFX-shaped store: its queries there against a native store of the same size, and follow latency.
 
     .venv/bin/python benchmarks/gen_tfx_store.py --out /tmp/tfx10k --days 10000
     .venv/bin/python benchmarks/bench_tfx_attach.py --tfx /tmp/tfx10k/metadata.sqlite --days 10000
@@ -9,10 +9,8 @@ Timed, in this process:
   (the whole index is built from TFX's records: pipeline contexts, class-path types,
   TFMA files, fingerprints of the bytes); then a second open (nothing new).
 * on the TFX store: full upstream lineage of the newest model, the metric series
-  (``binary_accuracy`` on Overall, every model) and the latest blessed model, with raw
-  MLMD answering the same question in the same process (TFX's latest-blessed rule:
-  the newest Model with a ``blessed == 1`` ModelBlessing; lineage by
-  ``get_lineage_subgraph``);
+  (``binary_accuracy`` on Overall, every model) and the latest blessed model
+  (``bench_tfx_store.py`` times the same against raw MLMD answering as TFX does);
 * the same three queries on a native mlstore store of ``--days`` days written by
   ``bench_core``'s daily workload (``--native`` reuses one).
 * **follow latency**: an execution another MLMD client finishes, until the index of a
@@ -50,21 +48,6 @@ def raw_store(path: Path) -> metadata_store.MetadataStore:
     config.sqlite.filename_uri = str(path)
     config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE
     return metadata_store.MetadataStore(config)
-
-
-def raw_latest_blessed(raw) -> int:
-    """TFX's LatestBlessedModelStrategy over raw MLMD: the newest Model with a blessed blessing."""
-    blessed = {b.custom_properties["current_model_id"].int_value for b in raw.get_artifacts_by_type("ModelBlessing")
-               if b.custom_properties["blessed"].int_value == 1}
-    return max(blessed)
-
-
-def raw_lineage(raw, model_id: int) -> int:
-    options = metadata_store.LineageSubgraphQueryOptions(
-        starting_artifacts=metadata_store.ListOptions(filter_query=f"id = {model_id}"), max_num_hops=100,
-        direction=metadata_store.LineageSubgraphQueryOptions.UPSTREAM)
-    graph = raw.get_lineage_subgraph(options)
-    return len(graph.artifacts) + len(graph.executions)
 
 
 def queries(store, pipeline: str, metric: str) -> dict:
@@ -142,11 +125,6 @@ def main() -> None:
     tfx = queries(store, PIPELINE, "binary_accuracy")
     store.close()
 
-    raw = raw_store(mlmd_file)
-    raw_latest_s, raw_latest = timed(lambda: raw_latest_blessed(raw), 5)
-    raw_lineage_s, raw_nodes = timed(lambda: raw_lineage(raw, tfx["newest_model"]), 3)
-    assert raw_latest == tfx["latest_blessed"], (raw_latest, tfx["latest_blessed"])
-
     native_path = native_store(args.days, args.native)
     native_s = mlstore.open(str(native_path))
     native = queries(native_s, "bench", "auc_roc")
@@ -156,14 +134,11 @@ def main() -> None:
     report = {
         "tfx_store": {"executions": executions, "first_attach_s": round(first_attach_s, 2),
                       "second_open_s": round(second_open_s, 3), **tfx},
-        "raw_mlmd": {"latest_blessed_s": raw_latest_s, "lineage_s": raw_lineage_s, "lineage_nodes": raw_nodes},
         "native": {"store": str(native_path), **native},
         "ratios": {
             "tfx/native lineage": tfx["lineage_s"] / native["lineage_s"],
             "tfx/native series": tfx["series_s"] / native["series_s"],
             "tfx/native latest_blessed": tfx["latest_blessed_s"] / native["latest_blessed_s"],
-            "raw/mlstore latest_blessed (tfx store)": raw_latest_s / tfx["latest_blessed_s"],
-            "raw/mlstore lineage (tfx store)": raw_lineage_s / tfx["lineage_s"],
         },
         "follow_latency_s": {"median": statistics.median(latency), "max": max(latency), "interval_s": 2.0},
     }
