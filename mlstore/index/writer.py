@@ -241,7 +241,7 @@ def write_batch_safely(engine, batch: IndexBatch, journal_ids: Iterable[str] = (
     one in 8,000 runs) is run again, with a short jittered backoff.
 
     Raises:
-        Aborted: still deadlocked after the retries; MLMD has the executions and their
+        IndexBehind: still deadlocked after the retries; MLMD has the executions and their
             journal rows stay, so whoever opens the store next indexes them.
     """
     journal_ids = list(journal_ids)
@@ -259,7 +259,7 @@ def write_batch_safely(engine, batch: IndexBatch, journal_ids: Iterable[str] = (
             if not is_deadlock(e):
                 raise
             if attempt == DEADLOCK_ATTEMPTS - 1:
-                raise errors.Aborted(f"the index write stayed deadlocked after {DEADLOCK_ATTEMPTS} attempts "
+                raise errors.IndexBehind(f"the index write stayed deadlocked after {DEADLOCK_ATTEMPTS} attempts "
                                      "(ML Metadata has the execution; the next open of the store indexes it)") from e
             time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
     raise AssertionError("unreachable")
