@@ -61,6 +61,10 @@ class Aborted(Unavailable):
     grpc_code = grpc.StatusCode.ABORTED
 
 
+class IndexBehind(Aborted):
+    """The write reached ML Metadata but its index write failed; the next open indexes it."""
+
+
 class DeadlineExceeded(Unavailable):
     """A backend did not answer in time."""
 
@@ -137,6 +141,7 @@ __all__ = [
     "IndexDamaged",
     "Unavailable",
     "Aborted",
+    "IndexBehind",
     "DeadlineExceeded",
     "ResourceExhausted",
     "Cancelled",

@@ -239,8 +239,9 @@ class Run:
                 properties=properties, state="FAILED" if error else "COMPLETE", run_id=self.run_id,
             )
         except errors.MlstoreError as write_error:
-            if error is not None or isinstance(write_error, (errors.InvalidArgument, errors.NotFound)):
-                raise
+            if error is not None or isinstance(write_error, (errors.InvalidArgument, errors.NotFound,
+                                                             errors.IndexBehind)):
+                raise  # (IndexBehind: MLMD has the run, recording it again would duplicate it)
             self._record_failed_write(properties, write_error)
             raise
         self.execution_id = logged.execution_id
@@ -248,7 +249,6 @@ class Run:
         for pending, artifact in zip(self._pending, self.outputs):
             pending._artifact = artifact  # the handles a caller kept now resolve
             pending._run = None
-
 
     def _record_failed_write(self, properties: dict[str, Any], write_error: errors.MlstoreError) -> None:
         """Records the run FAILED (outputs ABANDONED) after its COMPLETE write finally failed.

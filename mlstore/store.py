@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError
 
 from mlstore import errors, schema
 from mlstore._mlmd import Metadata
@@ -31,7 +31,7 @@ from mlstore.blobs import BlobStore
 from mlstore.index import fingerprints, queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
-from mlstore.index.repair import unreadable_message
+from mlstore.index.repair import is_damage, unreadable_message
 from mlstore.index.source import StoreSource
 from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_lock
 from mlstore.tfx.records import STANDARD_ARTIFACT_TYPES
@@ -152,9 +152,9 @@ class Store:
         """
         try:
             self._open(location, read_roots, check_source, catch_up)
-        except OperationalError:
-            raise
         except DatabaseError as e:
+            if not is_damage(e):
+                raise
             raise errors.IndexDamaged(unreadable_message(location.uri, str(e.orig))) from None
 
     def _open(self, location: StoreLocation, read_roots: Iterable[str] | None, check_source: bool,

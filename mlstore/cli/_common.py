@@ -21,7 +21,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 import mlstore
 from mlstore import errors
 from mlstore._uri import parse_store_uri
-from mlstore.index.repair import unreadable_message
+from mlstore.index.repair import is_damage, unreadable_message
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -172,10 +172,11 @@ def run_cli(group: click.Group, argv: list[str] | None = None) -> int:
     except DatabaseError as e:
         if debug:
             stderr.print_exception()
-        if isinstance(e, OperationalError) or "sqlite" not in type(e.orig).__module__:
-            stderr.print(f"mlstore: database error: {_one_line(e.orig)} (rerun with --debug)", markup=False)
-        else:  # a damaged index.sqlite met after the store opened
-            stderr.print("mlstore: " + _one_line(unreadable_message("<store>", str(e.orig))), markup=False)
+        if is_damage(e):  # a damaged index.sqlite met after the store opened
+            stderr.print("mlstore: " + _one_line(unreadable_message(_store_arg(argv), str(e.orig))), markup=False)
+        else:  # as any other unexpected error
+            stderr.print(f"mlstore: internal error: {type(e).__name__}: {_one_line(e)} (rerun with --debug)",
+                         markup=False)
         return 2
     except KeyboardInterrupt:
         stderr.print("mlstore: interrupted")
@@ -186,6 +187,16 @@ def run_cli(group: click.Group, argv: list[str] | None = None) -> int:
         stderr.print(f"mlstore: internal error: {type(e).__name__}: {_one_line(e)} (rerun with --debug)",
                      markup=False)
         return 2
+
+
+def _store_arg(argv: list[str]) -> str:
+    """The store URI a command line names (for messages only)."""
+    for i, arg in enumerate(argv):
+        if arg == "--store" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--store="):
+            return arg[len("--store="):]
+    return os.environ.get("MLSTORE_URI") or "./.mlstore"
 
 
 def _one_line(error: BaseException) -> str:

@@ -15,6 +15,12 @@ from pathlib import Path
 INDEX_FILE = "index.sqlite"
 
 
+def is_damage(error: Exception) -> bool:
+    """True for SQLAlchemy's wrapping of SQLite's "file is not a database" / "disk image is
+    malformed" (plain ``sqlite3.DatabaseError``; its subclasses are locks, constraints, SQL errors)."""
+    return type(getattr(error, "orig", None)) is sqlite3.DatabaseError
+
+
 def damage(path: Path) -> str | None:
     """Why the SQLite file at ``path`` cannot serve as an index (None when it is fine or absent)."""
     if not path.exists():

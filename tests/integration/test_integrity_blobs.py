@@ -179,3 +179,21 @@ def test_a_copied_store_still_reads_and_verifies_its_artifacts(tmp_path):
         assert store.verify() == {}
         path = store.local_path(examples)
         assert path.startswith(str(tmp_path / "two")) and open(path).read() == "a\n1\n"
+
+
+def test_grpc_log_execution_refuses_a_uri_that_is_not_the_blobs(sqlite_store_uri, tmp_path):
+    from mlstore.client import RemoteStore
+    from tests.grpc_support import serve
+
+    with mlstore.open(sqlite_store_uri) as local:
+        blob = _publish(local, tmp_path)
+        base = local.blobs.object_uri(blob.digest)
+    with serve(sqlite_store_uri) as (_, target), RemoteStore(target) as remote:
+        for uri in (f"{base}/../../../../etc/passwd", "/etc/passwd", "http://example.invalid/x"):
+            with pytest.raises(errors.InvalidArgument, match="not where mlstore stores blob"):
+                remote.log_execution("Trainer", "p", outputs=[OutputArtifact("Model", uri, blob.digest, blob.size,
+                                                                             "model")])
+        assert remote.executions() == []
+        logged = remote.log_execution("Trainer", "p", outputs=[OutputArtifact("Model", base, blob.digest, blob.size,
+                                                                              "model")])
+        assert remote.local_path(logged.output_ids[0]) == str(remote.blobs.local_path(blob.digest))
