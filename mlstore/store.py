@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DatabaseError
@@ -37,6 +37,9 @@ from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_l
 from mlstore.tfx.records import STANDARD_ARTIFACT_TYPES
 from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
+
+if TYPE_CHECKING:
+    from mlstore.index.follow import Follower
 
 __all__ = ["BytesReport", "ExecutionBatch", "ExecutionRecord", "LoggedExecution", "OutputArtifact", "PendingExecution",
            "PendingOutput", "Store", "open"]

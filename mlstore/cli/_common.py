@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import click
 from rich.console import Console
 from rich.table import Column, Table
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError
 
 import mlstore
 from mlstore import errors

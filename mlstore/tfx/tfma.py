@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Iterator
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf import wrappers_pb2  # noqa: F401 - registers DoubleValue in the default pool
 
 from mlstore import errors
 from mlstore.components.evaluator.slicing import OVERALL, format_number, make_slice_key
