@@ -157,7 +157,8 @@ def heat_map(frame: pd.DataFrame, metric: str) -> alt.Chart:
     """Slice × day heat map of ``metric`` (frame columns slice, span, value)."""
     frame, _, span_field = with_span_axis(frame)
     return alt.Chart(frame).mark_rect().encode(
-        x=alt.X(f"{span_field}:O", title="data day" if span_field else "span", axis=alt.Axis(labelAngle=-45)),
+        x=alt.X(f"{span_field}:O", title="data day" if spans_are_dates(frame["span"]) else "span",
+                axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("slice:N", title=None, sort=sorted(frame["slice"].unique(), key=lambda k: (k != "Overall", k)),
                 axis=alt.Axis(labelOverlap=False, labelLimit=220)),
         color=alt.Color("value:Q", title=metric, scale=alt.Scale(scheme="redyellowgreen",
