@@ -204,7 +204,9 @@ def lineage_dot(graph, limit: int = 60, focus: str | None = None,
     hidden = {str(n.id): n for n in nodes[limit:]}
     collapsed = Counter(n.type for n in hidden.values())
     # Font sizes in points at graphviz's scale: readable once the graph is fitted to the page width.
-    lines = ["digraph lineage {", "  rankdir=LR;", "  graph [nodesep=0.25, ranksep=0.45];",
+    # Top to bottom: a chain of days grows downwards, so the page width stays that of the
+    # widest step and the chart is not shrunk until its 16 pt labels are unreadable.
+    lines = ["digraph lineage {", "  rankdir=TB;", "  graph [nodesep=0.3, ranksep=0.5];",
              '  node [style=filled, fontname="Helvetica", fontsize=16, margin="0.15,0.06"];',
              '  edge [fontname="Helvetica", fontsize=13];']
     for key, n in kept.items():
