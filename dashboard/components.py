@@ -157,7 +157,8 @@ def heat_map(frame: pd.DataFrame, metric: str) -> alt.Chart:
     """Slice × day heat map of ``metric`` (frame columns slice, span, value)."""
     frame, _, span_field = with_span_axis(frame)
     return alt.Chart(frame).mark_rect().encode(
-        x=alt.X(f"{span_field}:O", title="data day" if span_field else "span", axis=alt.Axis(labelAngle=-45)),
+        x=alt.X(f"{span_field}:O", title="data day" if spans_are_dates(frame["span"]) else "span",
+                axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("slice:N", title=None, sort=sorted(frame["slice"].unique(), key=lambda k: (k != "Overall", k)),
                 axis=alt.Axis(labelOverlap=False, labelLimit=220)),
         color=alt.Color("value:Q", title=metric, scale=alt.Scale(scheme="redyellowgreen",
@@ -203,7 +204,9 @@ def lineage_dot(graph, limit: int = 60, focus: str | None = None,
     hidden = {str(n.id): n for n in nodes[limit:]}
     collapsed = Counter(n.type for n in hidden.values())
     # Font sizes in points at graphviz's scale: readable once the graph is fitted to the page width.
-    lines = ["digraph lineage {", "  rankdir=LR;", "  graph [nodesep=0.25, ranksep=0.45];",
+    # Top to bottom: a chain of days grows downwards, so the page width stays that of the
+    # widest step and the chart is not shrunk until its 16 pt labels are unreadable.
+    lines = ["digraph lineage {", "  rankdir=TB;", "  graph [nodesep=0.3, ranksep=0.5];",
              '  node [style=filled, fontname="Helvetica", fontsize=16, margin="0.15,0.06"];',
              '  edge [fontname="Helvetica", fontsize=13];']
     for key, n in kept.items():

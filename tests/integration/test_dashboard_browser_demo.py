@@ -91,3 +91,17 @@ def test_model_page_metrics_grid_has_rows_and_plots(served, tmp_path):
     assert browser.count(".vega-embed svg") >= 4  # slice bars, ROC, PR, calibration
     _shot(browser, tmp_path, "model")
     assert "Traceback" not in log.read_text(errors="replace")
+
+
+def test_lineage_labels_are_readable_at_1400_px(served, tmp_path):
+    base, browser, info, log = served
+    model = info["failed_model"]
+    browser.open(f"{base}/lineage?node=artifact:{model}", "nodes,", timeout=120)
+    heights = _wait_for(browser, "JSON.stringify(Array.from(document.querySelectorAll("
+                        "'[data-testid=stGraphVizChart] svg text')).map(t => t.getBoundingClientRect().height))",
+                        lambda v: len(v) > 10)
+    texts = json.loads(browser.evaluate("JSON.stringify(Array.from(document.querySelectorAll("
+                                        "'[data-testid=stGraphVizChart] svg text')).map(t => t.textContent))"))
+    assert "2013-01-04" in texts and f"artifact:{model}" in texts  # nodes carry id and day
+    assert sorted(heights)[len(heights) // 2] >= 9, heights  # median label height in CSS px
+    _shot(browser, tmp_path, "lineage")

@@ -37,7 +37,8 @@ def _file(directory: Path, name: str, text: str) -> Path:
 def log_day(store, day: int, work: Path) -> dict[str, int]:
     """Logs one day's pipeline; returns ``{type: artifact id}`` of what it made."""
     made: dict[str, int] = {}
-    base = store.latest_blessed(PIPELINE)
+    # latest_blessed raises NotFound for a pipeline with nothing recorded yet (day 1).
+    base = store.latest_blessed(PIPELINE) if PIPELINE in store.pipelines() else None
     source_day = SHARED_EXAMPLES.get(day, day)
     with mlstore.run(PIPELINE, "ExampleGen", {"day": day}, store=store) as run:
         run.log_artifact(_file(work / f"ex{day}", "data.csv", f"x,y\n{source_day},{source_day * 2}\n" * 3),
