@@ -77,22 +77,32 @@ def collect_files(source: Path) -> list[tuple[str, Path]]:
     if not root.is_dir():
         _check_regular(source, root)
         return [(source.name, root)]
-    files = []
-    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
-        for name in dirnames + filenames:
-            full = Path(dirpath) / name
-            if full.is_symlink():
-                target = full.resolve()
-                if not target.is_relative_to(root):
-                    raise InvalidArgument(
-                        f"{full} is a symlink to {target}, outside {source}; refusing to store it"
-                    )
-                if target.is_dir():
-                    raise InvalidArgument(f"{full} is a symlink to a directory; copy it instead")
-        for name in filenames:
-            full = Path(dirpath) / name
-            _check_regular(full, full.resolve())
-            files.append((full.relative_to(source).as_posix(), full.resolve()))
+    files: list[tuple[str, Path]] = []
+    # One scandir per directory; a plain file's real path is root/rel (every directory
+    # on the way is a real one under root), so only symlinks are resolved.
+    pending = [""]
+    while pending:
+        rel_dir = pending.pop()
+        with os.scandir(root / rel_dir if rel_dir else root) as entries:
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                if entry.is_symlink():
+                    full = source / rel
+                    target = full.resolve()
+                    if not target.is_relative_to(root):
+                        raise InvalidArgument(
+                            f"{full} is a symlink to {target}, outside {source}; refusing to store it"
+                        )
+                    if target.is_dir():
+                        raise InvalidArgument(f"{full} is a symlink to a directory; copy it instead")
+                    _check_regular(full, target)
+                    files.append((rel, target))
+                elif entry.is_dir(follow_symlinks=False):
+                    pending.append(rel)
+                elif entry.is_file(follow_symlinks=False):
+                    files.append((rel, root / rel))
+                else:
+                    _check_regular(source / rel, root / rel)  # raises: a FIFO, socket or device
     if not files:
         raise InvalidArgument(f"directory {source} has no files to store")
     return sorted(files)

@@ -9,7 +9,9 @@ the bytes changed.
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -22,6 +24,10 @@ from mlstore import errors
 from mlstore.artifact_bytes import external_path
 from mlstore.blobs import collect_files, manifest_of
 from mlstore.index import tables as t
+
+
+_PARALLEL_FROM = 16
+_WORKERS = min(8, (os.cpu_count() or 2) * 2)
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ def local_uri_path(uri: str) -> Path | None:
 def take(artifact_id: int, uri: str) -> Fingerprint | None:
     """The fingerprint of the bytes at ``uri`` now; None when there are none to hash."""
     path = local_uri_path(uri)
-    if path is None or not path.exists():
+    if path is None:
         return None
     try:
         manifest = manifest_of(collect_files(path))
@@ -62,7 +68,13 @@ def record(engine: Engine, artifacts: Iterable[tuple[int, str]]) -> int:
     with engine.connect() as connection:
         have = set(connection.scalars(select(t.fingerprint.c.artifact_id).where(
             t.fingerprint.c.artifact_id.in_([i for i, _ in pairs]))).all())
-    taken = [fp for fp in (take(i, uri) for i, uri in pairs if i not in have) if fp is not None]
+    todo = [(i, uri) for i, uri in pairs if i not in have]
+    if len(todo) > _PARALLEL_FROM:  # hashing and stat release the GIL: a first attach hashes thousands
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            found = list(pool.map(lambda pair: take(*pair), todo))
+    else:
+        found = [take(i, uri) for i, uri in todo]
+    taken = [fp for fp in found if fp is not None]
     if taken:
         now = int(time.time() * 1000)
         with engine.begin() as connection:
