@@ -121,6 +121,12 @@ def connection_config(location: StoreLocation) -> pb.ConnectionConfig:
     return config
 
 
+#: MLMD files this process has seen in WAL mode. Why: closing *any* file descriptor of a
+#: SQLite file releases every POSIX lock this process holds on it, including those of
+#: MLMD connections already open; so the header is read at most once per process.
+_WAL_SET: set[Path] = set()
+
+
 def _enable_wal(path: Path) -> None:
     """Switches the MLMD SQLite file to WAL before MLMD opens it, once.
 
@@ -132,6 +138,8 @@ def _enable_wal(path: Path) -> None:
     header, bytes 18-19 = 2): MLMD links its own copy of SQLite, and when two SQLite copies
     in one process open the same file, closing one releases the other's POSIX locks.
     """
+    if path in _WAL_SET:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # A -wal/-shm file without its database (the file was deleted) makes SQLite fail
@@ -145,6 +153,7 @@ def _enable_wal(path: Path) -> None:
         with open(path, "rb") as f:
             header = f.read(20)
         if header[18:20] == b"\x02\x02":
+            _WAL_SET.add(path)
             return
     con = sqlite3.connect(path)
     try:

@@ -108,6 +108,8 @@ def _directory_location(uri: str, path: str) -> StoreLocation:
                          mlmd_file=directory / "mlmd.sqlite")
 
 
+_CHECKED_FILES: set[Path] = set()  # attached MLMD files whose header this process has read
+
 #: Suffix of the directory next to an attached MLMD file where mlstore keeps its files.
 ATTACHED_DIR_SUFFIX = ".mlstore"
 
@@ -122,10 +124,15 @@ def _attached_location(uri: str, path: str, query: dict) -> StoreLocation:
     mlmd_file = Path(path).expanduser().absolute()
     if not mlmd_file.is_file():
         raise InvalidArgument(f"store URI {uri!r}: {mlmd_file} is not an existing ML Metadata SQLite file")
-    with open(mlmd_file, "rb") as f:
-        if f.read(16) != b"SQLite format 3\x00":
+    if mlmd_file not in _CHECKED_FILES:
+        # Read once per process: closing a descriptor of a SQLite file drops this process's
+        # locks on it, those of MLMD connections already open included.
+        with open(mlmd_file, "rb") as f:
+            header = f.read(16)
+        if header != b"SQLite format 3\x00":
             raise InvalidArgument(f"store URI {uri!r}: {mlmd_file} is a file, not a directory or an ML Metadata "
                                   "SQLite database")
+        _CHECKED_FILES.add(mlmd_file)
     own = (query.get("mlstore_dir") or [""])[0]
     directory = Path(own).expanduser().absolute() if own else mlmd_file.with_name(mlmd_file.name + ATTACHED_DIR_SUFFIX)
     return StoreLocation(uri=uri, artifact_root=str(directory / "blobs"), directory=directory,

@@ -79,10 +79,18 @@ def flights_demo(tmp_path_factory):
 
 
 def copy_store(uri: str, target) -> str:
-    """A copy of a directory store (MLMD, index and blobs) to modify freely."""
-    import shutil
+    """A copy of a directory store (MLMD, index and blobs) to modify freely.
 
-    shutil.copytree(uri, target, symlinks=True)
+    Copied by another process: closing a file descriptor of a SQLite file releases every
+    POSIX lock this process holds on it, so copying a store this process has open (the
+    session's demo store) would leave its open connections unlocked against the CLI
+    processes the next tests start.
+    """
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", "import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2], symlinks=True)",
+                    str(uri), str(target)], check=True)
     return str(target)
 
 

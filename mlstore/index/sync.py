@@ -226,7 +226,8 @@ class IndexSync:
                     t.execution.c.id.in_(ids[i:i + _MLMD_PAGE]))).all())
         new = sorted((e for e in finished if e.id not in have), key=lambda e: e.id)
         indexed = sum(self.index(new[i:i + _MLMD_PAGE]) for i in range(0, len(new), _MLMD_PAGE))
-        self._set_position(max(newest, position))
+        if newest > position:  # no write when nothing moved: opening a store stays read-only then
+            self._set_position(newest)
         return indexed
 
     def _set_position(self, value: int) -> None:
