@@ -42,10 +42,6 @@ log = logging.getLogger("mlstore.mlmd")
 RETRY_ATTEMPTS = 12
 RETRY_MAX_S = 60.0
 
-#: Up to this many executions, their pipelines are looked up one execution at a time;
-#: beyond, through the pipeline contexts' execution lists.
-_PER_EXECUTION_LOOKUPS = 64
-
 _PROPERTY_TYPES = {schema.INT: pb.INT, schema.DOUBLE: pb.DOUBLE, schema.STRING: pb.STRING}
 _KIND_NAMES = {pb.INT: schema.INT, pb.DOUBLE: schema.DOUBLE, pb.STRING: schema.STRING, pb.BOOLEAN: "BOOLEAN",
                pb.STRUCT: "STRUCT", pb.PROTO: "PROTO"}
@@ -176,7 +172,6 @@ class Metadata:
             where = location.mlmd_file or f"{location.database.host}:{location.database.port}"
             raise errors.Unavailable(f"cannot open ML Metadata at {where}: {_first_line(e)}") from None
         self._types: dict[tuple[str, str], StoredType] = {}
-        self._context_type_names: dict[int, str] = {}
         self._reader = None  # an engine reading MLMD's tables (see pipelines_of)
         self._type_names: dict[int, str] = {}
 
@@ -247,11 +242,6 @@ class Metadata:
                 engine = self._index_engine = index_engine(self.location)
             self._reader = mlmd_tables.mlmd_reader(self.location, engine)
         return mlmd_tables.pipelines_of(self._reader, needed, tfx_records.PIPELINE_CONTEXT)
-
-    def context_type_name(self, type_id: int) -> str:
-        if type_id not in self._context_type_names:
-            self._context_type_names = {t.id: t.name for t in self.call(self._store.get_context_types)}
-        return self._context_type_names.get(type_id, "")
 
     # -- types -----------------------------------------------------------------------
 

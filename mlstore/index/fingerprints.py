@@ -75,13 +75,17 @@ def record(engine: Engine, artifacts: Iterable[tuple[int, str]]) -> int:
     else:
         found = [take(i, uri) for i, uri in todo]
     taken = [fp for fp in found if fp is not None]
+    _insert(engine, taken)
+    return len(taken)
+
+
+def _insert(engine: Engine, taken: Sequence[Fingerprint]) -> None:
     if taken:
         now = int(time.time() * 1000)
         with engine.begin() as connection:
             connection.execute(insert(t.fingerprint), [
                 {"artifact_id": fp.artifact_id, "digest": fp.digest, "size": fp.size, "files": fp.files,
                  "created_ms": now} for fp in taken])
-    return len(taken)
 
 
 def recorded(engine: Engine, artifact_ids: Sequence[int]) -> dict[int, Fingerprint]:
@@ -149,7 +153,7 @@ def verified_path(engine: Engine, artifact, roots: Sequence[str]) -> Path:
         with engine.connect() as connection:
             indexed = connection.scalar(select(t.artifact.c.id).where(t.artifact.c.id == artifact.id)) is not None
         if indexed:
-            record(engine, [(artifact.id, str(path))])
+            _insert(engine, [now])
     elif now.digest != before.digest:
         raise errors.IntegrityError(f"{artifact.node_id}: the bytes at {artifact.uri} changed since they were "
                                     f"fingerprinted (now {now.digest[:19]}, were {before.digest[:19]})")

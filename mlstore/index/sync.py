@@ -171,9 +171,18 @@ class IndexSync:
         return executions
 
     def _known_spans(self, events: Sequence[pb.Event], artifacts: dict[int, pb.Artifact]) -> dict[int, int | None]:
-        """Spans in the index of the inputs without a span property (outputs of earlier batches)."""
-        ids = sorted({ev.artifact_id for ev in events if ev.type in tfx.READ}
-                     - {i for i, a in artifacts.items() if "span" in a.properties or "span" in a.custom_properties})
+        """Spans in the index of the inputs without a span property (outputs of earlier batches).
+
+        Needed only when an output has no span of its own (TFX's Model); mlstore's own
+        writes give every output one, so their write path asks nothing more.
+        """
+        def has_span(artifact_id: int) -> bool:
+            art = artifacts.get(artifact_id)
+            return art is not None and ("span" in art.properties or "span" in art.custom_properties)
+
+        if all(has_span(ev.artifact_id) for ev in events if ev.type in tfx.PRODUCED):
+            return {}
+        ids = sorted({ev.artifact_id for ev in events if ev.type in tfx.READ and not has_span(ev.artifact_id)})
         if not ids:
             return {}
         with self.engine.connect() as connection:

@@ -1,8 +1,7 @@
 """Reading TFMA's evaluation files (what TFX's Evaluator writes) without TFMA.
 
-TFMA 0.47 writes, under a ModelEvaluation's uri, ``metrics-*`` and ``validations-*``
-TFRecord files of its ``MetricsForSlice`` and ``ValidationResult`` protos (``plots-*``
-too). TFMA cannot be installed beside mlstore (it pins older protobuf and TF), so the
+TFMA 0.47 writes, under a ModelEvaluation's uri, ``metrics-*`` TFRecord files of its
+``MetricsForSlice`` protos (and ``validations*`` / ``plots-*``, not read here). TFMA cannot be installed beside mlstore (it pins older protobuf and TF), so the
 few fields mlstore reads are declared here with TFMA's field numbers; protobuf skips
 the others.
 
@@ -52,8 +51,6 @@ _MESSAGES = [
     ("MetricKeyAndValue", [("key", 1, _F.TYPE_MESSAGE, 1, "MetricKey"), ("value", 2, _F.TYPE_MESSAGE, 1, "MetricValue")]),
     ("MetricsForSlice", [("slice_key", 1, _F.TYPE_MESSAGE, 1, "SliceKey"),
                          ("metric_keys_and_values", 51, _F.TYPE_MESSAGE, 3, "MetricKeyAndValue")]),
-    ("ValidationResult", [("validation_ok", 1, _F.TYPE_BOOL, 1, None), ("missing_thresholds", 6, _F.TYPE_BOOL, 1, None),
-                          ("rubber_stamp", 7, _F.TYPE_BOOL, 1, None)]),
 ]
 
 
@@ -166,12 +163,3 @@ def read_metrics(directory: str | Path) -> dict[str, dict[str, float]]:
                 elif value.HasField("bounded_value"):
                     values[name] = value.bounded_value.value.value
     return {k: v for k, v in out.items() if v}
-
-
-def read_validation_ok(directory: str | Path) -> bool | None:
-    """TFMA's ``validation_ok`` (the blessing decision), or None when there is no validations file."""
-    files = _files(Path(directory), "validations")
-    for path in files:
-        for record in tfrecords(path):
-            return bool(_CLASSES["ValidationResult"].FromString(record).validation_ok)
-    return None
