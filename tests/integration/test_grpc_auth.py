@@ -7,17 +7,13 @@ import subprocess
 
 import grpc
 import pytest
-import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import mlstore
 from mlstore import errors
 from mlstore.client import RemoteStore
-from tests.grpc_support import MLSTORE, build_days, serve
-
-READ, WRITE = "read-token-0123456789", "write-token-0123456789"
-
+from tests.grpc_support import MLSTORE, READ, WRITE, build_days, serve, serve_with_tokens
 
 @pytest.fixture(scope="module")
 def store_uri(tmp_path_factory):
@@ -29,10 +25,7 @@ def store_uri(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def secured(store_uri, tmp_path_factory):
-    tokens = tmp_path_factory.mktemp("tokens") / "tokens.yaml"
-    tokens.write_text(yaml.safe_dump({"tokens": {READ: {"name": "ci", "scopes": ["read"]},
-                                                 WRITE: {"name": "workers", "scopes": ["write"]}}}))
-    with serve(store_uri, "--tokens", str(tokens)) as (_, target):
+    with serve_with_tokens(store_uri, tmp_path_factory.mktemp("tokens")) as target:
         yield target
 
 

@@ -9,16 +9,12 @@ import subprocess
 import grpc
 import numpy as np
 import pytest
-import yaml
 
 import mlstore
 from mlstore import errors, hub
 from mlstore.client import RemoteStore
 from mlstore.server.status import TLS_NOT_TRUSTED
-from tests.grpc_support import MLSTORE, build_days, serve
-
-READ, WRITE = "read-token-0123456789", "write-token-0123456789"
-
+from tests.grpc_support import MLSTORE, READ, WRITE, build_days, serve, serve_with_tokens
 
 @pytest.fixture(scope="module")
 def store_uri(tmp_path_factory):
@@ -30,10 +26,7 @@ def store_uri(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def secured(store_uri, tmp_path_factory):
-    tokens = tmp_path_factory.mktemp("tokens18") / "tokens.yaml"
-    tokens.write_text(yaml.safe_dump({"tokens": {READ: {"name": "ci", "scopes": ["read"]},
-                                                 WRITE: {"name": "workers", "scopes": ["write"]}}}))
-    with serve(store_uri, "--tokens", str(tokens)) as (_, target):
+    with serve_with_tokens(store_uri, tmp_path_factory.mktemp("tokens18")) as target:
         yield target
 
 
