@@ -21,6 +21,7 @@ import streamlit as st
 
 import mlstore
 from mlstore import errors
+from mlstore.tfx import tfma
 
 #: Environment variable carrying the store URI (``mlstore dashboard`` sets it).
 STORE_ENV = "MLSTORE_URI"
@@ -335,18 +336,45 @@ def metric_deltas(current: dict[str, dict[str, float]], other: dict[str, dict[st
 
 
 def read_plots(evaluation_id: int) -> dict[str, dict]:
-    """``{slice: {plot name: data}}`` from the evaluation's ``plots.json``; {} when it has none.
+    """``{slice: {plot name: data}}`` of the evaluation (mlstore's ``plots.json`` or TFMA's
+    ``plots-*`` files); {} when it has none.
 
     Raises:
         NotFound / IntegrityError: the evaluation's bytes are missing or corrupt.
     """
     path = store().local_path(f"artifact:{evaluation_id}")
+    if tfma.is_tfma_output(path):
+        return tfma.read_plots(path)
     plots_file = os.path.join(path, "plots.json")
     if not os.path.isfile(plots_file):
         return {}
     with open(plots_file, encoding="utf-8") as fh:
         data = json.load(fh)
     return {entry["slice"]: entry.get("plots", {}) for entry in data.get("slices", [])}
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def decision_reason(uri: str | None, ver: int, blessing_id: int, evaluation_id: int | None) -> str:
+    """Why a gate decision went as it did, in one line: the failed checks of mlstore's
+    ``report.json``, or TFMA's validation result for a TFX Evaluator's blessing."""
+    try:
+        blessing_dir = store().local_path(f"artifact:{blessing_id}")
+        report_file = os.path.join(blessing_dir, "report.json")
+        if os.path.isfile(report_file):
+            with open(report_file, encoding="utf-8") as fh:
+                checks = json.load(fh).get("checks", [])
+            failed = [c for c in checks if c.get("status") == "fail"]
+            if not failed:
+                return f"passed {len(checks)} checks"
+            return f"{len(failed)} of {len(checks)} checks failed: " + "; ".join(
+                f"{c['metric']} {c['kind']} on {c['slice_key']}" for c in failed[:3]) + (" …" if len(failed) > 3 else "")
+        if evaluation_id is not None:
+            validation = tfma.read_validations(store().local_path(f"artifact:{evaluation_id}"))
+            if validation is not None:
+                return "TFMA " + validation.summary()
+    except (errors.NotFound, errors.IntegrityError, errors.PermissionDenied, OSError, ValueError) as e:
+        return f"unknown: {e}"
+    return "no report recorded"
 
 
 def parse_json(text: Any) -> Any:

@@ -159,6 +159,12 @@ class RemoteStore:
             a for a in self.artifacts() if a.state != "DELETED"]
         return verify_artifacts(self.blobs, targets, read_roots(self.blobs, self._extra_roots))
 
+    def content_digest(self, ref) -> str | None:
+        """The digest of an artifact's bytes as recorded in MLMD (the server keeps the
+        fingerprints of another writer's bytes; through it such an artifact has none)."""
+        artifact = ref if isinstance(ref, Artifact) else self.artifact(ref)
+        return artifact.digest
+
     def local_path(self, ref) -> str:
         """A local path holding the artifact's verified bytes (downloaded first when remote)."""
         return artifact_local_path(self.blobs, self.artifact(ref), read_roots(self.blobs, self._extra_roots))

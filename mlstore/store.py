@@ -615,6 +615,16 @@ class Store:
         corrupted.update(verify_artifacts(self.blobs, own, self.read_roots))
         return BytesReport(len(own) + len(hashed), unhashed, corrupted)
 
+    def content_digest(self, ref) -> str | None:
+        """The digest of an artifact's bytes: its own for mlstore's blobs, the fingerprint
+        taken when the index first saw it for bytes another writer (TFX) recorded; None
+        when there is neither."""
+        artifact = ref if isinstance(ref, Artifact) else self.artifact(ref)
+        if artifact.digest:
+            return artifact.digest
+        found = fingerprints.recorded(self.engine, [artifact.id]).get(artifact.id)
+        return found.digest if found else None
+
     def local_path(self, ref) -> str:
         """A local path holding the artifact's verified bytes (downloaded first when remote).
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from mlstore._dashboard import components, data
+
+
+#: Rows of the decisions table that say why (each reads that decision's report once).
+REASONS_SHOWN = 200
 
 
 def gate_chart(gates) -> alt.Chart:
@@ -42,9 +47,13 @@ def render() -> None:
     c3.metric("Latest blessed", f"artifact:{latest.id}" if latest else "none")
     st.altair_chart(gate_chart(gates), width="stretch")
     only_failed = st.toggle("Only failed gates", value=False, key="only_failed")
-    shown = gates[~gates["blessed"]] if only_failed else gates
-    st.dataframe(components.display_spans(shown.sort_values("id", ascending=False)[
-        ["id", "model_id", "baseline_id", "evaluation_id", "outcome", "span", "created"]].head(1000)),
+    shown = (gates[~gates["blessed"]] if only_failed else gates).sort_values("id", ascending=False).head(1000)
+    # Why each decision went as it did (the newest REASONS_SHOWN; each reads the decision's files once).
+    shown = shown.assign(why=[data.decision_reason(uri, ver, int(r.id), None if pd.isna(r.evaluation_id)
+                                                   else int(r.evaluation_id)) if i < REASONS_SHOWN else ""
+                              for i, r in enumerate(shown.itertuples())])
+    st.dataframe(components.display_spans(shown[
+        ["id", "model_id", "outcome", "why", "baseline_id", "evaluation_id", "span", "created"]]),
         hide_index=True, width="stretch")
 
 

@@ -147,7 +147,8 @@ def _plots(evaluation_id: int, slices: list[str]) -> None:
                    "Metrics above come from the index; run `mlstore verify` to check the store's blobs.")
         return
     if not plots:
-        st.info("This evaluation has no plots.json (plots come from the built-in Evaluator).")
+        st.info("This evaluation has no plot data: mlstore's Evaluator writes plots.json; TFMA writes "
+                "plots only for the plot metrics its EvalConfig names (ConfusionMatrixPlot, CalibrationPlot).")
         return
     slice_key = st.selectbox("Plot slice", [s for s in slices if s in plots] or list(plots), key="plot_slice")
     p = plots.get(slice_key, {})
@@ -196,10 +197,13 @@ def _gates(frame: pd.DataFrame) -> None:
     if frame.empty:
         st.caption("No gate has judged this model.")
         return
+    uri, ver = components.context()
     shown = frame.assign(outcome=frame["blessed"].map({True: "blessed", False: "failed"}),
-                         created=pd.to_datetime(frame["create_time_ms"], unit="ms"))
-    st.dataframe(components.display_spans(shown[["id", "outcome", "baseline_id", "evaluation_id", "span", "created"]]),
-                 hide_index=True)
+                         created=pd.to_datetime(frame["create_time_ms"], unit="ms"),
+                         why=[data.decision_reason(uri, ver, int(r.id), None if pd.isna(r.evaluation_id)
+                                                   else int(r.evaluation_id)) for r in frame.itertuples()])
+    st.dataframe(components.display_spans(shown[["id", "outcome", "why", "baseline_id", "evaluation_id", "span",
+                                                 "created"]]), hide_index=True)
 
 
 def _row(a, role: str, direction: str, step: str) -> dict:

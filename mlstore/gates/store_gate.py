@@ -28,7 +28,8 @@ from typing import Any
 import yaml
 
 from mlstore import errors
-from mlstore.components.evaluator.layout import EvalResult, SliceResult, read_evaluation, sort_slices
+from mlstore.components.evaluator.layout import EvalResult, SliceResult, sort_slices
+from mlstore.tfx.tfma import read_any_evaluation
 from mlstore.types import Artifact
 
 from .decide import decide
@@ -220,12 +221,13 @@ def _resolve_inputs(store, candidate: Artifact, named_evaluation: Artifact | Non
 def _load(store, evaluation: Artifact) -> tuple[EvalResult, bool]:
     """The evaluation's metrics and whether they came from the evaluator layout.
 
-    The layout files (``metrics.json`` v1) are what the recorded Gate step reads. An
-    evaluation logged another way (``run.log_evaluation``) or whose bytes were collected
-    still has its metrics in the index; a read-only decision can use those.
+    The layout files (mlstore's ``metrics.json`` v1 or TFMA's ``metrics-*``) are what the
+    recorded Gate step reads. An evaluation logged another way (``run.log_evaluation``)
+    or whose bytes were collected still has its metrics in the index; a read-only
+    decision can use those.
     """
     try:
-        return read_evaluation(store.local_path(evaluation), with_plots=False), True
+        return read_any_evaluation(store.local_path(evaluation), with_plots=False), True
     except (errors.NotFound, errors.DataError, errors.FailedPrecondition):
         metrics = store.evaluation_metrics(evaluation)
         if not metrics:
@@ -282,7 +284,8 @@ def evaluate_gate(store, candidate_ref: Any, baseline: Any = LATEST_BLESSED, spe
         return outcome
     if not (layout and base_layout):
         raise errors.FailedPrecondition(
-            "cannot record a blessing: an evaluation has no evaluator layout (metrics.json v1) for the Gate "
+            "cannot record a blessing: an evaluation has no evaluator layout (mlstore's metrics.json v1 or "
+            "TFMA's metrics-* files) for the Gate "
             "step to read; re-run the Evaluator, or decide without recording (--no-record)")
     return _record(store, pipeline, spec_text, outcome)
 

@@ -159,32 +159,42 @@ def canonical_params(params: Mapping[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def cache_key(step: str, fn: Callable, params: Mapping[str, Any], inputs: Mapping[str, Artifact]) -> str:
+def cache_key(step: str, fn: Callable, params: Mapping[str, Any], inputs: Mapping[str, Artifact],
+              digest_of: Callable[[Artifact], str | None] = lambda a: a.digest) -> str:
+    """What makes a run of ``step`` repeatable: code, params and the inputs' content digests
+    (``digest_of``: a store's :meth:`~mlstore.store.Store.content_digest` also knows the
+    fingerprints of bytes another writer recorded)."""
     payload = {
         "step": step,
         "code": code_digest(fn),
         "params": canonical_params(params),
-        "inputs": sorted((role, a.digest) for role, a in inputs.items()),
+        "inputs": sorted((role, digest_of(a)) for role, a in inputs.items()),
     }
     return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def fetch_inputs(store: Store, inputs: Mapping[str, Artifact]) -> dict[str, StepInput]:
-    """Local paths of the inputs, each verified against its digest.
+    """Local paths of the inputs, each verified against its digest (bytes another writer
+    recorded, e.g. TFX's, against their fingerprint).
 
     Raises:
         IntegrityError: an input's bytes no longer match its digest.
         FailedPrecondition: an input has no stored bytes (e.g. collected).
+        PermissionDenied: another writer's input lies outside the store's read roots.
     """
     fetched = {}
     for role, artifact in inputs.items():
-        if artifact.state == "DELETED" or not artifact.digest:
+        if artifact.state == "DELETED":
             raise errors.FailedPrecondition(f"input {role} ({artifact.node_id}) has no stored bytes")
-        problems = store.blobs.verify(artifact.digest)
-        if problems:
-            raise errors.IntegrityError(
-                f"input {role} ({artifact.node_id}) is corrupt: {problems[0].path} {problems[0].problem}")
-        fetched[role] = StepInput(artifact, Path(store.local_path(artifact)))
+        if artifact.digest:
+            problems = store.blobs.verify(artifact.digest)
+            if problems:
+                raise errors.IntegrityError(
+                    f"input {role} ({artifact.node_id}) is corrupt: {problems[0].path} {problems[0].problem}")
+        try:
+            fetched[role] = StepInput(artifact, Path(store.local_path(artifact)))
+        except errors.NotFound as e:
+            raise errors.FailedPrecondition(f"input {role} ({artifact.node_id}) has no stored bytes: {e}") from e
     return fetched
 
 
@@ -220,7 +230,7 @@ def execute(store: Store, pipeline: str, step: str, fn: StepFunction, inputs: Ma
         rerun_of: the execution this one reproduces (recorded; implies no cache).
         extra_properties: more execution properties (e.g. ``span``).
     """
-    key = cache_key(step, fn, params, inputs)
+    key = cache_key(step, fn, params, inputs, store.content_digest)
     properties = {"cache_key": key, "code_digest": code_digest(fn), **(extra_properties or {})}
     if rerun_of is not None:
         properties["rerun_of"] = rerun_of

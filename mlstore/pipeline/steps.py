@@ -186,16 +186,16 @@ def evaluator(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: P
 
 def gate(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
     """Decides on the candidate against the baseline's evaluation on the same data."""
-    from mlstore.components.evaluator import read_evaluation  # noqa: PLC0415
     from mlstore.gates import (decide, parse_gate_spec, render_markdown, report_to_dict,  # noqa: PLC0415
                                validate_against)
+    from mlstore.tfx.tfma import read_any_evaluation  # noqa: PLC0415  (mlstore's layout or TFMA's)
 
     spec = parse_gate_spec(params["spec"])
-    candidate = read_evaluation(str(inputs["evaluation"].path), with_plots=False)
+    candidate = read_any_evaluation(inputs["evaluation"].path, with_plots=False)
     validate_against(spec, candidate)
     baseline = None
     if "baseline_evaluation" in inputs:
-        baseline = read_evaluation(str(inputs["baseline_evaluation"].path), with_plots=False)
+        baseline = read_any_evaluation(inputs["baseline_evaluation"].path, with_plots=False)
     report = decide(spec, candidate, baseline)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report_to_dict(report), indent=1, sort_keys=True))

@@ -1,9 +1,11 @@
 """Reading TFMA's evaluation files (what TFX's Evaluator writes) without TFMA.
 
 TFMA 0.47 writes, under a ModelEvaluation's uri, ``metrics-*`` TFRecord files of its
-``MetricsForSlice`` protos (and ``validations*`` / ``plots-*``, not read here). TFMA cannot be installed beside mlstore (it pins older protobuf and TF), so the
-few fields mlstore reads are declared here with TFMA's field numbers; protobuf skips
-the others.
+``MetricsForSlice`` protos, ``plots-*`` files of ``PlotsForSlice`` and one
+``validations.tfrecord`` holding a ``ValidationResult`` (why the Evaluator blessed or did
+not). TFMA cannot be installed beside mlstore (it pins older protobuf and TF), so the few
+fields mlstore reads are declared here with TFMA's field numbers; protobuf skips the
+others.
 
 Slice keys become mlstore slice names (``Overall``; ``carrier=AA``; features sorted and
 joined by ``,``), metric names stay TFMA's (``auc``, ``binary_accuracy``,
@@ -15,12 +17,15 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from mlstore import errors
+from mlstore.components.evaluator import layout
+from mlstore.components.evaluator.layout import EvalResult, SliceResult, sort_slices
 from mlstore.components.evaluator.slicing import OVERALL, format_number, make_slice_key
 
 #: Metric names TFMA 0.47 and Keras give the metrics TFX users configure; a gate spec
@@ -51,6 +56,44 @@ _MESSAGES = [
     ("MetricKeyAndValue", [("key", 1, _F.TYPE_MESSAGE, 1, "MetricKey"), ("value", 2, _F.TYPE_MESSAGE, 1, "MetricValue")]),
     ("MetricsForSlice", [("slice_key", 1, _F.TYPE_MESSAGE, 1, "SliceKey"),
                          ("metric_keys_and_values", 51, _F.TYPE_MESSAGE, 3, "MetricKeyAndValue")]),
+    # validation_result.proto and config.proto's thresholds
+    ("GenericValueThreshold", [("lower_bound", 1, _F.TYPE_MESSAGE, 1, ".google.protobuf.DoubleValue"),
+                               ("upper_bound", 2, _F.TYPE_MESSAGE, 1, ".google.protobuf.DoubleValue")]),
+    ("GenericChangeThreshold", [("absolute", 1, _F.TYPE_MESSAGE, 1, ".google.protobuf.DoubleValue"),
+                                ("relative", 2, _F.TYPE_MESSAGE, 1, ".google.protobuf.DoubleValue"),
+                                ("direction", 3, _F.TYPE_INT32, 1, None)]),
+    ("MetricThreshold", [("value_threshold", 1, _F.TYPE_MESSAGE, 1, "GenericValueThreshold"),
+                         ("change_threshold", 2, _F.TYPE_MESSAGE, 1, "GenericChangeThreshold")]),
+    ("ValidationFailure", [("metric_key", 1, _F.TYPE_MESSAGE, 1, "MetricKey"),
+                           ("metric_threshold", 2, _F.TYPE_MESSAGE, 1, "MetricThreshold"),
+                           ("metric_value", 3, _F.TYPE_MESSAGE, 1, "MetricValue"),
+                           ("message", 4, _F.TYPE_STRING, 1, None)]),
+    ("MetricsValidationForSlice", [("slice_key", 2, _F.TYPE_MESSAGE, 1, "SliceKey"),
+                                   ("failures", 3, _F.TYPE_MESSAGE, 3, "ValidationFailure")]),
+    ("ValidationResult", [("validation_ok", 1, _F.TYPE_BOOL, 1, None),
+                          ("metric_validations_per_slice", 2, _F.TYPE_MESSAGE, 3, "MetricsValidationForSlice"),
+                          ("missing_thresholds", 6, _F.TYPE_BOOL, 1, None),
+                          ("rubber_stamp", 7, _F.TYPE_BOOL, 1, None)]),
+    # metrics_for_slice.proto's plots
+    ("CalibrationBucket", [("lower_threshold_inclusive", 1, _F.TYPE_DOUBLE, 1, None),
+                           ("upper_threshold_exclusive", 2, _F.TYPE_DOUBLE, 1, None),
+                           ("num_weighted_examples", 3, _F.TYPE_MESSAGE, 1, ".google.protobuf.DoubleValue"),
+                           ("total_weighted_label", 4, _F.TYPE_MESSAGE, 1, ".google.protobuf.DoubleValue"),
+                           ("total_weighted_refined_prediction", 5, _F.TYPE_MESSAGE, 1,
+                            ".google.protobuf.DoubleValue")]),
+    ("CalibrationHistogramBuckets", [("buckets", 1, _F.TYPE_MESSAGE, 3, "CalibrationBucket")]),
+    ("ConfusionMatrixAtThreshold", [("threshold", 1, _F.TYPE_DOUBLE, 1, None),
+                                    ("precision", 6, _F.TYPE_DOUBLE, 1, None),
+                                    ("recall", 7, _F.TYPE_DOUBLE, 1, None),
+                                    ("false_positive_rate", 20, _F.TYPE_DOUBLE, 1, None)]),
+    ("ConfusionMatrixAtThresholds", [("matrices", 1, _F.TYPE_MESSAGE, 3, "ConfusionMatrixAtThreshold")]),
+    ("PlotData", [("calibration_histogram_buckets", 1, _F.TYPE_MESSAGE, 1, "CalibrationHistogramBuckets"),
+                  ("confusion_matrix_at_thresholds", 2, _F.TYPE_MESSAGE, 1, "ConfusionMatrixAtThresholds")]),
+    ("PlotKey", [("name", 6, _F.TYPE_STRING, 1, None), ("output_name", 2, _F.TYPE_STRING, 1, None),
+                 ("model_name", 4, _F.TYPE_STRING, 1, None)]),
+    ("PlotKeyAndValue", [("key", 1, _F.TYPE_MESSAGE, 1, "PlotKey"), ("value", 2, _F.TYPE_MESSAGE, 1, "PlotData")]),
+    ("PlotsForSlice", [("slice_key", 1, _F.TYPE_MESSAGE, 1, "SliceKey"),
+                       ("plot_keys_and_values", 8, _F.TYPE_MESSAGE, 3, "PlotKeyAndValue")]),
 ]
 
 
@@ -163,3 +206,146 @@ def read_metrics(directory: str | Path) -> dict[str, dict[str, float]]:
                 elif value.HasField("bounded_value"):
                     values[name] = value.bounded_value.value.value
     return {k: v for k, v in out.items() if v}
+
+
+@dataclass(frozen=True)
+class ValidationFailure:
+    """One threshold TFMA found violated: on ``slice``, ``metric`` (a change against the
+    baseline when ``is_diff``) was ``value``; ``threshold`` says what was required."""
+
+    slice: str
+    metric: str
+    is_diff: bool
+    value: float | None
+    threshold: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Validation:
+    """TFMA's ``ValidationResult``: the Evaluator's reason to bless or not.
+
+    ``rubber_stamp``: there was no baseline, so change thresholds were not applied.
+    """
+
+    ok: bool
+    rubber_stamp: bool
+    missing_thresholds: bool
+    failures: tuple[ValidationFailure, ...]
+
+    def summary(self) -> str:
+        """One line: ``passed`` / ``failed: binary_accuracy change on Overall 0.0435 (needs >= +0.5)``."""
+        if self.ok:
+            return "passed (no baseline: change thresholds not applied)" if self.rubber_stamp else "passed"
+        parts = [f"{f.metric}{' change' if f.is_diff else ''} on {f.slice} "
+                 f"{'–' if f.value is None else format(f.value, '.4g')} (needs {f.threshold})"
+                 for f in self.failures]
+        return "failed: " + "; ".join(parts) if parts else "failed"
+
+
+def _threshold_text(threshold) -> str:
+    if threshold.HasField("change_threshold"):
+        change = threshold.change_threshold
+        sign = ">=" if change.direction != 1 else "<="  # MetricDirection: 1 lower, 2 higher is better
+        parts = []
+        if change.HasField("absolute"):
+            parts.append(f"{sign} {change.absolute.value:+g}")
+        if change.HasField("relative"):
+            parts.append(f"relative {sign} {change.relative.value:+g}")
+        return " and ".join(parts) or "a change threshold"
+    value = threshold.value_threshold
+    parts = []
+    if value.HasField("lower_bound"):
+        parts.append(f">= {value.lower_bound.value:g}")
+    if value.HasField("upper_bound"):
+        parts.append(f"<= {value.upper_bound.value:g}")
+    return " and ".join(parts) or "a value threshold"
+
+
+def read_validations(directory: str | Path) -> Validation | None:
+    """TFMA's ``validations.tfrecord`` under ``directory``; None when TFMA wrote none.
+
+    Raises:
+        IntegrityError: the file is truncated.
+    """
+    files = _files(Path(directory), "validations")
+    records = [record for path in files for record in tfrecords(path)]
+    if not records:
+        return None
+    result = _CLASSES["ValidationResult"].FromString(records[0])
+    failures = []
+    for per_slice in result.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            key, value = failure.metric_key, failure.metric_value
+            number = (value.double_value.value if value.HasField("double_value")
+                      else value.bounded_value.value.value if value.HasField("bounded_value") else None)
+            failures.append(ValidationFailure(
+                slice_name(per_slice.slice_key), key.name if not key.output_name else f"{key.output_name}/{key.name}",
+                key.is_diff, number, _threshold_text(failure.metric_threshold), failure.message))
+    return Validation(result.validation_ok, result.rubber_stamp, result.missing_thresholds, tuple(failures))
+
+
+def read_plots(directory: str | Path) -> dict[str, dict]:
+    """``{slice: plots}`` of the candidate model in mlstore's plot shapes (``roc``, ``pr``,
+    ``calibration``), from TFMA's ConfusionMatrixPlot and CalibrationPlot data.
+
+    Slices whose PlotsForSlice is empty (no plot metric configured) are left out.
+    """
+    candidates = candidate_names(directory)
+    out: dict[str, dict] = {}
+    for path in _files(Path(directory), "plots"):
+        for record in tfrecords(path):
+            message = _CLASSES["PlotsForSlice"].FromString(record)
+            plots: dict[str, dict] = {}
+            for entry in message.plot_keys_and_values:
+                if entry.key.model_name not in candidates:
+                    continue
+                data = entry.value
+                matrices = sorted(data.confusion_matrix_at_thresholds.matrices, key=lambda m: m.threshold)
+                if matrices:
+                    # Ascending thresholds walk the ROC curve from (1, 1) down to (0, 0).
+                    plots["roc"] = {"fpr": [m.false_positive_rate for m in reversed(matrices)],
+                                    "tpr": [m.recall for m in reversed(matrices)],
+                                    "threshold": [m.threshold for m in reversed(matrices)]}
+                    plots["pr"] = {"recall": [m.recall for m in matrices],
+                                   "precision": [m.precision for m in matrices],
+                                   "threshold": [m.threshold for m in matrices]}
+                buckets = data.calibration_histogram_buckets.buckets
+                if buckets:
+                    counts = [b.num_weighted_examples.value for b in buckets]
+                    plots["calibration"] = {
+                        "bin_edges": [b.lower_threshold_inclusive for b in buckets]
+                        + [buckets[-1].upper_threshold_exclusive],
+                        "weighted_count": counts,
+                        "mean_prediction": [b.total_weighted_refined_prediction.value / n if n else None
+                                            for b, n in zip(buckets, counts)],
+                        "mean_label": [b.total_weighted_label.value / n if n else None
+                                       for b, n in zip(buckets, counts)]}
+            if plots:
+                out[slice_name(message.slice_key)] = plots
+    return out
+
+
+def read_evaluation(directory: str | Path, with_plots: bool = True) -> EvalResult:
+    """A TFMA output directory as an :class:`EvalResult` (the candidate model's values).
+
+    Raises:
+        NotFound: the directory holds no TFMA metrics file.
+    """
+    metrics = read_metrics(directory)
+    plots = read_plots(directory) if with_plots else {}
+    slices = sort_slices([SliceResult(key, values, plots.get(key, {})) for key, values in metrics.items()])
+    count = int(metrics.get(OVERALL, {}).get("example_count") or 0)
+    return EvalResult(slices=tuple(slices), num_examples=count, num_missing_label=0, label={})
+
+
+def read_any_evaluation(directory: str | Path, with_plots: bool = True) -> EvalResult:
+    """An evaluation in mlstore's layout (``metrics.json``) or in TFMA's (``metrics-*``).
+
+    Raises:
+        NotFound: neither layout is there.
+        DataError: mlstore's files are malformed.
+    """
+    if is_tfma_output(directory):
+        return read_evaluation(directory, with_plots)
+    return layout.read_evaluation(str(directory), with_plots)

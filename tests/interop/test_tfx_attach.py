@@ -117,6 +117,66 @@ def test_gate_on_a_tfma_evaluation_with_tfma_metric_names(mlmd_file, tmp_path):
     assert "has no metric 'auc_roc'" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_tfma_validations_say_why_each_tfx_model_was_blessed_or_not(mlmd_file):
+    from mlstore.tfx import tfma
+
+    store = mlstore.open(str(mlmd_file))
+    blessings = store.blessings(pipeline=PIPELINE)
+    validations = [tfma.read_validations(store.local_path(b.evaluation_id)) for b in blessings]
+    assert [v.ok for v in validations] == [b.blessed for b in blessings] == [True, True, False]
+    (failure,) = validations[2].failures
+    # Run 3's change threshold (binary_accuracy must gain 0.5 over the baseline) failed:
+    # the candidate got 3 more of the 69 examples right than run 2's model.
+    assert (failure.slice, failure.metric, failure.is_diff, failure.threshold) == (
+        "Overall", "binary_accuracy", True, ">= +0.5")
+    assert failure.value == pytest.approx(3 / 69, abs=1e-9)
+    assert validations[2].summary() == "failed: binary_accuracy change on Overall 0.04348 (needs >= +0.5)"
+    evaluation = tfma.read_any_evaluation(store.local_path(blessings[2].evaluation_id))
+    assert evaluation.slice_keys()[0] == "Overall" and evaluation.num_examples == 69
+    assert evaluation.get("Overall").metrics == store.evaluation_metrics(blessings[2].evaluation_id)["Overall"]
+    assert tfma.read_plots(store.local_path(blessings[2].evaluation_id)) == {}  # no plot metric configured
+
+
+def _types(path: Path) -> dict[str, dict[str, int]]:
+    mlmd = metadata_store.MetadataStore(_connection(path))
+    return {t.name: dict(t.properties) for t in mlmd.get_artifact_types()}
+
+
+def _connection(path: Path):
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri = str(path)
+    config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READONLY
+    return config
+
+
+def test_gate_records_a_tfx_native_blessing_from_a_tfma_evaluation(mlmd_file, tmp_path):
+    """`mlstore gate` on TFX's own model and TFMA evaluation records a ModelBlessing that
+    TFX's resolvers read (custom `blessed` / `current_model_id`), changing no TFX type."""
+    types_before = _types(mlmd_file)
+    store = mlstore.open(str(mlmd_file))
+    models = store.artifacts(type="Model", pipeline=PIPELINE)
+    spec = tmp_path / "gate.yaml"
+    spec.write_text("version: 1\nmetrics:\n  - name: binary_accuracy\n    lower_bound: 0.85\n"
+                    "    change: {direction: higher_is_better, absolute: -0.01}\n")
+    proc = _cli("gate", "--candidate", f"artifact:{models[2].id}", "--config", str(spec), "--json",
+                "--store", str(mlmd_file))
+    report = json.loads(proc.stdout)
+    assert report["passed"] is True  # 0.899 >= 0.85 and +0.033 over run 2's model
+    change = next(c for c in report["checks"] if c["kind"] == "change_absolute")
+    assert change["candidate"] == pytest.approx(62 / 69) and change["baseline"] == pytest.approx(58 / 67)
+    store = mlstore.open(str(mlmd_file))
+    newest = store.blessings(pipeline=PIPELINE)[-1]
+    assert (newest.model_id, newest.baseline_id, newest.blessed) == (models[2].id, models[1].id, True)
+    assert store.latest_blessed(PIPELINE).id == models[2].id
+    mlmd = metadata_store.MetadataStore(_connection(mlmd_file))
+    (record,) = mlmd.get_artifacts_by_id([newest.id])
+    custom = record.custom_properties
+    assert (custom["blessed"].int_value, custom["current_model_id"].int_value,
+            custom["baseline_model_id"].int_value) == (1, models[2].id, models[1].id)
+    assert _types(mlmd_file)["ModelBlessing"] == types_before["ModelBlessing"]
+    assert _types(mlmd_file)["Model"] == types_before["Model"]
+
+
 def test_verify_hashes_tfx_bytes_and_catches_a_change(mlmd_file):
     proc = _cli("verify", "--json", "--store", str(mlmd_file))
     report = json.loads(proc.stdout)
@@ -183,3 +243,7 @@ def test_dashboard_pages_show_the_tfx_runs(mlmd_file, monkeypatch):
         mlstore.open(uri).blessings(pipeline=PIPELINE)[1].evaluation_id)["Overall"]["example_count"]
     gates = run_page(uri, "views/gates.py", monkeypatch)
     assert {m.label: m.value for m in gates.metric}["Decisions"] == "3"
+    why = gates.dataframe[0].value.set_index("id")["why"]
+    blessings = mlstore.open(uri).blessings(pipeline=PIPELINE)
+    assert [why[b.id] for b in blessings] == [
+        "TFMA passed", "TFMA passed", "TFMA failed: binary_accuracy change on Overall 0.04348 (needs >= +0.5)"]
