@@ -172,7 +172,7 @@ class Metadata:
             where = location.mlmd_file or f"{location.database.host}:{location.database.port}"
             raise errors.Unavailable(f"cannot open ML Metadata at {where}: {_first_line(e)}") from None
         self._types: dict[tuple[str, str], StoredType] = {}
-        self._reader = None  # an engine reading MLMD's tables (see pipelines_of)
+        self._reader = None  # an engine reading MLMD's tables (see contexts_of)
         self._type_names: dict[int, str] = {}
 
     @property
@@ -223,9 +223,10 @@ class Metadata:
                         encoded = base64.b64encode(value.string_value.encode("utf-8")).decode("ascii")
                         value.string_value = ENCODED_PREFIX + encoded
 
-    def pipelines_of(self, executions: Sequence[pb.Execution]) -> dict[int, str]:
-        """Execution id -> name of its ``pipeline`` context, for executions without a
-        ``pipeline`` property (TFX records the pipeline only as a context).
+    def contexts_of(self, executions: Sequence[pb.Execution]) -> dict[int, dict[str, str]]:
+        """Execution id -> ``{"pipeline": ..., "pipeline_run": ..., "node": ...}`` from MLMD's
+        contexts, for executions without a ``pipeline`` property (TFX records these only as
+        contexts; mlstore's own writes carry them as properties).
 
         Read with one SQL join over MLMD's tables (see :mod:`mlstore.index.mlmd_tables`).
         """
@@ -241,7 +242,8 @@ class Metadata:
 
                 engine = self._index_engine = index_engine(self.location)
             self._reader = mlmd_tables.mlmd_reader(self.location, engine)
-        return mlmd_tables.pipelines_of(self._reader, needed, tfx_records.PIPELINE_CONTEXT)
+        return mlmd_tables.contexts_of(self._reader, needed, (
+            tfx_records.PIPELINE_CONTEXT, tfx_records.RUN_CONTEXT, tfx_records.NODE_CONTEXT))
 
     # -- types -----------------------------------------------------------------------
 

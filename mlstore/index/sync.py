@@ -158,7 +158,7 @@ class IndexSync:
         by_id = {a.id: a for a in artifacts}
         batch = IndexBatch(list(executions), list(events), by_id, type_names,
                            None if new_artifact_ids is None else frozenset(new_artifact_ids),
-                           pipelines=mlmd.pipelines_of(executions),
+                           contexts=mlmd.contexts_of(executions),
                            evaluations=_tfma_evaluations(artifacts, type_names),
                            known_spans=self._known_spans(events, by_id))
         executions, metric_rows = write_batch_safely(self.engine, batch, journal_ids)

@@ -38,9 +38,9 @@ class IndexBatch:
     #: Set for a write just made by this process: these are the only new artifacts and
     #: the executions are new, so the "already indexed?" look-ups are skipped.
     new_artifact_ids: frozenset[int] | None = None
-    #: Execution id -> pipeline, from MLMD's ``pipeline`` contexts (TFX keeps the
-    #: pipeline there, mlstore also in a property).
-    pipelines: dict[int, str] = field(default_factory=dict)
+    #: Execution id -> ``{context type: name}`` from MLMD's ``pipeline``, ``pipeline_run``
+    #: and ``node`` contexts (TFX keeps them only there, mlstore also in properties).
+    contexts: dict[int, dict[str, str]] = field(default_factory=dict)
     #: ModelEvaluation id -> ``{slice: {metric: value}}`` read from its files (TFMA's),
     #: for evaluations without a ``metrics`` property.
     evaluations: dict[int, dict] = field(default_factory=dict)
@@ -97,7 +97,8 @@ class Derived:
 
 def execution_pipeline(execution: pb.Execution, batch: IndexBatch) -> str | None:
     prop = execution.properties.get("pipeline") if "pipeline" in execution.properties else None
-    return (prop.string_value if prop is not None else None) or batch.pipelines.get(execution.id)
+    return (prop.string_value if prop is not None else None) or batch.contexts.get(execution.id, {}).get(
+        tfx.PIPELINE_CONTEXT)
 
 
 def properties_of(message) -> dict[str, object]:
@@ -136,13 +137,22 @@ def artifact_row(artifact: pb.Artifact, type_name: str, derived: "Derived | None
     }
 
 
-def execution_row(execution: pb.Execution, type_name: str, pipeline: str | None = None) -> dict:
+def execution_row(execution: pb.Execution, type_name: str, pipeline: str | None = None,
+                  contexts: dict[str, str] | None = None) -> dict:
     """The index row of an execution; a TFX class-path type is indexed by its step kind,
-    the MLMD type name kept as property ``mlmd_type``."""
+    the MLMD type name kept as property ``mlmd_type``, TFX's ``pipeline_run`` and ``node``
+    contexts as properties ``run_id`` and ``node_id`` (as mlstore's own writes have them)."""
     props = properties_of(execution)
     kind = tfx.step_kind(type_name)
     if kind != type_name:
         props["mlmd_type"] = type_name
+    contexts = contexts or {}
+    if tfx.RUN_CONTEXT in contexts:
+        props.setdefault("run_id", contexts[tfx.RUN_CONTEXT])
+    if tfx.NODE_CONTEXT in contexts:  # TFX names it "<pipeline>.<node id>"
+        node = contexts[tfx.NODE_CONTEXT]
+        prefix = f"{pipeline}." if pipeline else ""
+        props.setdefault("node_id", node[len(prefix):] if prefix and node.startswith(prefix) else node)
     return {
         "id": execution.id,
         "node": t.node_key(t.EXECUTION_KIND, execution.id),
@@ -260,8 +270,8 @@ def write_batch(connection: Connection, batch: IndexBatch) -> tuple[int, int]:
     ]
     metric_rows, blessing_rows = _derived_rows(batch)
     for table, rows in (
-        (t.execution, [execution_row(e, batch.type_names.get(e.type_id, "?"), execution_pipeline(e, batch))
-                       for e in new_execs]),
+        (t.execution, [execution_row(e, batch.type_names.get(e.type_id, "?"), execution_pipeline(e, batch),
+                                     batch.contexts.get(e.id)) for e in new_execs]),
         (t.artifact, artifact_rows),
         (t.event, [event_row(ev) for ev in events]),
         (t.blessing, blessing_rows),
@@ -288,7 +298,7 @@ def _without_indexed(connection: Connection, batch: IndexBatch) -> IndexBatch:
     known = set(connection.scalars(select(t.artifact.c.id).where(t.artifact.c.id.in_(artifact_ids))).all()
                 ) if artifact_ids else set()
     return IndexBatch(executions, events, batch.artifacts, batch.type_names,
-                      frozenset(i for i in artifact_ids if i not in known), batch.pipelines, batch.evaluations,
+                      frozenset(i for i in artifact_ids if i not in known), batch.contexts, batch.evaluations,
                       batch.known_spans)
 
 

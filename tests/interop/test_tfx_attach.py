@@ -62,6 +62,15 @@ def test_tfx_semantics_in_the_index(mlmd_file):
             "Pusher"} <= kinds
     trainer = store.executions(type="Trainer")[0]
     assert trainer.properties["mlmd_type"] == "tfx.components.trainer.component.Trainer"
+    # TFX's pipeline_run and node contexts: three runs of eight nodes, each node's own id
+    runs = {}
+    for execution in store.executions(pipeline=PIPELINE):
+        runs.setdefault(execution.properties["run_id"], []).append(execution.properties["node_id"])
+    assert len(runs) == 3 and all(len(nodes) == 8 for nodes in runs.values())
+    assert sorted(next(iter(runs.values()))) == ["CsvExampleGen", "Evaluator", "Pusher", "SchemaGen",
+                                                 "StatisticsGen", "Trainer", "Transform",
+                                                 "latest_blessed_model_resolver"]
+    assert trainer.properties["run_id"] == min(runs)  # ISO timestamps: the first run's Trainer
     models = store.artifacts(type="Model", pipeline=PIPELINE)
     assert len(models) == 3
     assert [m.span for m in models] == [1, 2, 3]  # derived from the examples they were trained on
