@@ -9,9 +9,10 @@ the bytes changed.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -60,23 +61,79 @@ def take(artifact_id: int, uri: str) -> Fingerprint | None:
     return Fingerprint(artifact_id, manifest.digest, manifest.size, len(manifest.entries))
 
 
+def take_all(pairs: Sequence[tuple[int, str]]) -> list[Fingerprint]:
+    """Fingerprints of ``(artifact id, uri)`` pairs, those with bytes to hash."""
+    if len(pairs) > _PARALLEL_FROM:  # hashing and stat release the GIL
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            found = list(pool.map(lambda pair: take(*pair), pairs))
+    else:
+        found = [take(i, uri) for i, uri in pairs]
+    return [fp for fp in found if fp is not None]
+
+
+def _not_fingerprinted(engine: Engine, pairs: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    with engine.connect() as connection:
+        have = set(connection.scalars(select(t.fingerprint.c.artifact_id).where(
+            t.fingerprint.c.artifact_id.in_([i for i, _ in pairs]))).all())
+    return [(i, uri) for i, uri in pairs if i not in have]
+
+
 def record(engine: Engine, artifacts: Iterable[tuple[int, str]]) -> int:
     """Fingerprints ``(artifact id, uri)`` pairs not fingerprinted yet; returns how many were taken."""
     pairs = list(artifacts)
     if not pairs:
         return 0
-    with engine.connect() as connection:
-        have = set(connection.scalars(select(t.fingerprint.c.artifact_id).where(
-            t.fingerprint.c.artifact_id.in_([i for i, _ in pairs]))).all())
-    todo = [(i, uri) for i, uri in pairs if i not in have]
-    if len(todo) > _PARALLEL_FROM:  # hashing and stat release the GIL: a first attach hashes thousands
-        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-            found = list(pool.map(lambda pair: take(*pair), todo))
-    else:
-        found = [take(i, uri) for i, uri in todo]
-    taken = [fp for fp in found if fp is not None]
+    taken = take_all(_not_fingerprinted(engine, pairs))
     _insert(engine, taken)
     return len(taken)
+
+
+class BulkFingerprints:
+    """Fingerprints taken by a helper process while this one builds the index (a first
+    attach: tens of thousands of artifact directories), recorded when the block ends.
+
+    Hashing is GIL-bound Python work as much as I/O; in a second process it runs beside
+    the index build instead of after it. Without a process (``spawn`` refused) it falls
+    back to :func:`record` inline. Use as a context manager; :meth:`add` per page.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future] = []
+        self._queued: set[int] = set()  # an artifact read by several pages is hashed once
+        self.taken = 0
+
+    def __enter__(self) -> "BulkFingerprints":
+        try:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        except (OSError, ValueError):
+            self._pool = None
+        return self
+
+    def add(self, artifacts: Iterable[tuple[int, str]]) -> None:
+        """Queues ``(artifact id, uri)`` pairs (those not fingerprinted yet) for hashing."""
+        pairs = list(artifacts)
+        if not pairs:
+            return
+        if self._pool is None:
+            self.taken += record(self.engine, pairs)
+            return
+        todo = [(i, uri) for i, uri in _not_fingerprinted(self.engine, pairs) if i not in self._queued]
+        self._queued.update(i for i, _ in todo)
+        if todo:
+            self._futures.append(self._pool.submit(take_all, todo))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._pool is None:
+            return
+        try:
+            if exc_type is None:
+                found = [fp for future in self._futures for fp in future.result()]
+                _insert(self.engine, found)
+                self.taken += len(found)
+        finally:
+            self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
 
 
 def _insert(engine: Engine, taken: Sequence[Fingerprint]) -> None:

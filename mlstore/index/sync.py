@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import fcntl
 import time
-from contextlib import contextmanager
-from typing import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Callable, Iterator, Sequence
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -31,6 +31,8 @@ from mlstore.tfx import records as tfx
 from mlstore.tfx import tfma
 
 _MLMD_PAGE = 500
+#: A rebuild of more executions than this fingerprints in a second process.
+_BULK_FROM = 2 * _MLMD_PAGE
 
 #: How long a journal row may belong to an MLMD write still in flight (MySQL waits up to
 #: 50 s for a lock by default); after that, a row without its execution in MLMD is from
@@ -141,12 +143,14 @@ class IndexSync:
         self._folds = metric_tiers.FoldSchedule(engine)
 
     def index(self, executions: Sequence[pb.Execution], journal_ids: Sequence[str] = (),
-              new_artifact_ids: Sequence[int] | None = None, events: Sequence[pb.Event] | None = None) -> int:
+              new_artifact_ids: Sequence[int] | None = None, events: Sequence[pb.Event] | None = None,
+              fingerprint: Callable[[list[tuple[int, str]]], object] | None = None) -> int:
         """Indexes ``executions`` (idempotent) and clears ``journal_ids``; returns how many were new.
 
         For a write this process just made, ``new_artifact_ids`` are its new output
         artifacts (the executions are then known to be new too, which saves two look-ups)
-        and ``events`` its events (which saves reading them back).
+        and ``events`` its events (which saves reading them back). ``fingerprint`` takes
+        the ``(id, uri)`` of bytes another writer recorded (default: fingerprinted now).
         """
         mlmd = self.metadata
         if events is None:
@@ -165,9 +169,12 @@ class IndexSync:
         if metric_rows:
             self._folds.added(metric_rows)
         # Bytes another writer recorded (no digest of mlstore's) are fingerprinted once.
-        fingerprints.record(self.engine, [(a.id, a.uri) for a in artifacts
-                                          if "digest" not in a.properties and "digest" not in a.custom_properties
-                                          and a.state == pb.Artifact.LIVE])
+        external = [(a.id, a.uri) for a in artifacts if "digest" not in a.properties
+                    and "digest" not in a.custom_properties and a.state == pb.Artifact.LIVE]
+        if fingerprint is None:
+            fingerprints.record(self.engine, external)
+        else:
+            fingerprint(external)
         return executions
 
     def _known_spans(self, events: Sequence[pb.Event], artifacts: dict[int, pb.Artifact]) -> dict[int, int | None]:
@@ -258,7 +265,11 @@ class IndexSync:
         executions = sorted(self.metadata.call(self.metadata.raw.get_executions), key=lambda e: e.id)
         finished = [e for e in executions if e.last_known_state in tfx.FINAL_STATES or
                     e.external_id.startswith("mlstore:")]
-        indexed = sum(self.index(finished[i:i + _MLMD_PAGE]) for i in range(0, len(finished), _MLMD_PAGE))
+        # A first attach of a big store fingerprints its bytes in a second process meanwhile.
+        with fingerprints.BulkFingerprints(self.engine) if len(finished) > _BULK_FROM else nullcontext() as bulk:
+            add = bulk.add if bulk is not None else None
+            indexed = sum(self.index(finished[i:i + _MLMD_PAGE], fingerprint=add)
+                          for i in range(0, len(finished), _MLMD_PAGE))
         if executions:
             self._set_position(max(e.last_update_time_since_epoch for e in executions))
         return indexed
