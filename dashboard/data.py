@@ -353,6 +353,17 @@ def read_plots(evaluation_id: int) -> dict[str, dict]:
     return {entry["slice"]: entry.get("plots", {}) for entry in data.get("slices", [])}
 
 
+@st.cache_data(show_spinner=False, max_entries=512)
+def tfma_baseline_metrics(uri: str | None, ver: int, evaluation_id: int) -> dict[str, dict[str, float]]:
+    """The baseline model's ``{slice: {metric: value}}`` in a TFMA evaluation (TFX's Evaluator
+    scores both models on the same data); {} for other evaluations."""
+    try:
+        path = store().local_path(f"artifact:{evaluation_id}")
+        return tfma.read_metrics(path, baseline=True) if tfma.is_tfma_output(path) else {}
+    except (errors.NotFound, errors.IntegrityError, errors.PermissionDenied):
+        return {}
+
+
 @st.cache_data(show_spinner=False, max_entries=4096)
 def decision_reason(uri: str | None, ver: int, blessing_id: int, evaluation_id: int | None) -> str:
     """Why a gate decision went as it did, in one line: the failed checks of mlstore's

@@ -102,18 +102,25 @@ def _previous_model(uri, ver, pipeline: str, model) -> tuple[int, int] | None:
     return None
 
 
-def _comparisons(uri, ver, pipeline, model, ctx) -> list[tuple[str, int]]:
-    """(tab title, evaluation id to compare with): the baseline, then the previous model."""
+def _comparisons(uri, ver, pipeline, model, ctx) -> list[tuple[str, int, dict]]:
+    """(tab title, evaluation id compared with, its metrics): the baseline, then the previous model."""
     others = []
+    tfma_baseline = data.tfma_baseline_metrics(uri, ver, ctx.evaluation_id) if ctx.baseline_id else {}
     if ctx.baseline_id and ctx.baseline_evaluation_id:
-        others.append((f"vs baseline artifact:{ctx.baseline_id} (same evaluation data)", ctx.baseline_evaluation_id))
+        others.append((f"vs baseline artifact:{ctx.baseline_id} (same evaluation data)", ctx.baseline_evaluation_id,
+                       data.evaluation_metrics(uri, ver, ctx.baseline_evaluation_id)))
+    elif tfma_baseline:  # TFX's Evaluator scored the baseline on the same data, in the same file
+        others.append((f"vs baseline artifact:{ctx.baseline_id} (same evaluation data, TFMA)", ctx.evaluation_id,
+                       tfma_baseline))
     elif ctx.baseline_id:
         baseline = data.model_context(uri, ver, ctx.baseline_id)
         if baseline.evaluation_id:
-            others.append((f"vs baseline artifact:{ctx.baseline_id} (its own evaluation)", baseline.evaluation_id))
+            others.append((f"vs baseline artifact:{ctx.baseline_id} (its own evaluation)", baseline.evaluation_id,
+                           data.evaluation_metrics(uri, ver, baseline.evaluation_id)))
     previous = _previous_model(uri, ver, pipeline, model)
     if previous:
-        others.append((f"vs previous model artifact:{previous[0]}", previous[1]))
+        others.append((f"vs previous model artifact:{previous[0]}", previous[1],
+                       data.evaluation_metrics(uri, ver, previous[1])))
     return others
 
 
@@ -123,8 +130,8 @@ def _deltas(uri, ver, pipeline, model, ctx, metrics) -> None:
     if not others:
         st.info("No baseline and no earlier model to compare with: this is the first evaluated model.")
         return
-    for tab, (title, evaluation_id) in zip(st.tabs([t for t, _ in others]), others):
-        deltas = data.metric_deltas(metrics, data.evaluation_metrics(uri, ver, evaluation_id))
+    for tab, (title, evaluation_id, other) in zip(st.tabs([t for t, _, _ in others]), others):
+        deltas = data.metric_deltas(metrics, other)
         regressions = deltas[deltas["regression"]]
         tab.caption(f"{len(regressions)} regressions over {deltas['slice'].nunique()} slices "
                     f"(compared with artifact:{evaluation_id}; slices hidden above are left out)")

@@ -29,6 +29,7 @@ import yaml
 
 from mlstore import errors
 from mlstore.components.evaluator.layout import EvalResult, SliceResult, sort_slices
+from mlstore.tfx import tfma
 from mlstore.tfx.tfma import read_any_evaluation
 from mlstore.types import Artifact
 
@@ -142,7 +143,17 @@ def _paired_evaluations(store, runs: list[_EvaluatorRun], baseline: Artifact) ->
                 _live_evaluation(store, run.outputs.get("baseline_evaluation")))
         if pair[0] is not None and pair[1] is not None:
             return pair
+        if pair[0] is not None and _holds_tfma_baseline(store, pair[0]):
+            return pair[0], pair[0]  # TFX's Evaluator: both models' values in one TFMA output
     return None
+
+
+def _holds_tfma_baseline(store, evaluation: Artifact) -> bool:
+    try:
+        path = store.local_path(evaluation)
+    except (errors.NotFound, errors.IntegrityError, errors.PermissionDenied):
+        return False
+    return tfma.is_tfma_output(path) and bool(tfma.baseline_names(path))
 
 
 def _model_of_evaluation(store, evaluation: Artifact) -> Artifact:
@@ -208,6 +219,9 @@ def _resolve_inputs(store, candidate: Artifact, named_evaluation: Artifact | Non
         return _Inputs(candidate, evaluation, None, None, tuple(notes))
     pair = None if named_evaluation or base_named else _paired_evaluations(store, runs, base_model)
     if pair is not None:
+        if pair[0].id == pair[1].id:
+            notes.append(f"baseline values: TFMA's evaluation of {base_model.node_id} on the same data, "
+                         f"in {pair[0].node_id}")
         return _Inputs(candidate, pair[0], base_model, pair[1], tuple(notes))
     evaluation = named_evaluation or _own_evaluation(store, candidate, runs, "candidate")
     base_evaluation = base_named or _own_evaluation(store, base_model, _evaluator_runs(store, base_model), "baseline")
@@ -218,14 +232,17 @@ def _resolve_inputs(store, candidate: Artifact, named_evaluation: Artifact | Non
 
 # ------------------------------------------------------------------ metrics
 
-def _load(store, evaluation: Artifact) -> tuple[EvalResult, bool]:
-    """The evaluation's metrics and whether they came from the evaluator layout.
+def _load(store, evaluation: Artifact, tfma_baseline: bool = False) -> tuple[EvalResult, bool]:
+    """The evaluation's metrics and whether they came from the evaluator layout (with
+    ``tfma_baseline``, the baseline model's values in a TFMA output).
 
     The layout files (mlstore's ``metrics.json`` v1 or TFMA's ``metrics-*``) are what the
     recorded Gate step reads. An evaluation logged another way (``run.log_evaluation``)
     or whose bytes were collected still has its metrics in the index; a read-only
     decision can use those.
     """
+    if tfma_baseline:
+        return tfma.read_evaluation(store.local_path(evaluation), with_plots=False, baseline=True), True
     try:
         return read_any_evaluation(store.local_path(evaluation), with_plots=False), True
     except (errors.NotFound, errors.DataError, errors.FailedPrecondition):
@@ -274,8 +291,9 @@ def evaluate_gate(store, candidate_ref: Any, baseline: Any = LATEST_BLESSED, spe
     found = _resolve_inputs(store, candidate, named_evaluation, baseline, pipeline)
     candidate_result, layout = _load(store, found.evaluation)
     validate_against(spec, candidate_result)
-    baseline_result, base_layout = (_load(store, found.baseline_evaluation) if found.baseline_evaluation
-                                    else (None, True))
+    same_file = found.baseline_evaluation is not None and found.baseline_evaluation.id == found.evaluation.id
+    baseline_result, base_layout = (_load(store, found.baseline_evaluation, tfma_baseline=same_file)
+                                    if found.baseline_evaluation else (None, True))
     report = decide(spec, candidate_result, baseline_result)
     report = dataclasses.replace(report, notes=found.notes + report.notes)
     outcome = GateOutcome(report, found.candidate, found.evaluation, found.baseline,
@@ -311,7 +329,9 @@ def _record(store, pipeline: str, spec_text: str, outcome: GateOutcome) -> GateO
 
     inputs = {"model": outcome.candidate, "evaluation": outcome.evaluation}
     if outcome.baseline is not None:
-        inputs.update(baseline_model=outcome.baseline, baseline_evaluation=outcome.baseline_evaluation)
+        inputs["baseline_model"] = outcome.baseline
+        if outcome.baseline_evaluation.id != outcome.evaluation.id:  # else: TFMA's, in the same file
+            inputs["baseline_evaluation"] = outcome.baseline_evaluation
     params = {"spec": _one_line_spec(spec_text, outcome.report.spec_digest)}
     result = execute(store, pipeline, "Gate", gate_step, inputs, params, use_cache=False,
                      extra_properties={"gate_notes": json.dumps(list(outcome.notes))})

@@ -189,6 +189,7 @@ def gate(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) 
     from mlstore.gates import (decide, parse_gate_spec, render_markdown, report_to_dict,  # noqa: PLC0415
                                validate_against)
     from mlstore.tfx.tfma import read_any_evaluation  # noqa: PLC0415  (mlstore's layout or TFMA's)
+    from mlstore.tfx.tfma import read_evaluation as tfma_evaluation  # noqa: PLC0415
 
     spec = parse_gate_spec(params["spec"])
     candidate = read_any_evaluation(inputs["evaluation"].path, with_plots=False)
@@ -196,6 +197,8 @@ def gate(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) 
     baseline = None
     if "baseline_evaluation" in inputs:
         baseline = read_any_evaluation(inputs["baseline_evaluation"].path, with_plots=False)
+    elif "baseline_model" in inputs:  # TFX's Evaluator scored the baseline in the same TFMA output
+        baseline = tfma_evaluation(inputs["evaluation"].path, with_plots=False, baseline=True)
     report = decide(spec, candidate, baseline)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report_to_dict(report), indent=1, sort_keys=True))

@@ -9,8 +9,9 @@ others.
 
 Slice keys become mlstore slice names (``Overall``; ``carrier=AA``; features sorted and
 joined by ``,``), metric names stay TFMA's (``auc``, ``binary_accuracy``,
-``example_count``). A TFMA run with a baseline evaluates both models: the candidate's
-own values are kept, the baseline's and the diffs (``is_diff``) are not.
+``example_count``). A TFMA run with a baseline evaluates both models on the same data: the
+candidate's values are read, the baseline's on request (a gate's deltas on the same
+data), the diffs (``is_diff``) never.
 """
 
 from __future__ import annotations
@@ -164,23 +165,35 @@ def slice_name(slice_key) -> str:
     return make_slice_key(pairs) if pairs else OVERALL
 
 
-def candidate_names(directory: str | Path) -> frozenset[str]:
-    """Names of the evaluated models that are not the baseline, from TFMA's ``eval_config.json``."""
+def _model_specs(directory: str | Path) -> list[dict] | None:
     path = Path(directory) / "eval_config.json"
     try:
         config = json.loads(path.read_text())
     except (OSError, ValueError):
+        return None
+    return config.get("evalConfig", config).get("modelSpecs", [])
+
+
+def candidate_names(directory: str | Path) -> frozenset[str]:
+    """Names of the evaluated models that are not the baseline, from TFMA's ``eval_config.json``."""
+    specs = _model_specs(directory)
+    if specs is None:
         return frozenset({"", "candidate"})
-    specs = config.get("evalConfig", config).get("modelSpecs", [])
     names = frozenset(spec.get("name", "") for spec in specs if not spec.get("isBaseline"))
     return names or frozenset({""})
 
 
-def read_metrics(directory: str | Path) -> dict[str, dict[str, float]]:
-    """``{slice: {metric: value}}`` of the candidate model in a TFMA output directory.
+def baseline_names(directory: str | Path) -> frozenset[str]:
+    """Names of the baseline models TFMA evaluated on the same data (``isBaseline``); empty without one."""
+    return frozenset(spec.get("name", "") for spec in (_model_specs(directory) or []) if spec.get("isBaseline"))
 
-    Metrics of the baseline model (``isBaseline`` in ``eval_config.json``) and diffs
-    are left out. Metrics that are not scalars (confusion matrices, arrays) too.
+
+def read_metrics(directory: str | Path, *, baseline: bool = False) -> dict[str, dict[str, float]]:
+    """``{slice: {metric: value}}`` of the candidate model in a TFMA output directory
+    (with ``baseline``, of the baseline model TFMA evaluated on the same data).
+
+    Metrics of the other model and diffs are left out. Metrics that are not scalars
+    (confusion matrices, arrays) too.
 
     Raises:
         NotFound: the directory holds no TFMA metrics file.
@@ -189,7 +202,7 @@ def read_metrics(directory: str | Path) -> dict[str, dict[str, float]]:
     files = _files(directory, "metrics")
     if not files:
         raise errors.NotFound(f"{directory} holds no TFMA metrics files (metrics-*)")
-    candidates = candidate_names(directory)
+    models = baseline_names(directory) if baseline else candidate_names(directory)
     out: dict[str, dict[str, float]] = {}
     for path in files:
         for record in tfrecords(path):
@@ -197,7 +210,7 @@ def read_metrics(directory: str | Path) -> dict[str, dict[str, float]]:
             values = out.setdefault(slice_name(message.slice_key), {})
             for entry in message.metric_keys_and_values:
                 key = entry.key
-                if key.is_diff or key.model_name not in candidates:
+                if key.is_diff or key.model_name not in models:
                     continue
                 name = key.name if not key.output_name else f"{key.output_name}/{key.name}"
                 value = entry.value
@@ -326,14 +339,17 @@ def read_plots(directory: str | Path) -> dict[str, dict]:
     return out
 
 
-def read_evaluation(directory: str | Path, with_plots: bool = True) -> EvalResult:
-    """A TFMA output directory as an :class:`EvalResult` (the candidate model's values).
+def read_evaluation(directory: str | Path, with_plots: bool = True, *, baseline: bool = False) -> EvalResult:
+    """A TFMA output directory as an :class:`EvalResult`: the candidate model's values, or
+    with ``baseline`` those of the baseline model TFMA evaluated on the same data.
 
     Raises:
-        NotFound: the directory holds no TFMA metrics file.
+        NotFound: the directory holds no TFMA metrics file, or (``baseline``) no baseline's.
     """
-    metrics = read_metrics(directory)
-    plots = read_plots(directory) if with_plots else {}
+    metrics = read_metrics(directory, baseline=baseline)
+    if baseline and not metrics:
+        raise errors.NotFound(f"{directory}: TFMA evaluated no baseline model here")
+    plots = read_plots(directory) if with_plots and not baseline else {}
     slices = sort_slices([SliceResult(key, values, plots.get(key, {})) for key, values in metrics.items()])
     count = int(metrics.get(OVERALL, {}).get("example_count") or 0)
     return EvalResult(slices=tuple(slices), num_examples=count, num_missing_label=0, label={})

@@ -171,8 +171,15 @@ def test_gate_records_a_tfx_native_blessing_from_a_tfma_evaluation(mlmd_file, tm
                 "--store", str(mlmd_file))
     report = json.loads(proc.stdout)
     assert report["passed"] is True  # 0.899 >= 0.85 and +0.033 over run 2's model
+    # The baseline's values are TFMA's own evaluation of run 2's model on run 3's data, in
+    # the same file: mlstore's delta is the diff TFMA validated (3 more right of 69).
+    assert "baseline values: TFMA's evaluation of" in " ".join(report["notes"])
     change = next(c for c in report["checks"] if c["kind"] == "change_absolute")
-    assert change["candidate"] == pytest.approx(62 / 69) and change["baseline"] == pytest.approx(58 / 67)
+    assert change["candidate"] == pytest.approx(62 / 69) and change["baseline"] == pytest.approx(59 / 69)
+    from mlstore.tfx import tfma
+
+    (failure,) = tfma.read_validations(store.local_path(report["evaluation"])).failures
+    assert change["delta"] == pytest.approx(failure.value, abs=1e-12)
     store = mlstore.open(str(mlmd_file))
     newest = store.blessings(pipeline=PIPELINE)[-1]
     assert (newest.model_id, newest.baseline_id, newest.blessed) == (models[2].id, models[1].id, True)
@@ -184,6 +191,10 @@ def test_gate_records_a_tfx_native_blessing_from_a_tfma_evaluation(mlmd_file, tm
             custom["baseline_model_id"].int_value) == (1, models[2].id, models[1].id)
     assert _types(mlmd_file)["ModelBlessing"] == types_before["ModelBlessing"]
     assert _types(mlmd_file)["Model"] == types_before["Model"]
+    # The recorded Gate step reads the same files again: a rerun reproduces the decision.
+    gate_run = store.executions(type="Gate")[-1]
+    proc = _cli("rerun", str(gate_run.node_id), "--store", str(mlmd_file))
+    assert "reproduced" in proc.stdout and "identical" in proc.stdout
 
 
 def test_verify_hashes_tfx_bytes_and_catches_a_change(mlmd_file):
@@ -250,6 +261,11 @@ def test_dashboard_pages_show_the_tfx_runs(mlmd_file, monkeypatch):
     assert {"auc", "binary_accuracy", "example_count"} <= set(own.columns) and "Overall" in own.index
     assert own.loc["Overall", "example_count"] == mlstore.open(uri).evaluation_metrics(
         mlstore.open(uri).blessings(pipeline=PIPELINE)[1].evaluation_id)["Overall"]["example_count"]
+    # Run 3's model against its baseline: TFMA's values of run 2's model on the same data.
+    page = run_page(uri, "views/model.py", monkeypatch, {"model": str(models[2].id)})
+    assert [t.label for t in page.tabs][0] == f"vs baseline artifact:{models[1].id} (same evaluation data, TFMA)"
+    deltas = page.dataframe[1].value.set_index(["slice", "metric"])
+    assert deltas.loc[("Overall", "binary_accuracy"), "delta"] == pytest.approx(3 / 69)
     gates = run_page(uri, "views/gates.py", monkeypatch)
     assert {m.label: m.value for m in gates.metric}["Decisions"] == "3"
     why = gates.dataframe[0].value.set_index("id")["why"]
