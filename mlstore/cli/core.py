@@ -78,8 +78,8 @@ def ls(ctx: Context, type_, pipeline, state, limit) -> None:
         rows = [(str(a.node_id), a.type, a.pipeline or "-", "-" if a.span is None else str(a.span),
                  a.state, _short(a.digest), str(a.size or 0), _when(a.create_time_ms)) for a in artifacts]
         stdout.print(copyable_table(("id", "type", "pipeline", "span", "state", "digest", "size", "created (UTC)"),
-                                    rows, whole=("id", "type", "span", "state", "digest", "size"),
-                                    optional=("created (UTC)",)))
+                                    rows, whole=("id", "type", "pipeline", "span", "state", "digest", "size"),
+                                    optional=("created (UTC)", "size")))
 
     ctx.emit([a.to_json() for a in artifacts], table)
 
