@@ -39,9 +39,12 @@ def test_ls_and_hub_search_keep_ids_whole_at_80_columns(demo_history):
     assert "…" not in listed.stdout
     assert all(len(line) <= 80 for line in listed.stdout.splitlines())
     tokens = set(listed.stdout.split())
+    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
+    assert len(rows) == len(store.artifacts())  # one line per artifact: nothing wraps
     for a in store.artifacts():
         assert str(a.node_id) in tokens, a.node_id
         assert a.digest[:19] in tokens  # the digest prefix resolves as sha256:PREFIX
+        assert rows[str(a.node_id)][1:3] == [a.type, a.pipeline]  # type and pipeline whole too
     search = run("hub", "search", "--store", uri, columns=80)
     assert search.returncode == 0 and "mlstore/flights-carrier-embedding/1" in search.stdout.split()
     consumers = run("hub", "consumers", "mlstore/flights-carrier-embedding/1", "--store", uri, columns=80)
