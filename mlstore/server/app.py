@@ -119,6 +119,12 @@ def check_exposure(options: ServeOptions) -> None:
         raise errors.InvalidArgument("--max-message-mb must be between 1 and 2047")
 
 
+def heavy_waiting(options: ServeOptions) -> int:
+    """How many lineage calls may wait for a slot: the RPC threads minus a quarter (at
+    least two) kept for cheap calls, which would otherwise queue behind them."""
+    return max(1, options.workers - max(2, options.workers // 4) - options.lineage_slots)
+
+
 def build_server(backend: Backend, options: ServeOptions) -> tuple[grpc.Server, int, health.HealthServicer]:
     """Creates the server with every service registered and binds its port.
 
@@ -167,7 +173,8 @@ def serve(options: ServeOptions, ready: callable = None) -> None:
         ready: called with the bound port once the server accepts calls.
     """
     check_exposure(options)
-    backend = Backend(options.store_uri, writers=options.writers, heavy_slots=options.lineage_slots)
+    backend = Backend(options.store_uri, writers=options.writers, heavy_slots=options.lineage_slots,
+                      heavy_waiting=heavy_waiting(options))
     server, port, health_servicer = build_server(backend, options)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}

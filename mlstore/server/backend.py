@@ -25,7 +25,8 @@ MAX_PAGE_SIZE = 10000
 class Backend:
     """The shared store, ``writers`` write connections and ``heavy_slots`` lineage slots."""
 
-    def __init__(self, uri: str, writers: int = 4, heavy_slots: int = 1, follow_interval_s: float = 2.0):
+    def __init__(self, uri: str, writers: int = 4, heavy_slots: int = 1, follow_interval_s: float = 2.0,
+                 heavy_waiting: int | None = None):
         self.reader = _open(uri)
         # Other MLMD writers (TFX) write no journal: their runs are picked up by following.
         self.follower = self.reader.follow(follow_interval_s)
@@ -42,6 +43,11 @@ class Backend:
         # them at once would starve every cheap call of the GIL. At most `heavy_slots`
         # run at a time; the rest wait (within their deadline).
         self._heavy = threading.BoundedSemaphore(max(1, heavy_slots))
+        # A call waiting for a slot holds an RPC thread: at most `heavy_waiting` may wait,
+        # so the threads left always serve cheap calls (GetStoreInfo, GetArtifact...).
+        self._heavy_waiting_max = heavy_waiting
+        self._heavy_waiting = 0
+        self._heavy_lock = threading.Lock()
         self._writers: queue.Queue[Store] = queue.Queue()
         self._all = [self.reader] + [_open(uri) for _ in range(max(1, writers))]
         for store in self._all[1:]:
@@ -73,9 +79,21 @@ class Backend:
         """Holds one of the slots for expensive queries (waits up to ``timeout`` seconds).
 
         Raises:
-            Unavailable: no slot became free in time.
+            Unavailable: no slot became free in time, or as many calls as may wait already do
+                (answered at once: the caller retries with backoff, and RPC threads stay free
+                for cheap calls).
         """
-        if not self._heavy.acquire(timeout=timeout):
+        with self._heavy_lock:
+            if self._heavy_waiting_max is not None and self._heavy_waiting >= self._heavy_waiting_max:
+                raise errors.Unavailable(f"the server is busy: {self._heavy_waiting} lineage queries are already "
+                                         f"waiting; retry later")
+            self._heavy_waiting += 1
+        try:
+            acquired = self._heavy.acquire(timeout=timeout)
+        finally:
+            with self._heavy_lock:
+                self._heavy_waiting -= 1
+        if not acquired:
             raise errors.Unavailable("the server is busy with other lineage queries; retry with a longer deadline")
         try:
             yield

@@ -84,13 +84,25 @@ def _depth(request) -> int | None:
     return request.depth if request.HasField("depth") else None
 
 
+#: Start nodes one lineage call may name (a 20,000-node start set held the lineage slot for
+#: half a minute).
+MAX_START_NODES = 1000
+
+
 class LineageService(lgrpc.LineageServiceServicer):
     def __init__(self, backend: Backend):
         self.backend = backend
         self.store = backend.reader
 
     def _encoded(self, request, context, encode):
-        """Runs the query and ``encode(graph)`` in one of the slots for heavy queries."""
+        """Runs the query and ``encode(graph)`` in one of the slots for heavy queries.
+
+        Raises:
+            InvalidArgument: more than MAX_START_NODES start nodes (split the request).
+        """
+        if len(request.start) > MAX_START_NODES:
+            raise errors.InvalidArgument(f"{len(request.start)} start nodes; at most {MAX_START_NODES} per call "
+                                         f"(split the request)")
         with self.backend.heavy(timeout=context.time_remaining()):
             check_deadline(context, "waiting for a lineage slot")
             graph = self.store.lineage(list(request.start), direction=convert.direction_name(request.direction),
