@@ -217,28 +217,40 @@ def pipeline_exists(connection: Connection, pipeline: str) -> bool:
         exists().where(e.pipeline == pipeline) | exists().where(a.pipeline == pipeline))))
 
 
+def _models_with_producer(connection: Connection, pipeline: str):
+    """(model id, span, producing execution's properties JSON) of every LIVE Model of ``pipeline``."""
+    a, e, x = t.artifact.c, t.event.c, t.execution.c
+    return connection.execute(
+        select(a.id, a.span, x.properties)
+        .select_from(t.artifact.join(t.event, (e.artifact_id == a.id) & e.is_output.is_(True))
+                     .join(t.execution, x.id == e.execution_id))
+        .where(a.pipeline == pipeline, a.type == "Model", a.state == "LIVE"))
+
+
+def _is_rerun(properties: str | None) -> bool:
+    # The rerun filter reads ``rerun_of`` from the producer's properties here, the same on every backend.
+    return '"rerun_of"' in (properties or "") and json.loads(properties).get("rerun_of") is not None
+
+
 def daily_model_ids(connection: Connection, pipeline: str) -> list[int]:
     """The daily model of each span of ``pipeline``, by span: the newest LIVE Model of the span
     that no ``mlstore rerun`` produced (a rerun verifies a day; it is not a new daily model).
 
-    One statement: every LIVE Model with a span joined to its producing execution's
-    properties; the rerun filter reads ``rerun_of`` from those properties here, the
-    same on every backend.
+    One statement: every LIVE Model joined to its producing execution's properties.
     """
-    a, e, x = t.artifact.c, t.event.c, t.execution.c
-    rows = connection.execute(
-        select(a.id, a.span, x.properties)
-        .select_from(t.artifact.join(t.event, (e.artifact_id == a.id) & e.is_output.is_(True))
-                     .join(t.execution, x.id == e.execution_id))
-        .where(a.pipeline == pipeline, a.type == "Model", a.state == "LIVE", a.span.is_not(None)))
     newest: dict[int, int] = {}
-    for model_id, span, properties in rows:
-        if '"rerun_of"' in (properties or "") and json.loads(properties).get("rerun_of") is not None:
-            continue
-        newest[span] = max(newest.get(span, 0), model_id)
+    for model_id, span, properties in _models_with_producer(connection, pipeline):
+        if span is not None and not _is_rerun(properties):
+            newest[span] = max(newest.get(span, 0), model_id)
     return [newest[span] for span in sorted(newest)]
+
+
+def rerun_model_ids(connection: Connection, pipeline: str) -> frozenset[int]:
+    """The LIVE Models of ``pipeline`` that ``mlstore rerun`` produced (verifications of a day)."""
+    return frozenset(model_id for model_id, _, properties in _models_with_producer(connection, pipeline)
+                     if _is_rerun(properties))
 
 
 __all__ = ["COMPATIBILITY_PROPERTIES", "daily_model_ids", "ModelRow", "best_model_rows", "blessed_among", "blessed_model_ids",
            "count_models", "latest_evaluation_ids", "metric_by_model", "model_row", "model_rows",
-           "newest_model_rows", "pipeline_exists"]
+           "newest_model_rows", "pipeline_exists", "rerun_model_ids"]

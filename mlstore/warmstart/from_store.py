@@ -99,13 +99,17 @@ def candidates_from_store(store, pipeline: str, *, metric: str | None = None, sl
         with_properties: also read spec digest, input signature and layers.
 
     Returns:
-        Candidates in model id order (models that are not LIVE are left out).
+        Candidates in model id order (models that are not LIVE, and outputs of ``mlstore
+        rerun``, are left out).
     """
     key = (slice or "Overall", metric) if metric else None
     rows, request = _load(store, pipeline, PolicySpec("best" if key else "latest", key), with_properties)
+    with store.engine.connect() as connection:
+        reruns = mq.rerun_model_ids(connection, pipeline)
     parser = ranking.PropertyParser()
     return [ranking.candidate(row, request, parser, blessed=row.id in request.blessed,
-                              value=request.values.get(row.id)) for row in rows if row.state == "LIVE"]
+                              value=request.values.get(row.id)) for row in rows
+            if row.state == "LIVE" and row.id not in reruns]
 
 
 def select_warm_start(store, pipeline: str, policy: str = "latest_blessed", *, metric: str | None = None,
@@ -154,11 +158,11 @@ def select_warm_start(store, pipeline: str, policy: str = "latest_blessed", *, m
         pipeline=pipeline, policy=spec.name, label=policy, metric=spec.metric, as_of=as_of,
         higher_is_better=higher_is_better, exclude=frozenset(exclude),
         compatibility=require_compatible.to_compatibility() if require_compatible else None)
-    if explain == "ranked":
-        with store.engine.connect() as connection:
-            selection = walk(connection, request)
-        if selection is not None:
-            return selection
+    with store.engine.connect() as connection:
+        request = dataclasses.replace(request, reruns=mq.rerun_model_ids(connection, pipeline))
+        selection = walk(connection, request) if explain == "ranked" else None
+    if selection is not None:
+        return selection
     rows, loaded = _load(store, pipeline, spec, require_compatible is not None)
     return ranking.rank_rows(rows, dataclasses.replace(request, blessed=loaded.blessed, values=loaded.values))
 

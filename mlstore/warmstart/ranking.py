@@ -23,6 +23,9 @@ from mlstore.warmstart.policies import LOWER_IS_BETTER, Candidate, Compatibility
 _EMPTY: Mapping = MappingProxyType({})
 
 
+RERUN_REASON = "output of `mlstore rerun`: a verification of its day, not a daily model"
+
+
 @dataclass(frozen=True)
 class RankRequest:
     """Everything a selection needs besides the model rows.
@@ -41,6 +44,7 @@ class RankRequest:
     values: Mapping[int, float] = field(default_factory=dict)  # model id -> metric value
     exclude: frozenset[int] = frozenset()
     compatibility: Compatibility | None = None
+    reruns: frozenset[int] = frozenset()  # outputs of ``mlstore rerun``: never daily models
 
 
 def rank_rows(rows: Sequence[ModelRow], request: RankRequest) -> Selection:
@@ -84,6 +88,8 @@ def disqualify(row: ModelRow, request: RankRequest, *, blessed: bool, has_metric
     """Why ``row`` cannot be chosen at all (None when it qualifies, compatibility aside)."""
     if row.state != "LIVE":
         return f"state {row.state}: only LIVE models qualify"
+    if row.id in request.reruns:
+        return RERUN_REASON
     if row.id in request.exclude:
         return "excluded by the caller"
     if request.as_of is not None:

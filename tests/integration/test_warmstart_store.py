@@ -12,6 +12,7 @@ from mlstore.cli import cli
 from mlstore.cli._common import run_cli
 from mlstore.store import OutputArtifact
 from mlstore.warmstart import Compatibility, select
+from mlstore.warmstart.ranking import RERUN_REASON
 from mlstore.warmstart.from_store import (CompatibilityRequirement, candidates_from_store, requirement_of_model,
                                           select_warm_start)
 from tests.grpc_support import serve
@@ -160,6 +161,25 @@ def test_ranked_walk_agrees_with_the_pure_policy(sqlite_store, tmp_path):
         assert set(full.skipped) == set(expected.skipped)
         assert set(ranked.skipped) <= set(full.skipped)
     assert isinstance(compat, Compatibility)
+
+
+def test_rerun_outputs_are_never_chosen_as_daily_models(sqlite_store, tmp_path):
+    """`mlstore rerun` of a Trainer re-creates a day's model (same span, newer, maybe blessed
+    again): a verification, not a new daily model, for every policy on both paths."""
+    m = five_days(sqlite_store, tmp_path)
+    log = Log(sqlite_store, tmp_path)
+    trainer = sqlite_store.events(f"artifact:{m[4]}")[0].execution_id
+    rerun = sqlite_store.log_execution("Trainer", P, outputs=[log.out("Model", "model", span=20130105,
+                                                                       spec_digest="spec-1")],
+                                       properties={"rerun_of": trainer}).output_ids[0]
+    log.evaluate(rerun, blessed=True, metrics=_auc(0.99, 0.99))  # even blessed and best
+    for policy, expected in [("latest", m[4]), ("latest_blessed", m[3]), ("best:auc", m[2])]:
+        for explain in ("ranked", "all"):
+            selection = select_warm_start(sqlite_store, P, policy, explain=explain)
+            assert chosen(selection) == expected, (policy, explain)
+            if explain == "all" or policy != "best:auc":  # ranked lists what ranks above the choice
+                assert reasons(selection)[f"artifact:{rerun}"] == RERUN_REASON
+    assert f"artifact:{rerun}" not in {c.model_id for c in candidates_from_store(sqlite_store, P, metric="auc")}
 
 
 def test_bad_input_is_a_typed_error(sqlite_store, tmp_path):
