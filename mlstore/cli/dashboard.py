@@ -28,8 +28,10 @@ def app_path() -> Path:
 
 
 def streamlit_command(app: Path, store_uri: str | None, port: int, address: str) -> list[str]:
-    """The ``streamlit run`` command line (the store URI also goes after ``--`` for the app)."""
-    command = [sys.executable, "-m", "streamlit", "run", str(app),
+    """The ``streamlit run`` command line (the store URI also goes after ``--`` for the app),
+    run by :mod:`mlstore._dashboard.serve`."""
+    # mlstore._dashboard.serve is `streamlit run` with mlstore imported and the store opened first.
+    command = [sys.executable, "-m", "mlstore._dashboard.serve", "run", str(app),
                "--server.port", str(port), "--server.address", address, "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
                # "minimal": no "Deploy" button (this is a local viewer, not an app to publish).

@@ -43,3 +43,16 @@ def test_dashboard_with_an_unreachable_server_exits_2_before_streamlit_starts():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "127.0.0.1:1" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_server_process_opens_the_store_before_the_first_page(monkeypatch):
+    """`mlstore dashboard` runs streamlit through mlstore._dashboard.serve, which opens the
+    store the app will use (the same URI the app reads) before the first session."""
+    from mlstore._dashboard import serve
+    from mlstore.cli.dashboard import streamlit_command
+
+    command = streamlit_command(Path("app.py"), "/some/store", 8501, "127.0.0.1")
+    assert command[1:4] == ["-m", "mlstore._dashboard.serve", "run"]
+    assert serve.store_uri(command[3:]) == "/some/store"
+    monkeypatch.setenv("MLSTORE_URI", "/from/env")
+    assert serve.store_uri(streamlit_command(Path("app.py"), None, 8501, "127.0.0.1")[3:]) == "/from/env"
