@@ -18,8 +18,11 @@ Typical use::
 
 from __future__ import annotations
 
+from .distance import Distance, feature_distance, jensen_shannon, l_infinity
 from .layout import (read_anomalies, read_schema, read_statistics, write_schema, write_split_anomalies,
                      write_split_statistics)
+from .schema_gen import feature_name, infer_schema
+from .validate import anomaly_features, validate_statistics
 
 
 def __getattr__(name: str):
@@ -30,5 +33,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["generate_statistics", "read_anomalies", "read_schema", "read_statistics", "write_schema",
+__all__ = ["Distance", "anomaly_features", "feature_distance", "feature_name", "generate_statistics", "infer_schema",
+           "jensen_shannon", "l_infinity", "validate_statistics", "read_anomalies", "read_schema", "read_statistics", "write_schema",
            "write_split_anomalies", "write_split_statistics"]
