@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mlstore import errors
+from mlstore.components.statistics.steps import STEPS as DATA_STEPS
 from mlstore.pipeline.executor import StepFunction, StepInput, StepOutput
 from mlstore.tfx.layout import serving_model_path
 
@@ -238,6 +239,7 @@ STEPS: dict[str, StepFunction] = {
     "Evaluator": evaluator,
     "Gate": gate,
     "Pusher": pusher,
+    **DATA_STEPS,  # StatisticsGen, SchemaGen, ExampleValidator
 }
 
 

@@ -5,7 +5,8 @@
   histograms), in [0, 1]; also names the value where it is reached.
 * **Jensen-Shannon divergence** (numeric features, ``jensen_shannon_divergence``): the
   two standard histograms are re-bucketed onto the union of their boundaries, each
-  bucket's mass spread uniformly over its width (a zero-width bucket is a point mass),
+  bucket's mass spread uniformly over its width (a zero-width bucket, e.g. of a constant
+  feature, is a point mass with a bin of its own),
   then ``JSD(P, Q) = (KL(P||M) + KL(Q||M)) / 2`` with ``M = (P + Q) / 2`` in base 2, in [0, 1].
 
 A feature with values on one side only is at distance 1 (nothing in common); with
@@ -67,16 +68,15 @@ def _standard_histogram(feature) -> list[tuple[float, float, float]]:
     return []
 
 
-def _rebucket(buckets: list[tuple[float, float, float]], edges: np.ndarray) -> np.ndarray:
-    """Bucket masses on the intervals between ``edges`` (the last one closed)."""
-    out = np.zeros(max(len(edges) - 1, 1))
+def _rebucket(buckets: list[tuple[float, float, float]], edges: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Masses on the intervals between ``edges``, then one bin per point mass value in ``points``."""
+    out = np.zeros(max(len(edges) - 1, 0) + len(points))
     for low, high, count in buckets:
-        if high <= low or len(edges) < 2:
-            i = min(max(int(np.searchsorted(edges, low, "right")) - 1, 0), len(out) - 1)
-            out[i] += count
+        if high <= low:
+            out[len(edges) - 1 + int(np.searchsorted(points, low))] += count
             continue
         overlap = np.clip(np.minimum(edges[1:], high) - np.maximum(edges[:-1], low), 0, None)
-        out += count * overlap / (high - low)
+        out[:len(edges) - 1] += count * overlap / (high - low)
     return out
 
 
@@ -86,8 +86,9 @@ def jensen_shannon(a: statistics_pb2.FeatureNameStatistics | None,
     ha, hb = _standard_histogram(a), _standard_histogram(b)
     if not ha or not hb:
         return Distance(JENSEN_SHANNON_DIVERGENCE, 0.0 if not ha and not hb else 1.0)
-    edges = np.unique([x for low, high, _ in ha + hb for x in (low, high)])
-    p, q = _rebucket(ha, edges), _rebucket(hb, edges)
+    edges = np.unique([x for low, high, _ in ha + hb if high > low for x in (low, high)])
+    points = np.unique([low for low, high, _ in ha + hb if high <= low])
+    p, q = _rebucket(ha, edges, points), _rebucket(hb, edges, points)
     p, q = p / p.sum(), q / q.sum()
     m = (p + q) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
