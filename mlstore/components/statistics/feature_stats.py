@@ -7,14 +7,14 @@ Mean and variance are merged per batch with Chan et al.'s update in batch order
 does not depend on the number of workers.
 
 Approximate: quantiles (median, the quantiles histogram, the standard histogram)
-come from Beam's ``ApproximateQuantilesCombineFn``: the Manku-Rajagopalan-Lindsay
-(MRL98) one-pass mergeable sketch with epsilon :data:`QUANTILE_EPSILON`, i.e. the
-returned q-quantile has a rank within ``epsilon * N`` of ``q * N`` (up to 1e9 values;
-below the sketch's buffer size, about 15,000 values per accumulator, it is exact).
-The sketch is asked for :data:`NUM_QUANTILES` evenly spaced quantiles. As in TFDV, the
-standard (equal-width) histogram is derived from them: each bucket count assumes
-values uniform between neighbouring quantiles, so a count is within
-``(2 * epsilon + 2 / (NUM_QUANTILES - 1)) * N`` of the exact one.
+come from :class:`~mlstore.components.statistics.quantiles.QuantileSketch`, a
+deterministic mergeable compactor sketch (the MRL98/KLL family): a returned
+q-quantile has a rank within ``QUANTILE_EPSILON * N`` of ``q * N`` for up to about 1e9
+values, and is exact up to 16,384 values (see that module for the proof). The sketch
+is asked for :data:`NUM_QUANTILES` evenly spaced quantiles; min and max are exact. As
+in TFDV, the standard (equal-width) histogram is derived from them: each bucket count
+assumes values uniform between neighbouring quantiles, so a count is within
+``(2 * QUANTILE_EPSILON + 2 / (NUM_QUANTILES - 1)) * N`` of the exact one.
 
 String values are ranked by count descending, ties by value descending (byte order),
 as TFDV ranks them.
@@ -24,15 +24,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
-from apache_beam.transforms.stats import ApproximateQuantilesCombineFn
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from mlstore.components.statistics.columns import FLOAT, INT, STRING, merge_types
+from mlstore.components.statistics.quantiles import EPSILON, QuantileSketch
 
-QUANTILE_EPSILON = 0.001
+QUANTILE_EPSILON = EPSILON
 NUM_QUANTILES = 1001
 NUM_HISTOGRAM_BUCKETS = 10
 NUM_QUANTILES_HISTOGRAM_BUCKETS = 10
@@ -44,8 +42,8 @@ _PROTO_TYPES = {INT: statistics_pb2.FeatureNameStatistics.INT, FLOAT: statistics
 
 @dataclass
 class FeatureAccumulator:
-    """What one feature's statistics need, mergeable. ``values`` are a batch's numbers
-    waiting to enter the quantile sketch (cleared once they did)."""
+    """What one feature's statistics need, mergeable. Once extracted, ``quantiles`` holds
+    the sketch's evenly spaced quantiles."""
 
     type: str | None
     num_missing: int = 0
@@ -53,8 +51,8 @@ class FeatureAccumulator:
     minimum: float = np.inf
     maximum: float = -np.inf
     num_zeros: int = 0
-    values: list[float] = field(default_factory=list)
-    sketch: Any = None
+    sketch: QuantileSketch = field(default_factory=QuantileSketch)
+    quantiles: list[float] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
     total_bytes: int = 0
 
@@ -67,7 +65,7 @@ def numeric_partial(type_: str, batch_id: tuple, values: np.ndarray, num_missing
         acc.moments[batch_id] = (int(values.size), mean, float(np.sum((values - mean) ** 2)))
         acc.minimum, acc.maximum = float(values.min()), float(values.max())
         acc.num_zeros = int(np.count_nonzero(values == 0))
-        acc.values = values.tolist()
+        acc.sketch.add(values)
     return acc
 
 
@@ -81,13 +79,9 @@ def string_partial(values: list[str], num_missing: int) -> FeatureAccumulator:
 class FeatureStatsCombineFn:
     """Beam ``CombineFn`` protocol over :class:`FeatureAccumulator` partials (per feature key).
 
-    Kept a plain class with the CombineFn methods so it is importable without building
-    a pipeline; :mod:`pipeline` wraps it in ``beam.CombineFn``.
+    A plain class with the CombineFn methods, so it is usable without Beam;
+    :mod:`pipeline` wraps it in ``beam.CombineFn``.
     """
-
-    def __init__(self) -> None:
-        self._quantiles = ApproximateQuantilesCombineFn.create(
-            num_quantiles=NUM_QUANTILES, epsilon=QUANTILE_EPSILON, input_batched=True)
 
     def create_accumulator(self) -> FeatureAccumulator:
         return FeatureAccumulator(None)
@@ -97,9 +91,8 @@ class FeatureStatsCombineFn:
 
     def merge_accumulators(self, accs) -> FeatureAccumulator:
         accs = list(accs)
-        out = FeatureAccumulator(None)
-        sketches = []
-        for acc in accs:
+        out = accs[0]
+        for acc in accs[1:]:
             out.type = merge_types(out.type, acc.type)
             out.num_missing += acc.num_missing
             out.moments.update(acc.moments)
@@ -107,20 +100,15 @@ class FeatureStatsCombineFn:
             out.num_zeros += acc.num_zeros
             out.counts.update(acc.counts)
             out.total_bytes += acc.total_bytes
-            if acc.sketch is not None:
-                sketches.append(acc.sketch)
-            if acc.values:
-                sketches.append(self._quantiles.add_input(self._quantiles.create_accumulator(), acc.values))
-        if sketches:
-            out.sketch = sketches[0] if len(sketches) == 1 else self._quantiles.merge_accumulators(sketches)
+        out.sketch.merge([acc.sketch for acc in accs[1:]])
         return out
 
     def extract_output(self, acc: FeatureAccumulator) -> FeatureAccumulator:
-        if acc.values:
-            acc = self.merge_accumulators([acc])
-        acc.values = self._quantiles.extract_output(acc.sketch) if acc.sketch is not None else []
-        acc.sketch = None
-        return acc  # ``values`` now holds the sketch's quantiles
+        acc.quantiles = acc.sketch.quantiles(NUM_QUANTILES)
+        if acc.quantiles:
+            acc.quantiles[0], acc.quantiles[-1] = acc.minimum, acc.maximum  # exact
+        acc.sketch = QuantileSketch()
+        return acc
 
 
 def merged_moments(moments: dict[tuple, tuple[int, float, float]]) -> tuple[int, float, float]:
@@ -180,9 +168,9 @@ def _numeric(stats, acc: FeatureAccumulator) -> None:
     stats.std_dev = float(np.sqrt(max(variance, 0.0)))
     stats.num_zeros = acc.num_zeros
     stats.min, stats.max = acc.minimum, acc.maximum
-    stats.median = quantile(acc.values, 0.5)
-    stats.histograms.append(standard_histogram(acc.values, acc.minimum, acc.maximum, n))
-    stats.histograms.append(quantiles_histogram(acc.values, n))
+    stats.median = quantile(acc.quantiles, 0.5)
+    stats.histograms.append(standard_histogram(acc.quantiles, acc.minimum, acc.maximum, n))
+    stats.histograms.append(quantiles_histogram(acc.quantiles, n))
 
 
 def quantiles_histogram(sketch_quantiles: list[float], n: int) -> statistics_pb2.Histogram:
