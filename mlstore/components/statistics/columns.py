@@ -12,6 +12,7 @@ else ``STRING``. A column with no value at all has no type (``None``).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -78,9 +79,11 @@ def numeric_values(series: pd.Series | None, num_rows: int) -> tuple[np.ndarray,
     return values[keep], int((~keep).sum())
 
 
-def string_values(series: pd.Series | None, num_rows: int) -> tuple[list[str], int]:
-    """(non-missing values as text, number missing) of a string column; ``None``: absent."""
+def string_counts(series: pd.Series | None, num_rows: int) -> tuple[Counter, int]:
+    """(count of each non-missing value as text, number missing) of a string column; ``None``: absent."""
     if series is None:
-        return [], num_rows
-    present = series.dropna()
-    return [str(v) for v in present.to_numpy(dtype=object)], len(series) - len(present)
+        return Counter(), num_rows
+    counts: Counter = Counter()
+    for value, count in series.value_counts(dropna=True, sort=False).items():
+        counts[str(value)] += int(count)
+    return counts, int(series.isna().sum())

@@ -69,10 +69,10 @@ def numeric_partial(type_: str, batch_id: tuple, values: np.ndarray, num_missing
     return acc
 
 
-def string_partial(values: list[str], num_missing: int) -> FeatureAccumulator:
-    """One batch's contribution to a string feature."""
-    acc = FeatureAccumulator(STRING, num_missing, counts=Counter(values))
-    acc.total_bytes = sum(len(v.encode("utf-8")) for v in values)
+def string_partial(counts: Counter, num_missing: int) -> FeatureAccumulator:
+    """One batch's contribution to a string feature (its value counts)."""
+    acc = FeatureAccumulator(STRING, num_missing, counts=counts)
+    acc.total_bytes = sum(len(value.encode("utf-8")) * n for value, n in counts.items())
     return acc
 
 

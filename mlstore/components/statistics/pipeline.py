@@ -108,7 +108,7 @@ def batch_partials(batch: cols.RawBatch, types_by_split: Mapping[str, Mapping[st
             values, missing = cols.numeric_values(series, num_rows)
             partial = fs.numeric_partial(type_, batch.batch_id, values, missing)
         elif type_ == cols.STRING:
-            partial = fs.string_partial(*cols.string_values(series, num_rows))
+            partial = fs.string_partial(*cols.string_counts(series, num_rows))
         else:
             partial = fs.FeatureAccumulator(None, num_missing=num_rows)
         yield (batch.split, name), partial
