@@ -3,11 +3,15 @@ schemas and anomalies in TFDV's formats, mlstore's or TFX's, read through the st
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import click
 
 from mlstore import errors
 from mlstore.cli._common import Context, copyable_table, stdout, store_options
+from mlstore.cli.gate import _read_spec
 from mlstore.components.statistics import layout, summary
+from mlstore.gates.data_gate import decide_data, parse_data_gate
 from mlstore.types import Artifact
 
 STATISTICS, SCHEMA, ANOMALIES = "ExampleStatistics", "Schema", "ExampleAnomalies"
@@ -183,13 +187,20 @@ def _values(r: dict) -> str:
 @click.command("anomalies")
 @click.argument("ref")
 @click.option("--fail-on-anomalies", is_flag=True, help="Exit 1 when any split has an anomaly.")
+@click.option("--gate", "gate_path", default=None, metavar="FILE",
+              help="A data gate spec (YAML: no_anomalies, max_drift, features): exit 1 when it fails.")
 @store_options
-def anomalies(ctx: Context, ref: str, fail_on_anomalies: bool) -> None:
+def anomalies(ctx: Context, ref: str, fail_on_anomalies: bool, gate_path: str | None) -> None:
     """Anomalies per split of an ExampleAnomalies artifact (schema, domain, presence, drift, skew)."""
+    spec = parse_data_gate(_read_spec(gate_path)) if gate_path else None
     artifact = _artifact(ctx, ref, ANOMALIES)
-    splits = {name: summary.anomalies_summary(a)
-              for name, a in sorted(layout.read_anomalies(ctx.store.local_path(artifact)).items())}
+    found = layout.read_anomalies(ctx.store.local_path(artifact))
+    splits = {name: summary.anomalies_summary(a) for name, a in sorted(found.items())}
     total = sum(len(rows) for rows in splits.values())
+    report = decide_data(spec, found) if spec is not None else None
+    payload = {"artifact": str(artifact.node_id), "splits": splits, "anomalous_features": total}
+    if report is not None:
+        payload["gate"] = {"passed": report.passed, "checks": [asdict(c) for c in report.checks]}
 
     def text() -> None:
         for name, rows in splits.items():
@@ -198,8 +209,18 @@ def anomalies(ctx: Context, ref: str, fail_on_anomalies: bool) -> None:
                          f"{_source(artifact)} split {name}: no anomalies", markup=False)
             for r in rows:
                 stdout.print(f"  {r['feature']}: {r['short_description']}\n    {r['description']}", markup=False)
+        if report is not None:
+            failed = report.failures()
+            stdout.print(f"data gate {'passed' if report.passed else 'FAILED'}: {len(failed)} of "
+                         f"{len(report.checks)} checks failed", markup=False)
+            for c in failed:
+                stdout.print(f"  {c.split}/{c.feature} {c.kind}: {c.detail}", markup=False)
 
-    ctx.emit({"artifact": str(artifact.node_id), "splits": splits, "anomalous_features": total}, text)
+    ctx.emit(payload, text)
+    if report is not None and not report.passed:
+        first = report.failures()[0]
+        raise errors.CheckFailed(f"data gate failed: {len(report.failures())} of {len(report.checks)} checks failed "
+                                 f"(first: {first.split}/{first.feature} {first.kind}: {first.detail})")
     if fail_on_anomalies and total:
         first_split = next(s for s, rows in splits.items() if rows)
         raise errors.CheckFailed(f"{total} anomalous feature(s) (first: {first_split}/{splits[first_split][0]['feature']}"

@@ -188,3 +188,25 @@ def test_tfx_written_statistics_shown(tfx_store, capsys):
     schemas = store.artifacts(type="Schema")
     code, text, _ = _cli(capsys, "schema", "show", f"artifact:{schemas[0].id}", "--store", str(tfx_store))
     assert code == 0 and "domain of carrier: 9E, AA, AS, B6, DL, EV, F9, FL, MQ, UA, US, VX, WN" in text
+
+
+def test_anomalies_gate_exit_codes(recorded, capsys, tmp_path):
+    uri, out = recorded
+    ref = f"artifact:{out[20130108]['anomalies'].id}"
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("version: 1\ndata:\n  splits: [train]\n  max_drift: 0.5\n")
+    code, text, err = _cli(capsys, "anomalies", ref, "--gate", strict, "--store", uri)
+    # the 8th vs the 7th: only the day of month is over 0.5 (JSD 1)
+    assert code == 1 and "data gate FAILED: 1 of 10 checks failed" in text
+    assert "  train/day drift: JENSEN_SHANNON_DIVERGENCE 1 (max 0.5)" in text
+    assert err.strip() == ("mlstore: data gate failed: 1 of 10 checks failed "
+                           "(first: train/day drift: JENSEN_SHANNON_DIVERGENCE 1 (max 0.5))")
+    loose = tmp_path / "loose.yaml"
+    loose.write_text("version: 1\ndata:\n  max_drift: 0.5\n  features: {day: 1.0}\n")
+    code, text, _ = _cli(capsys, "anomalies", ref, "--gate", loose, "--json", "--store", uri)
+    gate = json.loads(text)["gate"]
+    assert code == 0 and gate["passed"] and {c["split"] for c in gate["checks"]} == {"train", "eval"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ndata: {max_drift: 7}\n")
+    code, _, err = _cli(capsys, "anomalies", ref, "--gate", bad, "--store", uri)
+    assert code == 2 and "data.max_drift (line 2)" in err

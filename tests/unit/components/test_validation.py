@@ -4,6 +4,7 @@ each with the right feature named; a clean span has no anomaly."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
@@ -13,6 +14,7 @@ from mlstore.components.statistics.distance import jensen_shannon, l_infinity
 from mlstore.components.statistics.schema_gen import infer_schema
 from mlstore.components.statistics.validate import anomaly_features, validate_statistics
 from mlstore.errors import InvalidArgument
+from mlstore.gates.data_gate import decide_data, parse_data_gate
 from mlstore.pipeline import flights
 
 A = anomalies_pb2.AnomalyInfo
@@ -121,3 +123,47 @@ def test_skew_missing_and_new_columns(week):
     assert anomaly_features(anomalies) == ["origin", "tailnum"]
     assert _reasons(anomalies, "origin") == [A.SCHEMA_NEW_COLUMN]
     assert _reasons(anomalies, "tailnum") == [A.SCHEMA_MISSING_COLUMN]
+
+
+GATE = """\
+version: 1
+data:
+  no_anomalies: true
+  max_drift: 0.1
+  features: {distance: 0.6}
+"""
+
+
+def test_data_gate_fails_with_the_failing_features_first(week):
+    stats, schema = week
+    spec = parse_data_gate(GATE)
+    shifted = {"train": validate_statistics(stats["shifted"], schema, previous=stats["base"])}
+    report = decide_data(spec, shifted)
+    assert not report.passed
+    assert [(c.feature, c.kind) for c in report.failures()] == [("distance", "anomaly")]  # JSD 0.47 <= 0.6: passes
+    assert report.checks[0] == report.failures()[0] and len(report.checks) == 1 + len(schema.feature)
+    distance_drift = next(c for c in report.checks if c.feature == "distance" and c.kind == "drift")
+    assert distance_drift.passed and distance_drift.threshold == 0.6 and 0.3 < distance_drift.value < 0.6
+    strict = decide_data(parse_data_gate("version: 1\ndata: {max_drift: 0.1}\n"), shifted)
+    assert [(c.feature, c.kind) for c in strict.failures()] == [("distance", "drift")]
+    clean = {"train": validate_statistics(stats["clean"], schema, previous=stats["base"])}
+    assert decide_data(spec, clean).passed
+
+
+@pytest.mark.parametrize("text, message", [
+    ("version: 1\ndata: {}\n", "nothing to check"),
+    ("version: 1\ndata: {max_drift: 2}\n", "data.max_drift (line 2): expected a threshold in [0, 1]"),
+    ("version: 1\ndata: {no_anomalies: yes please}\n", "expected true or false"),
+    ("version: 1\ndata: {max_drfit: 0.1}\n", "unknown key"),
+    ("version: 2\ndata: {max_drift: 0.1}\n", "unsupported version"),
+])
+def test_data_gate_spec_errors_name_the_field(text, message):
+    with pytest.raises(InvalidArgument, match=re.escape(message)):
+        parse_data_gate(text)
+
+
+def test_data_gate_unknown_split(week):
+    stats, schema = week
+    with pytest.raises(InvalidArgument, match="data.splits names eval"):
+        decide_data(parse_data_gate("version: 1\ndata: {no_anomalies: true, splits: [eval]}\n"),
+                    {"train": validate_statistics(stats["clean"], schema)})
