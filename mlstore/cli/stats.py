@@ -126,6 +126,9 @@ def diff(ctx: Context, a: str, b: str, split: str | None, threshold: float, sche
     da = layout.read_statistics(ctx.store.local_path(first))
     db = layout.read_statistics(ctx.store.local_path(second))
     common = sorted(set(da) & set(db))
+    if not common:
+        raise errors.InvalidArgument(f"{first.node_id} and {second.node_id} have no split in common "
+                                     f"({', '.join(sorted(da))} vs {', '.join(sorted(db))})")
     if split is not None and split not in common:
         raise errors.InvalidArgument(f"split {split!r} is not in both; common splits: {', '.join(common) or 'none'}")
     rows = [{"split": s, **row} for s in ([split] if split else common)

@@ -11,7 +11,9 @@ serving SavedModel, which embeds the transform graph), ``keras/`` (for warm star
 and ``train_result.json``; ``ModelEvaluation`` is the evaluator layout
 (``metrics.json``, ``plots.json``); ``ModelBlessing`` holds the gate report. The
 ``EmbeddingTrainer``'s ``Model`` is an embedding module SavedModel (strings → vectors),
-which the demo publishes to the module registry.
+which the demo publishes to the module registry. StatisticsGen, SchemaGen and
+ExampleValidator (ExampleStatistics, Schema, ExampleAnomalies in TFX's layouts) live in
+:mod:`mlstore.components.statistics.steps`.
 """
 
 from __future__ import annotations

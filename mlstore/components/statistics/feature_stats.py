@@ -16,6 +16,12 @@ in TFDV, the standard (equal-width) histogram is derived from them: each bucket 
 assumes values uniform between neighbouring quantiles, so a count is within
 ``(2 * QUANTILE_EPSILON + 2 / (NUM_QUANTILES - 1)) * N`` of the exact one.
 
+Reproducibility: everything exact is identical whatever the runner did (moments are
+merged in batch order). The sketch's compactions depend on how the runner grouped the
+batches, so above 16,384 values of a feature a run with several workers can return
+other quantiles (always within the bound); below, and on one in-process worker, the
+statistics file is byte-identical from run to run.
+
 String values are ranked by count descending, ties by value descending (byte order),
 as TFDV ranks them.
 """
