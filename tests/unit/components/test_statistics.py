@@ -149,3 +149,10 @@ def test_missing_values_empty_split_and_bad_input(tmp_path):
         generate_statistics({"../up": [str(path)]}, tmp_path / "x")
     with pytest.raises(DataError):
         read_statistics(tmp_path)
+
+
+def test_one_worker_reruns_are_byte_identical_above_the_sketch_capacity(january, tmp_path):
+    _, _, root = january  # 27,004 values per feature: the sketch compacts
+    files = [generate_statistics({"train": [str(root / "train.csv")]}, tmp_path / str(i), batch_size=4096)
+             and (tmp_path / str(i) / "Split-train" / "FeatureStats.pb").read_bytes() for i in range(2)]
+    assert files[0] == files[1]
