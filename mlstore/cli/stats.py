@@ -4,6 +4,7 @@ schemas and anomalies in TFDV's formats, mlstore's or TFX's, read through the st
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 import click
 
@@ -11,6 +12,7 @@ from mlstore import errors
 from mlstore.cli._common import Context, copyable_table, stdout, store_options
 from mlstore.cli.gate import _read_spec
 from mlstore.components.statistics import layout, summary
+from mlstore.components.statistics.curate import log_curated_schema
 from mlstore.gates.data_gate import decide_data, parse_data_gate
 from mlstore.types import Artifact
 
@@ -177,6 +179,22 @@ def schema_show(ctx: Context, ref: str) -> None:
                 stdout.print(f"domain of {r['feature']}: {', '.join(r['domain'])}", markup=False)
 
     ctx.emit({"artifact": str(artifact.node_id), "features": rows}, text)
+
+
+@schema_group.command("log")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "base_ref", required=True, metavar="REF", help="The Schema artifact the file was edited from.")
+@click.option("--pipeline", default=None, help="Pipeline to record in (default: the base schema's).")
+@store_options
+def schema_log(ctx: Context, path: Path, base_ref: str, pipeline: str | None) -> None:
+    """Log an edited schema.pbtxt as a new Schema version, with lineage to the one it was edited from."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.InvalidArgument(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    schema, execution_id = log_curated_schema(ctx.store, text, base_ref, source=path.name, pipeline=pipeline)
+    ctx.emit({"artifact": str(schema.node_id), "execution": f"execution:{execution_id}", "from": base_ref},
+             f"logged {_source(schema)} edited from {base_ref} by execution:{execution_id}")
 
 
 def _values(r: dict) -> str:

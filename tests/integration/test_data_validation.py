@@ -8,13 +8,15 @@ import datetime as dt
 import json
 
 import pytest
+from google.protobuf import text_format
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 import mlstore
 from mlstore.cli import cli
 from mlstore.cli._common import run_cli
-from mlstore.components.statistics import read_anomalies, read_schema, read_statistics
+from mlstore.components.statistics import read_anomalies, read_schema, read_statistics, validate_statistics
+from mlstore.components.statistics.curate import newest_schema
 from mlstore.pipeline import flights
 from mlstore.pipeline.executor import execute
 from mlstore.pipeline.rerun import rerun
@@ -210,3 +212,39 @@ def test_anomalies_gate_exit_codes(recorded, capsys, tmp_path):
     bad.write_text("version: 1\ndata: {max_drift: 7}\n")
     code, _, err = _cli(capsys, "anomalies", ref, "--gate", bad, "--store", uri)
     assert code == 2 and "data.max_drift (line 2)" in err
+
+
+def test_curated_schema_logged_with_lineage_and_used(recorded, capsys, tmp_path):
+    uri, out = recorded
+    store = mlstore.open(uri)
+    base = out["schema"]
+    text = (tmp_path / "orig.pbtxt")
+    text.write_text(open(f"{store.local_path(base)}/schema.pbtxt").read())
+    schema = read_schema(text)
+    day = next(f for f in schema.feature if f.name == "day")
+    day.drift_comparator.jensen_shannon_divergence.threshold = 1.0  # the day of month moves every day
+    edited = tmp_path / "schema.pbtxt"
+    edited.write_text("# curated: the day of month always drifts\n" + text_format.MessageToString(schema))
+    before = len(store.artifacts(type="Schema"))
+    bad = tmp_path / "bad.pbtxt"
+    bad.write_text("feature { name: 'x' type: NOPE }\n")
+    code, _, err = _cli(capsys, "schema", "log", bad, "--from", f"artifact:{base.id}", "--store", uri)
+    assert code == 2 and "is not a text-format Schema" in err
+    assert len(mlstore.open(uri).artifacts(type="Schema")) == before  # nothing recorded
+    code, text_out, _ = _cli(capsys, "schema", "log", edited, "--from", f"artifact:{base.id}", "--json",
+                             "--store", uri)
+    assert code == 0
+    logged = json.loads(text_out)
+    store = mlstore.open(uri)
+    curated = store.artifact(logged["artifact"])
+    assert curated.type == "Schema" and curated.span == base.span
+    assert newest_schema(store, PIPELINE).id == curated.id
+    lineage = store.lineage(curated.node_id, direction="up")
+    assert {n.id for n in lineage.nodes} >= {base.node_id}
+    assert open(f"{store.local_path(curated)}/schema.pbtxt").read().startswith("# curated")
+    stats = read_statistics(store.local_path(out[20130108]["statistics"]))
+    previous = read_statistics(store.local_path(out[20130107]["statistics"]))
+    inferred = validate_statistics(stats["train"], read_schema(store.local_path(base)), previous=previous["train"])
+    curated_result = validate_statistics(stats["train"], read_schema(store.local_path(curated)),
+                                         previous=previous["train"])
+    assert "day" in inferred.anomaly_info and "day" not in curated_result.anomaly_info

@@ -6,7 +6,8 @@ mergeable quantile sketch and its error bound), ``feature_stats`` (mergeable acc
 -> ``FeatureNameStatistics``; what is exact, what is approximate), ``pipeline`` (the Beam
 pass, :func:`generate_statistics`), ``layout`` (TFX's file layouts), ``schema_gen``
 (:func:`infer_schema`), ``distance`` (L-infinity, Jensen-Shannon), ``validate``
-(:func:`validate_statistics`), ``summary`` (plain dicts for the CLI), ``steps`` (the
+(:func:`validate_statistics`), ``curate`` (an edited schema logged as a new version),
+``summary`` (plain dicts for the CLI), ``steps`` (the
 StatisticsGen, SchemaGen and ExampleValidator pipeline steps).
 
 Typical use::
