@@ -123,6 +123,18 @@ ARTIFACT_TYPES: Mapping[str, ArtifactTypeDef] = MappingProxyType(
                  "license": STRING, "signatures": STRING, "trainable": INT},
                 "An immutable, versioned reusable model part.",
             ),
+            ArtifactTypeDef(
+                "ExampleStatistics",
+                {"split_names": STRING},
+                "TFDV statistics per split: Split-<name>/FeatureStats.pb, as TFX's StatisticsGen writes them.",
+            ),
+            ArtifactTypeDef("Schema", {}, "A TFDV schema: schema.pbtxt, as TFX's SchemaGen writes it."),
+            ArtifactTypeDef(
+                "ExampleAnomalies",
+                {"split_names": STRING,
+                 "anomalous_features": STRING},  # JSON {split: [feature, ...]}; a custom property
+                "TFDV anomalies per split: Split-<name>/SchemaDiff.pb, as TFX's ExampleValidator writes them.",
+            ),
             ArtifactTypeDef("File", {}, "Any other file or directory (configs, reports, snapshots)."),
         ]
     }

@@ -19,6 +19,7 @@ from mlstore.cli.gate import gate
 from mlstore.cli import gc as gc_commands
 from mlstore.cli.hub import hub_group
 from mlstore.cli.serve import serve
+from mlstore.cli.stats import COMMANDS as data_commands
 from mlstore.cli.warmstart import warm_start
 from mlstore.cli._common import run_cli
 
@@ -40,6 +41,8 @@ cli.add_command(dashboard)
 cli.add_command(gate)
 
 cli.add_command(hub_group)
+for command in data_commands:  # stats show/diff, schema show, anomalies
+    cli.add_command(command)
 
 for command in (core.init, core.ls, core.show, core.lineage, core.verify, core.reindex, core.db, core.types_):
     cli.add_command(command)

@@ -11,7 +11,9 @@ serving SavedModel, which embeds the transform graph), ``keras/`` (for warm star
 and ``train_result.json``; ``ModelEvaluation`` is the evaluator layout
 (``metrics.json``, ``plots.json``); ``ModelBlessing`` holds the gate report. The
 ``EmbeddingTrainer``'s ``Model`` is an embedding module SavedModel (strings → vectors),
-which the demo publishes to the module registry.
+which the demo publishes to the module registry. StatisticsGen, SchemaGen and
+ExampleValidator (ExampleStatistics, Schema, ExampleAnomalies in TFX's layouts) live in
+:mod:`mlstore.components.statistics.steps`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mlstore import errors
+from mlstore.components.statistics.steps import STEPS as DATA_STEPS
 from mlstore.pipeline.executor import StepFunction, StepInput, StepOutput
 from mlstore.tfx.layout import serving_model_path
 
@@ -241,6 +244,7 @@ STEPS: dict[str, StepFunction] = {
     "Evaluator": evaluator,
     "Gate": gate,
     "Pusher": pusher,
+    **DATA_STEPS,  # StatisticsGen, SchemaGen, ExampleValidator
 }
 
 

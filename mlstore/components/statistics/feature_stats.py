@@ -1,0 +1,236 @@
+"""Mergeable per-feature accumulators and the TFDV ``FeatureNameStatistics`` they become.
+
+Exact: counts, missing, min, max, zeros, mean and (population) standard deviation,
+string value counts (unique, top-k, rank histogram), average length (UTF-8 bytes).
+Mean and variance are merged per batch with Chan et al.'s update in batch order
+(file, batch number), whatever order the runner combined them in, so the result
+does not depend on the number of workers.
+
+Approximate: quantiles (median, the quantiles histogram, the standard histogram)
+come from :class:`~mlstore.components.statistics.quantiles.QuantileSketch`, a
+deterministic mergeable compactor sketch (the MRL98/KLL family): a returned
+q-quantile has a rank within ``QUANTILE_EPSILON * N`` of ``q * N`` for up to about 1e9
+values, and is exact up to 16,384 values (see that module for the proof). The sketch
+is asked for :data:`NUM_QUANTILES` evenly spaced quantiles; min and max are exact. As
+in TFDV, the standard (equal-width) histogram is derived from them: each bucket count
+assumes values uniform between neighbouring quantiles, so a count is within
+``(2 * QUANTILE_EPSILON + 2 / (NUM_QUANTILES - 1)) * N`` of the exact one.
+
+Reproducibility: everything exact is identical whatever the runner did (moments are
+merged in batch order). The sketch's compactions depend on how the runner grouped the
+batches, so above 16,384 values of a feature a run with several workers can return
+other quantiles (always within the bound); below, and on one in-process worker, the
+statistics file is byte-identical from run to run.
+
+String values are ranked by count descending, ties by value descending (byte order),
+as TFDV ranks them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+import numpy as np
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from mlstore.components.statistics.columns import FLOAT, INT, STRING, merge_types
+from mlstore.components.statistics.quantiles import EPSILON, QuantileSketch
+
+QUANTILE_EPSILON = EPSILON
+NUM_QUANTILES = 1001
+NUM_HISTOGRAM_BUCKETS = 10
+NUM_QUANTILES_HISTOGRAM_BUCKETS = 10
+NUM_TOP_VALUES = 20
+NUM_RANK_HISTOGRAM_BUCKETS = 1000
+_PROTO_TYPES = {INT: statistics_pb2.FeatureNameStatistics.INT, FLOAT: statistics_pb2.FeatureNameStatistics.FLOAT,
+                STRING: statistics_pb2.FeatureNameStatistics.STRING, None: statistics_pb2.FeatureNameStatistics.STRING}
+
+
+@dataclass
+class FeatureAccumulator:
+    """What one feature's statistics need, mergeable. Once extracted, ``quantiles`` holds
+    the sketch's evenly spaced quantiles."""
+
+    type: str | None
+    num_missing: int = 0
+    moments: dict[tuple, tuple[int, float, float]] = field(default_factory=dict)  # batch id -> (n, mean, M2)
+    minimum: float = np.inf
+    maximum: float = -np.inf
+    num_zeros: int = 0
+    sketch: QuantileSketch = field(default_factory=QuantileSketch)
+    quantiles: list[float] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    total_bytes: int = 0
+
+
+def numeric_partial(type_: str, batch_id: tuple, values: np.ndarray, num_missing: int) -> FeatureAccumulator:
+    """One batch's contribution to a numeric feature."""
+    acc = FeatureAccumulator(type_, num_missing)
+    if values.size:
+        mean = float(values.mean())
+        acc.moments[batch_id] = (int(values.size), mean, float(np.sum((values - mean) ** 2)))
+        acc.minimum, acc.maximum = float(values.min()), float(values.max())
+        acc.num_zeros = int(np.count_nonzero(values == 0))
+        acc.sketch.add(values)
+    return acc
+
+
+def string_partial(counts: Counter, num_missing: int) -> FeatureAccumulator:
+    """One batch's contribution to a string feature (its value counts)."""
+    acc = FeatureAccumulator(STRING, num_missing, counts=counts)
+    acc.total_bytes = sum(len(value.encode("utf-8")) * n for value, n in counts.items())
+    return acc
+
+
+class FeatureStatsCombineFn:
+    """Beam ``CombineFn`` protocol over :class:`FeatureAccumulator` partials (per feature key).
+
+    A plain class with the CombineFn methods, so it is usable without Beam;
+    :mod:`pipeline` wraps it in ``beam.CombineFn``.
+    """
+
+    def create_accumulator(self) -> FeatureAccumulator:
+        return FeatureAccumulator(None)
+
+    def add_input(self, acc: FeatureAccumulator, partial: FeatureAccumulator) -> FeatureAccumulator:
+        return self.merge_accumulators([acc, partial])
+
+    def merge_accumulators(self, accs) -> FeatureAccumulator:
+        accs = list(accs)
+        out = accs[0]
+        for acc in accs[1:]:
+            out.type = merge_types(out.type, acc.type)
+            out.num_missing += acc.num_missing
+            out.moments.update(acc.moments)
+            out.minimum, out.maximum = min(out.minimum, acc.minimum), max(out.maximum, acc.maximum)
+            out.num_zeros += acc.num_zeros
+            out.counts.update(acc.counts)
+            out.total_bytes += acc.total_bytes
+        out.sketch.merge([acc.sketch for acc in accs[1:]])
+        return out
+
+    def extract_output(self, acc: FeatureAccumulator) -> FeatureAccumulator:
+        acc.quantiles = acc.sketch.quantiles(NUM_QUANTILES)
+        if acc.quantiles:
+            acc.quantiles[0], acc.quantiles[-1] = acc.minimum, acc.maximum  # exact
+        acc.sketch = QuantileSketch()
+        return acc
+
+
+def merged_moments(moments: dict[tuple, tuple[int, float, float]]) -> tuple[int, float, float]:
+    """(count, mean, population variance) from per-batch moments, merged in batch order."""
+    n, mean, m2 = 0, 0.0, 0.0
+    for key in sorted(moments):
+        nb, mb, m2b = moments[key]
+        if n == 0:
+            n, mean, m2 = nb, mb, m2b
+            continue
+        total = n + nb
+        delta = mb - mean
+        mean, m2, n = mean + delta * nb / total, m2 + m2b + delta * delta * n * nb / total, total
+    return n, mean, (m2 / n if n else 0.0)
+
+
+def quantile(sketch_quantiles: list[float], q: float) -> float:
+    """The q-quantile from the sketch's evenly spaced quantiles (or all values, sorted)."""
+    last = len(sketch_quantiles) - 1
+    return float(sketch_quantiles[int(round(q * last))])
+
+
+def feature_statistics(name: str, acc: FeatureAccumulator, num_examples: int) -> statistics_pb2.FeatureNameStatistics:
+    """The TFDV statistics of one feature from its extracted accumulator."""
+    feature = statistics_pb2.FeatureNameStatistics(type=_PROTO_TYPES[acc.type])
+    feature.path.step.append(name)
+    if acc.type in (INT, FLOAT):
+        _numeric(feature.num_stats, acc)
+        common = feature.num_stats.common_stats
+        non_missing = sum(n for n, _, _ in acc.moments.values())
+    else:
+        _strings(feature.string_stats, acc)
+        common = feature.string_stats.common_stats
+        non_missing = sum(acc.counts.values())
+    _common(common, non_missing, num_examples - non_missing)
+    return feature
+
+
+def _common(common, non_missing: int, num_missing: int) -> None:
+    common.num_non_missing = non_missing
+    common.num_missing = num_missing
+    if non_missing:
+        common.min_num_values = common.max_num_values = 1
+        common.avg_num_values = 1.0
+        common.tot_num_values = non_missing
+        histogram = common.num_values_histogram
+        histogram.type = statistics_pb2.Histogram.QUANTILES
+        for _ in range(NUM_QUANTILES_HISTOGRAM_BUCKETS):
+            histogram.buckets.add(low_value=1, high_value=1, sample_count=non_missing / NUM_QUANTILES_HISTOGRAM_BUCKETS)
+
+
+def _numeric(stats, acc: FeatureAccumulator) -> None:
+    n, mean, variance = merged_moments(acc.moments)
+    if n == 0:
+        return
+    stats.mean = mean
+    stats.std_dev = float(np.sqrt(max(variance, 0.0)))
+    stats.num_zeros = acc.num_zeros
+    stats.min, stats.max = acc.minimum, acc.maximum
+    stats.median = quantile(acc.quantiles, 0.5)
+    stats.histograms.append(standard_histogram(acc.quantiles, acc.minimum, acc.maximum, n))
+    stats.histograms.append(quantiles_histogram(acc.quantiles, n))
+
+
+def quantiles_histogram(sketch_quantiles: list[float], n: int) -> statistics_pb2.Histogram:
+    """Equal-mass buckets between consecutive deciles (TFDV's QUANTILES histogram)."""
+    histogram = statistics_pb2.Histogram(type=statistics_pb2.Histogram.QUANTILES)
+    k = NUM_QUANTILES_HISTOGRAM_BUCKETS
+    bounds = [quantile(sketch_quantiles, i / k) for i in range(k + 1)]
+    for low, high in zip(bounds, bounds[1:]):
+        histogram.buckets.add(low_value=low, high_value=high, sample_count=n / k)
+    return histogram
+
+
+def standard_histogram(sketch_quantiles: list[float], minimum: float, maximum: float,
+                       n: int) -> statistics_pb2.Histogram:
+    """Equal-width buckets over [min, max], counts read off the quantiles' CDF."""
+    histogram = statistics_pb2.Histogram(type=statistics_pb2.Histogram.STANDARD)
+    if minimum == maximum:
+        histogram.buckets.add(low_value=minimum, high_value=maximum, sample_count=n)
+        return histogram
+    k = NUM_HISTOGRAM_BUCKETS
+    edges = [minimum + (maximum - minimum) * i / k for i in range(k)] + [maximum]
+    cdf = [0.0] + [_cdf(sketch_quantiles, x) for x in edges[1:-1]] + [1.0]
+    for i in range(k):
+        histogram.buckets.add(low_value=edges[i], high_value=edges[i + 1], sample_count=n * (cdf[i + 1] - cdf[i]))
+    return histogram
+
+
+def _cdf(points: list[float], x: float) -> float:
+    """Fraction of values below ``x``, interpolated linearly between evenly spaced quantiles."""
+    arr = np.asarray(points, dtype=np.float64)
+    last = len(arr) - 1
+    i = int(np.searchsorted(arr, x, side="left"))  # arr[i-1] < x <= arr[i]
+    if i == 0:
+        return 0.0
+    if i > last:
+        return 1.0
+    low, high = arr[i - 1], arr[i]
+    within = (x - low) / (high - low) if high > low else 1.0
+    return ((i - 1) + within) / last
+
+
+def ranked_values(counts: Counter) -> list[tuple[str, int]]:
+    """Values by count descending, ties by value descending (TFDV's order)."""
+    return sorted(counts.items(), key=lambda kv: (kv[1], kv[0].encode("utf-8")), reverse=True)
+
+
+def _strings(stats, acc: FeatureAccumulator) -> None:
+    total = sum(acc.counts.values())
+    stats.unique = len(acc.counts)
+    if not total:
+        return
+    ranked = ranked_values(acc.counts)
+    for value, count in ranked[:NUM_TOP_VALUES]:
+        stats.top_values.add(value=value, frequency=count)
+    stats.avg_length = acc.total_bytes / total
+    for rank, (value, count) in enumerate(ranked[:NUM_RANK_HISTOGRAM_BUCKETS]):
+        stats.rank_histogram.buckets.add(low_rank=rank, high_rank=rank, label=value, sample_count=count)

@@ -1,0 +1,100 @@
+"""StatisticsGen, SchemaGen and ExampleValidator as pipeline steps ``fn(inputs, params, out) -> outputs``.
+
+The executor (:mod:`mlstore.pipeline.executor`) hands them verified local copies of
+their inputs and records what they return, with lineage:
+
+* ``StatisticsGen``: ``examples`` (Examples, ``Split-<name>/*.csv|*.parquet``) ->
+  ``statistics`` (ExampleStatistics). Params: ``beam_options``, ``batch_size``.
+* ``SchemaGen``: ``statistics`` -> ``schema`` (Schema, ``schema.pbtxt``). Params:
+  ``split`` (default ``train``), ``drift_threshold``, ``skew_threshold``.
+* ``ExampleValidator``: ``statistics`` + ``schema`` [+ ``previous_statistics``: the previous
+  span's, for drift] -> ``anomalies`` (ExampleAnomalies). Every split is checked against
+  the schema and, when given, the same split of the previous span (drift); the other
+  splits also against the ``training_split`` (default ``train``) of the same span (skew).
+
+Components are imported inside the functions: the executor's code digest follows the
+imports of a step's body.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from mlstore import errors
+from mlstore.pipeline.executor import StepInput, StepOutput
+
+_DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+def example_splits(examples_dir: Path) -> dict[str, list[str]]:
+    """Split name -> data files of an Examples directory (``Split-<name>/``).
+
+    Raises:
+        DataError: no split holds CSV or Parquet files (e.g. TFX's tf.Example TFRecords).
+    """
+    splits = {}
+    for folder in sorted(Path(examples_dir).glob("Split-*")):
+        files = sorted(str(p) for p in folder.iterdir() if p.name.lower().endswith(_DATA_SUFFIXES))
+        if files:
+            splits[folder.name[len("Split-"):]] = files
+    if not splits:
+        raise errors.DataError(f"Examples at {examples_dir} have no Split-<name>/ with CSV or Parquet files")
+    return splits
+
+
+def _span_properties(artifact, splits) -> dict[str, Any]:
+    props: dict[str, Any] = {"split_names": json.dumps(sorted(splits))}
+    if artifact.span is not None:
+        props["span"] = artifact.span
+    return props
+
+
+def statistics_gen(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
+    """TFDV statistics of every split of ``examples`` (one Beam pass)."""
+    from mlstore.components.statistics.pipeline import generate_statistics  # noqa: PLC0415
+
+    splits = example_splits(inputs["examples"].path)
+    generate_statistics(splits, out, pipeline_options=list(params.get("beam_options", [])),
+                        batch_size=int(params.get("batch_size", 4096)))
+    return [StepOutput(out, "ExampleStatistics", "statistics", _span_properties(inputs["examples"].artifact, splits))]
+
+
+def schema_gen(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
+    """A schema inferred from one split's statistics."""
+    from mlstore.components.statistics.layout import read_statistics, write_schema  # noqa: PLC0415
+    from mlstore.components.statistics.schema_gen import infer_schema  # noqa: PLC0415
+
+    stats = read_statistics(inputs["statistics"].path)
+    split = str(params.get("split", "train"))
+    if split not in stats:
+        raise errors.InvalidArgument(f"statistics have no split {split!r}; splits: {', '.join(sorted(stats))}")
+    schema = infer_schema(stats[split], drift_threshold=params.get("drift_threshold"),
+                          skew_threshold=params.get("skew_threshold"))
+    write_schema(out, schema)
+    span = inputs["statistics"].artifact.span
+    return [StepOutput(out, "Schema", "schema", {"span": span} if span is not None else {})]
+
+
+def example_validator(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
+    """Anomalies of every split against the schema, drift against the previous span, skew against training."""
+    from mlstore.components.statistics.layout import read_schema, read_statistics, write_split_anomalies  # noqa: PLC0415
+    from mlstore.components.statistics.validate import anomaly_features, validate_statistics  # noqa: PLC0415
+
+    stats = read_statistics(inputs["statistics"].path)
+    schema = read_schema(inputs["schema"].path)
+    previous = read_statistics(inputs["previous_statistics"].path) if "previous_statistics" in inputs else {}
+    training_split = str(params.get("training_split", "train"))
+    found = {}
+    for split, dataset in sorted(stats.items()):
+        training = stats.get(training_split) if split != training_split else None
+        anomalies = validate_statistics(dataset, schema, previous=previous.get(split), training=training)
+        write_split_anomalies(out, split, anomalies)
+        found[split] = anomaly_features(anomalies)
+    props = {**_span_properties(inputs["statistics"].artifact, stats),
+             "anomalous_features": json.dumps(found, sort_keys=True)}
+    return [StepOutput(out, "ExampleAnomalies", "anomalies", props)]
+
+
+STEPS = {"StatisticsGen": statistics_gen, "SchemaGen": schema_gen, "ExampleValidator": example_validator}

