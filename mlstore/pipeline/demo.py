@@ -187,11 +187,17 @@ def data_gate(store: Store, anomalies: Artifact) -> str | None:
     from mlstore.components.statistics import read_anomalies  # noqa: PLC0415
     from mlstore.gates.data_gate import decide_data, parse_data_gate  # noqa: PLC0415
 
-    report = decide_data(parse_data_gate(config.DATA_GATE_SPEC), read_anomalies(store.local_path(anomalies)))
-    failed = [c for c in report.checks if not c.passed]
+    recorded = read_anomalies(store.local_path(anomalies))
+    failed = [c for c in decide_data(parse_data_gate(config.DATA_GATE_SPEC), recorded).checks if not c.passed]
     if not failed:
         return None
-    return "; ".join(f"{c.split} {c.feature}: {c.detail}" for c in failed[:3]) + (" …" if len(failed) > 3 else "")
+
+    def why(check) -> str:
+        info = recorded[check.split].anomaly_info.get(check.feature) if check.split in recorded else None
+        long = f" ({info.description})" if info is not None and info.description else ""
+        return f"{check.split} {check.feature}: {check.detail}{long}"
+
+    return "; ".join(why(c) for c in failed[:3]) + (" …" if len(failed) > 3 else "")
 
 
 def carrier_module(store: Store, options: DemoOptions) -> Artifact:
