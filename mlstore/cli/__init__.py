@@ -18,6 +18,7 @@ from mlstore.cli.dashboard import dashboard
 from mlstore.cli.gate import gate
 from mlstore.cli import gc as gc_commands
 from mlstore.cli.hub import hub_group
+from mlstore.cli.push import push
 from mlstore.cli.serve import serve
 from mlstore.cli.warmstart import warm_start
 from mlstore.cli._common import run_cli
@@ -38,6 +39,7 @@ cli.add_command(pipeline_commands.demo_command)
 cli.add_command(pipeline_commands.rerun_command)
 cli.add_command(dashboard)
 cli.add_command(gate)
+cli.add_command(push)
 
 cli.add_command(hub_group)
 

@@ -6,7 +6,8 @@ re-runs find it). For each day D: ExampleGen (train window ending D, eval split 
 Transform → Trainer (warm-started from the latest blessed compatible model, fine-tuning
 the carrier module, an input with role ``module``) → Evaluator (the
 candidate and the current blessed model on D+1, sliced) → Gate → Pusher (blessed models
-go to ``<push_dir>/flights/<YYYYMMDD>/``, TF Serving's layout).
+go to ``<push_dir>/flights/<version>/``, TF Serving's layout, with versions 1, 2, ... in the
+order they were pushed; :mod:`mlstore.serving`).
 
 Resumable: a day whose Pusher execution is recorded is complete and skipped; a day
 interrupted midway is redone, its finished steps reused from the cache (recorded as
