@@ -38,6 +38,7 @@ from mlstore.warmstart.from_store import CompatibilityRequirement
 from mlstore.warmstart.policies import Selection
 
 if TYPE_CHECKING:
+    from mlstore.diff import RunDiff
     from mlstore.push import PushResult
 
 #: Default per-call deadline in seconds.
@@ -304,6 +305,13 @@ class RemoteStore:
         request = mpb.PushModelRequest(model=_ref(model), base_dir=str(to), model_name=name, force=force,
                                        pipeline=pipeline)
         return push_result_from_pb(self._call(self._models.PushModel, request))
+
+    def diff(self, a: Any, b: Any) -> "RunDiff":
+        """What differs between two runs (RPC DiffRuns). See :meth:`mlstore.store.Store.diff`."""
+        from mlstore.server.diff_messages import run_diff_from_pb  # noqa: PLC0415
+
+        request = apb.DiffRunsRequest(a=_ref(a), b=_ref(b))
+        return run_diff_from_pb(self._call(self._artifacts.DiffRuns, request))
 
     def pipelines(self) -> list[str]:
         return list(self._call(self._models.ListPipelines, mpb.ListPipelinesRequest()).pipelines)

@@ -40,6 +40,7 @@ from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoin
 
 if TYPE_CHECKING:
     from mlstore.index.follow import Follower
+    from mlstore.diff import RunDiff
     from mlstore.push import PushResult
 
 __all__ = ["BytesReport", "ExecutionBatch", "ExecutionRecord", "LoggedExecution", "OutputArtifact", "PendingExecution",
@@ -600,6 +601,15 @@ class Store:
         from mlstore.push import push_model  # noqa: PLC0415 - the SDK it records with imports this module
 
         return push_model(self, model, to, name, force=force, pipeline=pipeline)
+
+    def diff(self, a: Any, b: Any) -> "RunDiff":
+        """What differs between two runs: executions, or artifacts (their producing runs).
+
+        See :func:`mlstore.diff.diff_runs` (sections, errors).
+        """
+        from mlstore.diff import diff_runs  # noqa: PLC0415
+
+        return diff_runs(self, a, b)
 
     # -- bytes ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import click
 from mlstore.cli import core
 from mlstore.cli import demo as pipeline_commands
 from mlstore.cli.dashboard import dashboard
+from mlstore.cli.diff import diff
 from mlstore.cli.gate import gate
 from mlstore.cli import gc as gc_commands
 from mlstore.cli.hub import hub_group
@@ -40,6 +41,7 @@ cli.add_command(pipeline_commands.rerun_command)
 cli.add_command(dashboard)
 cli.add_command(gate)
 cli.add_command(push)
+cli.add_command(diff)
 
 cli.add_command(hub_group)
 
