@@ -190,3 +190,29 @@ def test_diff_over_grpc_equals_the_local_diff(runs):
                 with pytest.raises(grpc.RpcError) as caught:
                     stub.DiffRuns(apb.DiffRunsRequest(a=f"execution:{first}", b=b), timeout=30)
                 assert caught.value.code() == code
+
+
+def test_gc_keeps_the_package_lists_and_code_files_runs_reference(runs, tmp_path):
+    store_dir, first, second, _ = runs
+    copy = tmp_path / "store"
+    shutil.copytree(store_dir, copy)
+    with mlstore.open(str(copy)) as store:
+        referenced = {store.execution(f"execution:{e}").properties[key]
+                      for e in (first, second) for key in ("packages_blob", "code_blob")}
+        stray_dir = tmp_path / "stray"
+        stray_dir.mkdir()
+        (stray_dir / "x.txt").write_text("nobody references this")
+        stray = store.blobs.publish(stray_dir).digest
+    assert len(referenced) == 4  # two environments, two code versions
+    planned = cli(copy, "gc", "--dry-run", "--keep-last", "1", "--grace-minutes", "0", "--json")
+    assert planned.returncode == 0, planned.stderr
+    assert stray in planned.stdout and not any(d in planned.stdout for d in referenced)
+    done = cli(copy, "gc", "--keep-last", "1", "--grace-minutes", "0")
+    assert done.returncode == 0, done.stderr
+    assert f"swept {stray}" in done.stderr
+    with mlstore.open(str(copy)) as store:
+        assert not store.blobs.exists(stray)
+        assert all(store.blobs.exists(d) and not store.blobs.verify(d) for d in referenced)
+        result = store.diff(f"execution:{first}", f"execution:{second}")
+    assert [c.key for c in result.section("packages")] == ["diffprobe"]
+    assert [c.key for c in result.section("code_files")] == ["pipeline/flights.py"] and result.notes == ()
