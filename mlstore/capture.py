@@ -124,6 +124,16 @@ def publish_code(blobs, files: Mapping[str, Path]) -> str:
         return blobs.publish(tmp).digest
 
 
+def read_package_list(blobs, digest: str) -> dict[str, str]:
+    """``{name: version}`` of the package list stored as blob ``digest`` (verified).
+
+    Raises:
+        NotFound: the blob is gone. IntegrityError: it is corrupt.
+    """
+    directory = Path(blobs.local_path(digest))
+    return parse_package_list((directory / PACKAGES_FILE).read_text(encoding="utf-8"))
+
+
 def parse_package_list(text: str) -> dict[str, str]:
     """``{name: version}`` of pip-freeze lines (``name==version``)."""
     packages = {}

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
 from mlstore import capture, errors
@@ -164,14 +163,6 @@ def _pick(properties: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any
 # -------------------------------------------------------------------- blobs the runs recorded
 
 
-def _blob_dir(store, digest: str, what: str, side: RunSide, notes: list[str]) -> Path | None:
-    try:
-        return Path(store.blobs.local_path(digest))
-    except (errors.NotFound, errors.IntegrityError) as e:
-        notes.append(f"the {what} of {side.execution.node_id} ({digest}) cannot be read: {_why(e)}")
-        return None
-
-
 def _why(error: errors.MlstoreError) -> str:
     # Not the message: it names the blob root, which a server does not tell its clients.
     return "its blob is gone (collected?)" if isinstance(error, errors.NotFound) else "its blob is corrupt"
@@ -198,10 +189,13 @@ def _packages(store, side: RunSide, notes: list[str]) -> dict[str, str]:
     """The run's full package list, or its key packages when the full list is not there."""
     properties = side.execution.properties
     digest = properties.get("packages_blob")
-    directory = _blob_dir(store, digest, "package list", side, notes) if digest else None
-    if directory is not None:
-        return capture.parse_package_list((directory / capture.PACKAGES_FILE).read_text(encoding="utf-8"))
-    if not digest:
+    if digest:
+        try:
+            return capture.read_package_list(store.blobs, digest)
+        except (errors.NotFound, errors.IntegrityError) as e:
+            notes.append(f"the package list of {side.execution.node_id} ({digest}) cannot be read: {_why(e)}; "
+                         f"compared its key packages")
+    else:
         notes.append(f"{side.execution.node_id} recorded no full package list: compared its key packages")
     key_packages = _json(properties.get("packages"))
     return dict(key_packages) if isinstance(key_packages, Mapping) else {}

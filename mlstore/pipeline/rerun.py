@@ -101,8 +101,12 @@ def apply_overrides(params: dict[str, Any], overrides: Mapping[str, Any]) -> dic
     return result
 
 
-def drift_since(properties: Mapping[str, Any], fn) -> list[str]:
-    """What changed in code and environment since an execution was recorded."""
+def drift_since(properties: Mapping[str, Any], fn, blobs=None) -> list[str]:
+    """What changed in code and environment since an execution was recorded.
+
+    Package versions are compared over the full package list when the execution
+    recorded one (``packages_blob``) and ``blobs`` holds it, else over the key packages.
+    """
     now = capture.capture_properties()
     drift = []
     for key, label in (("code_digest", "step code"), ("environment_digest", "installed packages"),
@@ -111,12 +115,26 @@ def drift_since(properties: Mapping[str, Any], fn) -> list[str]:
         current = code_digest(fn) if key == "code_digest" else now.get(key)
         if recorded and current and recorded != current:
             drift.append(f"{label}: {str(recorded)[:19]} -> {str(current)[:19]}")
-    recorded_packages = json.loads(properties.get("packages") or "{}")
-    current_packages = json.loads(now["packages"])
+    recorded_packages = _full_package_list(properties, blobs)
+    if recorded_packages is not None:
+        current_packages = capture.parse_package_list(capture.installed_packages())
+    else:
+        recorded_packages = json.loads(properties.get("packages") or "{}")
+        current_packages = json.loads(now["packages"])
     for name in sorted(set(recorded_packages) | set(current_packages)):
         if recorded_packages.get(name) != current_packages.get(name):
             drift.append(f"{name}: {recorded_packages.get(name)} -> {current_packages.get(name)}")
     return drift
+
+
+def _full_package_list(properties: Mapping[str, Any], blobs) -> dict[str, str] | None:
+    digest = properties.get("packages_blob")
+    if not digest or blobs is None:
+        return None
+    try:
+        return capture.read_package_list(blobs, digest)
+    except (errors.NotFound, errors.IntegrityError):
+        return None  # collected or damaged: the key packages still tell
 
 
 def rerun(store: Store, ref: Any, overrides: Mapping[str, Any] | None = None,
@@ -136,7 +154,7 @@ def rerun(store: Store, ref: Any, overrides: Mapping[str, Any] | None = None,
     events = store.events(original.node_id)
     inputs = {ev.role: store.artifact(ev.artifact_id) for ev in events if not ev.is_output}
     before = {ev.role: store.artifact(ev.artifact_id) for ev in events if ev.is_output}
-    drift = drift_since(original.properties, fn)
+    drift = drift_since(original.properties, fn, store.blobs)
     on_drift(drift)
     extra = {"span": original.properties["span"]} if original.properties.get("span") is not None else {}
     result = execute(store, original.pipeline or "default", original.type, fn, inputs, params,

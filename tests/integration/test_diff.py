@@ -216,3 +216,20 @@ def test_gc_keeps_the_package_lists_and_code_files_runs_reference(runs, tmp_path
         result = store.diff(f"execution:{first}", f"execution:{second}")
     assert [c.key for c in result.section("packages")] == ["diffprobe"]
     assert [c.key for c in result.section("code_files")] == ["pipeline/flights.py"] and result.notes == ()
+
+
+def test_rerun_drift_names_packages_beyond_the_key_ones(runs):
+    from mlstore.pipeline.rerun import drift_since
+    from mlstore.pipeline.steps import STEPS
+
+    store_dir, first, second, _ = runs
+    with mlstore.open(str(store_dir)) as store:
+        recorded_a = store.execution(f"execution:{first}").properties
+        drift = drift_since(recorded_a, STEPS["ExampleGen"], store.blobs)
+        assert "diffprobe: 1.0 -> None" in drift  # only in run A's full package list
+        assert not any(line.startswith("step code") for line in drift)  # A ran this worktree's code
+        recorded_b = store.execution(f"execution:{second}").properties
+        drift_b = drift_since(recorded_b, STEPS["ExampleGen"], store.blobs)
+        assert "diffprobe: 2.0 -> None" in drift_b and any(line.startswith("step code") for line in drift_b)
+        key_only = drift_since(recorded_a, STEPS["ExampleGen"])  # without the blob store: key packages
+        assert not any(line.startswith("diffprobe") for line in key_only)
