@@ -183,6 +183,12 @@ def test_diff_over_grpc_equals_the_local_diff(runs):
         with RemoteStore(target) as remote:
             assert remote.diff(f"execution:{first}", f"execution:{second}").to_json() == local[0]
             assert remote.diff(f"artifact:{models['A'][0]}", f"artifact:{models['B'][0]}").to_json() == local[1]
+        through_server = subprocess.run(
+            [sys.executable, "-m", "mlstore", "diff", f"execution:{first}", f"execution:{second}", "--server", target,
+             "--json"], capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(WORKTREE)})
+        assert through_server.returncode == 0, through_server.stderr
+        assert json.loads(through_server.stdout) == json.loads(
+            cli(store_dir, "diff", f"execution:{first}", f"execution:{second}", "--json").stdout)
         with grpc.insecure_channel(target) as channel:
             stub = agrpc.ArtifactServiceStub(channel)
             for b, code in (("execution:999999", grpc.StatusCode.NOT_FOUND),

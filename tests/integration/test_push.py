@@ -242,6 +242,15 @@ def test_push_over_grpc_needs_write_scope_and_a_push_root(trained, tmp_path):
         assert forced.version == 2 and forced.forced and forced.blessing is not None
         assert remote.execution(f"execution:{forced.execution_id}").properties["forced"] == 1
         remote.close()
+        command = [sys.executable, "-m", "mlstore", "push", f"artifact:{models['B']}", "--to", str(root / "tf"),
+                   "--name", "flights", "--server", target, "--json"]
+        env = {**os.environ, "PYTHONPATH": os.getcwd()}
+        done = subprocess.run([*command, "--token", WRITE], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["version"] == 3
+        denied = subprocess.run([*command, "--token", READ], capture_output=True, text=True, env=env, timeout=120)
+        assert denied.returncode == 2 and "lacks the 'write' scope" in denied.stderr
+        assert denied.stderr.count("\n") == 1
     assert _serve_raw(root / "tf" / "flights" / "1", rows).shape == (20,)
     with mlstore.open(str(store_dir)) as store:
         assert store.artifact(response.pushed_model.id).digest == manifest_of(
