@@ -108,9 +108,16 @@ def install_version(source: str | Path, base: str | Path, name: str) -> Installe
         digest = manifest_of(collect_files(staging)).digest
         return InstalledVersion(*_rename_into_place(staging, root), digest)
     except OSError as e:
-        raise errors.FailedPrecondition(f"cannot push to {root}: {e.strerror or e}") from None
+        raise errors.FailedPrecondition(f"cannot push to {root}: {_reason(e)}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _reason(error: OSError) -> str:
+    if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list) and error.args[0]:
+        source, _, why = error.args[0][0]  # copytree collects (source, target, why) per file
+        return f"copying {source} failed: {why}"
+    return error.strerror or str(error)
 
 
 def _rename_into_place(staging: Path, root: Path) -> tuple[int, Path]:
