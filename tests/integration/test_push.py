@@ -115,6 +115,12 @@ def test_push_installs_a_servable_version_and_records_its_bytes(trained, tmp_pat
         # The bytes pushed are the model's serving SavedModel, exactly.
         model_serving = serving_model_path(store.local_path(f"artifact:{models['A']}"))
         assert pushed.digest == manifest_of(collect_files(model_serving)).digest
+        # As TFX's Pusher writes them: custom properties of a PushedModel type without type properties.
+        raw = store.metadata.raw
+        assert dict(raw.get_artifact_type("PushedModel").properties) == {}
+        stored = raw.get_artifacts_by_id([pushed.id])[0].custom_properties
+        assert (stored["pushed"].int_value, stored["pushed_destination"].string_value,
+                stored["pushed_version"].string_value) == (1, str(destination), "1")
         execution = store.execution(out["execution"])
         assert execution.type == "Pusher" and execution.state == "COMPLETE"
         assert execution.properties["forced"] == 0
