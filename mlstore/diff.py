@@ -146,14 +146,15 @@ def _json(value: Any) -> Any:
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as ``{dotted.key: leaf}`` (lists and scalars are leaves)."""
-    if not isinstance(value, Mapping):
-        return {prefix: value} if prefix else ({} if value is None else {"": value})
-    flat: dict[str, Any] = {}
-    for key, item in value.items():
-        flat.update(_flat(item, f"{prefix}{key}") if not isinstance(item, Mapping)
-                    else _flat(item, f"{prefix}{key}."))
-    return flat
+    """Nested mappings as ``{dotted.key: leaf}``; lists, scalars and empty mappings are leaves."""
+    if isinstance(value, Mapping) and value:
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flat(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if prefix:
+        return {prefix: value}
+    return {} if value is None or value == {} else {"": value}  # no params, or params that are not a mapping
 
 
 def _pick(properties: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
