@@ -65,11 +65,11 @@ def model_root(base: str | Path, name: str) -> Path:
     """``<base>/<name>``, absolute, after checking the name.
 
     Raises:
-        InvalidArgument: a bad name or an empty base.
+        InvalidArgument: a bad name, an empty base or one with a NUL byte.
     """
     check_model_name(name)
-    if not str(base):
-        raise errors.InvalidArgument("the serving base path is empty")
+    if not str(base) or "\0" in str(base):
+        raise errors.InvalidArgument(f"bad serving base path {str(base)!r}")
     return Path(base).absolute() / name
 
 

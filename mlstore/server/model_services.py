@@ -99,7 +99,6 @@ class ModelService(mgrpc.ModelServiceServicer):
         chosen = self.store.artifact(selection.chosen.model_id) if selection.chosen else None
         return selection_to_pb(selection, convert.artifact_to_pb(chosen) if chosen else None)
 
-
     @rpc
     def PushModel(self, request, context):
         base = self._push_base(request.base_dir)
@@ -118,7 +117,7 @@ class ModelService(mgrpc.ModelServiceServicer):
         if not self.push_roots:
             raise errors.FailedPrecondition("this server pushes nowhere: start it with --push-root DIR "
                                             "to allow pushes under DIR")
-        if not base_dir or not Path(base_dir).is_absolute():
+        if not base_dir or "\0" in base_dir or not Path(base_dir).is_absolute():
             raise errors.InvalidArgument(f"base_dir must be an absolute path on the server, not {base_dir!r}")
         resolved = Path(base_dir).resolve()
         if not any(resolved == root or root in resolved.parents for root in self.push_roots):

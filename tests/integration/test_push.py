@@ -232,6 +232,7 @@ def test_push_over_grpc_needs_write_scope_and_a_push_root(trained, tmp_path):
                     (WRITE, {"model": "artifact:999999"}, grpc.StatusCode.NOT_FOUND, "does not exist"),
                     (WRITE, {"model_name": "a/b"}, grpc.StatusCode.INVALID_ARGUMENT, "bad model name"),
                     (WRITE, {"base_dir": "relative"}, grpc.StatusCode.INVALID_ARGUMENT, "absolute path"),
+                    (WRITE, {"base_dir": f"{root}/a\0b"}, grpc.StatusCode.INVALID_ARGUMENT, "absolute path"),
                     (WRITE, {"base_dir": str(tmp_path / "elsewhere")}, grpc.StatusCode.PERMISSION_DENIED,
                      "outside the server's push roots"),
                     (WRITE, {"base_dir": str(root / ".." / "elsewhere")}, grpc.StatusCode.PERMISSION_DENIED,

@@ -74,6 +74,9 @@ def test_bad_sources_names_and_bases_are_refused_before_writing(tmp_path):
     for name in ("", ".", "..", "a/b", ".hidden"):
         with pytest.raises(errors.InvalidArgument, match="bad model name"):
             install_version(source, tmp_path / "base", name)
+    for base in ("", f"{tmp_path}/a\0b"):
+        with pytest.raises(errors.InvalidArgument, match="bad serving base path"):
+            install_version(source, base, "flights")
     (tmp_path / "file").write_text("")
     with pytest.raises(errors.FailedPrecondition, match="is not a writable directory"):
         install_version(source, tmp_path / "file" / "base", "flights")
