@@ -137,16 +137,24 @@ def _full_package_list(properties: Mapping[str, Any], blobs) -> dict[str, str] |
         return None  # collected or damaged: the key packages still tell
 
 
+#: Steps whose effect is outside the store: re-executing one to verify it would repeat the effect.
+SIDE_EFFECT_STEPS = {"Pusher": "it would install another version into TF Serving; `mlstore push` pushes again"}
+
+
 def rerun(store: Store, ref: Any, overrides: Mapping[str, Any] | None = None,
           on_drift=lambda lines: None) -> RerunReport:
     """Re-executes a recorded step execution and compares its outputs (see module docstring).
 
     Raises:
-        NotFound: no such execution. InvalidArgument: not a built-in step, bad override.
+        NotFound: no such execution. InvalidArgument: not a built-in step, a step with
+            side effects (:data:`SIDE_EFFECT_STEPS`), bad override.
         FailedPrecondition: the original did not complete, or an input has no bytes.
         IntegrityError: an input's bytes no longer match their digest.
     """
     original = store.execution(ref)
+    if original.type in SIDE_EFFECT_STEPS:
+        raise errors.InvalidArgument(f"{original.node_id} is a {original.type} run, which is not re-executed: "
+                                     f"{SIDE_EFFECT_STEPS[original.type]}")
     if original.state not in ("COMPLETE", "CACHED"):
         raise errors.FailedPrecondition(f"{original.node_id} is {original.state}; only completed runs can be rerun")
     fn = step_function(original.type)

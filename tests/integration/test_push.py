@@ -296,3 +296,6 @@ def test_demo_pusher_step_pushes_a_second_model_of_a_span_instead_of_skipping_it
             assert pushed.digest == manifest_of(collect_files(destination)).digest \
                 == manifest_of(collect_files(model_serving)).digest
     assert sorted(p.name for p in (tmp_path / "serving" / "flights").iterdir()) == ["1", "2"]
+    rerun = cli(store_dir, "rerun", f"execution:{results['B'].execution_id}")
+    assert rerun.returncode == 2 and "would install another version into TF Serving" in rerun.stderr
+    assert sorted(p.name for p in (tmp_path / "serving" / "flights").iterdir()) == ["1", "2"]
