@@ -3,7 +3,7 @@
 Each run logs one small, distinct file as an Examples artifact (so every run publishes a
 new blob) and ends with its MLMD write. Reported: failed runs (the target is zero),
 latency of a whole run (p50 / p99 / max), throughput, and what the store holds
-afterwards: executions, their states, blobs that no artifact references (orphans).
+afterwards: executions, their states, blobs that no artifact or execution references (orphans).
 
     python benchmarks/bench_concurrent_writers.py --procs 8 --runs 1000            # SQLite
     python benchmarks/bench_concurrent_writers.py --procs 8 --runs 1000 --backend postgresql
@@ -60,6 +60,7 @@ def percentile(values: list[float], q: float) -> float:
 def run_writers(uri: str, procs: int, runs: int) -> dict:
     """Runs ``procs`` writer processes against ``uri``; returns the figures (see the module docstring)."""
     import mlstore  # noqa: PLC0415
+    from mlstore.index.run_blobs import run_blob_digests  # noqa: PLC0415
 
     mlstore.open(uri).close()  # create the store first: the run measures writes, not creation
     with tempfile.TemporaryDirectory(prefix="mlstore-conc-") as scratch:
@@ -79,6 +80,8 @@ def run_writers(uri: str, procs: int, runs: int) -> dict:
         executions = store.executions(pipeline=PIPELINE)
         artifacts = store.artifacts(pipeline=PIPELINE)
         referenced = {a.digest for a in store.artifacts()}
+        with store.engine.connect() as connection:  # the runs' package list (packages_blob)
+            referenced |= run_blob_digests(connection)
         orphans = [d for d in store.blobs.digests() if d not in referenced]
     states: dict[str, int] = {}
     for e in executions:

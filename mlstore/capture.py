@@ -3,6 +3,14 @@
 Git and package lookups are cached per process: a pipeline process logs many runs and
 its code does not change under it (if it does, the dirty-diff digest of the first run
 still tells that the tree was dirty).
+
+Two records are blobs, referenced from the execution by digest (content-addressed, so
+runs in one environment share one blob):
+
+* ``packages_blob``: the full package list (``packages.txt``, pip-freeze lines), next
+  to the :data:`KEY_PACKAGES` versions kept inline in ``packages``;
+* ``code_blob``: the source files a built-in step's code digest covers (the pipeline
+  executor records it), so a diff can name the files that changed.
 """
 
 from __future__ import annotations
@@ -14,11 +22,16 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
+from typing import Mapping
 
-#: Packages whose versions every execution records (the full list is a separate blob).
+#: The file holding the full package list inside a ``packages_blob``.
+PACKAGES_FILE = "packages.txt"
+
+#: Packages whose versions every execution records inline (the full list is the ``packages_blob``).
 KEY_PACKAGES = (
     "mlstore", "ml-metadata", "tensorflow-cpu", "tensorflow", "keras", "apache-beam",
     "numpy", "pandas", "pyarrow", "protobuf", "scikit-learn",
@@ -87,14 +100,63 @@ def installed_packages() -> str:
     return "\n".join(sorted(lines, key=str.lower)) + "\n"
 
 
+_published_lists: dict[str, str] = {}
+
+
+def publish_package_list(blobs) -> str:
+    """Stores :func:`installed_packages` as a blob (once per process and blob root); returns its digest."""
+    key = str(blobs.root)
+    if key not in _published_lists or not blobs.exists(_published_lists[key]):  # (gc may have swept it)
+        with tempfile.TemporaryDirectory(prefix="mlstore-packages-") as tmp:
+            path = Path(tmp) / PACKAGES_FILE
+            path.write_text(installed_packages(), encoding="utf-8")
+            _published_lists[key] = blobs.publish(path).digest
+    return _published_lists[key]
+
+
+def publish_code(blobs, files: Mapping[str, Path]) -> str:
+    """Stores source files (``{relative path: file}``) as one blob; returns its digest."""
+    with tempfile.TemporaryDirectory(prefix="mlstore-code-") as tmp:
+        for relative, source in files.items():
+            target = Path(tmp) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(Path(source).read_bytes())
+        return blobs.publish(tmp).digest
+
+
+def read_package_list(blobs, digest: str) -> dict[str, str]:
+    """``{name: version}`` of the package list stored as blob ``digest`` (verified).
+
+    Raises:
+        NotFound: the blob is gone. IntegrityError: it is corrupt.
+    """
+    directory = Path(blobs.local_path(digest))
+    return parse_package_list((directory / PACKAGES_FILE).read_text(encoding="utf-8"))
+
+
+def parse_package_list(text: str) -> dict[str, str]:
+    """``{name: version}`` of pip-freeze lines (``name==version``)."""
+    packages = {}
+    for line in text.splitlines():
+        name, sep, version = line.strip().partition("==")
+        if sep and name:
+            packages[name] = version
+    return packages
+
+
 def command_line() -> str:
     return " ".join([Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]])
 
 
-def capture_properties(code_dir: str | None = None) -> dict[str, object]:
-    """Execution properties describing code, command and environment."""
+def capture_properties(code_dir: str | None = None, blobs=None) -> dict[str, object]:
+    """Execution properties describing code, command and environment.
+
+    With ``blobs`` (the store's BlobStore), the full package list is stored there and
+    its digest recorded as ``packages_blob``.
+    """
     git = git_state(code_dir)
     env = environment()
+    stored = {"packages_blob": publish_package_list(blobs)} if blobs is not None else {}
     return {
         "git_commit": git.commit,
         "git_dirty": int(git.dirty),
@@ -102,4 +164,5 @@ def capture_properties(code_dir: str | None = None) -> dict[str, object]:
         "command": command_line(),
         "environment_digest": "sha256:" + hashlib.sha256(installed_packages().encode()).hexdigest(),
         **env.to_properties(),
+        **stored,
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from functools import cached_property
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import grpc
 
@@ -36,6 +36,10 @@ from mlstore.v1 import (artifact_service_pb2 as apb, artifact_service_pb2_grpc a
                         store_service_pb2 as spb, store_service_pb2_grpc as sgrpc, types_pb2 as tpb)
 from mlstore.warmstart.from_store import CompatibilityRequirement
 from mlstore.warmstart.policies import Selection
+
+if TYPE_CHECKING:
+    from mlstore.diff import RunDiff
+    from mlstore.push import PushResult
 
 #: Default per-call deadline in seconds.
 DEFAULT_TIMEOUT_S = 60.0
@@ -297,6 +301,23 @@ class RemoteStore:
     def blessings(self, *, pipeline: str | None = None, model: Any = None) -> list[Blessing]:
         request = mpb.ListBlessingsRequest(pipeline=pipeline, model=_ref(model) if model is not None else None)
         return [convert.blessing_from_pb(b) for b in self._call(self._models.ListBlessings, request).blessings]
+
+    def push(self, model: Any, to: str, name: str, *, force: bool = False,
+             pipeline: str | None = None) -> "PushResult":
+        """Pushes on the server (RPC PushModel): ``to`` is a path on the server, under one
+        of its ``--push-root`` directories. See :meth:`mlstore.store.Store.push`."""
+        from mlstore.server.push_messages import push_result_from_pb  # noqa: PLC0415
+
+        request = mpb.PushModelRequest(model=_ref(model), base_dir=str(to), model_name=name, force=force,
+                                       pipeline=pipeline)
+        return push_result_from_pb(self._call(self._models.PushModel, request))
+
+    def diff(self, a: Any, b: Any) -> "RunDiff":
+        """What differs between two runs (RPC DiffRuns). See :meth:`mlstore.store.Store.diff`."""
+        from mlstore.server.diff_messages import run_diff_from_pb  # noqa: PLC0415
+
+        request = apb.DiffRunsRequest(a=_ref(a), b=_ref(b))
+        return run_diff_from_pb(self._call(self._artifacts.DiffRuns, request))
 
     def pipelines(self) -> list[str]:
         return list(self._call(self._models.ListPipelines, mpb.ListPipelinesRequest()).pipelines)

@@ -45,6 +45,10 @@ class FailedPrecondition(MlstoreError):
     grpc_code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class ModelNotBlessed(FailedPrecondition):
+    """A push names a model no gate has blessed (``--force`` pushes it anyway, recorded as forced)."""
+
+
 class IndexDamaged(FailedPrecondition):
     """The index (derived data) is unreadable or corrupt: ``mlstore reindex`` rebuilds it."""
 
@@ -139,6 +143,7 @@ __all__ = [
     "AlreadyExists",
     "FailedPrecondition",
     "IndexDamaged",
+    "ModelNotBlessed",
     "Unavailable",
     "Aborted",
     "IndexBehind",

@@ -224,7 +224,7 @@ class Run:
 
     def _finish(self, error: BaseException | None) -> None:
         properties = {
-            **capture.capture_properties(),
+            **capture.capture_properties(blobs=self.store.blobs),
             "params": json.dumps(self.params, sort_keys=True, default=str),
             "seeds": json.dumps(self.seeds, sort_keys=True),
             "start_time_ms": float(self._start_ms),

@@ -40,6 +40,8 @@ from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoin
 
 if TYPE_CHECKING:
     from mlstore.index.follow import Follower
+    from mlstore.diff import RunDiff
+    from mlstore.push import PushResult
 
 __all__ = ["BytesReport", "ExecutionBatch", "ExecutionRecord", "LoggedExecution", "OutputArtifact", "PendingExecution",
            "PendingOutput", "Store", "open"]
@@ -589,6 +591,25 @@ class Store:
         """Names of every pipeline with at least one execution."""
         with self.engine.connect() as connection:
             return queries.pipelines(connection)
+
+    def push(self, model: Any, to: str, name: str, *, force: bool = False,
+             pipeline: str | None = None) -> "PushResult":
+        """Pushes a blessed Model to TF Serving's ``<to>/<name>/<next version>/`` and records it.
+
+        See :func:`mlstore.push.push_model` (arguments, errors, what is recorded).
+        """
+        from mlstore.push import push_model  # noqa: PLC0415 - the SDK it records with imports this module
+
+        return push_model(self, model, to, name, force=force, pipeline=pipeline)
+
+    def diff(self, a: Any, b: Any) -> "RunDiff":
+        """What differs between two runs: executions, or artifacts (their producing runs).
+
+        See :func:`mlstore.diff.diff_runs` (sections, errors).
+        """
+        from mlstore.diff import diff_runs  # noqa: PLC0415
+
+        return diff_runs(self, a, b)
 
     # -- bytes ---------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Runs: list and filter executions; diff two of them (params, code, environment, inputs, outputs)."""
+"""Runs: list and filter executions; diff two of them with ``Store.diff`` (as ``mlstore diff``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from mlstore._dashboard import components, data
+from mlstore.diff import SECTIONS, format_value
 
 STATES = ["any", "COMPLETE", "FAILED", "CACHED", "RUNNING", "CANCELED"]
 STEPS = ["any", "ExampleGen", "Transform", "Trainer", "Evaluator", "Gate", "Pusher", "HubPublish"]
-_DIFF_KEYS = ("params", "git_commit", "git_dirty", "git_diff_digest", "code_digest", "environment_digest",
-              "python_version", "packages", "host", "seeds", "command", "cache_key", "error")
 
 
 def _table(executions) -> pd.DataFrame:
@@ -46,27 +45,10 @@ def render() -> None:
         _diff(uri, ver, list(table["execution"]))
 
 
-def _io(uri, ver, ref: str) -> dict[str, str]:
-    out = {}
-    for ev in data.events(uri, ver, ref):
-        a = data.artifact(uri, ver, f"artifact:{ev.artifact_id}")
-        out[f"{'output' if ev.is_output else 'input'} {ev.role}"] = f"{a.type} {a.digest}"
-    return out
-
-
-def _flat(uri, ver, ref: str) -> dict[str, str]:
-    e = data.execution(uri, ver, ref)
-    flat = {"step": e.type, "state": e.state}
-    flat.update({k: str(e.properties[k]) for k in _DIFF_KEYS if k in e.properties})
-    params = data.parse_json(e.properties.get("params"))
-    if isinstance(params, dict):
-        flat.update({f"param {k}": str(v) for k, v in sorted(params.items())})
-    packages = data.parse_json(e.properties.get("packages"))
-    if isinstance(packages, dict):
-        flat.pop("packages", None)
-        flat.update({f"package {k}": str(v) for k, v in sorted(packages.items())})
-    flat.update(_io(uri, ver, ref))
-    return flat
+@st.cache_data(show_spinner=False, max_entries=64)
+def _run_diff(uri, ver: int, a: str, b: str) -> dict:
+    """``Store.diff`` (the same call as ``mlstore diff``), as JSON."""
+    return data.store().diff(a, b).to_json()
 
 
 def _diff(uri, ver, refs: list[str]) -> None:
@@ -74,14 +56,16 @@ def _diff(uri, ver, refs: list[str]) -> None:
     c1, c2 = st.columns(2)
     left = c1.selectbox("Run A", refs, index=1, key="run_a")
     right = c2.selectbox("Run B", refs, index=0, key="run_b")
-    a, b = _flat(uri, ver, left), _flat(uri, ver, right)
-    rows = [{"field": k, "A": a.get(k, "–"), "B": b.get(k, "–"), "same": a.get(k) == b.get(k)}
-            for k in sorted(set(a) | set(b))]
-    frame = pd.DataFrame(rows)
-    show_all = st.toggle("Show identical fields", value=False, key="show_same")
-    differ = frame[~frame["same"]]
-    st.caption(f"{len(differ)} of {len(frame)} fields differ")
-    st.dataframe((frame if show_all else differ).drop(columns="same"), hide_index=True, width="stretch")
+    result = _run_diff(uri, ver, left, right)
+    rows = [{"section": name.replace("_", " "), "field": c["key"], "A": format_value(c["a"]),
+             "B": format_value(c["b"])} for name in SECTIONS for c in result["sections"][name]]
+    same = [name.replace("_", " ") for name in SECTIONS if not result["sections"][name]]
+    st.caption("identical runs" if result["identical"] else
+               f"{len(rows)} differences · same: {', '.join(same) or '-'} · `mlstore diff {left} {right}` "
+               f"prints the same")
+    st.dataframe(pd.DataFrame(rows, columns=["section", "field", "A", "B"]), hide_index=True, width="stretch")
+    for note in result["notes"]:
+        st.caption(f"note: {note}")
 
 
 with components.guard():

@@ -15,9 +15,11 @@ import click
 from mlstore.cli import core
 from mlstore.cli import demo as pipeline_commands
 from mlstore.cli.dashboard import dashboard
+from mlstore.cli.diff import diff
 from mlstore.cli.gate import gate
 from mlstore.cli import gc as gc_commands
 from mlstore.cli.hub import hub_group
+from mlstore.cli.push import push
 from mlstore.cli.serve import serve
 from mlstore.cli.stats import COMMANDS as data_commands
 from mlstore.cli.warmstart import warm_start
@@ -39,6 +41,8 @@ cli.add_command(pipeline_commands.demo_command)
 cli.add_command(pipeline_commands.rerun_command)
 cli.add_command(dashboard)
 cli.add_command(gate)
+cli.add_command(push)
+cli.add_command(diff)
 
 cli.add_command(hub_group)
 for command in data_commands:  # stats show/diff, schema show, anomalies

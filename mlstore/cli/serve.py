@@ -56,10 +56,14 @@ def _check_port_free(host: str, port: int) -> None:
 @click.option("--processes", type=click.IntRange(1, 256), default=None,
               help="Server processes sharing the port (SO_REUSEPORT), each with its own store connection "
                    "and threads. Default: the number of CPUs.")
+@click.option("--push-root", "push_roots", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory under which PushModel may write TF Serving versions (repeatable). "
+                   "Default: none, pushes are refused.")
 @click.option("--grace", type=click.FloatRange(0), default=10.0, show_default=True,
               help="Seconds in-flight calls get to finish on SIGTERM.")
 def serve(store_uri, host, port, tokens_file, insecure_open, tls_cert, tls_key, max_message_mb, workers,
-          writers, lineage_slots, processes, grace) -> None:
+          writers, lineage_slots, processes, push_roots, grace) -> None:
     """Serve the store over gRPC (health checking, reflection, bearer-token auth).
 
     Without tokens the server only binds a loopback address (or needs --insecure-open).
@@ -78,7 +82,8 @@ def serve(store_uri, host, port, tokens_file, insecure_open, tls_cert, tls_key, 
     tokens = load_tokens(tokens_file)
     options = ServeOptions(store_uri=store_uri, host=host, port=port, tokens=tokens, insecure_open=insecure_open,
                            tls_cert=tls_cert, tls_key=tls_key, max_message_mb=max_message_mb, workers=workers,
-                           writers=writers, lineage_slots=lineage_slots, grace_s=grace)
+                           writers=writers, lineage_slots=lineage_slots, grace_s=grace,
+                           push_roots=tuple(push_roots))
 
     def ready(bound: int) -> None:
         auth = f"{len(tokens)} token(s)" if tokens else "no auth (open)"

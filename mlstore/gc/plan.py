@@ -28,6 +28,7 @@ from mlstore.gc.inventory import BlobInfo, Inventory
 from mlstore.gc.pins import is_pinned, pin_reason
 from mlstore.gc.policy import RetentionPolicy
 from mlstore.index import tables as t
+from mlstore.index.run_blobs import run_blob_digests
 from mlstore.types import Artifact, NodeId
 
 DAY_MS = 86_400_000
@@ -255,6 +256,8 @@ def _blobs_freed(store, artifacts, kept, reclaim, policy, now_ms) -> tuple[tuple
     reclaim_ids = {a.id for a in reclaim}
     surviving = {a.digest for a in artifacts.values()
                  if a.digest and a.state != "DELETED" and a.id not in reclaim_ids}
+    with store.engine.connect() as connection:  # runs' package lists and code files
+        surviving |= run_blob_digests(connection)
     recorded = {a.digest for a in artifacts.values() if a.digest}
     freed_by: dict[str, Artifact] = {}
     for art in reclaim:

@@ -37,6 +37,7 @@ from mlstore.gc.plan import BlobSweep, GcPlan, make_plan
 from mlstore.gc.policy import RetentionPolicy
 from mlstore.index import tables as t
 from mlstore.index.gc_tables import gc_intent
+from mlstore.index.run_blobs import is_run_blob
 from mlstore.index.writer import properties_of
 from mlstore.types import Artifact
 
@@ -162,6 +163,8 @@ def _still_unreferenced(store, inventory: Inventory, digest: str, grace_ms: int)
     a = t.artifact.c
     with store.engine.connect() as connection:
         live = connection.scalar(select(a.id).where(a.digest == digest, a.state != "DELETED").limit(1))
+        if live is None and is_run_blob(connection, digest):
+            live = digest  # a run's package list or code files
         pending = list(connection.scalars(select(t.journal.c.external_id)))
     if live is not None or (pending and digest in _inflight_digests(store, pending)):
         return False

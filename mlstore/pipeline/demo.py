@@ -9,7 +9,8 @@ skew of the eval split against training; a day whose training data has anomalies
 here) → Transform → Trainer (warm-started from the latest blessed compatible model, fine-tuning
 the carrier module, an input with role ``module``) → Evaluator (the
 candidate and the current blessed model on D+1, sliced) → Gate → Pusher (blessed models
-go to ``<push_dir>/flights/<YYYYMMDD>/``, TF Serving's layout).
+go to ``<push_dir>/flights/<version>/``, TF Serving's layout, with versions 1, 2, ... in the
+order they were pushed; :mod:`mlstore.serving`).
 
 Resumable: a day whose Pusher execution is recorded is complete and skipped; a day
 interrupted midway is redone, its finished steps reused from the cache (recorded as

@@ -78,14 +78,31 @@ def code_digest(fn: Callable | None = None) -> str:
     a trainer's cache, while editing a helper the trainer imports does. Without ``fn``,
     every source file of the package counts.
     """
-    package = Path(mlstore.__file__).resolve().parent
-    files = sorted(_reachable_sources(fn)) if fn is not None else sorted(package.rglob("*.py"))
     h = hashlib.sha256()
-    for path in files:
-        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for relative, path in code_files(fn).items():
+        h.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
     versions = capture.environment().packages
     h.update(json.dumps({k: versions.get(k) for k in RESULT_LIBRARIES}, sort_keys=True).encode())
     return "sha256:" + h.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def code_files(fn: Callable | None = None) -> dict[str, Path]:
+    """``{path relative to the package: file}`` of the sources :func:`code_digest` covers, in its order."""
+    package = Path(mlstore.__file__).resolve().parent
+    files = sorted(_reachable_sources(fn)) if fn is not None else sorted(package.rglob("*.py"))
+    return {path.relative_to(package).as_posix(): path for path in files}
+
+
+_code_blobs: dict[tuple[str, Callable], str] = {}
+
+
+def code_blob(store: Store, fn: Callable) -> str:
+    """The digest of the blob holding :func:`code_files` of ``fn`` (stored once per process and store)."""
+    key = (str(store.blobs.root), fn)
+    if key not in _code_blobs or not store.blobs.exists(_code_blobs[key]):
+        _code_blobs[key] = capture.publish_code(store.blobs, code_files(fn))
+    return _code_blobs[key]
 
 
 def _reachable_sources(fn: Callable) -> set[Path]:
@@ -231,7 +248,8 @@ def execute(store: Store, pipeline: str, step: str, fn: StepFunction, inputs: Ma
         extra_properties: more execution properties (e.g. ``span``).
     """
     key = cache_key(step, fn, params, inputs, store.content_digest)
-    properties = {"cache_key": key, "code_digest": code_digest(fn), **(extra_properties or {})}
+    properties = {"cache_key": key, "code_digest": code_digest(fn), "code_blob": code_blob(store, fn),
+                  **(extra_properties or {})}
     if rerun_of is not None:
         properties["rerun_of"] = rerun_of
     if use_cache and rerun_of is None:

@@ -101,8 +101,12 @@ def apply_overrides(params: dict[str, Any], overrides: Mapping[str, Any]) -> dic
     return result
 
 
-def drift_since(properties: Mapping[str, Any], fn) -> list[str]:
-    """What changed in code and environment since an execution was recorded."""
+def drift_since(properties: Mapping[str, Any], fn, blobs=None) -> list[str]:
+    """What changed in code and environment since an execution was recorded.
+
+    Package versions are compared over the full package list when the execution
+    recorded one (``packages_blob``) and ``blobs`` holds it, else over the key packages.
+    """
     now = capture.capture_properties()
     drift = []
     for key, label in (("code_digest", "step code"), ("environment_digest", "installed packages"),
@@ -111,12 +115,30 @@ def drift_since(properties: Mapping[str, Any], fn) -> list[str]:
         current = code_digest(fn) if key == "code_digest" else now.get(key)
         if recorded and current and recorded != current:
             drift.append(f"{label}: {str(recorded)[:19]} -> {str(current)[:19]}")
-    recorded_packages = json.loads(properties.get("packages") or "{}")
-    current_packages = json.loads(now["packages"])
+    recorded_packages = _full_package_list(properties, blobs)
+    if recorded_packages is not None:
+        current_packages = capture.parse_package_list(capture.installed_packages())
+    else:
+        recorded_packages = json.loads(properties.get("packages") or "{}")
+        current_packages = json.loads(now["packages"])
     for name in sorted(set(recorded_packages) | set(current_packages)):
         if recorded_packages.get(name) != current_packages.get(name):
             drift.append(f"{name}: {recorded_packages.get(name)} -> {current_packages.get(name)}")
     return drift
+
+
+def _full_package_list(properties: Mapping[str, Any], blobs) -> dict[str, str] | None:
+    digest = properties.get("packages_blob")
+    if not digest or blobs is None:
+        return None
+    try:
+        return capture.read_package_list(blobs, digest)
+    except (errors.NotFound, errors.IntegrityError):
+        return None  # collected or damaged: the key packages still tell
+
+
+#: Steps whose effect is outside the store: re-executing one to verify it would repeat the effect.
+SIDE_EFFECT_STEPS = {"Pusher": "it would install another version into TF Serving; `mlstore push` pushes again"}
 
 
 def rerun(store: Store, ref: Any, overrides: Mapping[str, Any] | None = None,
@@ -124,11 +146,15 @@ def rerun(store: Store, ref: Any, overrides: Mapping[str, Any] | None = None,
     """Re-executes a recorded step execution and compares its outputs (see module docstring).
 
     Raises:
-        NotFound: no such execution. InvalidArgument: not a built-in step, bad override.
+        NotFound: no such execution. InvalidArgument: not a built-in step, a step with
+            side effects (:data:`SIDE_EFFECT_STEPS`), bad override.
         FailedPrecondition: the original did not complete, or an input has no bytes.
         IntegrityError: an input's bytes no longer match their digest.
     """
     original = store.execution(ref)
+    if original.type in SIDE_EFFECT_STEPS:
+        raise errors.InvalidArgument(f"{original.node_id} is a {original.type} run, which is not re-executed: "
+                                     f"{SIDE_EFFECT_STEPS[original.type]}")
     if original.state not in ("COMPLETE", "CACHED"):
         raise errors.FailedPrecondition(f"{original.node_id} is {original.state}; only completed runs can be rerun")
     fn = step_function(original.type)
@@ -136,7 +162,7 @@ def rerun(store: Store, ref: Any, overrides: Mapping[str, Any] | None = None,
     events = store.events(original.node_id)
     inputs = {ev.role: store.artifact(ev.artifact_id) for ev in events if not ev.is_output}
     before = {ev.role: store.artifact(ev.artifact_id) for ev in events if ev.is_output}
-    drift = drift_since(original.properties, fn)
+    drift = drift_since(original.properties, fn, store.blobs)
     on_drift(drift)
     extra = {"span": original.properties["span"]} if original.properties.get("span") is not None else {}
     result = execute(store, original.pipeline or "default", original.type, fn, inputs, params,

@@ -19,7 +19,6 @@ ExampleValidator (ExampleStatistics, Schema, ExampleAnomalies in TFX's layouts) 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -221,19 +220,20 @@ def gate(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) 
 
 
 def pusher(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
-    """Copies a blessed model to ``<base_dir>/<model_name>/<version>/`` (TF Serving layout)."""
-    if not inputs["blessing"].artifact.properties.get("blessed"):
+    """Installs a blessed model as the next version under ``<base_dir>/<model_name>/`` (TF Serving).
+
+    An unblessed model is not pushed (no output), unless param ``force`` is true.
+    Versions strictly increase (see :mod:`mlstore.serving`): a second blessed model of
+    the same span is a new version, and the PushedModel records the bytes installed.
+    """
+    from mlstore.push import is_blessed, pushed_properties  # noqa: PLC0415
+    from mlstore.serving import install_version  # noqa: PLC0415
+
+    blessing = inputs["blessing"].artifact if "blessing" in inputs else None
+    if not is_blessed(blessing) and not params.get("force"):
         return []
-    version = str(inputs["model"].artifact.span or inputs["model"].artifact.id)
-    destination = Path(params["base_dir"]) / params["model_name"] / version
-    if not (destination / "saved_model.pb").is_file():
-        staging = destination.with_name(f".{version}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(serving_dir(inputs["model"].path), staging)
-        staging.rename(destination)  # TF Serving never sees a half-copied version
-    shutil.copytree(destination, out)
-    return [StepOutput(out, "PushedModel", "pushed_model", {
-        "pushed": 1, "pushed_destination": str(destination), "pushed_version": version})]
+    installed = install_version(serving_dir(inputs["model"].path), params["base_dir"], params["model_name"])
+    return [StepOutput(installed.path, "PushedModel", "pushed_model", pushed_properties(installed))]
 
 
 STEPS: dict[str, StepFunction] = {

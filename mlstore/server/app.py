@@ -88,6 +88,7 @@ class ServeOptions:
     lineage_slots: int = 1
     grace_s: float = 10.0
     reuse_port: bool = False  # share the port with sibling processes (see mlstore.server.processes)
+    push_roots: tuple[Path, ...] = ()  # PushModel writes only under these directories
 
     @property
     def max_message_bytes(self) -> int:
@@ -140,7 +141,7 @@ def build_server(backend: Backend, options: ServeOptions) -> tuple[grpc.Server, 
                  ("grpc.so_reuseport", int(options.reuse_port))],
         maximum_concurrent_rpcs=options.workers * 8,
     )
-    servicers = (LineageService(backend), ArtifactService(backend), ModelService(backend),
+    servicers = (LineageService(backend), ArtifactService(backend), ModelService(backend, options.push_roots),
                  GateService(backend), IngestService(backend), StoreService(backend, limit, options.tokens))
     names = []
     for (module, name), servicer in zip(_SERVICES, servicers):

@@ -9,7 +9,7 @@ environment variable (same YAML, inline)::
       s3cr3t-ops:        {name: ops, scopes: [admin]}
 
 Scopes nest: ``admin`` implies ``write``, ``write`` implies ``read``. Every mlstore
-RPC needs ``read`` except IngestService/LogExecution (``write``). gRPC health checks
+RPC needs ``read`` except IngestService/LogExecution and ModelService/PushModel (``write``). gRPC health checks
 are open (load balancers probe them without credentials). Clients send
 ``authorization: Bearer <token>`` metadata, exactly: the scheme spelled ``Bearer``, one
 space, and the token (RFC 6750 characters), nothing around it.
@@ -37,7 +37,8 @@ _IMPLIED = {"read": {"read"}, "write": {"read", "write"}, "admin": {"read", "wri
 ENV_VAR = "MLSTORE_SERVER_TOKENS"
 
 #: Methods that need more than ``read``; the rest of mlstore.v1 needs ``read``.
-METHOD_SCOPES = {"/mlstore.v1.IngestService/LogExecution": "write"}
+METHOD_SCOPES = {"/mlstore.v1.IngestService/LogExecution": "write",
+                 "/mlstore.v1.ModelService/PushModel": "write"}
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 
 #: ``Bearer <b64token>`` (RFC 6750 section 2.1), nothing before or after.

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Sequence
+
 from mlstore import errors
+from mlstore.push import push_model
 from mlstore.server import convert
 from mlstore.server.backend import Backend
 from mlstore.server.gating import evaluate_gate
+from mlstore.server.push_messages import push_result_to_pb
 from mlstore.server.status import rpc
 from mlstore.server.warm_start import requirement_from_pb, selection_to_pb
 from mlstore.v1 import gate_service_pb2 as gpb
@@ -14,6 +19,10 @@ from mlstore.v1 import model_service_pb2 as mpb
 from mlstore.v1 import model_service_pb2_grpc as mgrpc
 from mlstore.v1 import types_pb2 as tpb
 from mlstore.warmstart.from_store import select_warm_start
+
+
+#: How long a PushModel waits for a free write connection before UNAVAILABLE.
+PUSH_WRITER_WAIT_S = 30.0
 
 
 def _opt(message, field: str):
@@ -25,8 +34,10 @@ class ModelService(mgrpc.ModelServiceServicer):
     with nothing recorded (or an unknown metric) and INVALID_ARGUMENT for an empty name,
     as the Store and the CLI do, instead of an empty answer."""
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, push_roots: Sequence[Path] = ()):
         self.store = backend.reader
+        self.backend = backend
+        self.push_roots = tuple(Path(r).resolve() for r in push_roots)
 
     @rpc
     def GetMetricSeries(self, request, context):
@@ -87,6 +98,32 @@ class ModelService(mgrpc.ModelServiceServicer):
             require_compatible=requirement, explain=request.explain or "ranked")
         chosen = self.store.artifact(selection.chosen.model_id) if selection.chosen else None
         return selection_to_pb(selection, convert.artifact_to_pb(chosen) if chosen else None)
+
+    @rpc
+    def PushModel(self, request, context):
+        base = self._push_base(request.base_dir)
+        with self.backend.writer(timeout=PUSH_WRITER_WAIT_S) as store:
+            result = push_model(store, request.model, base, request.model_name, force=request.force,
+                                pipeline=_opt(request, "pipeline"))
+        return push_result_to_pb(result)
+
+    def _push_base(self, base_dir: str) -> Path:
+        """``base_dir`` after checking it lies under one of the server's push roots.
+
+        Raises:
+            FailedPrecondition: the server has no push root. InvalidArgument: not an
+                absolute path. PermissionDenied: outside every push root.
+        """
+        if not self.push_roots:
+            raise errors.FailedPrecondition("this server pushes nowhere: start it with --push-root DIR "
+                                            "to allow pushes under DIR")
+        if not base_dir or "\0" in base_dir or not Path(base_dir).is_absolute():
+            raise errors.InvalidArgument(f"base_dir must be an absolute path on the server, not {base_dir!r}")
+        resolved = Path(base_dir).resolve()
+        if not any(resolved == root or root in resolved.parents for root in self.push_roots):
+            raise errors.PermissionDenied(f"{base_dir} is outside the server's push roots "
+                                          f"({', '.join(map(str, self.push_roots))})")
+        return resolved
 
 
 class GateService(ggrpc.GateServiceServicer):

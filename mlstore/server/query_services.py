@@ -9,7 +9,9 @@ from typing import Iterator
 import mlstore
 from mlstore import errors
 from mlstore.index import migrate
+from mlstore.diff import diff_runs
 from mlstore.server import convert, lineage_columns
+from mlstore.server.diff_messages import run_diff_to_pb
 from mlstore.server.auth import SCOPES, principal_of
 from mlstore.server.backend import Backend, page_size
 from mlstore.server.status import check_deadline, rpc, stream_rpc
@@ -164,6 +166,10 @@ class ArtifactService(agrpc.ArtifactServiceServicer):
     @rpc
     def ListEvents(self, request, context):
         return apb.ListEventsResponse(events=[convert.event_to_pb(e) for e in self.store.events(request.ref)])
+
+    @rpc
+    def DiffRuns(self, request, context):
+        return run_diff_to_pb(diff_runs(self.store, request.a, request.b))
 
 
 class StoreService(sgrpc.StoreServiceServicer):

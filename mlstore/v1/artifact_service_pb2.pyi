@@ -113,3 +113,51 @@ class ListEventsResponse(_message.Message):
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[_types_pb2.Event]
     def __init__(self, events: _Optional[_Iterable[_Union[_types_pb2.Event, _Mapping]]] = ...) -> None: ...
+
+class DiffRunsRequest(_message.Message):
+    __slots__ = ("a", "b")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    a: str
+    b: str
+    def __init__(self, a: _Optional[str] = ..., b: _Optional[str] = ...) -> None: ...
+
+class DiffRunsResponse(_message.Message):
+    __slots__ = ("a", "b", "sections", "notes")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    SECTIONS_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    a: RunSide
+    b: RunSide
+    sections: _containers.RepeatedCompositeFieldContainer[DiffSection]
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, a: _Optional[_Union[RunSide, _Mapping]] = ..., b: _Optional[_Union[RunSide, _Mapping]] = ..., sections: _Optional[_Iterable[_Union[DiffSection, _Mapping]]] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RunSide(_message.Message):
+    __slots__ = ("ref", "execution", "artifact")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    execution: _types_pb2.Execution
+    artifact: _types_pb2.Artifact
+    def __init__(self, ref: _Optional[str] = ..., execution: _Optional[_Union[_types_pb2.Execution, _Mapping]] = ..., artifact: _Optional[_Union[_types_pb2.Artifact, _Mapping]] = ...) -> None: ...
+
+class DiffSection(_message.Message):
+    __slots__ = ("name", "changes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    changes: _containers.RepeatedCompositeFieldContainer[DiffChange]
+    def __init__(self, name: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[DiffChange, _Mapping]]] = ...) -> None: ...
+
+class DiffChange(_message.Message):
+    __slots__ = ("key", "a_json", "b_json")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    A_JSON_FIELD_NUMBER: _ClassVar[int]
+    B_JSON_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    a_json: str
+    b_json: str
+    def __init__(self, key: _Optional[str] = ..., a_json: _Optional[str] = ..., b_json: _Optional[str] = ...) -> None: ...

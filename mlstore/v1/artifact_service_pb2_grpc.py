@@ -44,6 +44,11 @@ class ArtifactServiceStub(object):
                 request_serializer=mlstore_dot_v1_dot_artifact__service__pb2.ListEventsRequest.SerializeToString,
                 response_deserializer=mlstore_dot_v1_dot_artifact__service__pb2.ListEventsResponse.FromString,
                 )
+        self.DiffRuns = channel.unary_unary(
+                '/mlstore.v1.ArtifactService/DiffRuns',
+                request_serializer=mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsRequest.SerializeToString,
+                response_deserializer=mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsResponse.FromString,
+                )
 
 
 class ArtifactServiceServicer(object):
@@ -87,6 +92,15 @@ class ArtifactServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiffRuns(self, request, context):
+        """What differs between two runs (mlstore.diff.diff_runs): two executions, or two
+        artifacts standing for the executions that produced them. NOT_FOUND: no such node,
+        or an artifact no execution produced; INVALID_ARGUMENT: a malformed reference.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ArtifactServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -119,6 +133,11 @@ def add_ArtifactServiceServicer_to_server(servicer, server):
                     servicer.ListEvents,
                     request_deserializer=mlstore_dot_v1_dot_artifact__service__pb2.ListEventsRequest.FromString,
                     response_serializer=mlstore_dot_v1_dot_artifact__service__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'DiffRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiffRuns,
+                    request_deserializer=mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsRequest.FromString,
+                    response_serializer=mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -229,5 +248,22 @@ class ArtifactService(object):
         return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ArtifactService/ListEvents',
             mlstore_dot_v1_dot_artifact__service__pb2.ListEventsRequest.SerializeToString,
             mlstore_dot_v1_dot_artifact__service__pb2.ListEventsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DiffRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ArtifactService/DiffRuns',
+            mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsRequest.SerializeToString,
+            mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

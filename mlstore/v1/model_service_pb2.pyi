@@ -251,3 +251,35 @@ class GetNewestDailyModelResponse(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     model: _types_pb2.Artifact
     def __init__(self, model: _Optional[_Union[_types_pb2.Artifact, _Mapping]] = ...) -> None: ...
+
+class PushModelRequest(_message.Message):
+    __slots__ = ("model", "base_dir", "model_name", "force", "pipeline")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    BASE_DIR_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    base_dir: str
+    model_name: str
+    force: bool
+    pipeline: str
+    def __init__(self, model: _Optional[str] = ..., base_dir: _Optional[str] = ..., model_name: _Optional[str] = ..., force: bool = ..., pipeline: _Optional[str] = ...) -> None: ...
+
+class PushModelResponse(_message.Message):
+    __slots__ = ("model", "blessing", "pushed_model", "execution_id", "version", "destination", "forced")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    BLESSING_FIELD_NUMBER: _ClassVar[int]
+    PUSHED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    FORCED_FIELD_NUMBER: _ClassVar[int]
+    model: _types_pb2.Artifact
+    blessing: _types_pb2.Artifact
+    pushed_model: _types_pb2.Artifact
+    execution_id: int
+    version: int
+    destination: str
+    forced: bool
+    def __init__(self, model: _Optional[_Union[_types_pb2.Artifact, _Mapping]] = ..., blessing: _Optional[_Union[_types_pb2.Artifact, _Mapping]] = ..., pushed_model: _Optional[_Union[_types_pb2.Artifact, _Mapping]] = ..., execution_id: _Optional[int] = ..., version: _Optional[int] = ..., destination: _Optional[str] = ..., forced: bool = ...) -> None: ...

@@ -64,6 +64,11 @@ class ModelServiceStub(object):
                 request_serializer=mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelRequest.SerializeToString,
                 response_deserializer=mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelResponse.FromString,
                 )
+        self.PushModel = channel.unary_unary(
+                '/mlstore.v1.ModelService/PushModel',
+                request_serializer=mlstore_dot_v1_dot_model__service__pb2.PushModelRequest.SerializeToString,
+                response_deserializer=mlstore_dot_v1_dot_model__service__pb2.PushModelResponse.FromString,
+                )
 
 
 class ModelServiceServicer(object):
@@ -134,6 +139,18 @@ class ModelServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PushModel(self, request, context):
+        """Pushes a blessed Model to TF Serving's <base_dir>/<model_name>/<next version>/ on the
+        server's file system (under one of its --push-root directories) and records a Pusher
+        execution with a PushedModel (mlstore.push.push_model). Needs the write scope.
+        FAILED_PRECONDITION: not blessed (without force), not LIVE, base_dir not writable, or
+        the server has no push root; PERMISSION_DENIED: base_dir outside the push roots;
+        NOT_FOUND: no such model; INVALID_ARGUMENT: not a Model, bad name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -186,6 +203,11 @@ def add_ModelServiceServicer_to_server(servicer, server):
                     servicer.GetNewestDailyModel,
                     request_deserializer=mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelRequest.FromString,
                     response_serializer=mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelResponse.SerializeToString,
+            ),
+            'PushModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushModel,
+                    request_deserializer=mlstore_dot_v1_dot_model__service__pb2.PushModelRequest.FromString,
+                    response_serializer=mlstore_dot_v1_dot_model__service__pb2.PushModelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -364,5 +386,22 @@ class ModelService(object):
         return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ModelService/GetNewestDailyModel',
             mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelRequest.SerializeToString,
             mlstore_dot_v1_dot_model__service__pb2.GetNewestDailyModelResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def PushModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ModelService/PushModel',
+            mlstore_dot_v1_dot_model__service__pb2.PushModelRequest.SerializeToString,
+            mlstore_dot_v1_dot_model__service__pb2.PushModelResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

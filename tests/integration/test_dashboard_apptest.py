@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import mlstore
+from mlstore.diff import SECTIONS
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dashboard_store import build_store, build_store_fast  # noqa: E402
 from dashboard_support import page_texts, run_page  # noqa: E402
@@ -86,8 +89,15 @@ def test_runs_filter_and_diff(demo, monkeypatch):
     runs = at.dataframe[0].value
     assert len(runs) == len(demo.model_ids) and set(runs["step"]) == {"Trainer"}
     diff = at.dataframe[1].value
-    fields = set(diff["field"])
-    assert "param seeds" not in fields and "input examples" in fields and "output model" in fields
+    fields = set(zip(diff["section"], diff["field"]))
+    assert ("inputs", "examples") in fields and ("outputs", "model") in fields
+    a, b = at.selectbox(key="run_a").value, at.selectbox(key="run_b").value
+    with mlstore.open(demo.uri) as store:  # the page shows Store.diff, the call `mlstore diff` makes
+        expected = store.diff(a, b)
+    assert len(diff) == sum(len(expected.section(name)) for name in SECTIONS)
+    output = next(c for c in expected.section("outputs") if c.key == "model")
+    row = diff[(diff["section"] == "outputs") & (diff["field"] == "model")].iloc[0]
+    assert row["A"] == f"Model {output.a['digest']}" and row["B"] == f"Model {output.b['digest']}"
     at.selectbox(key="state").select("FAILED").run()
     assert "0 executions" in _texts(at)
 

@@ -13,6 +13,7 @@ import pytest
 
 import mlstore
 import mlstore.hub as hub
+from mlstore.blobs import collect_files, manifest_of
 from mlstore.hub.cache import digest_of_tree
 
 pytestmark = pytest.mark.slow
@@ -62,6 +63,12 @@ def test_demo_records_every_day_with_complete_lineage(demo_store):
     for pushed in summary["pushed"]:
         assert (Path(pushed) / "saved_model.pb").is_file()
         assert Path(pushed).parent.name == "flights"
+    # TF Serving versions 1, 2, ... in push order (mlstore.serving), each PushedModel holding its version's bytes
+    assert [Path(p).name for p in summary["pushed"]] == [str(i) for i in range(1, len(summary["pushed"]) + 1)]
+    for record in store.artifacts(type="PushedModel", pipeline="flights"):
+        destination = Path(record.properties["pushed_destination"])
+        assert destination.name == record.properties["pushed_version"]
+        assert record.digest == manifest_of(collect_files(destination)).digest
     assert store.verify() == {}
 
 

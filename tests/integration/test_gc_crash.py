@@ -18,6 +18,7 @@ from sqlalchemy import select
 import mlstore
 from mlstore import gc
 from mlstore.gc.inventory import Inventory
+from mlstore.index.run_blobs import run_blob_digests
 from mlstore.gc.sweep import PAUSE_ENV
 from mlstore.index.gc_tables import gc_intent
 from tests.integration.test_gc_daily import log_days
@@ -69,6 +70,8 @@ def assert_consistent(store, reclaimed: set[int]) -> None:
     with store.engine.connect() as connection:
         assert connection.scalars(select(gc_intent.c.artifact_id)).all() == []
     referenced = {a.digest for a in store.artifacts() if a.state != "DELETED"}
+    with store.engine.connect() as connection:
+        referenced |= run_blob_digests(connection)  # runs' package lists
     inventory = Inventory(store.blobs)
     assert set(inventory.complete_digests()) == referenced
     assert inventory.incomplete() == []

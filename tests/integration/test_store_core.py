@@ -78,7 +78,11 @@ def test_same_savedmodel_twice_is_stored_once(store, tmp_path):
             r.log_model(model_dir)
         ids.append(r.outputs[0])
     assert ids[0].id != ids[1].id and ids[0].digest == ids[1].digest
-    assert store.blobs.digests() == [ids[0].digest]
+    # the model's bytes once, and the package list both runs recorded (packages_blob) once
+    package_lists = {store.execution(f"execution:{e.execution_id}").properties["packages_blob"]
+                     for i in ids for e in store.events(i.node_id) if e.is_output}
+    assert len(package_lists) == 1
+    assert sorted(store.blobs.digests()) == sorted([ids[0].digest, *package_lists])
     assert store.resolve(ids[0].digest[:16]) == ids[1].node_id  # newest artifact with that digest
 
 
