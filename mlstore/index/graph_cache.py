@@ -42,6 +42,10 @@ def edge_order(src: np.ndarray, dst: np.ndarray, role_rank: np.ndarray) -> np.nd
     return np.lexsort((role_rank, dst, dst % 2, src, src % 2))
 
 
+#: Walks of at most this many hops go level by level over what they reach; deeper ones
+#: (a full lineage is thousands of hops) walk the whole graph in C.
+_FRONTIER_LEVELS = 64
+
 #: A subset at least this fraction of the whole is put in order by filtering the cache's
 #: precomputed order (linear) instead of sorting the subset.
 _FILTER_FRACTION = 1 / 16
@@ -82,7 +86,9 @@ class GraphCache:
         self.role_codes = np.empty(0, np.int32)
         self.roles: list[str] = []
         self._role_code: dict[str, int] = {}
+        self._adjacencies: dict[bool, _Adjacency] = {}  # by walking direction (upstream?)
         self._matrices: dict[bool, csr_matrix] = {}
+        self._seen = np.empty(0, bool)  # scratch for frontier walks; all False between walks
         self._node_order: np.ndarray | None = None
         self._edge_order: np.ndarray | None = None
 
@@ -123,6 +129,7 @@ class GraphCache:
         self.type_codes = np.asarray(self._type_code_list, np.int32)
         self.name_codes = np.asarray(self._name_code_list, np.int32)
         self.state_codes = np.asarray(self._state_code_list, np.int32)
+        self._adjacencies.clear()
         self._matrices.clear()
         self._node_order = self._edge_order = None
 
@@ -158,6 +165,7 @@ class GraphCache:
         self.roles = list(self._role_code)  # code i is roles[i]
         self.role_codes = np.concatenate([self.role_codes, np.asarray(codes, np.int32)])
         self._last_event = rows[-1].id
+        self._adjacencies.clear()
         self._matrices.clear()
         self._edge_order = None
 
@@ -169,16 +177,21 @@ class GraphCache:
         rank[np.argsort(np.asarray(self.roles, dtype=object))] = np.arange(len(self.roles))
         return rank
 
-    def sort_nodes(self, nodes: np.ndarray) -> np.ndarray:
-        """``nodes`` (dense indices, no duplicates) in :func:`node_order`."""
+    def sort_nodes(self, nodes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``nodes`` (dense indices, no duplicates) in :func:`node_order`, with ``values``
+        (aligned with ``nodes``) in the same order."""
         with self._lock:
             if len(nodes) < _FILTER_FRACTION * len(self.keys):
-                return nodes[node_order(self.keys[nodes])]
+                order = node_order(self.keys[nodes])
+                return nodes[order], values[order]
             if self._node_order is None:
                 self._node_order = node_order(self.keys)
             member = np.zeros(len(self.keys), bool)
             member[nodes] = True
-            return self._node_order[member[self._node_order]]
+            value_of = np.empty(len(self.keys), values.dtype)
+            value_of[nodes] = values
+            nodes = self._node_order[member[self._node_order]]
+            return nodes, value_of[nodes]
 
     def sort_edges(self, rows: np.ndarray) -> np.ndarray:
         """Edge ``rows`` (no duplicates) in :func:`edge_order`."""
@@ -196,23 +209,97 @@ class GraphCache:
 
     # -- traversal -----------------------------------------------------------------------
 
+    def _adjacency(self, upstream: bool) -> "_Adjacency":
+        """Edges grouped by the node they are walked from: upstream walks dst → src."""
+        if upstream not in self._adjacencies:
+            origin, target = (self.dst, self.src) if upstream else (self.src, self.dst)
+            self._adjacencies[upstream] = _Adjacency.build(origin, target, len(self.keys))
+        return self._adjacencies[upstream]
+
     def _matrix(self, upstream: bool) -> csr_matrix:
-        """Adjacency in walking direction: upstream walks edges backwards (dst → src)."""
+        """The same adjacency as a sparse matrix, for whole-graph walks in C."""
         if upstream not in self._matrices:
-            n = len(self.index_of)
-            rows, cols = (self.dst, self.src) if upstream else (self.src, self.dst)
-            data = np.ones(len(rows), np.int8)
-            self._matrices[upstream] = csr_matrix((data, (rows, cols)), shape=(n, n))
+            adjacency, n = self._adjacency(upstream), len(self.keys)
+            data = np.ones(len(adjacency.targets), np.int8)
+            self._matrices[upstream] = csr_matrix((data, adjacency.targets, adjacency.indptr), shape=(n, n))
         return self._matrices[upstream]
 
     def walk(self, start_keys: list[int], upstream: bool, depth: int | None) -> Walk:
-        """Nodes within ``depth`` hops of the starts (None: unlimited) and the edges among them."""
+        """Nodes within ``depth`` hops of the starts (None: unlimited) and the edges among them.
+
+        Nodes come in dense-index order, edge rows ascending. A walk of at most
+        :data:`_FRONTIER_LEVELS` hops touches only what it reaches (and the edges of the
+        nodes it reaches); a deeper one runs breadth-first over the whole graph in C.
+        """
         with self._lock:
-            starts = [self.index_of[k] for k in start_keys]
-            distances = dijkstra(self._matrix(upstream), directed=True, indices=starts, unweighted=True,
-                                 min_only=True, limit=np.inf if depth is None else depth + 0.5)
-            reached = np.flatnonzero(np.isfinite(distances))
-            inside = np.zeros(len(self.index_of), bool)
-            inside[reached] = True
-            edge_rows = np.flatnonzero(inside[self.src] & inside[self.dst])
-            return Walk(reached, distances[reached].astype(np.int64), edge_rows)
+            starts = np.unique(np.fromiter((self.index_of[k] for k in start_keys), np.int64, len(start_keys)))
+            if depth is None or depth > _FRONTIER_LEVELS:
+                return self._walk_whole(starts, upstream, depth)
+            return self._walk_frontier(starts, upstream, depth)
+
+    def _walk_whole(self, starts: np.ndarray, upstream: bool, depth: int | None) -> Walk:
+        distances = dijkstra(self._matrix(upstream), directed=True, indices=starts, unweighted=True,
+                             min_only=True, limit=np.inf if depth is None else depth + 0.5)
+        reached = np.flatnonzero(np.isfinite(distances))
+        inside = np.zeros(len(self.keys), bool)
+        inside[reached] = True
+        edge_rows = np.flatnonzero(inside[self.src] & inside[self.dst])
+        return Walk(reached, distances[reached].astype(np.int64), edge_rows)
+
+    def _walk_frontier(self, starts: np.ndarray, upstream: bool, depth: int) -> Walk:
+        """Breadth-first, one level at a time; costs O(nodes reached + their edges)."""
+        adjacency = self._adjacency(upstream)
+        if len(self._seen) != len(self.keys):
+            self._seen = np.zeros(len(self.keys), bool)  # once per cache growth, not per walk
+        seen = self._seen
+        levels, rows = [starts], []
+        seen[starts] = True
+        try:
+            frontier = starts
+            for _ in range(depth):
+                slots = adjacency.slots(frontier)
+                rows.append(adjacency.rows[slots])
+                reached = adjacency.targets[slots]
+                frontier = np.unique(reached[~seen[reached]])
+                if not len(frontier):
+                    break
+                seen[frontier] = True
+                levels.append(frontier)
+            # the last level is not expanded: of its edges, those that land inside
+            slots = adjacency.slots(frontier)
+            rows.append(adjacency.rows[slots][seen[adjacency.targets[slots]]])
+        finally:
+            for level in levels:
+                seen[level] = False
+        nodes = np.concatenate(levels)
+        depths = np.repeat(np.arange(len(levels), dtype=np.int64), [len(level) for level in levels])
+        order = np.argsort(nodes)
+        return Walk(nodes[order], depths[order], np.sort(np.concatenate(rows)))
+
+
+@dataclass(frozen=True)
+class _Adjacency:
+    """Compressed sparse rows: node ``i``'s edges are ``rows[indptr[i]:indptr[i + 1]]``
+    (indices into the cache's edge arrays), leading to ``targets`` (dense node indices)."""
+
+    indptr: np.ndarray
+    rows: np.ndarray
+    targets: np.ndarray
+
+    @classmethod
+    def build(cls, origin: np.ndarray, target: np.ndarray, node_count: int) -> "_Adjacency":
+        rows = np.argsort(origin, kind="stable")  # edges are appended in time order: nearly sorted
+        indptr = np.zeros(node_count + 1, np.int64)
+        np.cumsum(np.bincount(origin, minlength=node_count), out=indptr[1:])
+        return cls(indptr, rows, target[rows])
+
+    def slots(self, nodes: np.ndarray) -> np.ndarray:
+        """Positions in ``rows``/``targets`` of every edge walked from ``nodes``."""
+        begin, end = self.indptr[nodes], self.indptr[nodes + 1]
+        counts = end - begin
+        total = int(counts.sum())
+        if total == 0:
+            return np.empty(0, np.int64)
+        # for each node its run begin..end, laid end to end without a Python loop
+        shift = np.repeat(begin - (np.cumsum(counts) - counts), counts)
+        return shift + np.arange(total, dtype=np.int64)

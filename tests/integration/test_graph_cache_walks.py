@@ -1,0 +1,68 @@
+"""The adjacency cache's walks: level-by-level (bounded) and whole-graph give the same answer."""
+
+import random
+
+import numpy as np
+
+from mlstore.lineage import lineage_from_sql
+from mlstore.store import OutputArtifact
+from mlstore.types import NodeId
+
+
+def build_branching_graph(store, tmp_path, executions=60, seed=7):
+    """Executions reading up to three random earlier artifacts and writing one or two:
+    fan-in, fan-out, shared inputs, several roles."""
+    (tmp_path / "blob").write_text("x")
+    blob = store.blobs.publish(tmp_path / "blob")
+    rng = random.Random(seed)
+    artifacts: list[int] = []
+    nodes: list[NodeId] = []
+    for i in range(executions):
+        inputs = []
+        for artifact in rng.sample(artifacts, min(len(artifacts), rng.randint(0, 3))):
+            inputs.append((artifact, rng.choice(["data", "base"])))
+        outputs = [OutputArtifact(rng.choice(["Examples", "Model"]), blob.uri, blob.digest, blob.size, f"out{k}", {})
+                   for k in range(rng.randint(1, 2))]
+        logged = store.log_execution(rng.choice(["Transform", "Trainer"]), "walks", inputs=inputs, outputs=outputs)
+        artifacts += logged.output_ids
+        nodes.append(NodeId("execution", logged.execution_id))
+    return [NodeId("artifact", a) for a in artifacts] + nodes
+
+
+def test_bounded_walks_equal_whole_graph_walks_and_recursive_sql(sqlite_store, tmp_path):
+    nodes = build_branching_graph(sqlite_store, tmp_path)
+    cache = sqlite_store.graph_cache
+    cache.refresh()
+    checked = 0
+    for node in nodes[::3]:
+        for depth in (0, 1, 2, 3, 5, 8):
+            for upstream in (True, False):
+                key = 2 * node.id + (node.kind == "execution")
+                bounded = cache._walk_frontier(np.array([cache.index_of[key]]), upstream, depth)
+                whole = cache._walk_whole(np.array([cache.index_of[key]]), upstream, depth)
+                assert bounded.nodes.tolist() == whole.nodes.tolist()
+                assert bounded.depths.tolist() == whole.depths.tolist()
+                assert bounded.edge_rows.tolist() == whole.edge_rows.tolist()
+                checked += len(whole.edge_rows) > 0
+        for direction, depth in (("up", 2), ("down", 3), ("both", 4)):
+            assert sqlite_store.lineage(node, direction, depth) == lineage_from_sql(
+                sqlite_store.engine, [node], direction, depth)
+    assert checked > 50  # most walks found edges: the graph is not trivially sparse
+    starts = nodes[:2] + nodes[-2:]
+    for direction in ("up", "down", "both"):
+        cached = sqlite_store.lineage(starts, direction, 3, types=("Model", "Trainer"))
+        assert cached == lineage_from_sql(sqlite_store.engine, starts, direction, 3, ("Model", "Trainer"))
+
+
+def test_a_bounded_walk_sees_writes_made_after_the_last_one(sqlite_store, tmp_path):
+    nodes = build_branching_graph(sqlite_store, tmp_path, executions=10)
+    newest = nodes[-1]
+    before = sqlite_store.lineage(newest, "up", 2)
+    (tmp_path / "b2").write_text("y")
+    blob = sqlite_store.blobs.publish(tmp_path / "b2")
+    later = sqlite_store.log_execution("Trainer", "walks", inputs=[(nodes[0].id, "data")],
+                                       outputs=[OutputArtifact("Model", blob.uri, blob.digest, blob.size, "m", {})])
+    after = sqlite_store.lineage(f"artifact:{later.output_ids[0]}", "up", 2)
+    assert [str(n.id) for n in after.nodes] == [str(nodes[0]), f"artifact:{later.output_ids[0]}",
+                                               f"execution:{later.execution_id}"]
+    assert sqlite_store.lineage(newest, "up", 2) == before
