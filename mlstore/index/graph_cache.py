@@ -11,13 +11,19 @@ immutable and only appended, so each query loads the edges with an id above the 
 one seen (one indexed ``max(id)`` probe when nothing changed). Node types and names never
 change either. Artifact states can (garbage collection marks DELETED), so states of
 non-LIVE artifacts are read fresh on every query through an index on ``state``.
-Several processes may write the same database; each keeps its own cache.
+Several processes may write the same database; each keeps its own cache, and a new
+one starts from a file snapshot when there is a valid one (graph_snapshot). A changed
+index identity (``reindex`` records MLMD's fingerprint anew) starts the cache over.
+
+Bounded walks (a few hops) go level by level through a compressed-sparse-row adjacency
+and touch only what they reach; unbounded ones use csgraph's breadth-first search.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -25,6 +31,7 @@ from scipy.sparse.csgraph import dijkstra
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from mlstore.index import graph_snapshot
 from mlstore.index import tables as t
 
 #: Every MLMD artifact state but LIVE.
@@ -40,6 +47,15 @@ def edge_order(src: np.ndarray, dst: np.ndarray, role_rank: np.ndarray) -> np.nd
     """The order lineage graphs list edges in: by source, then target (artifacts first, by
     id), then role name (``role_rank``: each edge's role's position in sorted order)."""
     return np.lexsort((role_rank, dst, dst % 2, src, src % 2))
+
+
+def _code(code_of: dict, values: list, value) -> int:
+    """``value``'s code in the dictionary ``values`` (appended when new)."""
+    code = code_of.get(value)
+    if code is None:
+        code = code_of[value] = len(values)
+        values.append(value)
+    return code
 
 
 #: Walks of at most this many hops go level by level over what they reach; deeper ones
@@ -61,36 +77,56 @@ class Walk:
 
 
 class GraphCache:
-    """Edges and node attributes of the whole index, refreshed incrementally."""
+    """Edges and node attributes of the whole index, refreshed incrementally.
 
-    def __init__(self, engine: Engine):
+    With ``snapshot`` (a file path, see :mod:`mlstore.index.graph_snapshot`) a new cache
+    starts from the snapshot when it is intact and of this index, and keeps it current.
+    """
+
+    def __init__(self, engine: Engine, snapshot: Path | None = None,
+                 rewrite_after: int = graph_snapshot.REWRITE_AFTER):
         self.engine = engine
+        self.snapshot = snapshot
+        self._rewrite_after = rewrite_after
         self._lock = threading.Lock()
+        self._start(None)
+
+    def _start(self, identity: str | None) -> None:
+        """Empties the cache; ``identity`` is the index's (graph_snapshot.index_identity)."""
+        self._identity = identity
+        self._snapshot_event = 0  # the last event id in the snapshot file this cache matches
+        self.started_from_snapshot = 0  # the snapshot's last event id when the cache started from one
         self._last_event = self._last_artifact = self._last_execution = 0
+        self._last_artifact_node = self._last_execution_node = None
         self.index_of: dict[int, int] = {}  # node key -> dense index
         self.keys = np.empty(0, np.int64)
         self.type_codes = np.empty(0, np.int32)
-        self._type_code_list: list[int] = []
         self.type_names: list[str] = []
-        self._type_code: dict[str, int] = {}
         self.name_values: list[str | None] = [None]  # code 0: no name (most nodes)
-        self._name_code: dict[str | None, int] = {None: 0}
-        self._name_code_list: list[int] = []
         self.name_codes = np.empty(0, np.int32)
         self.state_names: list[str] = ["LIVE"]  # code 0 is LIVE
-        self._state_code_list: list[int] = []  # per node: state when loaded (executions never change)
-        self.state_codes = np.empty(0, np.int32)
+        self.state_codes = np.empty(0, np.int32)  # per node: state when loaded (executions never change)
         self.src = np.empty(0, np.int64)  # dense indices
         self.dst = np.empty(0, np.int64)
         self.is_output = np.empty(0, bool)
         self.role_codes = np.empty(0, np.int32)
         self.roles: list[str] = []
-        self._role_code: dict[str, int] = {}
+        self._index_codes()
+        self._derived_from_edges()
+        self._node_order: np.ndarray | None = None
+
+    def _index_codes(self) -> None:
+        """Value -> code of each code dictionary (type names, names, states, roles)."""
+        self._type_code, self._name_code, self._state_code, self._role_code = (
+            {v: i for i, v in enumerate(values)}
+            for values in (self.type_names, self.name_values, self.state_names, self.roles))
+
+    def _derived_from_edges(self) -> None:
+        """Forgets what is computed from the edges (after new ones were loaded)."""
         self._adjacencies: dict[bool, _Adjacency] = {}  # by walking direction (upstream?)
         self._matrices: dict[bool, csr_matrix] = {}
-        self._seen = np.empty(0, bool)  # scratch for frontier walks; all False between walks
-        self._node_order: np.ndarray | None = None
         self._edge_order: np.ndarray | None = None
+        self._seen = np.empty(0, bool)  # scratch for frontier walks, sized to the nodes; all False between walks
 
     # -- refresh -------------------------------------------------------------------------
 
@@ -98,56 +134,53 @@ class GraphCache:
         """Loads what was added since the last call; returns ``{node key: state}`` of
         artifacts that are not LIVE (read fresh every time)."""
         with self._lock, self.engine.connect() as connection:
-            last_event, last_artifact, last_execution = connection.execute(select(
+            last_event, last_artifact, last_execution, fingerprint, recorded_ms = connection.execute(select(
                 select(func.max(t.event.c.id)).scalar_subquery(),
                 select(func.max(t.artifact.c.id)).scalar_subquery(),
                 select(func.max(t.execution.c.id)).scalar_subquery(),
+                *graph_snapshot.identity_columns(),
             )).one()
-            if (last_event or 0) < self._last_event:  # the index was rebuilt elsewhere: start over
-                self.__init__(self.engine)
+            last_event, identity = last_event or 0, graph_snapshot.index_identity(fingerprint, recorded_ms)
+            if identity != self._identity or last_event < self._last_event:  # new, or rebuilt elsewhere
+                self._start(identity)
+                if self._persisted():
+                    self._adopt_snapshot(connection, last_event)
             if (last_artifact or 0) > self._last_artifact or (last_execution or 0) > self._last_execution:
                 self._load_nodes(connection)
-            if (last_event or 0) > self._last_event:
+            if last_event > self._last_event:
                 self._load_edges(connection)
+            if self._persisted() and self._last_event - self._snapshot_event >= self._rewrite_after:
+                self._write_snapshot()
             a = t.artifact.c
             # IN (not !=) so the state index answers it without scanning every artifact.
             return dict(connection.execute(select(a.node, a.state).where(a.state.in_(NON_LIVE_STATES))).all())
 
     def _load_nodes(self, connection) -> None:
         a, e = t.artifact.c, t.execution.c
-        rows = connection.execute(
+        artifacts = connection.execute(
             select(a.id, a.node, a.type, a.name, a.state).where(a.id > self._last_artifact).order_by(a.id)).all()
-        for row in rows:
-            self._add_node(row.node, row.type, row.name, row.state)
-            self._last_artifact = row.id
-        rows = connection.execute(
+        executions = connection.execute(
             select(e.id, e.node, e.type, e.state).where(e.id > self._last_execution).order_by(e.id)).all()
-        for row in rows:
-            self._add_node(row.node, row.type, None, row.state)
-            self._last_execution = row.id
-        self.keys = np.fromiter(self.index_of.keys(), np.int64, len(self.index_of))
-        self.type_codes = np.asarray(self._type_code_list, np.int32)
-        self.name_codes = np.asarray(self._name_code_list, np.int32)
-        self.state_codes = np.asarray(self._state_code_list, np.int32)
-        self._adjacencies.clear()
-        self._matrices.clear()
-        self._node_order = self._edge_order = None
-
-    def _add_node(self, key: int, type_name: str, name: str | None, state: str) -> None:
-        if key in self.index_of:
+        if artifacts:
+            self._last_artifact, self._last_artifact_node = artifacts[-1].id, artifacts[-1].node
+        if executions:
+            self._last_execution, self._last_execution_node = executions[-1].id, executions[-1].node
+        added = [(r.node, r.type, r.name, r.state) for r in artifacts if r.node not in self.index_of]
+        added += [(r.node, r.type, None, r.state) for r in executions if r.node not in self.index_of]
+        if not added:
             return
-        code = self._type_code.setdefault(type_name, len(self._type_code))
-        if code == len(self.type_names):
-            self.type_names.append(type_name)
-        self.index_of[key] = len(self.index_of)
-        self._type_code_list.append(code)
-        name_code = self._name_code.setdefault(name, len(self._name_code))
-        if name_code == len(self.name_values):
-            self.name_values.append(name)
-        self._name_code_list.append(name_code)
-        if state not in self.state_names:
-            self.state_names.append(state)
-        self._state_code_list.append(self.state_names.index(state))
+        codes = np.empty((len(added), 3), np.int32)
+        for i, (key, type_name, name, state) in enumerate(added):
+            self.index_of[key] = len(self.index_of)
+            codes[i] = (_code(self._type_code, self.type_names, type_name),
+                        _code(self._name_code, self.name_values, name),
+                        _code(self._state_code, self.state_names, state))
+        self.keys = np.concatenate([self.keys, np.fromiter((k for k, *_ in added), np.int64, len(added))])
+        self.type_codes = np.concatenate([self.type_codes, codes[:, 0]])
+        self.name_codes = np.concatenate([self.name_codes, codes[:, 1]])
+        self.state_codes = np.concatenate([self.state_codes, codes[:, 2]])
+        self._derived_from_edges()  # the adjacency is sized by the node count
+        self._node_order = None
 
     def _load_edges(self, connection) -> None:
         ev = t.event.c
@@ -161,13 +194,50 @@ class GraphCache:
         self.src = np.concatenate([self.src, np.fromiter((index[r.src] for r in rows), np.int64, len(rows))])
         self.dst = np.concatenate([self.dst, np.fromiter((index[r.dst] for r in rows), np.int64, len(rows))])
         self.is_output = np.concatenate([self.is_output, np.fromiter((r.is_output for r in rows), bool, len(rows))])
-        codes = [self._role_code.setdefault(r.role, len(self._role_code)) for r in rows]
-        self.roles = list(self._role_code)  # code i is roles[i]
+        codes = [_code(self._role_code, self.roles, r.role) for r in rows]
         self.role_codes = np.concatenate([self.role_codes, np.asarray(codes, np.int32)])
         self._last_event = rows[-1].id
-        self._adjacencies.clear()
-        self._matrices.clear()
-        self._edge_order = None
+        self._derived_from_edges()
+
+    # -- snapshot ------------------------------------------------------------------------
+
+    _ARRAYS = ("keys", "type_codes", "name_codes", "state_codes", "src", "dst", "is_output", "role_codes")
+    _LISTS = ("type_names", "name_values", "state_names", "roles")
+
+    def _persisted(self) -> bool:
+        """Snapshots need an index that names its MLMD (recorded at the first open after a write)."""
+        return self.snapshot is not None and bool(self._identity)
+
+    def _stamp(self) -> graph_snapshot.Stamp:
+        last_edge = None
+        if len(self.src):
+            last_edge = (int(self.keys[self.src[-1]]), int(self.keys[self.dst[-1]]), bool(self.is_output[-1]),
+                         self.roles[self.role_codes[-1]])
+        return graph_snapshot.Stamp(self._identity or "", self._last_event, last_edge, self._last_artifact,
+                                    self._last_artifact_node, self._last_execution, self._last_execution_node)
+
+    def _write_snapshot(self) -> None:
+        snapshot = graph_snapshot.Snapshot(self._stamp(), {name: getattr(self, name) for name in self._ARRAYS},
+                                           {name: getattr(self, name) for name in self._LISTS})
+        if graph_snapshot.save(self.snapshot, snapshot):
+            self._snapshot_event = self._last_event
+
+    def _adopt_snapshot(self, connection, last_event: int) -> None:
+        """Takes the snapshot's state if it is intact and of this index (else stays empty)."""
+        snapshot = graph_snapshot.load(self.snapshot)
+        if snapshot is None or not graph_snapshot.matches_index(connection, snapshot.stamp, self._identity,
+                                                                last_event):
+            return
+        for name in self._ARRAYS:
+            setattr(self, name, snapshot.arrays[name])
+        for name in self._LISTS:
+            setattr(self, name, snapshot.lists[name])
+        stamp = snapshot.stamp
+        self._last_event = self._snapshot_event = self.started_from_snapshot = stamp.last_event
+        self._last_artifact, self._last_artifact_node = stamp.last_artifact, stamp.last_artifact_node
+        self._last_execution, self._last_execution_node = stamp.last_execution, stamp.last_execution_node
+        self.index_of = dict(zip(self.keys.tolist(), range(len(self.keys))))
+        self._index_codes()
 
     # -- order ---------------------------------------------------------------------------
 

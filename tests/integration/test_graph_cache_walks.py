@@ -12,6 +12,7 @@ from mlstore.types import NodeId
 def build_branching_graph(store, tmp_path, executions=60, seed=7):
     """Executions reading up to three random earlier artifacts and writing one or two:
     fan-in, fan-out, shared inputs, several roles."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "blob").write_text("x")
     blob = store.blobs.publish(tmp_path / "blob")
     rng = random.Random(seed)
