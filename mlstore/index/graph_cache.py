@@ -98,8 +98,8 @@ class GraphCache:
         self.started_from_snapshot = 0  # the snapshot's last event id when the cache started from one
         self._last_event = self._last_artifact = self._last_execution = 0
         self._last_artifact_node = self._last_execution_node = None
-        self.index_of: dict[int, int] = {}  # node key -> dense index
-        self.keys = np.empty(0, np.int64)
+        self.keys = np.empty(0, np.int64)  # node key per dense index
+        self._nodes = _NodeIndex.of(self.keys)
         self.type_codes = np.empty(0, np.int32)
         self.type_names: list[str] = []
         self.name_values: list[str | None] = [None]  # code 0: no name (most nodes)
@@ -165,17 +165,18 @@ class GraphCache:
             self._last_artifact, self._last_artifact_node = artifacts[-1].id, artifacts[-1].node
         if executions:
             self._last_execution, self._last_execution_node = executions[-1].id, executions[-1].node
-        added = [(r.node, r.type, r.name, r.state) for r in artifacts if r.node not in self.index_of]
-        added += [(r.node, r.type, None, r.state) for r in executions if r.node not in self.index_of]
+        added = [(r.node, r.type, r.name, r.state) for r in artifacts]
+        added += [(r.node, r.type, None, r.state) for r in executions]
         if not added:
             return
+        new_keys = np.fromiter((k for k, *_ in added), np.int64, len(added))
         codes = np.empty((len(added), 3), np.int32)
-        for i, (key, type_name, name, state) in enumerate(added):
-            self.index_of[key] = len(self.index_of)
+        for i, (_, type_name, name, state) in enumerate(added):
             codes[i] = (_code(self._type_code, self.type_names, type_name),
                         _code(self._name_code, self.name_values, name),
                         _code(self._state_code, self.state_names, state))
-        self.keys = np.concatenate([self.keys, np.fromiter((k for k, *_ in added), np.int64, len(added))])
+        self._nodes = self._nodes.extended(new_keys, len(self.keys))
+        self.keys = np.concatenate([self.keys, new_keys])
         self.type_codes = np.concatenate([self.type_codes, codes[:, 0]])
         self.name_codes = np.concatenate([self.name_codes, codes[:, 1]])
         self.state_codes = np.concatenate([self.state_codes, codes[:, 2]])
@@ -188,11 +189,13 @@ class GraphCache:
                                   .where(ev.id > self._last_event).order_by(ev.id)).all()
         if not rows:
             return
-        if any(r.src not in self.index_of or r.dst not in self.index_of for r in rows):
+        ends = np.fromiter((k for r in rows for k in (r.src, r.dst)), np.int64, 2 * len(rows))
+        dense = self._nodes.lookup(ends)
+        if (dense < 0).any():
             self._load_nodes(connection)  # an edge to a node written after our node load
-        index = self.index_of
-        self.src = np.concatenate([self.src, np.fromiter((index[r.src] for r in rows), np.int64, len(rows))])
-        self.dst = np.concatenate([self.dst, np.fromiter((index[r.dst] for r in rows), np.int64, len(rows))])
+            dense = self._nodes.lookup(ends)
+        self.src = np.concatenate([self.src, dense[0::2]])
+        self.dst = np.concatenate([self.dst, dense[1::2]])
         self.is_output = np.concatenate([self.is_output, np.fromiter((r.is_output for r in rows), bool, len(rows))])
         codes = [_code(self._role_code, self.roles, r.role) for r in rows]
         self.role_codes = np.concatenate([self.role_codes, np.asarray(codes, np.int32)])
@@ -236,7 +239,7 @@ class GraphCache:
         self._last_event = self._snapshot_event = self.started_from_snapshot = stamp.last_event
         self._last_artifact, self._last_artifact_node = stamp.last_artifact, stamp.last_artifact_node
         self._last_execution, self._last_execution_node = stamp.last_execution, stamp.last_execution_node
-        self.index_of = dict(zip(self.keys.tolist(), range(len(self.keys))))
+        self._nodes = _NodeIndex.of(self.keys)
         self._index_codes()
 
     # -- order ---------------------------------------------------------------------------
@@ -255,7 +258,7 @@ class GraphCache:
                 order = node_order(self.keys[nodes])
                 return nodes[order], values[order]
             if self._node_order is None:
-                self._node_order = node_order(self.keys)
+                self._node_order = self._nodes.order()
             member = np.zeros(len(self.keys), bool)
             member[nodes] = True
             value_of = np.empty(len(self.keys), values.dtype)
@@ -294,6 +297,17 @@ class GraphCache:
             self._matrices[upstream] = csr_matrix((data, adjacency.targets, adjacency.indptr), shape=(n, n))
         return self._matrices[upstream]
 
+    def dense(self, node_keys: list[int]) -> np.ndarray:
+        """The dense indices of ``node_keys``, sorted and without duplicates.
+
+        Raises:
+            KeyError: a key the cache does not hold.
+        """
+        dense = self._nodes.lookup(np.asarray(node_keys, np.int64))
+        if (dense < 0).any():
+            raise KeyError(node_keys[int(np.flatnonzero(dense < 0)[0])])
+        return np.unique(dense)
+
     def walk(self, start_keys: list[int], upstream: bool, depth: int | None) -> Walk:
         """Nodes within ``depth`` hops of the starts (None: unlimited) and the edges among them.
 
@@ -302,7 +316,7 @@ class GraphCache:
         nodes it reaches); a deeper one runs breadth-first over the whole graph in C.
         """
         with self._lock:
-            starts = np.unique(np.fromiter((self.index_of[k] for k in start_keys), np.int64, len(start_keys)))
+            starts = self.dense(start_keys)
             if depth is None or depth > _FRONTIER_LEVELS:
                 return self._walk_whole(starts, upstream, depth)
             return self._walk_frontier(starts, upstream, depth)
@@ -373,3 +387,59 @@ class _Adjacency:
         # for each node its run begin..end, laid end to end without a Python loop
         shift = np.repeat(begin - (np.cumsum(counts) - counts), counts)
         return shift + np.arange(total, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _NodeIndex:
+    """Node key -> dense index, without a dict of every node (~100 bytes a node).
+
+    Nodes are loaded by id, artifacts and executions each in ascending order, so the keys
+    of one kind are ascending in dense order: per kind, the keys (sorted) and their dense
+    indices. Concatenated, the dense indices are also :func:`node_order`.
+    """
+
+    keys: tuple[np.ndarray, np.ndarray]  # per kind (artifact, execution): keys, ascending
+    dense: tuple[np.ndarray, np.ndarray]  # aligned dense indices
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> "_NodeIndex":
+        dense = tuple(np.flatnonzero(keys % 2 == kind) for kind in (0, 1))
+        return cls._sorted(tuple(keys[d] for d in dense), dense)
+
+    @classmethod
+    def _sorted(cls, keys: tuple, dense: tuple) -> "_NodeIndex":
+        out_keys, out_dense = [], []
+        for kind_keys, kind_dense in zip(keys, dense):
+            if len(kind_keys) > 1 and not (np.diff(kind_keys) > 0).all():  # never expected; stays correct
+                order = np.argsort(kind_keys, kind="stable")
+                kind_keys, kind_dense = kind_keys[order], kind_dense[order]
+            out_keys.append(kind_keys)
+            out_dense.append(kind_dense)
+        return cls(tuple(out_keys), tuple(out_dense))
+
+    def extended(self, new_keys: np.ndarray, first_dense: int) -> "_NodeIndex":
+        """This index plus ``new_keys`` at dense indices ``first_dense``, ``first_dense + 1``, ..."""
+        new_dense = np.arange(first_dense, first_dense + len(new_keys), dtype=np.int64)
+        keys, dense = [], []
+        for kind in (0, 1):
+            mine = new_keys % 2 == kind
+            keys.append(np.concatenate([self.keys[kind], new_keys[mine]]))
+            dense.append(np.concatenate([self.dense[kind], new_dense[mine]]))
+        return self._sorted(tuple(keys), tuple(dense))
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Dense index per key; -1 for a key not held."""
+        out = np.full(len(keys), -1, np.int64)
+        for kind in (0, 1):
+            mine = np.flatnonzero(keys % 2 == kind)
+            if not len(mine) or not len(self.keys[kind]):
+                continue
+            position = np.searchsorted(self.keys[kind], keys[mine])
+            position[position == len(self.keys[kind])] = 0
+            found = self.keys[kind][position] == keys[mine]
+            out[mine[found]] = self.dense[kind][position[found]]
+        return out
+
+    def order(self) -> np.ndarray:
+        """Dense indices in :func:`node_order`: artifacts, then executions, each by id."""
+        return np.concatenate(self.dense)

@@ -3,7 +3,9 @@
 import random
 
 import numpy as np
+import pytest
 
+from mlstore.index.graph_cache import _NodeIndex, node_order
 from mlstore.lineage import lineage_from_sql
 from mlstore.store import OutputArtifact
 from mlstore.types import NodeId
@@ -39,8 +41,8 @@ def test_bounded_walks_equal_whole_graph_walks_and_recursive_sql(sqlite_store, t
         for depth in (0, 1, 2, 3, 5, 8):
             for upstream in (True, False):
                 key = 2 * node.id + (node.kind == "execution")
-                bounded = cache._walk_frontier(np.array([cache.index_of[key]]), upstream, depth)
-                whole = cache._walk_whole(np.array([cache.index_of[key]]), upstream, depth)
+                bounded = cache._walk_frontier(cache.dense([key]), upstream, depth)
+                whole = cache._walk_whole(cache.dense([key]), upstream, depth)
                 assert bounded.nodes.tolist() == whole.nodes.tolist()
                 assert bounded.depths.tolist() == whole.depths.tolist()
                 assert bounded.edge_rows.tolist() == whole.edge_rows.tolist()
@@ -67,3 +69,17 @@ def test_a_bounded_walk_sees_writes_made_after_the_last_one(sqlite_store, tmp_pa
     assert [str(n.id) for n in after.nodes] == [str(nodes[0]), f"artifact:{later.output_ids[0]}",
                                                f"execution:{later.execution_id}"]
     assert sqlite_store.lineage(newest, "up", 2) == before
+
+
+def test_the_node_index_finds_every_key_in_node_order_and_reports_missing_ones(sqlite_store):
+    keys = np.array([4, 3, 10, 7, 12, 9, 2], np.int64)  # artifact 2 out of order: sorted, still found
+    index = _NodeIndex.of(keys)
+    assert index.lookup(keys).tolist() == list(range(len(keys)))
+    assert index.lookup(np.array([5, 6, 100, 0], np.int64)).tolist() == [-1, -1, -1, -1]
+    assert index.order().tolist() == node_order(keys).tolist()
+    grown = index.extended(np.array([14, 11, 8], np.int64), len(keys))
+    everything = np.concatenate([keys, [14, 11, 8]])
+    assert grown.lookup(everything).tolist() == list(range(len(everything)))
+    assert grown.order().tolist() == node_order(everything).tolist()
+    with pytest.raises(KeyError):
+        sqlite_store.graph_cache.dense([2])  # an empty cache holds no node
