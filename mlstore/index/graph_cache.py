@@ -21,6 +21,7 @@ and touch only what they reach; unbounded ones use csgraph's breadth-first searc
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ from sqlalchemy.engine import Engine
 
 from mlstore.index import graph_snapshot
 from mlstore.index import tables as t
+
+log = logging.getLogger(__name__)
 
 #: Every MLMD artifact state but LIVE.
 NON_LIVE_STATES = ("UNKNOWN", "PENDING", "MARKED_FOR_DELETION", "DELETED", "ABANDONED", "REFERENCE")
@@ -47,6 +50,20 @@ def edge_order(src: np.ndarray, dst: np.ndarray, role_rank: np.ndarray) -> np.nd
     """The order lineage graphs list edges in: by source, then target (artifacts first, by
     id), then role name (``role_rank``: each edge's role's position in sorted order)."""
     return np.lexsort((role_rank, dst, dst % 2, src, src % 2))
+
+
+def _consistent(arrays: dict[str, np.ndarray], lists: dict[str, list]) -> bool:
+    """Whether a snapshot's arrays fit together (lengths, indices and codes in range)."""
+    if set(arrays) != {*GraphCache._ARRAYS, "edge_order"} or set(lists) != set(GraphCache._LISTS):
+        return False
+    nodes, edges = len(arrays["keys"]), len(arrays["src"])
+    if any(len(arrays[n]) != nodes for n in ("type_codes", "name_codes", "state_codes")) or any(
+            len(arrays[n]) != edges for n in ("dst", "is_output", "role_codes", "edge_order")):
+        return False
+    ranges = [("src", nodes), ("dst", nodes), ("edge_order", edges), ("type_codes", len(lists["type_names"])),
+              ("name_codes", len(lists["name_values"])), ("state_codes", len(lists["state_names"])),
+              ("role_codes", len(lists["roles"]))]
+    return all(not len(arrays[n]) or (0 <= arrays[n].min() and arrays[n].max() < size) for n, size in ranges)
 
 
 def _code(code_of: dict, values: list, value) -> int:
@@ -220,7 +237,9 @@ class GraphCache:
                                     self._last_artifact_node, self._last_execution, self._last_execution_node)
 
     def _write_snapshot(self) -> None:
-        snapshot = graph_snapshot.Snapshot(self._stamp(), {name: getattr(self, name) for name in self._ARRAYS},
+        self._order_all_edges()  # kept too: sorting every edge is most of a new process's first big query
+        arrays = {name: getattr(self, name) for name in self._ARRAYS}
+        snapshot = graph_snapshot.Snapshot(self._stamp(), {**arrays, "edge_order": self._edge_order},
                                            {name: getattr(self, name) for name in self._LISTS})
         if graph_snapshot.save(self.snapshot, snapshot):
             self._snapshot_event = self._last_event
@@ -231,10 +250,14 @@ class GraphCache:
         if snapshot is None or not graph_snapshot.matches_index(connection, snapshot.stamp, self._identity,
                                                                 last_event):
             return
+        if not _consistent(snapshot.arrays, snapshot.lists):
+            log.warning("lineage cache snapshot %s does not hold together; rebuilding it", self.snapshot)
+            return
         for name in self._ARRAYS:
             setattr(self, name, snapshot.arrays[name])
         for name in self._LISTS:
             setattr(self, name, snapshot.lists[name])
+        self._edge_order = snapshot.arrays["edge_order"]
         stamp = snapshot.stamp
         self._last_event = self._snapshot_event = self.started_from_snapshot = stamp.last_event
         self._last_artifact, self._last_artifact_node = stamp.last_artifact, stamp.last_artifact_node
@@ -243,6 +266,11 @@ class GraphCache:
         self._index_codes()
 
     # -- order ---------------------------------------------------------------------------
+
+    def _order_all_edges(self) -> None:
+        if self._edge_order is None:
+            self._edge_order = edge_order(self.keys[self.src], self.keys[self.dst],
+                                          self.role_rank()[self.role_codes])
 
     def role_rank(self) -> np.ndarray:
         """Per role code: the role's position among the role names in sorted order."""
@@ -273,9 +301,7 @@ class GraphCache:
                 rank = self.role_rank()
                 return rows[edge_order(self.keys[self.src[rows]], self.keys[self.dst[rows]],
                                        rank[self.role_codes[rows]])]
-            if self._edge_order is None:
-                self._edge_order = edge_order(self.keys[self.src], self.keys[self.dst],
-                                              self.role_rank()[self.role_codes])
+            self._order_all_edges()
             member = np.zeros(len(self.src), bool)
             member[rows] = True
             return self._edge_order[member[self._edge_order]]

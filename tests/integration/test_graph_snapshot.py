@@ -128,6 +128,21 @@ def test_a_snapshot_of_another_index_or_of_a_different_ending_is_not_used(graph_
         assert cache.started_from_snapshot == 0, changed
 
 
+def test_a_snapshot_whose_arrays_do_not_fit_together_is_not_used(graph_store, caplog):
+    sqlite_store, nodes = graph_store
+    path = graph_snapshot.snapshot_path(sqlite_store.location)
+    expected = answers(GraphCache(sqlite_store.engine, path, rewrite_after=1), nodes)
+    good = graph_snapshot.load(path)
+    src = good.arrays["src"].copy()
+    src[0] = len(good.arrays["keys"])  # an edge from a node that is not there
+    without_order = {k: v for k, v in good.arrays.items() if k != "edge_order"}
+    for arrays in ({**good.arrays, "src": src}, without_order, {**good.arrays, "dst": good.arrays["dst"][:-1]}):
+        assert graph_snapshot.save(path, dataclasses.replace(good, arrays=arrays))
+        cache = GraphCache(sqlite_store.engine, path)
+        assert answers(cache, nodes) == expected and cache.started_from_snapshot == 0
+    assert "does not hold together" in caplog.text
+
+
 def test_reindex_drops_the_snapshot_and_one_of_the_index_before_it_is_not_used(graph_store, tmp_path):
     sqlite_store, nodes = graph_store
     path = graph_snapshot.snapshot_path(sqlite_store.location)
