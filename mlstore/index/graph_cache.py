@@ -79,6 +79,9 @@ def _code(code_of: dict, values: list, value) -> int:
 #: (a full lineage is thousands of hops) walk the whole graph in C.
 _FRONTIER_LEVELS = 64
 
+#: Edges added since an adjacency was built that make it rebuild (see _Adjacency).
+_REBUILD_AFTER = 4096
+
 #: A subset at least this fraction of the whole is put in order by filtering the cache's
 #: precomputed order (linear) instead of sorting the subset.
 _FILTER_FRACTION = 1 / 16
@@ -129,21 +132,17 @@ class GraphCache:
         self.role_codes = np.empty(0, np.int32)
         self.roles: list[str] = []
         self._index_codes()
-        self._derived_from_edges()
+        self._adjacencies: dict[bool, _Adjacency] = {}  # by walking direction (upstream?)
+        self._matrices: dict[bool, csr_matrix] = {}
+        self._edge_order: np.ndarray | None = None
         self._node_order: np.ndarray | None = None
+        self._seen = np.empty(0, bool)  # scratch for frontier walks, sized to the nodes; all False between walks
 
     def _index_codes(self) -> None:
         """Value -> code of each code dictionary (type names, names, states, roles)."""
         self._type_code, self._name_code, self._state_code, self._role_code = (
             {v: i for i, v in enumerate(values)}
             for values in (self.type_names, self.name_values, self.state_names, self.roles))
-
-    def _derived_from_edges(self) -> None:
-        """Forgets what is computed from the edges (after new ones were loaded)."""
-        self._adjacencies: dict[bool, _Adjacency] = {}  # by walking direction (upstream?)
-        self._matrices: dict[bool, csr_matrix] = {}
-        self._edge_order: np.ndarray | None = None
-        self._seen = np.empty(0, bool)  # scratch for frontier walks, sized to the nodes; all False between walks
 
     # -- refresh -------------------------------------------------------------------------
 
@@ -197,7 +196,7 @@ class GraphCache:
         self.type_codes = np.concatenate([self.type_codes, codes[:, 0]])
         self.name_codes = np.concatenate([self.name_codes, codes[:, 1]])
         self.state_codes = np.concatenate([self.state_codes, codes[:, 2]])
-        self._derived_from_edges()  # the adjacency is sized by the node count
+        self._matrices.clear()  # sized by the node count
         self._node_order = None
 
     def _load_edges(self, connection) -> None:
@@ -211,13 +210,17 @@ class GraphCache:
         if (dense < 0).any():
             self._load_nodes(connection)  # an edge to a node written after our node load
             dense = self._nodes.lookup(ends)
+        first = len(self.src)
         self.src = np.concatenate([self.src, dense[0::2]])
         self.dst = np.concatenate([self.dst, dense[1::2]])
         self.is_output = np.concatenate([self.is_output, np.fromiter((r.is_output for r in rows), bool, len(rows))])
         codes = [_code(self._role_code, self.roles, r.role) for r in rows]
         self.role_codes = np.concatenate([self.role_codes, np.asarray(codes, np.int32)])
         self._last_event = rows[-1].id
-        self._derived_from_edges()
+        self._adjacencies = {upstream: adjacency.extended(*self._walked(upstream), first)
+                             for upstream, adjacency in self._adjacencies.items()}
+        self._matrices.clear()
+        self._edge_order = None
 
     # -- snapshot ------------------------------------------------------------------------
 
@@ -308,19 +311,21 @@ class GraphCache:
 
     # -- traversal -----------------------------------------------------------------------
 
+    def _walked(self, upstream: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Every edge's (origin, target) in walking direction: upstream walks dst → src."""
+        return (self.dst, self.src) if upstream else (self.src, self.dst)
+
     def _adjacency(self, upstream: bool) -> "_Adjacency":
-        """Edges grouped by the node they are walked from: upstream walks dst → src."""
         if upstream not in self._adjacencies:
-            origin, target = (self.dst, self.src) if upstream else (self.src, self.dst)
-            self._adjacencies[upstream] = _Adjacency.build(origin, target, len(self.keys))
+            self._adjacencies[upstream] = _Adjacency.build(*self._walked(upstream))
         return self._adjacencies[upstream]
 
     def _matrix(self, upstream: bool) -> csr_matrix:
-        """The same adjacency as a sparse matrix, for whole-graph walks in C."""
+        """The adjacency as a sparse matrix, for whole-graph walks in C."""
         if upstream not in self._matrices:
-            adjacency, n = self._adjacency(upstream), len(self.keys)
-            data = np.ones(len(adjacency.targets), np.int8)
-            self._matrices[upstream] = csr_matrix((data, adjacency.targets, adjacency.indptr), shape=(n, n))
+            origin, target = self._walked(upstream)
+            n = len(self.keys)
+            self._matrices[upstream] = csr_matrix((np.ones(len(origin), np.int8), (origin, target)), shape=(n, n))
         return self._matrices[upstream]
 
     def dense(self, node_keys: list[int]) -> np.ndarray:
@@ -367,17 +372,16 @@ class GraphCache:
         try:
             frontier = starts
             for _ in range(depth):
-                slots = adjacency.slots(frontier)
-                rows.append(adjacency.rows[slots])
-                reached = adjacency.targets[slots]
+                walked, reached = adjacency.edges_from(frontier)
+                rows.append(walked)
                 frontier = np.unique(reached[~seen[reached]])
                 if not len(frontier):
                     break
                 seen[frontier] = True
                 levels.append(frontier)
             # the last level is not expanded: of its edges, those that land inside
-            slots = adjacency.slots(frontier)
-            rows.append(adjacency.rows[slots][seen[adjacency.targets[slots]]])
+            walked, reached = adjacency.edges_from(frontier)
+            rows.append(walked[seen[reached]])
         finally:
             for level in levels:
                 seen[level] = False
@@ -389,30 +393,67 @@ class GraphCache:
 
 @dataclass(frozen=True)
 class _Adjacency:
-    """Compressed sparse rows: node ``i``'s edges are ``rows[indptr[i]:indptr[i + 1]]``
-    (indices into the cache's edge arrays), leading to ``targets`` (dense node indices)."""
+    """Edges by the node they are walked from, as two compressed-sparse-row parts: the
+    edges when it was built, and those added since (re-sorted per load, small); rebuilt
+    whole once the recent part outgrows :data:`_REBUILD_AFTER` or 1/16 of the edges, so
+    a bounded walk right after a write does not sort every edge.
+
+    In each part, node ``i``'s edges are ``rows[indptr[i]:indptr[i + 1]]`` (indices into
+    the cache's edge arrays) leading to ``targets`` (dense node indices).
+    """
+
+    base: "_Runs"
+    recent: "_Runs"
+
+    @classmethod
+    def build(cls, origin: np.ndarray, target: np.ndarray) -> "_Adjacency":
+        rows = np.arange(len(origin), dtype=np.int64)
+        return cls(_Runs.of(origin, target, rows), _Runs.of(origin[:0], target[:0], rows[:0]))
+
+    def extended(self, origin: np.ndarray, target: np.ndarray, first_row: int) -> "_Adjacency":
+        """With the edges at rows ``first_row`` and after (``origin``, ``target``: every edge)."""
+        recent = len(self.recent.rows) + len(origin) - first_row
+        if recent > max(_REBUILD_AFTER, len(origin) // 16):
+            return self.build(origin, target)
+        rows = np.concatenate([self.recent.rows, np.arange(first_row, len(origin), dtype=np.int64)])
+        return _Adjacency(self.base, _Runs.of(origin[rows], target[rows], rows))
+
+    def edges_from(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(edge rows, targets)`` of every edge walked from ``nodes``."""
+        rows, targets = self.base.edges_from(nodes)
+        if not len(self.recent.rows):
+            return rows, targets
+        recent_rows, recent_targets = self.recent.edges_from(nodes)
+        return np.concatenate([rows, recent_rows]), np.concatenate([targets, recent_targets])
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """Edges sorted by origin: node ``i``'s at ``indptr[i]:indptr[i + 1]`` (nodes past the
+    end of ``indptr`` have none here)."""
 
     indptr: np.ndarray
     rows: np.ndarray
     targets: np.ndarray
 
     @classmethod
-    def build(cls, origin: np.ndarray, target: np.ndarray, node_count: int) -> "_Adjacency":
-        rows = np.argsort(origin, kind="stable")  # edges are appended in time order: nearly sorted
-        indptr = np.zeros(node_count + 1, np.int64)
-        np.cumsum(np.bincount(origin, minlength=node_count), out=indptr[1:])
-        return cls(indptr, rows, target[rows])
+    def of(cls, origin: np.ndarray, target: np.ndarray, rows: np.ndarray) -> "_Runs":
+        order = np.argsort(origin, kind="stable")  # edges are appended in time order: nearly sorted
+        size = int(origin.max()) + 1 if len(origin) else 0
+        indptr = np.zeros(size + 1, np.int64)
+        np.cumsum(np.bincount(origin, minlength=size), out=indptr[1:])
+        return cls(indptr, rows[order], target[order])
 
-    def slots(self, nodes: np.ndarray) -> np.ndarray:
-        """Positions in ``rows``/``targets`` of every edge walked from ``nodes``."""
+    def edges_from(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nodes = nodes[nodes < len(self.indptr) - 1]
         begin, end = self.indptr[nodes], self.indptr[nodes + 1]
         counts = end - begin
         total = int(counts.sum())
         if total == 0:
-            return np.empty(0, np.int64)
+            return self.rows[:0], self.targets[:0]
         # for each node its run begin..end, laid end to end without a Python loop
-        shift = np.repeat(begin - (np.cumsum(counts) - counts), counts)
-        return shift + np.arange(total, dtype=np.int64)
+        slots = np.repeat(begin - (np.cumsum(counts) - counts), counts) + np.arange(total, dtype=np.int64)
+        return self.rows[slots], self.targets[slots]
 
 
 @dataclass(frozen=True)
@@ -446,12 +487,14 @@ class _NodeIndex:
     def extended(self, new_keys: np.ndarray, first_dense: int) -> "_NodeIndex":
         """This index plus ``new_keys`` at dense indices ``first_dense``, ``first_dense + 1``, ..."""
         new_dense = np.arange(first_dense, first_dense + len(new_keys), dtype=np.int64)
-        keys, dense = [], []
+        keys, dense, ascending = [], [], True
         for kind in (0, 1):
             mine = new_keys % 2 == kind
-            keys.append(np.concatenate([self.keys[kind], new_keys[mine]]))
+            added, old = new_keys[mine], self.keys[kind]
+            ascending &= bool((np.diff(added) > 0).all()) and (not len(old) or not len(added) or added[0] > old[-1])
+            keys.append(np.concatenate([old, added]))
             dense.append(np.concatenate([self.dense[kind], new_dense[mine]]))
-        return self._sorted(tuple(keys), tuple(dense))
+        return _NodeIndex(tuple(keys), tuple(dense)) if ascending else self._sorted(tuple(keys), tuple(dense))
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Dense index per key; -1 for a key not held."""

@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pytest
 
+from mlstore.index import graph_cache
 from mlstore.index.graph_cache import _NodeIndex, node_order
 from mlstore.lineage import lineage_from_sql
 from mlstore.store import OutputArtifact
@@ -69,6 +70,30 @@ def test_a_bounded_walk_sees_writes_made_after_the_last_one(sqlite_store, tmp_pa
     assert [str(n.id) for n in after.nodes] == [str(nodes[0]), f"artifact:{later.output_ids[0]}",
                                                f"execution:{later.execution_id}"]
     assert sqlite_store.lineage(newest, "up", 2) == before
+
+
+@pytest.mark.parametrize("rebuild_after", [4, 4096])  # rebuilt often / recent edges kept apart
+def test_bounded_walks_stay_exact_while_writes_arrive(sqlite_store, tmp_path, monkeypatch, rebuild_after):
+    monkeypatch.setattr(graph_cache, "_REBUILD_AFTER", rebuild_after)
+    nodes = build_branching_graph(sqlite_store, tmp_path, executions=30)
+    artifacts = [n for n in nodes if n.kind == "artifact"]
+    rng = random.Random(rebuild_after)
+    for upstream in (True, False):
+        sqlite_store.lineage(nodes[0], "up" if upstream else "down", 2)  # both adjacencies built
+    (tmp_path / "later").write_text("later")
+    blob = sqlite_store.blobs.publish(tmp_path / "later")
+    for _ in range(12):
+        inputs = [(a.id, "data") for a in rng.sample(artifacts, 2)]
+        logged = sqlite_store.log_execution("Trainer", "walks", inputs=inputs, outputs=[
+            OutputArtifact("Model", blob.uri, blob.digest, blob.size, "m", {})])
+        artifacts.append(NodeId("artifact", logged.output_ids[0]))
+        for start in rng.sample(artifacts, 3):
+            for direction, depth in (("up", 3), ("down", 2), ("both", 2)):
+                assert sqlite_store.lineage(start, direction, depth) == lineage_from_sql(
+                    sqlite_store.engine, [start], direction, depth)
+    cache = sqlite_store.graph_cache
+    recent = len(cache._adjacency(True).recent.rows)
+    assert recent == 36 if rebuild_after == 4096 else recent <= max(4, len(cache.src) // 16)  # 3 edges a write
 
 
 def test_the_node_index_finds_every_key_in_node_order_and_reports_missing_ones(sqlite_store):
