@@ -41,6 +41,18 @@ log = logging.getLogger(__name__)
 NON_LIVE_STATES = ("UNKNOWN", "PENDING", "MARKED_FOR_DELETION", "DELETED", "ABANDONED", "REFERENCE")
 
 
+#: What a refresh asks first (built once: SQLAlchemy then reuses its compiled form and
+#: cache key): the newest ids and the index's identity.
+_NEWEST = select(
+    select(func.max(t.event.c.id)).scalar_subquery(),
+    select(func.max(t.artifact.c.id)).scalar_subquery(),
+    select(func.max(t.execution.c.id)).scalar_subquery(),
+    *graph_snapshot.identity_columns(),
+)
+# IN (not !=) so the state index answers it without scanning every artifact.
+_NON_LIVE = select(t.artifact.c.node, t.artifact.c.state).where(t.artifact.c.state.in_(NON_LIVE_STATES))
+
+
 def node_order(keys: np.ndarray) -> np.ndarray:
     """The order lineage graphs list nodes in: artifacts first, then executions; by id."""
     return np.lexsort((keys, keys % 2))
@@ -150,12 +162,7 @@ class GraphCache:
         """Loads what was added since the last call; returns ``{node key: state}`` of
         artifacts that are not LIVE (read fresh every time)."""
         with self._lock, self.engine.connect() as connection:
-            last_event, last_artifact, last_execution, fingerprint, recorded_ms = connection.execute(select(
-                select(func.max(t.event.c.id)).scalar_subquery(),
-                select(func.max(t.artifact.c.id)).scalar_subquery(),
-                select(func.max(t.execution.c.id)).scalar_subquery(),
-                *graph_snapshot.identity_columns(),
-            )).one()
+            last_event, last_artifact, last_execution, fingerprint, recorded_ms = connection.execute(_NEWEST).one()
             last_event, identity = last_event or 0, graph_snapshot.index_identity(fingerprint, recorded_ms)
             if identity != self._identity or last_event < self._last_event:  # new, or rebuilt elsewhere
                 self._start(identity)
@@ -167,9 +174,7 @@ class GraphCache:
                 self._load_edges(connection)
             if self._persisted() and self._last_event - self._snapshot_event >= self._rewrite_after:
                 self._write_snapshot()
-            a = t.artifact.c
-            # IN (not !=) so the state index answers it without scanning every artifact.
-            return dict(connection.execute(select(a.node, a.state).where(a.state.in_(NON_LIVE_STATES))).all())
+            return dict(connection.execute(_NON_LIVE).all())
 
     def _load_nodes(self, connection) -> None:
         a, e = t.artifact.c, t.execution.c
@@ -393,13 +398,11 @@ class GraphCache:
 
 @dataclass(frozen=True)
 class _Adjacency:
-    """Edges by the node they are walked from, as two compressed-sparse-row parts: the
-    edges when it was built, and those added since (re-sorted per load, small); rebuilt
+    """Edges by the node they are walked from, in two sorted parts: the edges when it was
+    built, and those added since (re-sorted per load, small); rebuilt
     whole once the recent part outgrows :data:`_REBUILD_AFTER` or 1/16 of the edges, so
     a bounded walk right after a write does not sort every edge.
 
-    In each part, node ``i``'s edges are ``rows[indptr[i]:indptr[i + 1]]`` (indices into
-    the cache's edge arrays) leading to ``targets`` (dense node indices).
     """
 
     base: "_Runs"
@@ -429,25 +432,21 @@ class _Adjacency:
 
 @dataclass(frozen=True)
 class _Runs:
-    """Edges sorted by origin: node ``i``'s at ``indptr[i]:indptr[i + 1]`` (nodes past the
-    end of ``indptr`` have none here)."""
+    """Edges sorted by the node they are walked from (``origins``); a node's edges are one
+    run, found by binary search, so nothing here is sized by the node count."""
 
-    indptr: np.ndarray
-    rows: np.ndarray
-    targets: np.ndarray
+    origins: np.ndarray
+    rows: np.ndarray  # indices into the cache's edge arrays
+    targets: np.ndarray  # dense node indices
 
     @classmethod
     def of(cls, origin: np.ndarray, target: np.ndarray, rows: np.ndarray) -> "_Runs":
         order = np.argsort(origin, kind="stable")  # edges are appended in time order: nearly sorted
-        size = int(origin.max()) + 1 if len(origin) else 0
-        indptr = np.zeros(size + 1, np.int64)
-        np.cumsum(np.bincount(origin, minlength=size), out=indptr[1:])
-        return cls(indptr, rows[order], target[order])
+        return cls(origin[order], rows[order], target[order])
 
     def edges_from(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        nodes = nodes[nodes < len(self.indptr) - 1]
-        begin, end = self.indptr[nodes], self.indptr[nodes + 1]
-        counts = end - begin
+        begin = np.searchsorted(self.origins, nodes, "left")
+        counts = np.searchsorted(self.origins, nodes, "right") - begin
         total = int(counts.sum())
         if total == 0:
             return self.rows[:0], self.targets[:0]
