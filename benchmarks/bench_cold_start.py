@@ -10,7 +10,8 @@ holds ``store/`` and raw MLMD's ``raw.sqlite``, the same records):
 * raw MLMD: the same graph by repeated ``get_lineage_subgraph`` calls (100-hop cap), as
   ``bench_core.py`` times it warm.
 
-Timed per process: the first lineage call, and opening the store plus that call.
+Timed per process: the first lineage call, and opening the store plus that call; and
+the process's peak RSS.
 Also: the snapshot's size, and the first call of a process that has to write it.
 
     python benchmarks/bench_core.py --days 10000 --dir /tmp/b10k     # builds the stores
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,7 +54,8 @@ def child(mode: str, work: Path, model: int, raw_model: int) -> dict:
         count = store.lineage(f"artifact:{model}", "up").node_count
         store.close()
     t2 = time.perf_counter()
-    return {"first_ms": (t2 - t1) * 1000, "open_and_first_ms": (t2 - t0) * 1000, "nodes": count}
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return {"first_ms": (t2 - t1) * 1000, "open_and_first_ms": (t2 - t0) * 1000, "nodes": count, "rss_mb": peak_mb}
 
 
 def measure(mode: str, work: Path, model: int, raw_model: int) -> dict:
@@ -77,6 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", required=True, help="A directory bench_core.py built (store/, raw.sqlite).")
     parser.add_argument("--repeat", type=int, default=5, help="Processes per mlstore measurement.")
+    parser.add_argument("--skip-raw", action="store_true",
+                        help="Leave raw MLMD out (minutes per call at 100,000 days).")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--model", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--raw-model", type=int, help=argparse.SUPPRESS)
@@ -91,23 +96,26 @@ def main() -> None:
     writing = measure("snapshot", work, model, raw_model)  # builds the cache and writes the snapshot
     runs = {mode: [measure(mode, work, model, raw_model) for _ in range(args.repeat)]
             for mode in ("snapshot", "no-snapshot")}
-    runs["raw"] = [measure("raw", work, model, raw_model) for _ in range(max(1, args.repeat // 2))]
-    assert len({r["nodes"] for rs in runs.values() for r in rs}) == 1, "the graphs differ"
+    if not args.skip_raw:
+        runs["raw"] = [measure("raw", work, model, raw_model) for _ in range(max(1, args.repeat // 2))]
+    assert len({r["nodes"] for rs in [*runs.values(), [writing]] for r in rs}) == 1, "the graphs differ"
 
     def median(mode, key):
         return statistics.median(r[key] for r in runs[mode])
 
-    raw_first = median("raw", "first_ms")
+    raw_first = median("raw", "first_ms") if "raw" in runs else float("nan")
     print(f"\ncold start, {work}: first full upstream lineage in a fresh process "
-          f"[{runs['raw'][0]['nodes']} nodes], medians of {args.repeat} processes")
-    print(f"{'measure':52} {'first call':>11} {'open+first':>11} {'raw/this':>9}")
+          f"[{writing['nodes']} nodes], medians of {args.repeat} processes")
+    print(f"{'measure':52} {'first call':>11} {'open+first':>11} {'raw/this':>9} {'peak RSS MB':>12}")
     for mode, label in (("snapshot", "mlstore, cache from the snapshot (ms)"),
                         ("no-snapshot", "mlstore, cache built from the index (ms)"),
                         ("raw", "raw MLMD get_lineage_subgraph calls (ms)")):
-        first = median(mode, "first_ms")
-        print(f"{label:52} {first:11.1f} {median(mode, 'open_and_first_ms'):11.1f} {raw_first / first:8.1f}x")
+        if mode in runs:
+            first = median(mode, "first_ms")
+            print(f"{label:52} {first:11.1f} {median(mode, 'open_and_first_ms'):11.1f} {raw_first / first:8.1f}x "
+                  f"{median(mode, 'rss_mb'):12.0f}")
     print(f"{'mlstore, first process: builds and writes it (ms)':52} {writing['first_ms']:11.1f} "
-          f"{writing['open_and_first_ms']:11.1f} {raw_first / writing['first_ms']:8.1f}x")
+          f"{writing['open_and_first_ms']:11.1f} {raw_first / writing['first_ms']:8.1f}x {writing['rss_mb']:12.0f}")
     print(f"snapshot size: {snapshot.stat().st_size / 1e6:.1f} MB "
           f"(index {(work / 'store' / 'index.sqlite').stat().st_size / 1e6:.0f} MB)")
 
