@@ -15,8 +15,9 @@ Several processes may write the same database; each keeps its own cache, and a n
 one starts from a file snapshot when there is a valid one (graph_snapshot). A changed
 index identity (``reindex`` records MLMD's fingerprint anew) starts the cache over.
 
-Bounded walks (a few hops) go level by level through a compressed-sparse-row adjacency
-and touch only what they reach; unbounded ones use csgraph's breadth-first search.
+Bounded walks (up to 64 hops) go level by level through a sorted adjacency
+(graph_arrays) and touch only what they reach, with the same answer as csgraph's
+breadth-first search over the whole graph, which deeper and unbounded walks use.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from sqlalchemy.engine import Engine
 
 from mlstore.index import graph_snapshot
 from mlstore.index import tables as t
+from mlstore.index.graph_arrays import Adjacency, NodeIndex
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +66,6 @@ def edge_order(src: np.ndarray, dst: np.ndarray, role_rank: np.ndarray) -> np.nd
     return np.lexsort((role_rank, dst, dst % 2, src, src % 2))
 
 
-def _consistent(arrays: dict[str, np.ndarray], lists: dict[str, list]) -> bool:
-    """Whether a snapshot's arrays fit together (lengths, indices and codes in range)."""
-    if set(arrays) != {*GraphCache._ARRAYS, "edge_order"} or set(lists) != set(GraphCache._LISTS):
-        return False
-    nodes, edges = len(arrays["keys"]), len(arrays["src"])
-    if any(len(arrays[n]) != nodes for n in ("type_codes", "name_codes", "state_codes")) or any(
-            len(arrays[n]) != edges for n in ("dst", "is_output", "role_codes", "edge_order")):
-        return False
-    ranges = [("src", nodes), ("dst", nodes), ("edge_order", edges), ("type_codes", len(lists["type_names"])),
-              ("name_codes", len(lists["name_values"])), ("state_codes", len(lists["state_names"])),
-              ("role_codes", len(lists["roles"]))]
-    return all(not len(arrays[n]) or (0 <= arrays[n].min() and arrays[n].max() < size) for n, size in ranges)
-
-
 def _code(code_of: dict, values: list, value) -> int:
     """``value``'s code in the dictionary ``values`` (appended when new)."""
     code = code_of.get(value)
@@ -90,9 +78,6 @@ def _code(code_of: dict, values: list, value) -> int:
 #: Walks of at most this many hops go level by level over what they reach; deeper ones
 #: (a full lineage is thousands of hops) walk the whole graph in C.
 _FRONTIER_LEVELS = 64
-
-#: Edges added since an adjacency was built that make it rebuild (see _Adjacency).
-_REBUILD_AFTER = 4096
 
 #: A subset at least this fraction of the whole is put in order by filtering the cache's
 #: precomputed order (linear) instead of sorting the subset.
@@ -131,7 +116,7 @@ class GraphCache:
         self._last_event = self._last_artifact = self._last_execution = 0
         self._last_artifact_node = self._last_execution_node = None
         self.keys = np.empty(0, np.int64)  # node key per dense index
-        self._nodes = _NodeIndex.of(self.keys)
+        self._nodes = NodeIndex.of(self.keys)
         self.type_codes = np.empty(0, np.int32)
         self.type_names: list[str] = []
         self.name_values: list[str | None] = [None]  # code 0: no name (most nodes)
@@ -144,7 +129,7 @@ class GraphCache:
         self.role_codes = np.empty(0, np.int32)
         self.roles: list[str] = []
         self._index_codes()
-        self._adjacencies: dict[bool, _Adjacency] = {}  # by walking direction (upstream?)
+        self._adjacencies: dict[bool, Adjacency] = {}  # by walking direction (upstream?)
         self._matrices: dict[bool, csr_matrix] = {}
         self._edge_order: np.ndarray | None = None
         self._node_order: np.ndarray | None = None
@@ -229,8 +214,8 @@ class GraphCache:
 
     # -- snapshot ------------------------------------------------------------------------
 
-    _ARRAYS = ("keys", "type_codes", "name_codes", "state_codes", "src", "dst", "is_output", "role_codes")
-    _LISTS = ("type_names", "name_values", "state_names", "roles")
+    _ARRAYS = graph_snapshot.NODE_ARRAYS + graph_snapshot.EDGE_ARRAYS
+    _LISTS = graph_snapshot.LISTS
 
     def _persisted(self) -> bool:
         """Snapshots need an index that names its MLMD (recorded at the first open after a write)."""
@@ -258,7 +243,7 @@ class GraphCache:
         if snapshot is None or not graph_snapshot.matches_index(connection, snapshot.stamp, self._identity,
                                                                 last_event):
             return
-        if not _consistent(snapshot.arrays, snapshot.lists):
+        if not graph_snapshot.fits_together(snapshot.arrays, snapshot.lists):
             log.warning("lineage cache snapshot %s does not hold together; rebuilding it", self.snapshot)
             return
         for name in self._ARRAYS:
@@ -270,7 +255,7 @@ class GraphCache:
         self._last_event = self._snapshot_event = self.started_from_snapshot = stamp.last_event
         self._last_artifact, self._last_artifact_node = stamp.last_artifact, stamp.last_artifact_node
         self._last_execution, self._last_execution_node = stamp.last_execution, stamp.last_execution_node
-        self._nodes = _NodeIndex.of(self.keys)
+        self._nodes = NodeIndex.of(self.keys)
         self._index_codes()
 
     # -- order ---------------------------------------------------------------------------
@@ -320,9 +305,9 @@ class GraphCache:
         """Every edge's (origin, target) in walking direction: upstream walks dst → src."""
         return (self.dst, self.src) if upstream else (self.src, self.dst)
 
-    def _adjacency(self, upstream: bool) -> "_Adjacency":
+    def _adjacency(self, upstream: bool) -> "Adjacency":
         if upstream not in self._adjacencies:
-            self._adjacencies[upstream] = _Adjacency.build(*self._walked(upstream))
+            self._adjacencies[upstream] = Adjacency.build(*self._walked(upstream))
         return self._adjacencies[upstream]
 
     def _matrix(self, upstream: bool) -> csr_matrix:
@@ -394,120 +379,3 @@ class GraphCache:
         depths = np.repeat(np.arange(len(levels), dtype=np.int64), [len(level) for level in levels])
         order = np.argsort(nodes)
         return Walk(nodes[order], depths[order], np.sort(np.concatenate(rows)))
-
-
-@dataclass(frozen=True)
-class _Adjacency:
-    """Edges by the node they are walked from, in two sorted parts: the edges when it was
-    built, and those added since (re-sorted per load, small); rebuilt
-    whole once the recent part outgrows :data:`_REBUILD_AFTER` or 1/16 of the edges, so
-    a bounded walk right after a write does not sort every edge.
-
-    """
-
-    base: "_Runs"
-    recent: "_Runs"
-
-    @classmethod
-    def build(cls, origin: np.ndarray, target: np.ndarray) -> "_Adjacency":
-        rows = np.arange(len(origin), dtype=np.int64)
-        return cls(_Runs.of(origin, target, rows), _Runs.of(origin[:0], target[:0], rows[:0]))
-
-    def extended(self, origin: np.ndarray, target: np.ndarray, first_row: int) -> "_Adjacency":
-        """With the edges at rows ``first_row`` and after (``origin``, ``target``: every edge)."""
-        recent = len(self.recent.rows) + len(origin) - first_row
-        if recent > max(_REBUILD_AFTER, len(origin) // 16):
-            return self.build(origin, target)
-        rows = np.concatenate([self.recent.rows, np.arange(first_row, len(origin), dtype=np.int64)])
-        return _Adjacency(self.base, _Runs.of(origin[rows], target[rows], rows))
-
-    def edges_from(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(edge rows, targets)`` of every edge walked from ``nodes``."""
-        rows, targets = self.base.edges_from(nodes)
-        if not len(self.recent.rows):
-            return rows, targets
-        recent_rows, recent_targets = self.recent.edges_from(nodes)
-        return np.concatenate([rows, recent_rows]), np.concatenate([targets, recent_targets])
-
-
-@dataclass(frozen=True)
-class _Runs:
-    """Edges sorted by the node they are walked from (``origins``); a node's edges are one
-    run, found by binary search, so nothing here is sized by the node count."""
-
-    origins: np.ndarray
-    rows: np.ndarray  # indices into the cache's edge arrays
-    targets: np.ndarray  # dense node indices
-
-    @classmethod
-    def of(cls, origin: np.ndarray, target: np.ndarray, rows: np.ndarray) -> "_Runs":
-        order = np.argsort(origin, kind="stable")  # edges are appended in time order: nearly sorted
-        return cls(origin[order], rows[order], target[order])
-
-    def edges_from(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        begin = np.searchsorted(self.origins, nodes, "left")
-        counts = np.searchsorted(self.origins, nodes, "right") - begin
-        total = int(counts.sum())
-        if total == 0:
-            return self.rows[:0], self.targets[:0]
-        # for each node its run begin..end, laid end to end without a Python loop
-        slots = np.repeat(begin - (np.cumsum(counts) - counts), counts) + np.arange(total, dtype=np.int64)
-        return self.rows[slots], self.targets[slots]
-
-
-@dataclass(frozen=True)
-class _NodeIndex:
-    """Node key -> dense index, without a dict of every node (~100 bytes a node).
-
-    Nodes are loaded by id, artifacts and executions each in ascending order, so the keys
-    of one kind are ascending in dense order: per kind, the keys (sorted) and their dense
-    indices. Concatenated, the dense indices are also :func:`node_order`.
-    """
-
-    keys: tuple[np.ndarray, np.ndarray]  # per kind (artifact, execution): keys, ascending
-    dense: tuple[np.ndarray, np.ndarray]  # aligned dense indices
-
-    @classmethod
-    def of(cls, keys: np.ndarray) -> "_NodeIndex":
-        dense = tuple(np.flatnonzero(keys % 2 == kind) for kind in (0, 1))
-        return cls._sorted(tuple(keys[d] for d in dense), dense)
-
-    @classmethod
-    def _sorted(cls, keys: tuple, dense: tuple) -> "_NodeIndex":
-        out_keys, out_dense = [], []
-        for kind_keys, kind_dense in zip(keys, dense):
-            if len(kind_keys) > 1 and not (np.diff(kind_keys) > 0).all():  # never expected; stays correct
-                order = np.argsort(kind_keys, kind="stable")
-                kind_keys, kind_dense = kind_keys[order], kind_dense[order]
-            out_keys.append(kind_keys)
-            out_dense.append(kind_dense)
-        return cls(tuple(out_keys), tuple(out_dense))
-
-    def extended(self, new_keys: np.ndarray, first_dense: int) -> "_NodeIndex":
-        """This index plus ``new_keys`` at dense indices ``first_dense``, ``first_dense + 1``, ..."""
-        new_dense = np.arange(first_dense, first_dense + len(new_keys), dtype=np.int64)
-        keys, dense, ascending = [], [], True
-        for kind in (0, 1):
-            mine = new_keys % 2 == kind
-            added, old = new_keys[mine], self.keys[kind]
-            ascending &= bool((np.diff(added) > 0).all()) and (not len(old) or not len(added) or added[0] > old[-1])
-            keys.append(np.concatenate([old, added]))
-            dense.append(np.concatenate([self.dense[kind], new_dense[mine]]))
-        return _NodeIndex(tuple(keys), tuple(dense)) if ascending else self._sorted(tuple(keys), tuple(dense))
-
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """Dense index per key; -1 for a key not held."""
-        out = np.full(len(keys), -1, np.int64)
-        for kind in (0, 1):
-            mine = np.flatnonzero(keys % 2 == kind)
-            if not len(mine) or not len(self.keys[kind]):
-                continue
-            position = np.searchsorted(self.keys[kind], keys[mine])
-            position[position == len(self.keys[kind])] = 0
-            found = self.keys[kind][position] == keys[mine]
-            out[mine[found]] = self.dense[kind][position[found]]
-        return out
-
-    def order(self) -> np.ndarray:
-        """Dense indices in :func:`node_order`: artifacts, then executions, each by id."""
-        return np.concatenate(self.dense)

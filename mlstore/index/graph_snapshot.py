@@ -66,6 +66,12 @@ REWRITE_AFTER = 4096
 
 _HEADER = "header"
 
+#: What a snapshot holds of the cache: per node, per edge (plus ``edge_order``, the edges
+#: in the order graphs list them), and the code dictionaries.
+NODE_ARRAYS = ("keys", "type_codes", "name_codes", "state_codes")
+EDGE_ARRAYS = ("src", "dst", "is_output", "role_codes")
+LISTS = ("type_names", "name_values", "state_names", "roles")
+
 
 @dataclass(frozen=True)
 class Stamp:
@@ -110,6 +116,20 @@ def identity_columns():
     s = t.store_source.c
     return (select(s.fingerprint).where(s.key == KEY).scalar_subquery(),
             select(s.recorded_ms).where(s.key == KEY).scalar_subquery())
+
+
+def fits_together(arrays: dict[str, np.ndarray], lists: dict[str, list]) -> bool:
+    """Whether a snapshot's arrays fit together (lengths, indices and codes in range)."""
+    if set(arrays) != {*NODE_ARRAYS, *EDGE_ARRAYS, "edge_order"} or set(lists) != set(LISTS):
+        return False
+    nodes, edges = len(arrays["keys"]), len(arrays["src"])
+    if any(len(arrays[n]) != nodes for n in NODE_ARRAYS) or any(
+            len(arrays[n]) != edges for n in (*EDGE_ARRAYS, "edge_order")):
+        return False
+    ranges = [("src", nodes), ("dst", nodes), ("edge_order", edges), ("type_codes", len(lists["type_names"])),
+              ("name_codes", len(lists["name_values"])), ("state_codes", len(lists["state_names"])),
+              ("role_codes", len(lists["roles"]))]
+    return all(not len(arrays[n]) or (0 <= arrays[n].min() and arrays[n].max() < size) for n, size in ranges)
 
 
 def save(path: Path, snapshot: Snapshot) -> bool:

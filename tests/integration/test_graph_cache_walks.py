@@ -5,8 +5,9 @@ import random
 import numpy as np
 import pytest
 
-from mlstore.index import graph_cache
-from mlstore.index.graph_cache import _NodeIndex, node_order
+from mlstore.index import graph_arrays
+from mlstore.index.graph_arrays import NodeIndex
+from mlstore.index.graph_cache import node_order
 from mlstore.lineage import lineage_from_sql
 from mlstore.store import OutputArtifact
 from mlstore.types import NodeId
@@ -74,7 +75,7 @@ def test_a_bounded_walk_sees_writes_made_after_the_last_one(sqlite_store, tmp_pa
 
 @pytest.mark.parametrize("rebuild_after", [4, 4096])  # rebuilt often / recent edges kept apart
 def test_bounded_walks_stay_exact_while_writes_arrive(sqlite_store, tmp_path, monkeypatch, rebuild_after):
-    monkeypatch.setattr(graph_cache, "_REBUILD_AFTER", rebuild_after)
+    monkeypatch.setattr(graph_arrays, "REBUILD_AFTER", rebuild_after)
     nodes = build_branching_graph(sqlite_store, tmp_path, executions=30)
     artifacts = [n for n in nodes if n.kind == "artifact"]
     rng = random.Random(rebuild_after)
@@ -98,7 +99,7 @@ def test_bounded_walks_stay_exact_while_writes_arrive(sqlite_store, tmp_path, mo
 
 def test_the_node_index_finds_every_key_in_node_order_and_reports_missing_ones(sqlite_store):
     keys = np.array([4, 3, 10, 7, 12, 9, 2], np.int64)  # artifact 2 out of order: sorted, still found
-    index = _NodeIndex.of(keys)
+    index = NodeIndex.of(keys)
     assert index.lookup(keys).tolist() == list(range(len(keys)))
     assert index.lookup(np.array([5, 6, 100, 0], np.int64)).tolist() == [-1, -1, -1, -1]
     assert index.order().tolist() == node_order(keys).tolist()
