@@ -63,25 +63,31 @@ def log_day_mlstore(store, blob, day: int, prev_model: int | None) -> int:
     return model
 
 
-def log_day_mlstore_batch(store, blob, day: int, prev_model: int | None) -> int:
-    """The same day as :func:`log_day_mlstore`, written as one batch."""
+def log_days_mlstore_batch(store, blob, days: range, prev_model: int | None) -> int:
+    """The same days as :func:`log_day_mlstore`, written as one batch."""
     def out(type_, role, **props):
         return OutputArtifact(type_, blob.uri, blob.digest, blob.size, role, props)
 
     with store.batch("bench") as b:
-        ex = b.log_execution("ExampleGen", outputs=[out("Examples", "examples", span=day)]).outputs[0]
-        tg = b.log_execution("Transform", inputs=[(ex, "examples")],
-                             outputs=[out("TransformGraph", "transform_graph")]).outputs[0]
-        inputs = [(ex, "examples"), (tg, "transform_graph")] + ([(prev_model, "base_model")] if prev_model else [])
-        trainer = b.log_execution("Trainer", inputs=inputs, outputs=[out("Model", "model")])
-        model = trainer.outputs[0]
-        ev = b.log_execution("Evaluator", inputs=[(model, "model"), (ex, "examples")],
-                             outputs=[out("ModelEvaluation", "evaluation", metrics=json.dumps(day_metrics(day)))])
-        # current_model_id needs the model's id, known only after the write: the blessing
-        # points at it through its lineage instead (as TFX's does).
-        b.log_execution("Gate", inputs=[(model, "model"), (ev.outputs[0], "evaluation")],
-                        outputs=[out("ModelBlessing", "blessing", blessed=int(day % 3 != 0))])
+        for day in days:
+            ex = b.log_execution("ExampleGen", outputs=[out("Examples", "examples", span=day)]).outputs[0]
+            tg = b.log_execution("Transform", inputs=[(ex, "examples")],
+                                 outputs=[out("TransformGraph", "transform_graph")]).outputs[0]
+            inputs = [(ex, "examples"), (tg, "transform_graph")] + ([(prev_model, "base_model")] if prev_model else [])
+            trainer = b.log_execution("Trainer", inputs=inputs, outputs=[out("Model", "model")])
+            model = prev_model = trainer.outputs[0]
+            ev = b.log_execution("Evaluator", inputs=[(model, "model"), (ex, "examples")],
+                                 outputs=[out("ModelEvaluation", "evaluation", metrics=json.dumps(day_metrics(day)))])
+            # current_model_id needs the model's id, known only after the write: the blessing
+            # points at it through its lineage instead (as TFX's does).
+            b.log_execution("Gate", inputs=[(model, "model"), (ev.outputs[0], "evaluation")],
+                            outputs=[out("ModelBlessing", "blessing", blessed=int(day % 3 != 0))])
     return trainer.output_ids[0]
+
+
+def log_day_mlstore_batch(store, blob, day: int, prev_model: int | None) -> int:
+    """One day as one batch."""
+    return log_days_mlstore_batch(store, blob, range(day, day + 1), prev_model)
 
 
 # --------------------------------------------------------------------------- raw MLMD
@@ -143,28 +149,34 @@ class RawMLMD:
                   blessed=int(day % 3 != 0), current_model_id=model)
         return model
 
-    def log_day_batch(self, day: int, prev_model: int | None) -> int:
-        """The same day in one ``put_lineage_subgraph`` transaction."""
-        steps = [("ExampleGen", "Examples", "examples", {"span": day}),
-                 ("Transform", "TransformGraph", "transform_graph", {}),
-                 ("Trainer", "Model", "model", {}),
-                 ("Evaluator", "ModelEvaluation", "evaluation", {"metrics": json.dumps(day_metrics(day))}),
-                 ("Gate", "ModelBlessing", "blessing", {"blessed": int(day % 3 != 0)})]
+    def log_days_batch(self, days: range, prev_model: int | None) -> int:
+        """The same days in one ``put_lineage_subgraph`` transaction."""
         executions, artifacts, edges = [], [], []
-        for index, (step, out_type, role, props) in enumerate(steps):
-            executions.append(pb.Execution(type_id=self.types[step], last_known_state=pb.Execution.COMPLETE))
-            artifacts.append(self._artifact(out_type, props))
-            edges.append((index, index, self._event(pb.Event.OUTPUT, role)))
-        # inputs by (execution, artifact index or None for the stored base model, role)
-        inputs = [(1, 0, "examples"), (2, 0, "examples"), (2, 1, "transform_graph"), (3, 2, "model"),
-                  (3, 0, "examples"), (4, 2, "model"), (4, 3, "evaluation")]
-        edges += [(e, a, self._event(pb.Event.INPUT, role)) for e, a, role in inputs]
-        if prev_model:
-            edges.append((2, None, self._event(pb.Event.INPUT, "base_model", prev_model)))
+        prev_index = None  # the previous day's Model in this call (artifact index)
+        for day in days:
+            base = len(executions)
+            steps = [("ExampleGen", "Examples", "examples", {"span": day}),
+                     ("Transform", "TransformGraph", "transform_graph", {}),
+                     ("Trainer", "Model", "model", {}),
+                     ("Evaluator", "ModelEvaluation", "evaluation", {"metrics": json.dumps(day_metrics(day))}),
+                     ("Gate", "ModelBlessing", "blessing", {"blessed": int(day % 3 != 0)})]
+            for index, (step, out_type, role, props) in enumerate(steps):
+                executions.append(pb.Execution(type_id=self.types[step], last_known_state=pb.Execution.COMPLETE))
+                artifacts.append(self._artifact(out_type, props))
+                edges.append((base + index, base + index, self._event(pb.Event.OUTPUT, role)))
+            # inputs by (execution, artifact, role), both indices within the day
+            inputs = [(1, 0, "examples"), (2, 0, "examples"), (2, 1, "transform_graph"), (3, 2, "model"),
+                      (3, 0, "examples"), (4, 2, "model"), (4, 3, "evaluation")]
+            edges += [(base + e, base + a, self._event(pb.Event.INPUT, role)) for e, a, role in inputs]
+            if prev_index is not None:
+                edges.append((base + 2, prev_index, self._event(pb.Event.INPUT, "base_model")))
+            elif prev_model:
+                edges.append((base + 2, None, self._event(pb.Event.INPUT, "base_model", prev_model)))
+            prev_index = base + 2
         ctx = pb.Context(type_id=self.ctx_type, name="bench")
         _, ids, _ = self.store.put_lineage_subgraph(executions, artifacts, [ctx], edges,
                                                     reuse_context_if_already_exist=True)
-        return ids[2]
+        return ids[prev_index]
 
     def full_lineage(self, model_id: int) -> int:
         """Upstream lineage by repeated get_lineage_subgraph calls (each capped at 100 hops)."""
@@ -186,6 +198,14 @@ class RawMLMD:
             produced = {e.artifact_id for e in graph.events if e.type == pb.Event.OUTPUT}
             frontier = {a.id for a in graph.artifacts if a.id not in produced} - expanded
         return len(seen_artifacts) + len(seen_executions)
+
+    def bounded_lineage(self, model_id: int, hops: int) -> int:
+        """Upstream lineage within ``hops`` hops: one get_lineage_subgraph call."""
+        options = pb.LineageSubgraphQueryOptions(
+            starting_artifacts=pb.LineageSubgraphQueryOptions.StartingNodes(filter_query=f"id = {model_id}"),
+            max_num_hops=hops, direction=pb.LineageSubgraphQueryOptions.UPSTREAM)
+        graph = self.store.get_lineage_subgraph(options)
+        return len(graph.artifacts) + len(graph.executions)
 
     def metric_series(self, metric: str, slice_key: str) -> list[float]:
         evaluations = self.store.get_artifacts_by_type("ModelEvaluation")
@@ -216,6 +236,21 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def bounded_walk_scaling(store, raw, prev: int, raw_prev: int, repeat: int, days: int) -> None:
+    """Only the depth-5 lineage, many times: its median and fastest repetition (the
+    figure to compare across store sizes: a bounded walk should not grow with history)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        shallow = store.lineage(f"artifact:{prev}", "up", depth=5)
+        times.append(time.perf_counter() - t0)
+    raw_time, raw_count = timed(lambda: raw.bounded_lineage(raw_prev, 5), max(1, repeat // 10))
+    assert shallow.node_count == raw_count, "depth-5 lineages differ"
+    print(f"\nupstream lineage, depth 5 [{shallow.node_count} nodes], {days} days, {repeat} reps: "
+          f"median {statistics.median(times) * 1000:.3f} ms, fastest {min(times) * 1000:.3f} ms; "
+          f"raw MLMD get_lineage_subgraph {raw_time * 1000:.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=1000)
@@ -223,6 +258,11 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="Working directory (default: a temp dir).")
     parser.add_argument("--reuse", action="store_true",
                         help="Query the stores already in --dir instead of logging (no logging figure).")
+    parser.add_argument("--days-per-batch", type=int, default=1,
+                        help="Build the stores fast, this many days per transaction on both sides (the "
+                             "same records; no logging figures). For 100,000-day query figures.")
+    parser.add_argument("--bounded-only", action="store_true",
+                        help="Time only the depth-5 lineage (median and fastest of 20 x --repeat).")
     args = parser.parse_args()
     work = Path(args.dir or tempfile.mkdtemp(prefix="mlstore-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -244,12 +284,22 @@ def main() -> None:
         prev = store.artifacts(type="Model", pipeline="bench")[-1].id
         raw_prev = max(a.id for a in raw.store.get_artifacts_by_type("Model"))
         args.days = len(store.artifacts(type="Model", pipeline="bench"))
-    for day in range(1, 0 if args.reuse else args.days + 1):
+    if args.days_per_batch > 1 and not args.reuse:  # a big store, fast; no logging figures
+        for first in range(1, args.days + 1, args.days_per_batch):
+            days = range(first, min(first + args.days_per_batch, args.days + 1))
+            prev = log_days_mlstore_batch(store, blob, days, prev)
+            raw_prev = raw.log_days_batch(days, raw_prev)
+            if days[-1] % 10000 == 0:
+                print(f"  logged {days[-1]} days", file=sys.stderr)
+    for day in range(1, 0 if args.reuse or args.days_per_batch > 1 else args.days + 1):
         batched = day % 2 == 0
         t0 = time.perf_counter()
-        prev = (log_day_mlstore_batch if batched else log_day_mlstore)(store, blob, day, prev)
+        if batched:
+            prev = log_day_mlstore_batch(store, blob, day, prev)
+        else:
+            prev = log_day_mlstore(store, blob, day, prev)
         t1 = time.perf_counter()
-        raw_prev = (raw.log_day_batch if batched else raw.log_day)(day, raw_prev)
+        raw_prev = raw.log_days_batch(range(day, day + 1), raw_prev) if batched else raw.log_day(day, raw_prev)
         t2 = time.perf_counter()
         t_ours[batched] += t1 - t0
         t_raw[batched] += t2 - t1
@@ -257,14 +307,21 @@ def main() -> None:
             print(f"  logged {day} days", file=sys.stderr)
 
     odd, even = (args.days + 1) // 2, args.days // 2
-    rows = [] if args.reuse else [
+    rows = [] if args.reuse or args.days_per_batch > 1 else [
         ("logging per day, one call per step (ms)", t_ours[0] / odd, t_raw[0] / odd),
         ("logging per day, one batch per day (ms)", t_ours[1] / even, t_raw[1] / even),
     ]
     store.lineage(f"artifact:{prev}", "up")  # load the adjacency cache (a server does this once)
+    if args.bounded_only:
+        bounded_walk_scaling(store, raw, prev, raw_prev, args.repeat * 20, args.days)
+        return
     lin_ours, graph = timed(lambda: store.lineage(f"artifact:{prev}", "up"), args.repeat)
     lin_raw, raw_count = timed(lambda: raw.full_lineage(raw_prev), max(1, args.repeat // 2))
     rows.append((f"full upstream lineage (ms) [{graph.node_count} vs {raw_count} nodes]", lin_ours, lin_raw))
+    d5_ours, shallow = timed(lambda: store.lineage(f"artifact:{prev}", "up", depth=5), args.repeat * 4)
+    d5_raw, raw_shallow = timed(lambda: raw.bounded_lineage(raw_prev, 5), args.repeat)
+    assert shallow.node_count == raw_shallow, "depth-5 lineages differ"
+    rows.append((f"upstream lineage, depth 5 (ms) [{shallow.node_count} nodes]", d5_ours, d5_raw))
     json_ours, _ = timed(lambda: store.lineage(f"artifact:{prev}", "up").to_json(), args.repeat)
     rows.append(("  ... plus every node and edge as JSON-ready dicts (ms)", json_ours, lin_raw))
     from mlstore.lineage import lineage_from_sql  # noqa: PLC0415

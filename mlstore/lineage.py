@@ -223,14 +223,10 @@ def lineage_from_cache(cache: GraphCache, start: Sequence[NodeId], direction: Di
         wanted = np.isin(np.arange(len(cache.type_names)), [i for i, n in enumerate(cache.type_names) if n in types])
         keep = wanted[cache.type_codes[nodes]] | np.isin(cache.keys[nodes], start_keys)
         nodes, depths = nodes[keep], depths[keep]
-    depth_of = np.zeros(len(cache.keys), np.int64)
-    depth_of[nodes] = depths
-    nodes = cache.sort_nodes(nodes)
-    keys, depths = cache.keys[nodes], depth_of[nodes]
-    if types:
-        kept = np.zeros(len(cache.keys), bool)
-        kept[nodes] = True
-        edge_rows = edge_rows[kept[cache.src[edge_rows]] & kept[cache.dst[edge_rows]]]
+    nodes, depths = cache.sort_nodes(nodes, depths)
+    keys = cache.keys[nodes]
+    if types:  # nothing sized to the whole graph: a shallow query costs what it returns
+        edge_rows = edge_rows[np.isin(cache.src[edge_rows], nodes) & np.isin(cache.dst[edge_rows], nodes)]
     rows = cache.sort_edges(edge_rows)
     src, dst, role_codes = cache.keys[cache.src[rows]], cache.keys[cache.dst[rows]], cache.role_codes[rows]
     node_columns = (keys, CodedStrings(cache.type_codes[nodes], list(cache.type_names)),

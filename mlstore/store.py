@@ -31,6 +31,7 @@ from mlstore.blobs import BlobStore
 from mlstore.index import fingerprints, queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
+from mlstore.index.graph_snapshot import snapshot_path
 from mlstore.index.repair import is_damage, unreadable_message
 from mlstore.index.source import StoreSource
 from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_lock
@@ -171,7 +172,7 @@ class Store:
             prepare_schema(self.engine, location.uri)
         self.blobs = BlobStore(location.artifact_root)
         self.read_roots = store_read_roots(self.blobs, read_roots, location)
-        self.graph_cache = GraphCache(self.engine)
+        self.graph_cache = GraphCache(self.engine, snapshot_path(location))
         self._sync = IndexSync(self.metadata, self.engine)
         self._followers: list = []
         self.source = StoreSource(self.engine, self.metadata, location)
@@ -206,8 +207,15 @@ class Store:
         """
         indexed, rebuilt = self._sync.catch_up()
         if rebuilt:
-            self.graph_cache = GraphCache(self.engine)
+            self._new_graph_cache()
         return indexed
+
+    def _new_graph_cache(self) -> None:
+        """A cache that forgets the index before a rebuild, and the snapshot of it."""
+        path = snapshot_path(self.location)
+        if path is not None:
+            path.unlink(missing_ok=True)
+        self.graph_cache = GraphCache(self.engine, path)
 
     def follow(self, interval_s: float = 2.0) -> "Follower":
         """Starts indexing other MLMD writers' executions (TFX runs) every ``interval_s`` seconds.
@@ -235,7 +243,7 @@ class Store:
             raise errors.FailedPrecondition(
                 f"{problem}: reindex would replace the index with what this ML Metadata holds; restore the "
                 f"database, or pass --force to rebuild from it anyway")
-        self.graph_cache = GraphCache(self.engine)  # event ids restart after the rebuild
+        self._new_graph_cache()  # event ids restart after the rebuild
         count = self._sync.rebuild()
         self.source.record(replace=True)
         return count
