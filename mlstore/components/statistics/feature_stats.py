@@ -219,3 +219,43 @@ def _strings(stats, acc: FeatureAccumulator) -> None:
     stats.avg_length = acc.total_bytes / total
     for rank, (value, count) in enumerate(ranked[:NUM_RANK_HISTOGRAM_BUCKETS]):
         stats.rank_histogram.buckets.add(low_rank=rank, high_rank=rank, label=value, sample_count=count)
+
+
+def compare_runs(old: statistics_pb2.DatasetFeatureStatistics,
+                 new: statistics_pb2.DatasetFeatureStatistics) -> tuple[list[str], list[str]]:
+    """Compares two runs' statistics of the same data (a rerun): ``(differ, within_bound)``,
+    feature names (``"<dataset>"`` for the dataset's own fields).
+
+    ``differ``: what cannot come from the same data, i.e. an exact field differs, the
+    KLL-sketched fields (median, histograms) differ for a feature with at most ``K`` values
+    (exact there), or two standard-histogram counts are further apart than two results
+    within the bound can be (``4 * QUANTILE_EPSILON * n``). ``within_bound``: features whose
+    sketched fields differ, as KLL's random compactions make them, and nothing else.
+    """
+    differ, within_bound = [], []
+    if (old.name, old.num_examples) != (new.name, new.num_examples):
+        differ.append("<dataset>")
+    a, b = ({".".join(f.path.step): f for f in d.features} for d in (old, new))
+    for name in sorted(set(a) | set(b)):
+        fa, fb = a.get(name), b.get(name)
+        if fa == fb:
+            continue
+        if fa is None or fb is None or _without_sketched_fields(fa) != _without_sketched_fields(fb):
+            differ.append(name)
+            continue
+        n = fa.num_stats.common_stats.num_non_missing
+        ha, hb = (next(h for h in f.num_stats.histograms if h.type == statistics_pb2.Histogram.STANDARD)
+                  for f in (fa, fb))
+        far = len(ha.buckets) != len(hb.buckets) or any(
+            abs(x.sample_count - y.sample_count) > 4 * QUANTILE_EPSILON * n for x, y in zip(ha.buckets, hb.buckets))
+        (differ if n <= kll.K or far else within_bound).append(name)
+    return differ, within_bound
+
+
+def _without_sketched_fields(feature: statistics_pb2.FeatureNameStatistics) -> statistics_pb2.FeatureNameStatistics:
+    exact = statistics_pb2.FeatureNameStatistics()
+    exact.CopyFrom(feature)
+    if exact.HasField("num_stats"):
+        exact.num_stats.ClearField("median")
+        exact.num_stats.ClearField("histograms")
+    return exact

@@ -108,7 +108,8 @@ def _combined(values: np.ndarray, num_batches: int, seed: int) -> statistics_pb2
     """``values`` through the combiner as Beam runs it: partials per batch, accumulators of
     shuffled bundles pickled (the KLL sketch serialized) and merged bundle by bundle."""
     fn = fs.FeatureStatsCombineFn()
-    partials = [fs.numeric_partial("FLOAT", (0, i), chunk, 0) for i, chunk in enumerate(np.array_split(values, num_batches))]
+    partials = [fs.numeric_partial("FLOAT", (0, i), chunk, 0)
+                for i, chunk in enumerate(np.array_split(values, num_batches))]
     order = np.random.default_rng(seed).permutation(len(partials))
     bundles = []
     for start in range(0, len(order), 10):
@@ -215,23 +216,45 @@ def test_missing_values_empty_split_and_bad_input(tmp_path):
         read_statistics(tmp_path)
 
 
-def _without_sketched_fields(dataset: statistics_pb2.DatasetFeatureStatistics) -> statistics_pb2.DatasetFeatureStatistics:
-    exact = statistics_pb2.DatasetFeatureStatistics()
-    exact.CopyFrom(dataset)
-    for feature in exact.features:
-        if feature.HasField("num_stats"):
-            feature.num_stats.ClearField("median")
-            feature.num_stats.ClearField("histograms")
-    return exact
-
-
 def test_one_worker_reruns_above_k_values_agree_on_exact_fields_quantiles_within_bound(january, tmp_path):
     frame, _, root = january  # 27,004 values per feature: KLL compacts, with random offsets
     runs = [generate_statistics({"train": [str(root / "train.csv")]}, tmp_path / str(i), batch_size=4096,
                                 pipeline_options=["--direct_num_workers=1"])["train"] for i in range(2)]
-    assert _without_sketched_fields(runs[0]) == _without_sketched_fields(runs[1])
+    differ, within_bound = fs.compare_runs(runs[0], runs[1])  # what `mlstore rerun` reports
+    assert differ == [] and set(within_bound) <= set(NUMERIC)  # every exact field identical
     for run in runs:
         for name in NUMERIC:
             values = np.sort(frame[name].dropna().to_numpy(dtype=np.float64))
             _assert_quantiles_within_bound(values, _feature(run, name).num_stats, name)
             _assert_standard_histogram_within_bound(values, _feature(run, name).num_stats, name)
+
+
+def _edited(dataset, name, edit) -> statistics_pb2.DatasetFeatureStatistics:
+    copy = statistics_pb2.DatasetFeatureStatistics()
+    copy.CopyFrom(dataset)
+    edit(_feature(copy, name).num_stats)
+    return copy
+
+
+def test_compare_runs_tells_sketch_randomness_from_a_different_result(january):
+    _, stats, _ = january
+    train, day = stats["train"], stats["eval"]  # 27,004 values per feature (> K); 928 (exact)
+    n = _feature(train, "dep_delay").num_stats.common_stats.num_non_missing
+
+    def shift_counts(by):
+        def edit(num):
+            hist = next(h for h in num.histograms if h.type == statistics_pb2.Histogram.STANDARD)
+            hist.buckets[0].sample_count += by
+            hist.buckets[1].sample_count -= by
+        return edit
+
+    assert fs.compare_runs(train, train) == ([], [])
+    assert fs.compare_runs(train, _edited(train, "dep_delay", shift_counts(3))) == ([], ["dep_delay"])
+    moved_median = _edited(train, "dep_delay", lambda num: setattr(num, "median", num.median + 1))
+    assert fs.compare_runs(train, moved_median) == ([], ["dep_delay"])
+    far = int(4 * QUANTILE_EPSILON * n) + 1  # more than two results within the bound can differ by
+    assert fs.compare_runs(train, _edited(train, "dep_delay", shift_counts(far))) == (["dep_delay"], [])
+    one_more_zero = _edited(train, "dep_delay", lambda num: setattr(num, "num_zeros", num.num_zeros + 1))
+    assert fs.compare_runs(train, one_more_zero) == (["dep_delay"], [])
+    assert fs.compare_runs(day, _edited(day, "dep_delay", shift_counts(1))) == (["dep_delay"], [])  # exact up to K
+    assert fs.compare_runs(train, day)[0][0] == "<dataset>"
