@@ -9,8 +9,8 @@ What is compared (same machine, same file, both sides read it):
   the numeric columns, ``isna().sum()``, ``(x == 0).sum()``, ``quantile`` at the ten deciles,
   ``value_counts()`` and ``nunique()`` of the string columns and their mean length.
 * Beam side: :func:`generate_statistics` end to end: pipeline construction and teardown,
-  reading, type inference, exact moments and value counts, the quantile sketch, histograms,
-  writing ``Split-train/FeatureStats.pb``.
+  reading, type inference, exact moments and value counts, the KLL quantile sketches
+  (Apache DataSketches), histograms, writing ``Split-train/FeatureStats.pb``.
 
 Times are best-of-``--repeat`` (engines alternating) because the machine is shared.
 Run: ``python benchmarks/bench_statistics.py --rows 1000000`` (``--rows 50000 --repeat 1`` for a

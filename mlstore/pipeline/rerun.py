@@ -8,6 +8,10 @@ Each output is then compared with the original's:
 * a Model whose semantic digest (variables by name and value, signatures, assets)
   matches → **semantically identical**, naming the files whose bytes differ (SavedModel
   serialisation embeds generated names; that is not a different model);
+* ExampleStatistics whose exact fields all match and whose KLL-sketched quantiles and
+  histograms differ only as two results within the sketch's bound can (KLL compacts with
+  random offsets above 16,384 values of a feature) → **semantically identical**, naming
+  those features;
 * otherwise → **differs**, with a structured diff: which variables changed and by how
   much (Model), metric deltas per slice (ModelEvaluation), analyzer differences
   (TransformGraph), changed files (anything else).
@@ -185,6 +189,8 @@ def compare_outputs(store: Store, role: str, old: Artifact | None, new: Artifact
     changed_files = _changed_files(store, old, new)
     if old.type == "Model":
         _compare_models(store, old, new, comparison, changed_files)
+    elif old.type == "ExampleStatistics":
+        _compare_statistics(store, old, new, comparison, changed_files)
     elif old.type == "ModelEvaluation":
         comparison.status = DIFFERS
         comparison.details = _metric_deltas(old, new) or [f"files differ: {', '.join(changed_files)}"]
@@ -217,6 +223,27 @@ def _compare_models(store: Store, old: Artifact, new: Artifact, comparison: Outp
     comparison.details = [f"variable {name}: max |diff| {delta:.3g}" for name, delta in sorted(diff.differing.items())]
     if not comparison.details:
         comparison.details = [f"signatures or assets differ; files: {', '.join(changed_files)}"]
+
+
+def _compare_statistics(store: Store, old: Artifact, new: Artifact, comparison: OutputComparison,
+                        changed_files: list[str]) -> None:
+    from mlstore.components.statistics import read_statistics  # noqa: PLC0415
+    from mlstore.components.statistics.feature_stats import compare_runs  # noqa: PLC0415 - DataSketches
+    from mlstore.components.statistics.quantiles import K  # noqa: PLC0415
+
+    a, b = read_statistics(store.local_path(old)), read_statistics(store.local_path(new))
+    differ = [f"split {split} is only in the {'original' if split in a else 'rerun'}"
+              for split in sorted(set(a) ^ set(b))]
+    within = []
+    for split in sorted(set(a) & set(b)):
+        differing, within_bound = compare_runs(a[split], b[split])
+        if differing:
+            differ.append(f"split {split}: statistics of {', '.join(differing)} differ")
+        if within_bound:
+            within.append(f"split {split}: median and histograms of {', '.join(within_bound)} differ within the "
+                          f"KLL sketch's bound (randomized above {K:,} values); exact statistics identical")
+    comparison.status = DIFFERS if differ else SEMANTIC
+    comparison.details = (differ or within) or [f"bytes differ in: {', '.join(changed_files)}"]
 
 
 def _metric_deltas(old: Artifact, new: Artifact) -> list[str]:

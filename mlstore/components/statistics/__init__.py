@@ -1,14 +1,14 @@
 """Data statistics, schema and validation per span, in TFDV's formats (TFX's StatisticsGen,
 SchemaGen and ExampleValidator).
 
-Modules: ``columns`` (reading an Examples split, type inference), ``quantiles`` (the
-mergeable quantile sketch and its error bound), ``feature_stats`` (mergeable accumulators
--> ``FeatureNameStatistics``; what is exact, what is approximate), ``pipeline`` (the Beam
-pass, :func:`generate_statistics`), ``layout`` (TFX's file layouts), ``schema_gen``
-(:func:`infer_schema`), ``distance`` (L-infinity, Jensen-Shannon), ``validate``
-(:func:`validate_statistics`), ``curate`` (an edited schema logged as a new version),
-``summary`` (plain dicts for the CLI), ``steps`` (the
-StatisticsGen, SchemaGen and ExampleValidator pipeline steps).
+Modules: ``columns`` (reading an Examples split, type inference), ``quantiles``
+(quantiles and histogram counts from Apache DataSketches' KLL sketch, its error bound),
+``feature_stats`` (mergeable accumulators -> ``FeatureNameStatistics``; what is exact,
+what is approximate), ``pipeline`` (the Beam pass, :func:`generate_statistics`),
+``layout`` (TFX's file layouts), ``schema_gen`` (:func:`infer_schema`), ``distance``
+(L-infinity, Jensen-Shannon), ``validate`` (:func:`validate_statistics`), ``curate`` (an
+edited schema logged as a new version), ``summary`` (plain dicts for the CLI), ``steps``
+(the StatisticsGen, SchemaGen and ExampleValidator pipeline steps).
 
 Typical use::
 

@@ -6,21 +6,17 @@ Mean and variance are merged per batch with Chan et al.'s update in batch order
 (file, batch number), whatever order the runner combined them in, so the result
 does not depend on the number of workers.
 
-Approximate: quantiles (median, the quantiles histogram, the standard histogram)
-come from :class:`~mlstore.components.statistics.quantiles.QuantileSketch`, a
-deterministic mergeable compactor sketch (the MRL98/KLL family): a returned
-q-quantile has a rank within ``QUANTILE_EPSILON * N`` of ``q * N`` for up to about 1e9
-values, and is exact up to 16,384 values (see that module for the proof). The sketch
-is asked for :data:`NUM_QUANTILES` evenly spaced quantiles; min and max are exact. As
-in TFDV, the standard (equal-width) histogram is derived from them: each bucket count
-assumes values uniform between neighbouring quantiles, so a count is within
-``(2 * QUANTILE_EPSILON + 2 / (NUM_QUANTILES - 1)) * N`` of the exact one.
+Approximate: the median, the quantiles histogram (deciles) and the standard
+(equal-width) histogram's counts are read from Apache DataSketches' KLL sketch
+(:mod:`~mlstore.components.statistics.quantiles`): a returned q-quantile has a rank
+within ``QUANTILE_EPSILON * N`` of ``q * N`` and a bucket count is within
+``2 * QUANTILE_EPSILON * N`` of the exact one (a probabilistic bound, see that module);
+all exact up to ``quantiles.K`` = 16,384 values of a feature.
 
 Reproducibility: everything exact is identical whatever the runner did (moments are
-merged in batch order). The sketch's compactions depend on how the runner grouped the
-batches, so above 16,384 values of a feature a run with several workers can return
-other quantiles (always within the bound); below, and on one in-process worker, the
-statistics file is byte-identical from run to run.
+merged in batch order), and so is everything up to 16,384 values of a feature. Above,
+KLL's random compactions make quantiles and histogram counts differ from run to run,
+even on one worker, always within the bound.
 
 String values are ranked by count descending, ties by value descending (byte order),
 as TFDV ranks them.
@@ -28,16 +24,18 @@ as TFDV ranks them.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
+
 import numpy as np
+from datasketches import kll_doubles_sketch
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
+from mlstore.components.statistics import quantiles as kll
 from mlstore.components.statistics.columns import FLOAT, INT, STRING, merge_types
-from mlstore.components.statistics.quantiles import EPSILON, QuantileSketch
 
-QUANTILE_EPSILON = EPSILON
-NUM_QUANTILES = 1001
+QUANTILE_EPSILON = kll.EPSILON
 NUM_HISTOGRAM_BUCKETS = 10
 NUM_QUANTILES_HISTOGRAM_BUCKETS = 10
 NUM_TOP_VALUES = 20
@@ -48,8 +46,8 @@ _PROTO_TYPES = {INT: statistics_pb2.FeatureNameStatistics.INT, FLOAT: statistics
 
 @dataclass
 class FeatureAccumulator:
-    """What one feature's statistics need, mergeable. Once extracted, ``quantiles`` holds
-    the sketch's evenly spaced quantiles."""
+    """What one feature's statistics need, mergeable; pickles with the KLL sketch in
+    DataSketches' serialized form (how accumulators cross Beam bundles and workers)."""
 
     type: str | None
     num_missing: int = 0
@@ -57,10 +55,18 @@ class FeatureAccumulator:
     minimum: float = np.inf
     maximum: float = -np.inf
     num_zeros: int = 0
-    sketch: QuantileSketch = field(default_factory=QuantileSketch)
-    quantiles: list[float] = field(default_factory=list)
+    sketch: kll_doubles_sketch | None = None  # of the numeric values, None before the first
     counts: Counter = field(default_factory=Counter)
     total_bytes: int = 0
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["sketch"] = self.sketch.serialize() if self.sketch is not None else None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        sketch = state["sketch"]
+        self.__dict__.update(state, sketch=kll_doubles_sketch.deserialize(sketch) if sketch is not None else None)
 
 
 def numeric_partial(type_: str, batch_id: tuple, values: np.ndarray, num_missing: int) -> FeatureAccumulator:
@@ -71,7 +77,7 @@ def numeric_partial(type_: str, batch_id: tuple, values: np.ndarray, num_missing
         acc.moments[batch_id] = (int(values.size), mean, float(np.sum((values - mean) ** 2)))
         acc.minimum, acc.maximum = float(values.min()), float(values.max())
         acc.num_zeros = int(np.count_nonzero(values == 0))
-        acc.sketch.add(values)
+        acc.sketch = kll.new_sketch(values)
     return acc
 
 
@@ -106,14 +112,14 @@ class FeatureStatsCombineFn:
             out.num_zeros += acc.num_zeros
             out.counts.update(acc.counts)
             out.total_bytes += acc.total_bytes
-        out.sketch.merge([acc.sketch for acc in accs[1:]])
+            if acc.sketch is not None:
+                if out.sketch is None:
+                    out.sketch = copy.copy(acc.sketch)
+                else:
+                    out.sketch.merge(acc.sketch)
         return out
 
     def extract_output(self, acc: FeatureAccumulator) -> FeatureAccumulator:
-        acc.quantiles = acc.sketch.quantiles(NUM_QUANTILES)
-        if acc.quantiles:
-            acc.quantiles[0], acc.quantiles[-1] = acc.minimum, acc.maximum  # exact
-        acc.sketch = QuantileSketch()
         return acc
 
 
@@ -129,12 +135,6 @@ def merged_moments(moments: dict[tuple, tuple[int, float, float]]) -> tuple[int,
         delta = mb - mean
         mean, m2, n = mean + delta * nb / total, m2 + m2b + delta * delta * n * nb / total, total
     return n, mean, (m2 / n if n else 0.0)
-
-
-def quantile(sketch_quantiles: list[float], q: float) -> float:
-    """The q-quantile from the sketch's evenly spaced quantiles (or all values, sorted)."""
-    last = len(sketch_quantiles) - 1
-    return float(sketch_quantiles[int(round(q * last))])
 
 
 def feature_statistics(name: str, acc: FeatureAccumulator, num_examples: int) -> statistics_pb2.FeatureNameStatistics:
@@ -174,48 +174,33 @@ def _numeric(stats, acc: FeatureAccumulator) -> None:
     stats.std_dev = float(np.sqrt(max(variance, 0.0)))
     stats.num_zeros = acc.num_zeros
     stats.min, stats.max = acc.minimum, acc.maximum
-    stats.median = quantile(acc.quantiles, 0.5)
-    stats.histograms.append(standard_histogram(acc.quantiles, acc.minimum, acc.maximum, n))
-    stats.histograms.append(quantiles_histogram(acc.quantiles, n))
+    stats.median = kll.quantiles(acc.sketch, [0.5])[0]
+    stats.histograms.append(standard_histogram(acc.sketch, acc.minimum, acc.maximum))
+    stats.histograms.append(quantiles_histogram(acc.sketch))
 
 
-def quantiles_histogram(sketch_quantiles: list[float], n: int) -> statistics_pb2.Histogram:
+def quantiles_histogram(sketch: kll_doubles_sketch) -> statistics_pb2.Histogram:
     """Equal-mass buckets between consecutive deciles (TFDV's QUANTILES histogram)."""
     histogram = statistics_pb2.Histogram(type=statistics_pb2.Histogram.QUANTILES)
-    k = NUM_QUANTILES_HISTOGRAM_BUCKETS
-    bounds = [quantile(sketch_quantiles, i / k) for i in range(k + 1)]
+    k, n = NUM_QUANTILES_HISTOGRAM_BUCKETS, sketch.n
+    bounds = kll.quantiles(sketch, [i / k for i in range(k + 1)])  # from the exact min to the exact max
     for low, high in zip(bounds, bounds[1:]):
         histogram.buckets.add(low_value=low, high_value=high, sample_count=n / k)
     return histogram
 
 
-def standard_histogram(sketch_quantiles: list[float], minimum: float, maximum: float,
-                       n: int) -> statistics_pb2.Histogram:
-    """Equal-width buckets over [min, max], counts read off the quantiles' CDF."""
+def standard_histogram(sketch: kll_doubles_sketch, minimum: float, maximum: float) -> statistics_pb2.Histogram:
+    """Equal-width buckets over [min, max] (each half-open, the last closed), counts read
+    off the sketch's CDF."""
     histogram = statistics_pb2.Histogram(type=statistics_pb2.Histogram.STANDARD)
     if minimum == maximum:
-        histogram.buckets.add(low_value=minimum, high_value=maximum, sample_count=n)
+        histogram.buckets.add(low_value=minimum, high_value=maximum, sample_count=sketch.n)
         return histogram
     k = NUM_HISTOGRAM_BUCKETS
     edges = [minimum + (maximum - minimum) * i / k for i in range(k)] + [maximum]
-    cdf = [0.0] + [_cdf(sketch_quantiles, x) for x in edges[1:-1]] + [1.0]
-    for i in range(k):
-        histogram.buckets.add(low_value=edges[i], high_value=edges[i + 1], sample_count=n * (cdf[i + 1] - cdf[i]))
+    for i, count in enumerate(kll.bucket_counts(sketch, edges)):
+        histogram.buckets.add(low_value=edges[i], high_value=edges[i + 1], sample_count=count)
     return histogram
-
-
-def _cdf(points: list[float], x: float) -> float:
-    """Fraction of values below ``x``, interpolated linearly between evenly spaced quantiles."""
-    arr = np.asarray(points, dtype=np.float64)
-    last = len(arr) - 1
-    i = int(np.searchsorted(arr, x, side="left"))  # arr[i-1] < x <= arr[i]
-    if i == 0:
-        return 0.0
-    if i > last:
-        return 1.0
-    low, high = arr[i - 1], arr[i]
-    within = (x - low) / (high - low) if high > low else 1.0
-    return ((i - 1) + within) / last
 
 
 def ranked_values(counts: Counter) -> list[tuple[str, int]]:
@@ -234,3 +219,43 @@ def _strings(stats, acc: FeatureAccumulator) -> None:
     stats.avg_length = acc.total_bytes / total
     for rank, (value, count) in enumerate(ranked[:NUM_RANK_HISTOGRAM_BUCKETS]):
         stats.rank_histogram.buckets.add(low_rank=rank, high_rank=rank, label=value, sample_count=count)
+
+
+def compare_runs(old: statistics_pb2.DatasetFeatureStatistics,
+                 new: statistics_pb2.DatasetFeatureStatistics) -> tuple[list[str], list[str]]:
+    """Compares two runs' statistics of the same data (a rerun): ``(differ, within_bound)``,
+    feature names (``"<dataset>"`` for the dataset's own fields).
+
+    ``differ``: what cannot come from the same data, i.e. an exact field differs, the
+    KLL-sketched fields (median, histograms) differ for a feature with at most ``K`` values
+    (exact there), or two standard-histogram counts are further apart than two results
+    within the bound can be (``4 * QUANTILE_EPSILON * n``). ``within_bound``: features whose
+    sketched fields differ, as KLL's random compactions make them, and nothing else.
+    """
+    differ, within_bound = [], []
+    if (old.name, old.num_examples) != (new.name, new.num_examples):
+        differ.append("<dataset>")
+    a, b = ({".".join(f.path.step): f for f in d.features} for d in (old, new))
+    for name in sorted(set(a) | set(b)):
+        fa, fb = a.get(name), b.get(name)
+        if fa == fb:
+            continue
+        if fa is None or fb is None or _without_sketched_fields(fa) != _without_sketched_fields(fb):
+            differ.append(name)
+            continue
+        n = fa.num_stats.common_stats.num_non_missing
+        ha, hb = (next(h for h in f.num_stats.histograms if h.type == statistics_pb2.Histogram.STANDARD)
+                  for f in (fa, fb))
+        far = len(ha.buckets) != len(hb.buckets) or any(
+            abs(x.sample_count - y.sample_count) > 4 * QUANTILE_EPSILON * n for x, y in zip(ha.buckets, hb.buckets))
+        (differ if n <= kll.K or far else within_bound).append(name)
+    return differ, within_bound
+
+
+def _without_sketched_fields(feature: statistics_pb2.FeatureNameStatistics) -> statistics_pb2.FeatureNameStatistics:
+    exact = statistics_pb2.FeatureNameStatistics()
+    exact.CopyFrom(feature)
+    if exact.HasField("num_stats"):
+        exact.num_stats.ClearField("median")
+        exact.num_stats.ClearField("histograms")
+    return exact

