@@ -104,18 +104,24 @@ class Context:
             stdout.print(text)
 
 
-def _natural_width(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
-    return sum(max([len(h)] + [len(str(r[i])) for r in rows]) + 2 for i, h in enumerate(headers))
+def _natural_width(headers: Sequence[str], rows: Sequence[Sequence[str]], kept: set[str]) -> int:
+    return sum(max([len(h)] + [len(str(r[i])) for r in rows]) + 2 for i, h in enumerate(headers) if h in kept)
 
 
 def copyable_table(headers: Sequence[str], rows: Sequence[Sequence[str]], whole: Sequence[str] = ("id",),
                    optional: Sequence[str] = ()) -> Table:
     """A borderless table whose ``whole`` columns (ids, handles: what a user copies into the
     next command) are never truncated or wrapped, at any terminal width; the other
-    columns wrap instead, and ``optional`` ones are left out when the table would not fit."""
+    columns wrap instead, and ``optional`` ones are left out, first listed first, until
+    the table fits."""
+    kept = set(headers)
+    for header in optional:
+        if _natural_width(headers, rows, kept) <= stdout.width:
+            break
+        kept.discard(header)
     columns = []
     for i, header in enumerate(headers):
-        if header in optional and _natural_width(headers, rows) > stdout.width:
+        if header not in kept:
             columns.append(None)  # dropped: the table would not fit
             continue
         if header in whole:

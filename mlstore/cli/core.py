@@ -79,7 +79,7 @@ def ls(ctx: Context, type_, pipeline, state, limit) -> None:
                  a.state, _short(a.digest), str(a.size or 0), _when(a.create_time_ms)) for a in artifacts]
         stdout.print(copyable_table(("id", "type", "pipeline", "span", "state", "digest", "size", "created (UTC)"),
                                     rows, whole=("id", "type", "pipeline", "span", "state", "digest", "size"),
-                                    optional=("created (UTC)", "size")))
+                                    optional=("created (UTC)", "size", "state")))
 
     ctx.emit([a.to_json() for a in artifacts], table)
 
