@@ -22,6 +22,7 @@ import streamlit as st
 import mlstore
 from mlstore import errors
 from mlstore.tfx import tfma
+from mlstore.types import decoded_property
 
 #: Environment variable carrying the store URI (``mlstore dashboard`` sets it).
 STORE_ENV = "MLSTORE_URI"
@@ -388,14 +389,7 @@ def decision_reason(uri: str | None, ver: int, blessing_id: int, evaluation_id: 
     return "no report recorded"
 
 
-def parse_json(text: Any) -> Any:
-    """A JSON property decoded, or the raw value when it is not JSON."""
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+parse_json = decoded_property  # a JSON property decoded, or the raw value when it is not JSON
 
 
 def flatten(records: Sequence[Any]) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from mlstore import capture, errors
-from mlstore.types import Artifact, EventRecord, Execution
+from mlstore.types import Artifact, EventRecord, Execution, decoded_property
 
 #: The sections of a diff, in the order they are shown.
 SECTIONS = ("params", "code", "code_files", "environment", "packages", "seeds", "inputs", "outputs", "metrics")
@@ -45,7 +45,7 @@ class Change:
     a: Any
     b: Any
 
-    def to_json(self) -> dict[str, Any]:
+    def todecoded_property(self) -> dict[str, Any]:
         return {"key": self.key, "a": self.a, "b": self.b}
 
 
@@ -57,7 +57,7 @@ class RunSide:
     execution: Execution
     artifact: Artifact | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def todecoded_property(self) -> dict[str, Any]:
         e = self.execution
         return {"ref": self.ref, "execution": str(e.node_id), "type": e.type, "state": e.state,
                 "pipeline": e.pipeline, "run_id": e.properties.get("run_id"),
@@ -86,9 +86,9 @@ class RunDiff:
         """No section has a difference."""
         return not any(self.sections.values())
 
-    def to_json(self) -> dict[str, Any]:
-        return {"a": self.a.to_json(), "b": self.b.to_json(), "identical": self.identical,
-                "sections": {name: [c.to_json() for c in self.section(name)] for name in SECTIONS},
+    def todecoded_property(self) -> dict[str, Any]:
+        return {"a": self.a.todecoded_property(), "b": self.b.todecoded_property(), "identical": self.identical,
+                "sections": {name: [c.todecoded_property() for c in self.section(name)] for name in SECTIONS},
                 "notes": list(self.notes)}
 
 
@@ -104,12 +104,12 @@ def diff_runs(store, a: Any, b: Any) -> RunDiff:
     ea, eb = left.execution.properties, right.execution.properties
     ios = _io(store, left.execution), _io(store, right.execution)
     sections = {
-        "params": _changes(_flat(_json(ea.get("params"))), _flat(_json(eb.get("params")))),
+        "params": _changes(_flat(decoded_property(ea.get("params"))), _flat(decoded_property(eb.get("params")))),
         "code": _changes(_pick(ea, _CODE_KEYS), _pick(eb, _CODE_KEYS)),
         "code_files": _code_files(store, left, right, notes),
         "environment": _changes(_pick(ea, _ENVIRONMENT_KEYS), _pick(eb, _ENVIRONMENT_KEYS)),
         "packages": _changes(_packages(store, left, notes), _packages(store, right, notes)),
-        "seeds": _changes(_flat(_json(ea.get("seeds"))), _flat(_json(eb.get("seeds")))),
+        "seeds": _changes(_flat(decoded_property(ea.get("seeds"))), _flat(decoded_property(eb.get("seeds")))),
         "inputs": _changes(*(_by_role(io, False) for io in ios)),
         "outputs": _changes(*(_by_role(io, True) for io in ios)),
         "metrics": _changes(_metrics(store, left, ios[0]), _metrics(store, right, ios[1])),
@@ -134,15 +134,6 @@ def run_side(store, ref: Any) -> RunSide:
 
 def _changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
     return [Change(key, a.get(key), b.get(key)) for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
-
-
-def _json(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -198,7 +189,7 @@ def _packages(store, side: RunSide, notes: list[str]) -> dict[str, str]:
                          f"compared its key packages")
     else:
         notes.append(f"{side.execution.node_id} recorded no full package list: compared its key packages")
-    key_packages = _json(properties.get("packages"))
+    key_packages = decoded_property(properties.get("packages"))
     return dict(key_packages) if isinstance(key_packages, Mapping) else {}
 
 

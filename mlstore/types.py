@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -136,3 +137,14 @@ class Blessing:
     blessed: bool
     span: int | None
     create_time_ms: int
+
+
+def decoded_property(value: Any) -> Any:
+    """A property value that holds JSON text (params, seeds, metrics, tags) decoded; any
+    other value (and text that is not JSON) as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
