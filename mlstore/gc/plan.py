@@ -4,7 +4,8 @@ and which blobs that frees.
 The keep set is computed in rounds until nothing changes:
 
 1. *roots*: pinned, pushed (PushedModel and the model it came from), blessed (blessed
-   model and its blessing), HubModule versions, the last ``keep_days`` spans of each
+   model and its blessing), HubModule versions, each pipeline's newest Schema (what
+   later days validate, transform and train with), the last ``keep_days`` spans of each
    pipeline, the last ``keep_last`` artifacts per (pipeline, type);
 2. *lineage*: everything upstream of a kept artifact (one recursive query through
    :meth:`Store.lineage`), unless ``lineage_may_outlive_bytes``;
@@ -164,11 +165,22 @@ def root_reasons(store, artifacts: dict[int, Artifact], policy: RetentionPolicy,
                 reasons.append((b.id, f"blessing of blessed model artifact:{b.model_id}"))
     if policy.keep_modules:
         reasons += [(a.id, "HubModule version") for a in live if a.type == "HubModule"]
+    reasons += _current_schemas(live)
     if policy.keep_days:
         reasons += _day_window(live, policy.keep_days, now_ms)
     if policy.keep_last:
         reasons += _last_n(live, policy.keep_last)
     return reasons
+
+
+def _current_schemas(live: list[Artifact]) -> list[tuple[int, str]]:
+    """The newest Schema of each pipeline: every later day validates against it and its
+    Transform and Trainer read it, whatever day it was inferred or curated on."""
+    newest: dict[str | None, Artifact] = {}
+    for a in live:
+        if a.type == "Schema" and (a.pipeline not in newest or a.id > newest[a.pipeline].id):
+            newest[a.pipeline] = a
+    return [(a.id, f"current Schema of {a.pipeline}") for a in newest.values()]
 
 
 def _pushed_reasons(store, live: list[Artifact]) -> list[tuple[int, str]]:
