@@ -137,10 +137,11 @@ def _comparison(current, compared, split: str, as_date: bool, thresholds, schema
     b = compared.artifact
     table = statistics.side_by_side(current.splits[split], compared.splits[split], thresholds)
     over = table[table["over threshold"]]
-    source = f"the drift thresholds of Schema artifact:{schema_id}" if schema_id else "no schema"
+    source = (f"thresholds: Schema artifact:{schema_id}'s drift comparators where set, else "
+              if schema_id else "no schema: threshold ") + f"{DEFAULT_DRIFT_THRESHOLD:g}"
     st.caption(f"Drift of artifact:{current.artifact.id} from artifact:{b.id} (span "
                f"{components.span_label(b.span, as_date)}), split {split}: {len(over)} of {len(table)} features over "
-               f"their threshold ({source}; default {DEFAULT_DRIFT_THRESHOLD:g}). "
+               f"their threshold ({source}). "
                "L-infinity distance for strings, Jensen-Shannon divergence for numbers, as ExampleValidator measures.")
     if not over.empty:
         st.markdown("**Over threshold:** " + ", ".join(f"{r.feature} {r.drift:.4f}" for r in over.itertuples()))
