@@ -189,3 +189,21 @@ def test_empty_states_say_what_to_run(tmp_path, monkeypatch):
     assert "No ExampleStatistics in pipeline **empty**: run StatisticsGen" in text
     assert "No ExampleAnomalies in pipeline **empty**: run SchemaGen" in text
     assert not at.dataframe
+
+
+def test_statistics_whose_bytes_changed_are_named_not_shown(tfx_store, monkeypatch):
+    store = mlstore.open(str(tfx_store))
+    try:
+        produced = sorted(a.id for a in store.artifacts(type="ExampleStatistics")
+                          if any(e.is_output and e.role == "statistics" for e in store.events(a.node_id)))
+        newest = store.artifact(f"artifact:{produced[-1]}")
+    finally:
+        store.close()
+    target = Path(newest.uri) / "Split-train" / "FeatureStats.pb"
+    written = target.read_bytes()
+    target.write_bytes(written[:-1] + bytes([written[-1] ^ 0xFF]))  # one byte changed after TFX wrote it
+    at = run_page(str(tfx_store), PAGE, monkeypatch)
+    text = page_texts(at)
+    assert f"artifact:{newest.id}: the bytes at {newest.uri} changed since they were fingerprinted" in text
+    assert "7 ExampleStatistics not shown" in text
+    assert f"artifact:{produced[-2]} · span 0 · split train" in text  # the newest readable one instead
