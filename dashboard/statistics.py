@@ -79,6 +79,19 @@ def daily(entries: list[Recorded], reruns: dict[int, int]) -> list[Recorded]:
     return [best[s] for s in sorted(best)]
 
 
+def default_comparison(readable: list[Recorded], current: Recorded, reruns: dict[int, int]) -> int | None:
+    """The id of the statistics to compare ``current`` with by default: the newest (by span,
+    then id) of an earlier span, not a rerun when there is another; else the one logged just
+    before ``current`` (spans missing or all equal, as TFX's StatisticsGen records); else None."""
+    span = current.artifact.span
+    earlier = [e for e in readable if span is not None and e.artifact.span is not None and e.artifact.span < span]
+    preferred = [e for e in earlier if e.artifact.id not in reruns] or earlier
+    if preferred:
+        return max(preferred, key=lambda e: (e.artifact.span, e.artifact.id)).artifact.id
+    before = [e.artifact.id for e in readable if e.artifact.id < current.artifact.id]
+    return max(before) if before else None
+
+
 @st.cache_resource(show_spinner=False, max_entries=64)
 def drift_thresholds(uri: str | None, ver: int, pipeline: str) -> tuple[dict[str, float], int | None]:
     """(feature -> drift threshold of the pipeline's newest Schema, that schema's id); ({}, None) without one."""

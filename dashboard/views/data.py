@@ -49,18 +49,6 @@ def _skipped(entries, what: str) -> None:
                    + (" …" if len(bad) > 5 else ""))
 
 
-def _default_comparison(readable, current, reruns) -> int | None:
-    """The newest non-rerun statistics of an earlier span, else the entry logged just before."""
-    earlier = [e for e in readable if e.artifact.span is not None and current.artifact.span is not None
-               and e.artifact.span < current.artifact.span]
-    preferred = [e for e in earlier if e.artifact.id not in reruns] or earlier
-    if preferred:
-        best = max(preferred, key=lambda e: (e.artifact.span, e.artifact.id))
-        return best.artifact.id
-    before = [e for e in readable if e.artifact.id < current.artifact.id]
-    return before[-1].artifact.id if before else None
-
-
 def _pickers(uri, ver, pipeline: str, readable):
     """(current entry, compared entry or None, split) from the sidebar (and query params)."""
     reruns = data.rerun_outputs(uri, ver, pipeline)
@@ -76,7 +64,7 @@ def _pickers(uri, ver, pipeline: str, readable):
                                   format_func=lambda i: _label(by_id[i], as_date, reruns))
     current = by_id[chosen]
     others = [None] + [i for i in ids if i != chosen]
-    default = _default_comparison(readable, current, reruns)
+    default = statistics.default_comparison(readable, current, reruns)
     compared = st.sidebar.selectbox("Compare with (default: the previous span)", others,
                                     index=others.index(default) if default in others else 0, key=f"compare_{chosen}",
                                     format_func=lambda i: "nothing" if i is None else _label(by_id[i], as_date, reruns))
