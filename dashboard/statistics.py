@@ -55,7 +55,8 @@ def _read(uri: str | None, artifact: Artifact) -> Recorded:
         return Recorded(artifact, {}, str(e))
 
 
-def _order(a: Artifact) -> tuple:
+def span_order(a: Artifact) -> tuple[int, int]:
+    """(span, id): oldest span first, no span before any; within a span, logged order."""
     return (-1 if a.span is None else a.span, a.id)
 
 
@@ -63,7 +64,7 @@ def _order(a: Artifact) -> tuple:
 def recorded(uri: str | None, ver: int, pipeline: str, type_name: str) -> list[Recorded]:
     """Every live ExampleStatistics or ExampleAnomalies of the pipeline, read, by (span, id)."""
     found = [a for a in data.store().artifacts(type=type_name, pipeline=pipeline) if a.state != "DELETED"]
-    return [_read(uri, a) for a in sorted(found, key=_order)]
+    return [_read(uri, a) for a in sorted(found, key=span_order)]
 
 
 def daily(entries: list[Recorded], reruns: dict[int, int]) -> list[Recorded]:

@@ -50,18 +50,21 @@ def _skipped(entries, what: str) -> None:
 
 
 def _pickers(uri, ver, pipeline: str, readable):
-    """(current entry, compared entry or None, split) from the sidebar (and query params)."""
+    """(current entry, compared entry or None, split, spans read as dates) from the sidebar.
+
+    ``?statistics=ID`` opens that artifact; reruns are listed last and are never the default.
+    """
     reruns = data.rerun_outputs(uri, ver, pipeline)
     as_date = components.spans_are_dates([e.artifact.span for e in readable if e.artifact.span is not None])
     by_id = {e.artifact.id: e for e in readable}
-    newest_first = sorted(readable, key=lambda e: (e.artifact.id not in reruns, -1 if e.artifact.span is None else e.artifact.span,
-                                        e.artifact.id),
+    newest_first = sorted(readable, key=lambda e: (e.artifact.id not in reruns, *statistics.span_order(e.artifact)),
                           reverse=True)
     ids = [e.artifact.id for e in newest_first]
     wanted = st.query_params.get("statistics")
     index = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in by_id else 0
     chosen = st.sidebar.selectbox("Statistics (newest span first)", ids, index=index, key="statistics",
                                   format_func=lambda i: _label(by_id[i], as_date, reruns))
+    st.query_params["statistics"] = str(chosen)
     current = by_id[chosen]
     others = [None] + [i for i in ids if i != chosen]
     default = statistics.default_comparison(readable, current, reruns)
@@ -70,7 +73,7 @@ def _pickers(uri, ver, pipeline: str, readable):
                                     format_func=lambda i: "nothing" if i is None else _label(by_id[i], as_date, reruns))
     splits = sorted(current.splits)
     split = st.sidebar.selectbox("Split", splits, index=splits.index("train") if "train" in splits else 0,
-                                 key="split")
+                                 key=f"split_{chosen}")
     return current, (by_id[compared] if compared is not None else None), split, as_date
 
 

@@ -119,7 +119,7 @@ def test_other_span_split_and_nothing_to_compare(three_days, monkeypatch):
     uri, out, store = three_days
     first = out[20130107]["statistics"]
     at = run_page(uri, PAGE, monkeypatch, {"statistics": str(first.id)})
-    at.selectbox(key="split").select("eval").run()
+    at.selectbox(key=f"split_{first.id}").select("eval").run()
     assert not at.exception
     evaluation = _stats(store, first)["eval"]
     assert f"artifact:{first.id} · span 2013-01-07 · split eval · {evaluation.num_examples} examples" in page_texts(at)
