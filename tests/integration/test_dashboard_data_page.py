@@ -207,3 +207,16 @@ def test_statistics_whose_bytes_changed_are_named_not_shown(tfx_store, monkeypat
     assert f"artifact:{newest.id}: the bytes at {newest.uri} changed since they were fingerprinted" in text
     assert "7 ExampleStatistics not shown" in text
     assert f"artifact:{produced[-2]} · span 0 · split train" in text  # the newest readable one instead
+
+
+def test_through_a_server_the_page_says_the_same(three_days, monkeypatch):
+    from tests.grpc_support import serve  # noqa: PLC0415
+
+    uri, _, _ = three_days
+    local = run_page(uri, PAGE, monkeypatch)
+    with serve(uri, "--processes", "1") as (_, target):
+        remote = run_page(f"grpc://{target}", PAGE, monkeypatch)
+    assert page_texts(remote) == page_texts(local)
+    assert len(remote.dataframe) == len(local.dataframe) == 4
+    for got, expected in zip(remote.dataframe, local.dataframe):
+        assert got.value.to_json() == expected.value.to_json()
