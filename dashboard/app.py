@@ -24,5 +24,6 @@ page = st.navigation([
     st.Page(_PAGES / "runs.py", title="Runs", url_path="runs"),
     st.Page(_PAGES / "modules.py", title="Modules", url_path="modules"),
     st.Page(_PAGES / "gates.py", title="Gate history", url_path="gates"),
+    st.Page(_PAGES / "data.py", title="Data", url_path="data"),
 ])
 page.run()

@@ -17,7 +17,7 @@ from mlstore.gates.data_gate import decide_data, parse_data_gate
 from mlstore.types import Artifact
 
 STATISTICS, SCHEMA, ANOMALIES = "ExampleStatistics", "Schema", "ExampleAnomalies"
-DEFAULT_DRIFT_THRESHOLD = 0.1
+DEFAULT_DRIFT_THRESHOLD = summary.DEFAULT_DRIFT_THRESHOLD
 
 
 def _artifact(ctx: Context, ref: str, type_name: str) -> Artifact:

@@ -17,7 +17,7 @@ from dashboard_store import build_store, build_store_fast  # noqa: E402
 from dashboard_support import page_texts, run_page  # noqa: E402
 
 PAGES = ["views/models.py", "views/model.py", "views/lineage.py", "views/runs.py",
-         "views/modules.py", "views/gates.py"]
+         "views/modules.py", "views/gates.py", "views/data.py"]
 
 
 @pytest.fixture(scope="module")

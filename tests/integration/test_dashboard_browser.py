@@ -33,6 +33,7 @@ PAGES = {
     "runs": ("Runs", "executions (newest first)"),
     "modules": ("Modules", "acme/airport-embedding"),
     "gates": ("Gate history", "failed"),
+    "data": ("Data", "No ExampleStatistics in pipeline"),
 }
 
 pytestmark = pytest.mark.skipif(

