@@ -45,7 +45,7 @@ class Change:
     a: Any
     b: Any
 
-    def todecoded_property(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "a": self.a, "b": self.b}
 
 
@@ -57,7 +57,7 @@ class RunSide:
     execution: Execution
     artifact: Artifact | None = None
 
-    def todecoded_property(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         e = self.execution
         return {"ref": self.ref, "execution": str(e.node_id), "type": e.type, "state": e.state,
                 "pipeline": e.pipeline, "run_id": e.properties.get("run_id"),
@@ -86,9 +86,9 @@ class RunDiff:
         """No section has a difference."""
         return not any(self.sections.values())
 
-    def todecoded_property(self) -> dict[str, Any]:
-        return {"a": self.a.todecoded_property(), "b": self.b.todecoded_property(), "identical": self.identical,
-                "sections": {name: [c.todecoded_property() for c in self.section(name)] for name in SECTIONS},
+    def to_json(self) -> dict[str, Any]:
+        return {"a": self.a.to_json(), "b": self.b.to_json(), "identical": self.identical,
+                "sections": {name: [c.to_json() for c in self.section(name)] for name in SECTIONS},
                 "notes": list(self.notes)}
 
 
