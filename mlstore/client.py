@@ -24,11 +24,13 @@ from mlstore.artifact_bytes import artifact_local_path, read_roots, verify_artif
 from mlstore.blobs import BlobStore
 from mlstore.lineage import LineageGraph
 from mlstore.server import convert, lineage_columns
+from mlstore.server.data_messages import anomalies_from_pb, drift_from_pb, statistics_from_pb
 from mlstore.server.status import raise_for
 from mlstore.server.warm_start import ModelRequirement, requirement_to_pb, selection_from_pb
 from mlstore.store import LoggedExecution, OutputArtifact
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 from mlstore.v1 import (artifact_service_pb2 as apb, artifact_service_pb2_grpc as agrpc,
+                        data_service_pb2 as dpb, data_service_pb2_grpc as dgrpc,
                         gate_service_pb2 as gpb, gate_service_pb2_grpc as ggrpc,
                         ingest_service_pb2 as ipb, ingest_service_pb2_grpc as igrpc,
                         lineage_service_pb2 as lpb, lineage_service_pb2_grpc as lgrpc,
@@ -107,6 +109,7 @@ class RemoteStore:
         self._gates = ggrpc.GateServiceStub(self.channel)
         self._ingest = igrpc.IngestServiceStub(self.channel)
         self._info = sgrpc.StoreServiceStub(self.channel)
+        self._data = dgrpc.DataServiceStub(self.channel)
 
     @property
     def uri(self) -> str:
@@ -318,6 +321,24 @@ class RemoteStore:
 
         request = apb.DiffRunsRequest(a=_ref(a), b=_ref(b))
         return run_diff_from_pb(self._call(self._artifacts.DiffRuns, request))
+
+    # -- data validation (RPCs of DataService, computed on the server) ---------------------
+
+    def statistics_summary(self, ref: Any, split: str | None = None) -> dict[str, Any]:
+        """RPC GetStatistics. See :meth:`mlstore.store.Store.statistics_summary`."""
+        request = dpb.GetStatisticsRequest(ref=_ref(ref), split=split)
+        return statistics_from_pb(self._call(self._data.GetStatistics, request))
+
+    def statistics_drift(self, a: Any, b: Any, *, split: str | None = None, threshold: float | None = None,
+                         schema: Any = None) -> dict[str, Any]:
+        """RPC DiffStatistics. See :meth:`mlstore.store.Store.statistics_drift`."""
+        request = dpb.DiffStatisticsRequest(a=_ref(a), b=_ref(b), split=split, threshold=threshold,
+                                            schema=_ref(schema) if schema is not None else None)
+        return drift_from_pb(self._call(self._data.DiffStatistics, request))
+
+    def anomalies_summary(self, ref: Any) -> dict[str, Any]:
+        """RPC GetAnomalies. See :meth:`mlstore.store.Store.anomalies_summary`."""
+        return anomalies_from_pb(self._call(self._data.GetAnomalies, dpb.GetAnomaliesRequest(ref=_ref(ref))))
 
     def pipelines(self) -> list[str]:
         return list(self._call(self._models.ListPipelines, mpb.ListPipelinesRequest()).pipelines)

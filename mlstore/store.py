@@ -619,6 +619,38 @@ class Store:
 
         return diff_runs(self, a, b)
 
+    # -- data validation (TFDV statistics and anomalies) --------------------------------
+
+    def statistics_summary(self, ref: Any, split: str | None = None) -> dict[str, Any]:
+        """Per split, per feature rows of an ExampleStatistics artifact (``mlstore stats show``).
+
+        See :func:`mlstore.components.statistics.reads.statistics_report` (shape, errors).
+        """
+        from mlstore.components.statistics import reads  # noqa: PLC0415 - tensorflow_metadata on demand
+
+        return reads.statistics_report(self, ref, split)
+
+    def statistics_drift(self, a: Any, b: Any, *, split: str | None = None, threshold: float | None = None,
+                         schema: Any = None) -> dict[str, Any]:
+        """Per feature drift of ExampleStatistics ``b`` from ``a`` (``mlstore stats diff``).
+
+        See :func:`mlstore.components.statistics.reads.drift_report` (``threshold`` None:
+        the default 0.1; shape, errors).
+        """
+        from mlstore.components.statistics import reads, summary  # noqa: PLC0415
+
+        return reads.drift_report(self, a, b, split=split, schema=schema,
+                                  threshold=summary.DEFAULT_DRIFT_THRESHOLD if threshold is None else threshold)
+
+    def anomalies_summary(self, ref: Any) -> dict[str, Any]:
+        """Per split, per feature anomalies of an ExampleAnomalies artifact (``mlstore anomalies``).
+
+        See :func:`mlstore.components.statistics.reads.anomalies_report` (shape, errors).
+        """
+        from mlstore.components.statistics import reads  # noqa: PLC0415
+
+        return reads.anomalies_report(self, ref)
+
     # -- bytes ---------------------------------------------------------------------------
 
     def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:

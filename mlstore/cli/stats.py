@@ -12,19 +12,12 @@ from mlstore import errors
 from mlstore.cli._common import Context, copyable_table, stdout, store_options
 from mlstore.cli.gate import _read_spec
 from mlstore.components.statistics import layout, summary
+from mlstore.components.statistics.reads import ANOMALIES, SCHEMA, STATISTICS, typed_artifact
 from mlstore.components.statistics.curate import log_curated_schema
 from mlstore.gates.data_gate import decide_data, parse_data_gate
 from mlstore.types import Artifact
 
-STATISTICS, SCHEMA, ANOMALIES = "ExampleStatistics", "Schema", "ExampleAnomalies"
 DEFAULT_DRIFT_THRESHOLD = summary.DEFAULT_DRIFT_THRESHOLD
-
-
-def _artifact(ctx: Context, ref: str, type_name: str) -> Artifact:
-    artifact = ctx.store.artifact(ref)
-    if artifact.type != type_name:
-        raise errors.InvalidArgument(f"{artifact.node_id} is of type {artifact.type}, not {type_name}")
-    return artifact
 
 
 def _statistics_at_span(ctx: Context, span: int, pipeline: str | None) -> Artifact:
@@ -33,14 +26,6 @@ def _statistics_at_span(ctx: Context, span: int, pipeline: str | None) -> Artifa
         where = f" in pipeline {pipeline!r}" if pipeline else ""
         raise errors.NotFound(f"no ExampleStatistics of span {span}{where}")
     return found[-1]  # the newest
-
-
-def _splits(datasets: dict, split: str | None, node) -> dict:
-    if split is None:
-        return datasets
-    if split not in datasets:
-        raise errors.InvalidArgument(f"{node} has no split {split!r}; splits: {', '.join(sorted(datasets))}")
-    return {split: datasets[split]}
 
 
 def _num(value) -> str:
@@ -54,6 +39,11 @@ def _num(value) -> str:
 def _source(artifact: Artifact) -> str:
     span = f", span {artifact.span}" if artifact.span is not None else ""
     return f"{artifact.node_id} ({artifact.type}{span})"
+
+
+def _described(ctx: Context, ref: str) -> str:
+    """``_source`` of an artifact a report names (looked up for the text output only)."""
+    return _source(ctx.store.artifact(ref))
 
 
 @click.group("stats")
@@ -71,16 +61,15 @@ def show(ctx: Context, ref: str | None, span: int | None, pipeline: str | None, 
     """Per-feature statistics of REF (an ExampleStatistics artifact) or of --span S."""
     if (ref is None) == (span is None):
         raise errors.InvalidArgument("give either REF or --span S")
-    artifact = _artifact(ctx, ref, STATISTICS) if ref is not None else _statistics_at_span(ctx, span, pipeline)
-    datasets = _splits(layout.read_statistics(ctx.store.local_path(artifact)), split, artifact.node_id)
-    payload = {"artifact": str(artifact.node_id), "span": artifact.span,
-               "splits": {name: {"num_examples": int(d.num_examples), "features": summary.feature_summary(d)}
-                          for name, d in sorted(datasets.items())}}
+    if ref is None:
+        ref = str(_statistics_at_span(ctx, span, pipeline).node_id)
+    payload = ctx.store.statistics_summary(ref, split)
 
     def text() -> None:
+        span_text = f", span {payload['span']}" if payload["span"] is not None else ""
         for name, split_payload in payload["splits"].items():
             n = split_payload["num_examples"]
-            stdout.print(f"{_source(artifact)} split {name}: {n} examples", markup=False)
+            stdout.print(f"{payload['artifact']} ({STATISTICS}{span_text}) split {name}: {n} examples", markup=False)
             numeric = [r for r in split_payload["features"] if "mean" in r]
             strings = [r for r in split_payload["features"] if "mean" not in r]
             if numeric:
@@ -120,28 +109,13 @@ def _top(r: dict) -> str:
 def diff(ctx: Context, a: str, b: str, split: str | None, threshold: float, schema_ref: str | None,
          fail_on_drift: bool) -> None:
     """Drift of B from A per feature: L-infinity (strings), Jensen-Shannon divergence (numbers)."""
-    if not 0 <= threshold <= 1:
-        raise errors.InvalidArgument(f"--threshold must be in [0, 1], got {threshold}")
-    first, second = _artifact(ctx, a, STATISTICS), _artifact(ctx, b, STATISTICS)
-    schema = layout.read_schema(ctx.store.local_path(_artifact(ctx, schema_ref, SCHEMA))) if schema_ref else None
-    thresholds = summary.drift_thresholds(schema)
-    da = layout.read_statistics(ctx.store.local_path(first))
-    db = layout.read_statistics(ctx.store.local_path(second))
-    common = sorted(set(da) & set(db))
-    if not common:
-        raise errors.InvalidArgument(f"{first.node_id} and {second.node_id} have no split in common "
-                                     f"({', '.join(sorted(da))} vs {', '.join(sorted(db))})")
-    if split is not None and split not in common:
-        raise errors.InvalidArgument(f"split {split!r} is not in both; common splits: {', '.join(common) or 'none'}")
-    rows = [{"split": s, **row} for s in ([split] if split else common)
-            for row in summary.drift_rows(da[s], db[s], thresholds, threshold)]
-    rows.sort(key=lambda r: not r["over_threshold"])  # stable: over-threshold features of every split first
+    payload = ctx.store.statistics_drift(a, b, split=split, threshold=threshold, schema=schema_ref)
+    rows = payload["features"]
     over = [r for r in rows if r["over_threshold"]]
-    payload = {"a": str(first.node_id), "b": str(second.node_id), "features": rows, "over_threshold": len(over)}
 
     def text() -> None:
-        stdout.print(f"drift of {_source(second)} from {_source(first)}: {len(over)} of {len(rows)} features over "
-                     "threshold", markup=False)
+        stdout.print(f"drift of {_described(ctx, payload['b'])} from {_described(ctx, payload['a'])}: "
+                     f"{len(over)} of {len(rows)} features over threshold", markup=False)
         stdout.print(copyable_table(
             ("split", "feature", "metric", "distance", "threshold", "drift"),
             [(r["split"], r["feature"], r["metric"], f"{r['distance']:.4f}", f"{r['threshold']:g}",
@@ -164,7 +138,7 @@ def schema_group() -> None:
 @store_options
 def schema_show(ctx: Context, ref: str) -> None:
     """Features of a Schema artifact: type, presence, values, domain, drift/skew thresholds."""
-    artifact = _artifact(ctx, ref, SCHEMA)
+    artifact = typed_artifact(ctx.store, ref, SCHEMA)
     rows = summary.schema_summary(layout.read_schema(ctx.store.local_path(artifact)))
 
     def text() -> None:
@@ -214,20 +188,18 @@ def _values(r: dict) -> str:
 def anomalies(ctx: Context, ref: str, fail_on_anomalies: bool, gate_path: str | None) -> None:
     """Anomalies per split of an ExampleAnomalies artifact (schema, domain, presence, drift, skew)."""
     spec = parse_data_gate(_read_spec(gate_path)) if gate_path else None
-    artifact = _artifact(ctx, ref, ANOMALIES)
-    found = layout.read_anomalies(ctx.store.local_path(artifact))
-    splits = {name: summary.anomalies_summary(a) for name, a in sorted(found.items())}
-    total = sum(len(rows) for rows in splits.values())
-    report = decide_data(spec, found) if spec is not None else None
-    payload = {"artifact": str(artifact.node_id), "splits": splits, "anomalous_features": total}
+    payload = ctx.store.anomalies_summary(ref)
+    splits, total = payload["splits"], payload["anomalous_features"]
+    # The gate decides on the anomaly protos themselves, read from the (shared) artifact root.
+    report = decide_data(spec, layout.read_anomalies(ctx.store.local_path(payload["artifact"]))) if spec else None
     if report is not None:
         payload["gate"] = {"passed": report.passed, "checks": [asdict(c) for c in report.checks]}
 
     def text() -> None:
+        source = _described(ctx, payload["artifact"])
         for name, rows in splits.items():
-            stdout.print(f"{_source(artifact)} split {name}: "
-                         f"{len(rows)} anomalous feature(s)" if rows else
-                         f"{_source(artifact)} split {name}: no anomalies", markup=False)
+            stdout.print(f"{source} split {name}: {len(rows)} anomalous feature(s)" if rows else
+                         f"{source} split {name}: no anomalies", markup=False)
             for r in rows:
                 stdout.print(f"  {r['feature']}: {r['short_description']}\n    {r['description']}", markup=False)
         if report is not None:

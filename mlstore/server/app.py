@@ -22,12 +22,13 @@ from grpc_reflection.v1alpha import reflection
 from mlstore import errors
 from mlstore.server.auth import AuthInterceptor, TokenTable
 from mlstore.server.backend import Backend
+from mlstore.server.data_service import DataService
 from mlstore.server.ingest_service import IngestService
 from mlstore.server.model_services import GateService, ModelService
 from mlstore.server.query_services import ArtifactService, LineageService, StoreService
 from mlstore.server.status import lenient
-from mlstore.v1 import (artifact_service_pb2, gate_service_pb2, ingest_service_pb2, lineage_service_pb2,
-                        model_service_pb2, store_service_pb2)
+from mlstore.v1 import (artifact_service_pb2, data_service_pb2, gate_service_pb2, ingest_service_pb2,
+                        lineage_service_pb2, model_service_pb2, store_service_pb2)
 
 log = logging.getLogger("mlstore.server")
 
@@ -68,6 +69,7 @@ _SERVICES = (
     (gate_service_pb2, "GateService"),
     (ingest_service_pb2, "IngestService"),
     (store_service_pb2, "StoreService"),
+    (data_service_pb2, "DataService"),
 )
 
 
@@ -142,7 +144,8 @@ def build_server(backend: Backend, options: ServeOptions) -> tuple[grpc.Server, 
         maximum_concurrent_rpcs=options.workers * 8,
     )
     servicers = (LineageService(backend), ArtifactService(backend), ModelService(backend, options.push_roots),
-                 GateService(backend), IngestService(backend), StoreService(backend, limit, options.tokens))
+                 GateService(backend), IngestService(backend), StoreService(backend, limit, options.tokens),
+                 DataService(backend))
     names = []
     for (module, name), servicer in zip(_SERVICES, servicers):
         add_service(module, name, servicer, server)

@@ -16,6 +16,11 @@ DIRECTIONS = {"up": pb.DIRECTION_UP, "down": pb.DIRECTION_DOWN, "both": pb.DIREC
 _DIRECTION_NAMES = {v: k for k, v in DIRECTIONS.items()}
 
 
+def optional_field(message, field: str) -> Any:
+    """The value of an ``optional`` field, None when unset."""
+    return getattr(message, field) if message.HasField(field) else None
+
+
 def direction_name(value: int) -> str:
     """``up``/``down``/``both`` of a Direction enum value (UNSPECIFIED means up).
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
+from mlstore import errors
 from mlstore.components.statistics.distance import feature_distance
 from mlstore.components.statistics.schema_gen import common_stats, feature_name
 
@@ -37,6 +38,45 @@ def feature_summary(dataset: statistics_pb2.DatasetFeatureStatistics) -> list[di
                        top_values=[{"value": t.value, "count": int(t.frequency)} for t in s.top_values[:NUM_TOP]])
         rows.append(row)
     return rows
+
+
+def splits_summary(datasets: dict[str, statistics_pb2.DatasetFeatureStatistics], split: str | None,
+                   node: object) -> dict[str, dict[str, Any]]:
+    """Split name (sorted) -> ``{"num_examples", "features": feature_summary(...)}``; only
+    ``split`` when given (``mlstore stats show``, DataService/GetStatistics).
+
+    Raises:
+        InvalidArgument: ``node`` (named in the message) has no split ``split``.
+    """
+    if split is not None and split not in datasets:
+        raise errors.InvalidArgument(f"{node} has no split {split!r}; splits: {', '.join(sorted(datasets))}")
+    chosen = {split: datasets[split]} if split is not None else datasets
+    return {name: {"num_examples": int(d.num_examples), "features": feature_summary(d)}
+            for name, d in sorted(chosen.items())}
+
+
+def splits_drift(a: dict[str, statistics_pb2.DatasetFeatureStatistics],
+                 b: dict[str, statistics_pb2.DatasetFeatureStatistics], split: str | None,
+                 thresholds: dict[str, float], default_threshold: float,
+                 names: tuple[object, object] = ("a", "b")) -> list[dict[str, Any]]:
+    """:func:`drift_rows` of every split both sides have (or only ``split``), each row with
+    its ``split`` first; over-threshold rows of every split first (``mlstore stats diff``,
+    DataService/DiffStatistics). ``names`` name the sides in error messages.
+
+    Raises:
+        InvalidArgument: no split in common, ``split`` not in both, threshold outside [0, 1].
+    """
+    if not 0 <= default_threshold <= 1:
+        raise errors.InvalidArgument(f"threshold must be in [0, 1], got {default_threshold}")
+    common = sorted(set(a) & set(b))
+    if not common:
+        raise errors.InvalidArgument(f"{names[0]} and {names[1]} have no split in common "
+                                     f"({', '.join(sorted(a))} vs {', '.join(sorted(b))})")
+    if split is not None and split not in common:
+        raise errors.InvalidArgument(f"split {split!r} is not in both; common splits: {', '.join(common)}")
+    rows = [{"split": s, **row} for s in ([split] if split else common)
+            for row in drift_rows(a[s], b[s], thresholds, default_threshold)]
+    return sorted(rows, key=lambda r: not r["over_threshold"])  # stable: keeps each split's order
 
 
 def drift_rows(a: statistics_pb2.DatasetFeatureStatistics, b: statistics_pb2.DatasetFeatureStatistics,

@@ -1,0 +1,70 @@
+"""DataService messages <-> the dicts of :mod:`mlstore.components.statistics.reads`, for the
+server and :mod:`mlstore.client` (a dict survives the round trip unchanged)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlstore.server.convert import optional_field
+from mlstore.v1 import data_service_pb2 as dpb
+
+_NUMERIC = ("mean", "std_dev", "min", "median", "max", "zeros")
+
+
+def _feature_to_pb(row: dict[str, Any]) -> dpb.FeatureStatistics:
+    numbers = {k: row[k] for k in (*_NUMERIC, "unique", "avg_length") if k in row}
+    return dpb.FeatureStatistics(name=row["feature"], type=row["type"], count=row["count"], missing=row["missing"],
+                                 top_values=[dpb.TopValue(value=t["value"], count=t["count"])
+                                             for t in row.get("top_values", ())], **numbers)
+
+
+def _feature_from_pb(m: dpb.FeatureStatistics) -> dict[str, Any]:
+    row: dict[str, Any] = {"feature": m.name, "type": m.type, "count": m.count, "missing": m.missing}
+    if m.HasField("mean"):
+        row.update({k: getattr(m, k) for k in _NUMERIC})
+    if m.HasField("unique"):
+        row.update(unique=m.unique, avg_length=m.avg_length,
+                   top_values=[{"value": t.value, "count": t.count} for t in m.top_values])
+    return row
+
+
+def statistics_to_pb(report: dict[str, Any]) -> dpb.GetStatisticsResponse:
+    return dpb.GetStatisticsResponse(artifact=report["artifact"], span=report["span"], splits=[
+        dpb.SplitStatistics(split=name, num_examples=s["num_examples"],
+                            features=[_feature_to_pb(r) for r in s["features"]])
+        for name, s in report["splits"].items()])
+
+
+def statistics_from_pb(m: dpb.GetStatisticsResponse) -> dict[str, Any]:
+    return {"artifact": m.artifact, "span": optional_field(m, "span"),
+            "splits": {s.split: {"num_examples": s.num_examples, "features": [_feature_from_pb(f) for f in s.features]}
+                       for s in m.splits}}
+
+
+def drift_to_pb(report: dict[str, Any]) -> dpb.DiffStatisticsResponse:
+    return dpb.DiffStatisticsResponse(a=report["a"], b=report["b"], over_threshold=report["over_threshold"], features=[
+        dpb.DriftRow(split=r["split"], feature=r["feature"], metric=r["metric"], distance=r["distance"],
+                     threshold=r["threshold"], over_threshold=r["over_threshold"], value_at=r["value_at"])
+        for r in report["features"]])
+
+
+def drift_from_pb(m: dpb.DiffStatisticsResponse) -> dict[str, Any]:
+    rows = [{"split": r.split, "feature": r.feature, "metric": r.metric, "distance": r.distance,
+             "threshold": r.threshold, "over_threshold": r.over_threshold,
+             "value_at": optional_field(r, "value_at")} for r in m.features]
+    return {"a": m.a, "b": m.b, "features": rows, "over_threshold": m.over_threshold}
+
+
+def anomalies_to_pb(report: dict[str, Any]) -> dpb.GetAnomaliesResponse:
+    return dpb.GetAnomaliesResponse(artifact=report["artifact"], anomalous_features=report["anomalous_features"],
+                                    splits=[dpb.SplitAnomalies(split=name, features=[
+                                        dpb.FeatureAnomaly(feature=r["feature"], short_description=r["short_description"],
+                                                           description=r["description"], types=r["types"])
+                                        for r in rows]) for name, rows in report["splits"].items()])
+
+
+def anomalies_from_pb(m: dpb.GetAnomaliesResponse) -> dict[str, Any]:
+    splits = {s.split: [{"feature": f.feature, "short_description": f.short_description,
+                         "description": f.description, "types": list(f.types)} for f in s.features]
+              for s in m.splits}
+    return {"artifact": m.artifact, "splits": splits, "anomalous_features": m.anomalous_features}
