@@ -147,6 +147,8 @@ def test_bad_requests_get_their_status(served):
         (lambda: stub.DiffStatistics(dpb.DiffStatisticsRequest(a=stats, b="artifact:99999")), "NOT_FOUND", ""),
         (lambda: stub.DiffStatistics(dpb.DiffStatisticsRequest(a=stats, b=stats, threshold=2)), "INVALID_ARGUMENT",
          "threshold must be in [0, 1], got 2"),
+        (lambda: stub.DiffStatistics(dpb.DiffStatisticsRequest(a=stats, b=stats, threshold=float("nan"))),
+         "INVALID_ARGUMENT", "threshold must be in [0, 1], got nan"),
         (lambda: stub.DiffStatistics(dpb.DiffStatisticsRequest(a=stats, b=stats, split="test")), "INVALID_ARGUMENT",
          "split 'test' is not in both"),
         (lambda: stub.DiffStatistics(dpb.DiffStatisticsRequest(a=stats, b=stats, schema=stats)), "INVALID_ARGUMENT",

@@ -11,13 +11,13 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor as F
 
 import mlstore
-from mlstore.v1 import (artifact_service_pb2, gate_service_pb2, ingest_service_pb2, lineage_service_pb2,
-                        model_service_pb2, store_service_pb2)
+from mlstore.v1 import (artifact_service_pb2, data_service_pb2, gate_service_pb2, ingest_service_pb2,
+                        lineage_service_pb2, model_service_pb2, store_service_pb2)
 from tests.grpc_support import build_days, serve, wait_serving
 
 TOKEN = "fuzz-token-0123456789"
 MODULES = (artifact_service_pb2, gate_service_pb2, ingest_service_pb2, lineage_service_pb2, model_service_pb2,
-           store_service_pb2)
+           store_service_pb2, data_service_pb2)
 # Statuses a well-formed request may get; UNKNOWN (an uncaught exception) or INTERNAL would be a bug.
 CLEAN = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
          grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.PERMISSION_DENIED}
