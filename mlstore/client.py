@@ -24,7 +24,8 @@ from mlstore.artifact_bytes import artifact_local_path, read_roots, verify_artif
 from mlstore.blobs import BlobStore
 from mlstore.lineage import LineageGraph
 from mlstore.server import convert, lineage_columns
-from mlstore.server.data_messages import anomalies_from_pb, drift_from_pb, statistics_from_pb
+from mlstore.server.data_messages import (anomalies_from_pb, drift_from_pb, schema_from_pb,
+                                         statistics_from_pb)
 from mlstore.server.status import raise_for
 from mlstore.server.warm_start import ModelRequirement, requirement_to_pb, selection_from_pb
 from mlstore.store import LoggedExecution, OutputArtifact
@@ -339,6 +340,10 @@ class RemoteStore:
     def anomalies_summary(self, ref: Any) -> dict[str, Any]:
         """RPC GetAnomalies. See :meth:`mlstore.store.Store.anomalies_summary`."""
         return anomalies_from_pb(self._call(self._data.GetAnomalies, dpb.GetAnomaliesRequest(ref=_ref(ref))))
+
+    def schema_summary(self, ref: Any) -> dict[str, Any]:
+        """RPC GetSchema. See :meth:`mlstore.store.Store.schema_summary`."""
+        return schema_from_pb(self._call(self._data.GetSchema, dpb.GetSchemaRequest(ref=_ref(ref))))
 
     def pipelines(self) -> list[str]:
         return list(self._call(self._models.ListPipelines, mpb.ListPipelinesRequest()).pipelines)

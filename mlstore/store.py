@@ -651,6 +651,15 @@ class Store:
 
         return reads.anomalies_report(self, ref)
 
+    def schema_summary(self, ref: Any) -> dict[str, Any]:
+        """The features of a Schema artifact (``mlstore schema show``).
+
+        See :func:`mlstore.components.statistics.reads.schema_report` (shape, errors).
+        """
+        from mlstore.components.statistics import reads  # noqa: PLC0415
+
+        return reads.schema_report(self, ref)
+
     # -- bytes ---------------------------------------------------------------------------
 
     def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:

@@ -12,7 +12,7 @@ from mlstore import errors
 from mlstore.cli._common import Context, copyable_table, stdout, store_options
 from mlstore.cli.gate import _read_spec
 from mlstore.components.statistics import layout, summary
-from mlstore.components.statistics.reads import ANOMALIES, SCHEMA, STATISTICS, typed_artifact
+from mlstore.components.statistics.reads import STATISTICS
 from mlstore.components.statistics.curate import log_curated_schema
 from mlstore.gates.data_gate import decide_data, parse_data_gate
 from mlstore.types import Artifact
@@ -138,11 +138,11 @@ def schema_group() -> None:
 @store_options
 def schema_show(ctx: Context, ref: str) -> None:
     """Features of a Schema artifact: type, presence, values, domain, drift/skew thresholds."""
-    artifact = typed_artifact(ctx.store, ref, SCHEMA)
-    rows = summary.schema_summary(layout.read_schema(ctx.store.local_path(artifact)))
+    payload = ctx.store.schema_summary(ref)
+    rows = payload["features"]
 
     def text() -> None:
-        stdout.print(f"{_source(artifact)}: {len(rows)} features", markup=False)
+        stdout.print(f"{_described(ctx, payload['artifact'])}: {len(rows)} features", markup=False)
         stdout.print(copyable_table(
             ("feature", "type", "min_fraction", "min_count", "values", "domain", "drift", "skew"),
             [(r["feature"], r["type"], _num(r["min_fraction"]), _num(r["min_count"]), _values(r),
@@ -152,7 +152,7 @@ def schema_show(ctx: Context, ref: str) -> None:
             if r["domain"] is not None:
                 stdout.print(f"domain of {r['feature']}: {', '.join(r['domain'])}", markup=False)
 
-    ctx.emit({"artifact": str(artifact.node_id), "features": rows}, text)
+    ctx.emit(payload, text)
 
 
 @schema_group.command("log")

@@ -68,3 +68,32 @@ def anomalies_from_pb(m: dpb.GetAnomaliesResponse) -> dict[str, Any]:
                          "description": f.description, "types": list(f.types)} for f in s.features]
               for s in m.splits}
     return {"artifact": m.artifact, "splits": splits, "anomalous_features": m.anomalous_features}
+
+
+def _schema_feature_to_pb(r: dict[str, Any]) -> dpb.SchemaFeature:
+    return dpb.SchemaFeature(
+        feature=r["feature"], type=r["type"], min_fraction=r["min_fraction"], min_count=r["min_count"],
+        shape=dpb.Dims(sizes=r["shape"]) if r["shape"] is not None else None,
+        value_count=dpb.ValueCount(min=r["value_count"][0], max=r["value_count"][1])
+        if r["value_count"] is not None else None,
+        domain=dpb.StringValues(values=r["domain"]) if r["domain"] is not None else None,
+        drift_threshold=r["drift_threshold"], skew_threshold=r["skew_threshold"])
+
+
+def _schema_feature_from_pb(m: dpb.SchemaFeature) -> dict[str, Any]:
+    return {"feature": m.feature, "type": m.type, "min_fraction": optional_field(m, "min_fraction"),
+            "min_count": optional_field(m, "min_count"),
+            "shape": list(m.shape.sizes) if m.HasField("shape") else None,
+            "value_count": [m.value_count.min, m.value_count.max] if m.HasField("value_count") else None,
+            "domain": list(m.domain.values) if m.HasField("domain") else None,
+            "drift_threshold": optional_field(m, "drift_threshold"),
+            "skew_threshold": optional_field(m, "skew_threshold")}
+
+
+def schema_to_pb(report: dict[str, Any]) -> dpb.GetSchemaResponse:
+    return dpb.GetSchemaResponse(artifact=report["artifact"],
+                                 features=[_schema_feature_to_pb(r) for r in report["features"]])
+
+
+def schema_from_pb(m: dpb.GetSchemaResponse) -> dict[str, Any]:
+    return {"artifact": m.artifact, "features": [_schema_feature_from_pb(f) for f in m.features]}

@@ -1,11 +1,11 @@
-"""DataService: TFDV statistics, drift and anomalies, answered by the same Store reads as
+"""DataService: TFDV statistics, drift, anomalies and schemas, answered by the same Store reads as
 the CLI (:mod:`mlstore.components.statistics.reads`)."""
 
 from __future__ import annotations
 
 from mlstore.server.backend import Backend
 from mlstore.server.convert import optional_field as _opt
-from mlstore.server.data_messages import anomalies_to_pb, drift_to_pb, statistics_to_pb
+from mlstore.server.data_messages import anomalies_to_pb, drift_to_pb, schema_to_pb, statistics_to_pb
 from mlstore.server.status import rpc
 from mlstore.v1 import data_service_pb2_grpc as dgrpc
 
@@ -27,3 +27,7 @@ class DataService(dgrpc.DataServiceServicer):
     @rpc
     def GetAnomalies(self, request, context):
         return anomalies_to_pb(self.store.anomalies_summary(request.ref))
+
+    @rpc
+    def GetSchema(self, request, context):
+        return schema_to_pb(self.store.schema_summary(request.ref))

@@ -150,3 +150,59 @@ class FeatureAnomaly(_message.Message):
     description: str
     types: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, feature: _Optional[str] = ..., short_description: _Optional[str] = ..., description: _Optional[str] = ..., types: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetSchemaRequest(_message.Message):
+    __slots__ = ("ref",)
+    REF_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    def __init__(self, ref: _Optional[str] = ...) -> None: ...
+
+class GetSchemaResponse(_message.Message):
+    __slots__ = ("artifact", "features")
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    artifact: str
+    features: _containers.RepeatedCompositeFieldContainer[SchemaFeature]
+    def __init__(self, artifact: _Optional[str] = ..., features: _Optional[_Iterable[_Union[SchemaFeature, _Mapping]]] = ...) -> None: ...
+
+class SchemaFeature(_message.Message):
+    __slots__ = ("feature", "type", "min_fraction", "min_count", "shape", "value_count", "domain", "drift_threshold", "skew_threshold")
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    MIN_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    DRIFT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    SKEW_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    feature: str
+    type: str
+    min_fraction: float
+    min_count: int
+    shape: Dims
+    value_count: ValueCount
+    domain: StringValues
+    drift_threshold: float
+    skew_threshold: float
+    def __init__(self, feature: _Optional[str] = ..., type: _Optional[str] = ..., min_fraction: _Optional[float] = ..., min_count: _Optional[int] = ..., shape: _Optional[_Union[Dims, _Mapping]] = ..., value_count: _Optional[_Union[ValueCount, _Mapping]] = ..., domain: _Optional[_Union[StringValues, _Mapping]] = ..., drift_threshold: _Optional[float] = ..., skew_threshold: _Optional[float] = ...) -> None: ...
+
+class Dims(_message.Message):
+    __slots__ = ("sizes",)
+    SIZES_FIELD_NUMBER: _ClassVar[int]
+    sizes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, sizes: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ValueCount(_message.Message):
+    __slots__ = ("min", "max")
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    min: int
+    max: int
+    def __init__(self, min: _Optional[int] = ..., max: _Optional[int] = ...) -> None: ...
+
+class StringValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -29,6 +29,11 @@ class DataServiceStub(object):
                 request_serializer=mlstore_dot_v1_dot_data__service__pb2.GetAnomaliesRequest.SerializeToString,
                 response_deserializer=mlstore_dot_v1_dot_data__service__pb2.GetAnomaliesResponse.FromString,
                 )
+        self.GetSchema = channel.unary_unary(
+                '/mlstore.v1.DataService/GetSchema',
+                request_serializer=mlstore_dot_v1_dot_data__service__pb2.GetSchemaRequest.SerializeToString,
+                response_deserializer=mlstore_dot_v1_dot_data__service__pb2.GetSchemaResponse.FromString,
+                )
 
 
 class DataServiceServicer(object):
@@ -56,6 +61,13 @@ class DataServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSchema(self, request, context):
+        """The features of a Schema artifact (mlstore's inferred or curated one, or TFX's).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -73,6 +85,11 @@ def add_DataServiceServicer_to_server(servicer, server):
                     servicer.GetAnomalies,
                     request_deserializer=mlstore_dot_v1_dot_data__service__pb2.GetAnomaliesRequest.FromString,
                     response_serializer=mlstore_dot_v1_dot_data__service__pb2.GetAnomaliesResponse.SerializeToString,
+            ),
+            'GetSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchema,
+                    request_deserializer=mlstore_dot_v1_dot_data__service__pb2.GetSchemaRequest.FromString,
+                    response_serializer=mlstore_dot_v1_dot_data__service__pb2.GetSchemaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,5 +149,22 @@ class DataService(object):
         return grpc.experimental.unary_unary(request, target, '/mlstore.v1.DataService/GetAnomalies',
             mlstore_dot_v1_dot_data__service__pb2.GetAnomaliesRequest.SerializeToString,
             mlstore_dot_v1_dot_data__service__pb2.GetAnomaliesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlstore.v1.DataService/GetSchema',
+            mlstore_dot_v1_dot_data__service__pb2.GetSchemaRequest.SerializeToString,
+            mlstore_dot_v1_dot_data__service__pb2.GetSchemaResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

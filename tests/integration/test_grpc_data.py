@@ -14,7 +14,7 @@ import mlstore.client
 from mlstore import errors
 from mlstore.cli import cli
 from mlstore.cli._common import run_cli
-from mlstore.components.statistics import read_anomalies, read_statistics, summary
+from mlstore.components.statistics import read_anomalies, read_schema, read_statistics, summary
 from mlstore.components.statistics.schema_gen import feature_name
 from mlstore.v1 import data_service_pb2 as dpb
 from mlstore.v1 import data_service_pb2_grpc as dgrpc
@@ -129,6 +129,25 @@ def test_get_anomalies_equal_the_local_summary(served):
         assert remote.anomalies_summary(anomalies.id) == local.anomalies_summary(anomalies.id)
 
 
+def test_get_schema_equals_the_local_summary(served):
+    uri, target, out, local, stub = served
+    schema = out["schema"]
+    parsed = read_schema(local.local_path(schema))
+    response = stub.GetSchema(dpb.GetSchemaRequest(ref=_ref(schema)), timeout=30)
+    assert response.artifact == _ref(schema) and [f.feature for f in response.features] == [
+        f.name for f in parsed.feature]
+    carrier = next(f for f in response.features if f.feature == "carrier")
+    domain = next(d for d in parsed.string_domain if d.name == "carrier")
+    assert (carrier.type, carrier.min_fraction, carrier.min_count, list(carrier.shape.sizes)) == ("BYTES", 1, 1, [1])
+    assert list(carrier.domain.values) == list(domain.value) and len(domain.value) == 15
+    assert (carrier.drift_threshold, carrier.skew_threshold) == (0.2, 0.3) and not carrier.HasField("value_count")
+    dep = next(f for f in response.features if f.feature == "dep_delay")
+    assert dep.type == "FLOAT" and not dep.HasField("domain") and dep.min_fraction < 1
+    with mlstore.client.RemoteStore(target) as remote:
+        assert remote.schema_summary(schema.id) == local.schema_summary(schema.id) == {
+            "artifact": _ref(schema), "features": summary.schema_summary(parsed)}
+
+
 def _status(call) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.RpcError) as info:
         call()
@@ -156,6 +175,9 @@ def test_bad_requests_get_their_status(served):
         (lambda: stub.GetAnomalies(dpb.GetAnomaliesRequest(ref=stats)), "INVALID_ARGUMENT",
          "is of type ExampleStatistics, not ExampleAnomalies"),
         (lambda: stub.GetAnomalies(dpb.GetAnomaliesRequest(ref="sha256:zz")), "INVALID_ARGUMENT", ""),
+        (lambda: stub.GetSchema(dpb.GetSchemaRequest(ref=stats)), "INVALID_ARGUMENT",
+         "is of type ExampleStatistics, not Schema"),
+        (lambda: stub.GetSchema(dpb.GetSchemaRequest(ref="artifact:99999")), "NOT_FOUND", "does not exist"),
     ]
     for call, code, message in cases:
         got_code, details = _status(lambda: call())
@@ -188,7 +210,8 @@ def test_cli_reads_through_the_server_print_what_the_local_ones_do(served, capsy
     stats1, stats2 = _ref(out[DAY1]["statistics"]), _ref(out[DAY2]["statistics"])
     anomalies = _ref(out[DAY2]["anomalies"])
     for args in (("stats", "show", stats2), ("stats", "show", "--span", DAY2, "--split", "train"),
-                 ("stats", "diff", stats1, stats2, "--schema", _ref(out["schema"])), ("anomalies", anomalies)):
+                 ("stats", "diff", stats1, stats2, "--schema", _ref(out["schema"])), ("anomalies", anomalies),
+                 ("schema", "show", _ref(out["schema"]))):
         for json_flag in ((), ("--json",)):
             local = _cli(capsys, *args, *json_flag, "--store", uri)
             remote = _cli(capsys, *args, *json_flag, "--server", target)

@@ -1,5 +1,5 @@
 """The data-validation reads of a store, as plain dicts: what ``mlstore stats show|diff``,
-``mlstore anomalies`` print (``--json``) and DataService answers.
+``mlstore schema show``, ``mlstore anomalies`` print (``--json``) and DataService answers.
 
 Each takes a local :class:`~mlstore.store.Store` (the server's or the CLI's); a
 :class:`~mlstore.client.RemoteStore` answers the same dicts through DataService.
@@ -71,3 +71,14 @@ def anomalies_report(store, ref: Any) -> dict[str, Any]:
               for name, a in sorted(layout.read_anomalies(store.local_path(artifact)).items())}
     return {"artifact": str(artifact.node_id), "splits": splits,
             "anomalous_features": sum(len(rows) for rows in splits.values())}
+
+
+def schema_report(store, ref: Any) -> dict[str, Any]:
+    """``{"artifact", "features": summary.schema_summary(...)}`` of a Schema artifact.
+
+    Raises:
+        NotFound: unknown ref. InvalidArgument: not a Schema.
+    """
+    artifact = typed_artifact(store, ref, SCHEMA)
+    return {"artifact": str(artifact.node_id),
+            "features": summary.schema_summary(layout.read_schema(store.local_path(artifact)))}
