@@ -7,7 +7,8 @@ Modules: ``columns`` (reading an Examples split, type inference), ``quantiles``
 what is approximate), ``pipeline`` (the Beam pass, :func:`generate_statistics`),
 ``layout`` (TFX's file layouts), ``schema_gen`` (:func:`infer_schema`), ``distance``
 (L-infinity, Jensen-Shannon), ``validate`` (:func:`validate_statistics`), ``curate`` (an
-edited schema logged as a new version), ``summary`` (plain dicts for the CLI), ``steps``
+edited schema logged as a new version), ``summary`` (plain dicts for the CLI), ``reads``
+(those dicts of a store's artifacts: the CLI and DataService), ``steps``
 (the StatisticsGen, SchemaGen and ExampleValidator pipeline steps).
 
 Typical use::
