@@ -56,11 +56,10 @@ def drift_from_pb(m: dpb.DiffStatisticsResponse) -> dict[str, Any]:
 
 
 def anomalies_to_pb(report: dict[str, Any]) -> dpb.GetAnomaliesResponse:
+    splits = [dpb.SplitAnomalies(split=name, features=[dpb.FeatureAnomaly(**r) for r in rows])
+              for name, rows in report["splits"].items()]
     return dpb.GetAnomaliesResponse(artifact=report["artifact"], anomalous_features=report["anomalous_features"],
-                                    splits=[dpb.SplitAnomalies(split=name, features=[
-                                        dpb.FeatureAnomaly(feature=r["feature"], short_description=r["short_description"],
-                                                           description=r["description"], types=r["types"])
-                                        for r in rows]) for name, rows in report["splits"].items()])
+                                    splits=splits)
 
 
 def anomalies_from_pb(m: dpb.GetAnomaliesResponse) -> dict[str, Any]:
