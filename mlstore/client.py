@@ -30,7 +30,8 @@ from mlstore.server.status import raise_for
 from mlstore.server.warm_start import ModelRequirement, requirement_to_pb, selection_from_pb
 from mlstore.store import LoggedExecution, OutputArtifact
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
-from mlstore.v1 import (artifact_service_pb2 as apb, artifact_service_pb2_grpc as agrpc,
+from mlstore.v1 import (admin_service_pb2 as adpb, admin_service_pb2_grpc as adgrpc,
+                        artifact_service_pb2 as apb, artifact_service_pb2_grpc as agrpc,
                         data_service_pb2 as dpb, data_service_pb2_grpc as dgrpc,
                         gate_service_pb2 as gpb, gate_service_pb2_grpc as ggrpc,
                         ingest_service_pb2 as ipb, ingest_service_pb2_grpc as igrpc,
@@ -42,10 +43,13 @@ from mlstore.warmstart.policies import Selection
 
 if TYPE_CHECKING:
     from mlstore.diff import RunDiff
+    from mlstore.gc import GcResult, Pin, RetentionPolicy
     from mlstore.push import PushResult
 
 #: Default per-call deadline in seconds.
 DEFAULT_TIMEOUT_S = 60.0
+#: Deadline of a remote gc: it marks and sweeps a whole store.
+GC_TIMEOUT_S = 3600.0
 _PAGE = 1000
 _MAX_MESSAGE = 64 * 1024 * 1024
 
@@ -111,6 +115,7 @@ class RemoteStore:
         self._ingest = igrpc.IngestServiceStub(self.channel)
         self._info = sgrpc.StoreServiceStub(self.channel)
         self._data = dgrpc.DataServiceStub(self.channel)
+        self._admin = adgrpc.AdminServiceStub(self.channel)
 
     @property
     def uri(self) -> str:
@@ -125,9 +130,9 @@ class RemoteStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _call(self, method, request):
+    def _call(self, method, request, timeout: float | None = None):
         try:
-            return method(request, timeout=self.timeout, metadata=self._metadata)
+            return method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as e:
             raise_for(e, self.target, tls=self._tls)
 
@@ -322,6 +327,34 @@ class RemoteStore:
 
         request = apb.DiffRunsRequest(a=_ref(a), b=_ref(b))
         return run_diff_from_pb(self._call(self._artifacts.DiffRuns, request))
+
+    # -- administration (RPCs of AdminService, run on the server's store) ------------------
+
+    def collect_garbage(self, policy: "RetentionPolicy", *, dry_run: bool = False,
+                        progress=None, timeout: float = GC_TIMEOUT_S) -> "GcResult":
+        """RPC CollectGarbage (admin scope): gc runs on the server, which answers with the
+        whole plan. ``progress`` is not called (the RPC is unary). See
+        :meth:`mlstore.store.Store.collect_garbage`."""
+        from mlstore.server.admin_messages import gc_result_from_pb, policy_to_pb  # noqa: PLC0415
+
+        request = adpb.CollectGarbageRequest(policy=policy_to_pb(policy), dry_run=dry_run)
+        return gc_result_from_pb(self._call(self._admin.CollectGarbage, request, timeout=max(self.timeout, timeout)))
+
+    def pin(self, ref: Any, reason: str = "") -> "Pin":
+        """RPC PinArtifact (admin scope). See :meth:`mlstore.store.Store.pin`."""
+        from mlstore.server.admin_messages import pin_from_pb  # noqa: PLC0415
+
+        return pin_from_pb(self._call(self._admin.PinArtifact, adpb.PinArtifactRequest(ref=_ref(ref), reason=reason)).pin)
+
+    def unpin(self, ref: Any) -> bool:
+        """RPC UnpinArtifact (admin scope). See :meth:`mlstore.store.Store.unpin`."""
+        return self._call(self._admin.UnpinArtifact, adpb.UnpinArtifactRequest(ref=_ref(ref))).unpinned
+
+    def pins(self) -> list["Pin"]:
+        """RPC ListPins. See :meth:`mlstore.store.Store.pins`."""
+        from mlstore.server.admin_messages import pin_from_pb  # noqa: PLC0415
+
+        return [pin_from_pb(p) for p in self._call(self._admin.ListPins, adpb.ListPinsRequest()).pins]
 
     # -- data validation (RPCs of DataService, computed on the server) ---------------------
 

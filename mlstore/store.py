@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DatabaseError
@@ -42,6 +42,7 @@ from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoin
 if TYPE_CHECKING:
     from mlstore.index.follow import Follower
     from mlstore.diff import RunDiff
+    from mlstore.gc import GcResult, Pin, RetentionPolicy
     from mlstore.push import PushResult
 
 __all__ = ["BytesReport", "ExecutionBatch", "ExecutionRecord", "LoggedExecution", "OutputArtifact", "PendingExecution",
@@ -618,6 +619,33 @@ class Store:
         from mlstore.diff import diff_runs  # noqa: PLC0415
 
         return diff_runs(self, a, b)
+
+    # -- administration: garbage collection and pins (mlstore.gc) ------------------------
+
+    def collect_garbage(self, policy: "RetentionPolicy", *, dry_run: bool = False,
+                        progress: Callable[[str], None] | None = None) -> "GcResult":
+        """Reclaims what ``policy`` does not keep. See :func:`mlstore.gc.collect`."""
+        from mlstore.gc import collect  # noqa: PLC0415 - gc plans from this module's store
+
+        return collect(self, policy, dry_run=dry_run, progress=progress)
+
+    def pin(self, ref: Any, reason: str = "") -> "Pin":
+        """Pins an artifact so gc always keeps it. See :func:`mlstore.gc.pin`."""
+        from mlstore.gc import pin  # noqa: PLC0415
+
+        return pin(self, ref, reason)
+
+    def unpin(self, ref: Any) -> bool:
+        """Removes a pin (False: it was not pinned). See :func:`mlstore.gc.unpin`."""
+        from mlstore.gc import unpin  # noqa: PLC0415
+
+        return unpin(self, ref)
+
+    def pins(self) -> list["Pin"]:
+        """Every pinned artifact, in id order."""
+        from mlstore.gc import list_pins  # noqa: PLC0415
+
+        return list_pins(self)
 
     # -- data validation (TFDV statistics and anomalies) --------------------------------
 

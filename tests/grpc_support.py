@@ -55,18 +55,19 @@ def serve(store_uri: str, *args: str, env: dict | None = None, health: bool = Tr
                 proc.wait()
 
 
-#: Tokens of the secured test servers: one with the read scope, one with the write scope.
-READ, WRITE = "read-token-0123456789", "write-token-0123456789"
+#: Tokens of the secured test servers: one per scope.
+READ, WRITE, ADMIN = "read-token-0123456789", "write-token-0123456789", "admin-token-0123456789"
 
 
 @contextmanager
 def serve_with_tokens(store_uri: str, directory: Path) -> Iterator[str]:
-    """``mlstore serve --tokens`` with :data:`READ` and :data:`WRITE`; yields the target host:port."""
+    """``mlstore serve --tokens`` with :data:`READ`, :data:`WRITE` and :data:`ADMIN`; yields the target host:port."""
     import yaml  # noqa: PLC0415
 
     tokens = Path(directory) / "tokens.yaml"
     tokens.write_text(yaml.safe_dump({"tokens": {READ: {"name": "ci", "scopes": ["read"]},
-                                                 WRITE: {"name": "workers", "scopes": ["write"]}}}))
+                                                 WRITE: {"name": "workers", "scopes": ["write"]},
+                                                 ADMIN: {"name": "ops", "scopes": ["admin"]}}}))
     with serve(store_uri, "--tokens", str(tokens)) as (_, target):
         yield target
 

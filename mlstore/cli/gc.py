@@ -35,7 +35,7 @@ def gc(ctx: Context, dry_run, policy_file, keep_days, keep_last, lineage_may_out
         "lineage_may_outlive_bytes": lineage_may_outlive_bytes,
     })
     progress = None if ctx.as_json else (lambda line: stderr.print(line, markup=False))
-    result = gc_api.collect(ctx.store, policy, dry_run=dry_run, progress=progress)
+    result = ctx.store.collect_garbage(policy, dry_run=dry_run, progress=progress)
     ctx.emit(result.to_json(), lambda: _print_result(result))
 
 
@@ -72,7 +72,7 @@ def _print_result(result: gc_api.GcResult) -> None:
 @store_options
 def pin(ctx: Context, ref: str, reason: str) -> None:
     """Pin an artifact: gc always keeps it and what it was made from."""
-    result = gc_api.pin(ctx.store, ref, reason)
+    result = ctx.store.pin(ref, reason)
     ctx.emit(result.to_json(), f"pinned {result.artifact} ({result.type})" + (f": {reason}" if reason else ""))
 
 
@@ -81,7 +81,7 @@ def pin(ctx: Context, ref: str, reason: str) -> None:
 @store_options
 def unpin(ctx: Context, ref: str) -> None:
     """Remove a pin."""
-    removed = gc_api.unpin(ctx.store, ref)
+    removed = ctx.store.unpin(ref)
     ctx.emit({"artifact": ref, "unpinned": removed}, f"unpinned {ref}" if removed else f"{ref} was not pinned")
 
 
@@ -89,7 +89,7 @@ def unpin(ctx: Context, ref: str) -> None:
 @store_options
 def pins(ctx: Context) -> None:
     """List pinned artifacts."""
-    found = gc_api.list_pins(ctx.store)
+    found = ctx.store.pins()
     ctx.emit([p.to_json() for p in found],
              lambda: [stdout.print(f"{p.artifact}  {p.type}  {p.reason}", markup=False) for p in found]
              or stdout.print("no pinned artifacts"))

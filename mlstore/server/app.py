@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from mlstore import errors
+from mlstore.server.admin_service import AdminService
 from mlstore.server.auth import AuthInterceptor, TokenTable
 from mlstore.server.backend import Backend
 from mlstore.server.data_service import DataService
@@ -27,7 +28,7 @@ from mlstore.server.ingest_service import IngestService
 from mlstore.server.model_services import GateService, ModelService
 from mlstore.server.query_services import ArtifactService, LineageService, StoreService
 from mlstore.server.status import lenient
-from mlstore.v1 import (artifact_service_pb2, data_service_pb2, gate_service_pb2, ingest_service_pb2,
+from mlstore.v1 import (admin_service_pb2, artifact_service_pb2, data_service_pb2, gate_service_pb2, ingest_service_pb2,
                         lineage_service_pb2, model_service_pb2, store_service_pb2)
 
 log = logging.getLogger("mlstore.server")
@@ -70,6 +71,7 @@ _SERVICES = (
     (ingest_service_pb2, "IngestService"),
     (store_service_pb2, "StoreService"),
     (data_service_pb2, "DataService"),
+    (admin_service_pb2, "AdminService"),
 )
 
 
@@ -145,7 +147,7 @@ def build_server(backend: Backend, options: ServeOptions) -> tuple[grpc.Server, 
     )
     servicers = (LineageService(backend), ArtifactService(backend), ModelService(backend, options.push_roots),
                  GateService(backend), IngestService(backend), StoreService(backend, limit, options.tokens),
-                 DataService(backend))
+                 DataService(backend), AdminService(backend))
     names = []
     for (module, name), servicer in zip(_SERVICES, servicers):
         add_service(module, name, servicer, server)

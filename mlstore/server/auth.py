@@ -38,7 +38,10 @@ ENV_VAR = "MLSTORE_SERVER_TOKENS"
 
 #: Methods that need more than ``read``; the rest of mlstore.v1 needs ``read``.
 METHOD_SCOPES = {"/mlstore.v1.IngestService/LogExecution": "write",
-                 "/mlstore.v1.ModelService/PushModel": "write"}
+                 "/mlstore.v1.ModelService/PushModel": "write",
+                 "/mlstore.v1.AdminService/CollectGarbage": "admin",
+                 "/mlstore.v1.AdminService/PinArtifact": "admin",
+                 "/mlstore.v1.AdminService/UnpinArtifact": "admin"}
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 
 #: ``Bearer <b64token>`` (RFC 6750 section 2.1), nothing before or after.
