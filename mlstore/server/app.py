@@ -145,7 +145,7 @@ def build_server(backend: Backend, options: ServeOptions) -> tuple[grpc.Server, 
                  ("grpc.so_reuseport", int(options.reuse_port))],
         maximum_concurrent_rpcs=options.workers * 8,
     )
-    servicers = (LineageService(backend), ArtifactService(backend), ModelService(backend, options.push_roots),
+    servicers = (LineageService(backend, limit), ArtifactService(backend), ModelService(backend, options.push_roots),
                  GateService(backend), IngestService(backend), StoreService(backend, limit, options.tokens),
                  DataService(backend), AdminService(backend))
     names = []

@@ -91,10 +91,28 @@ def _depth(request) -> int | None:
 MAX_START_NODES = 1000
 
 
+#: Fewest wire bytes a lineage node and edge take in LineageColumns (kind, id, type,
+#: state and depth codes of a node; direction, two ids and a role code of an edge).
+MIN_NODE_BYTES, MIN_EDGE_BYTES = 5, 4
+
+
 class LineageService(lgrpc.LineageServiceServicer):
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, max_message_bytes: int | None = None):
         self.backend = backend
         self.store = backend.reader
+        self.max_message_bytes = max_message_bytes
+
+    def _check_size(self, what: str, size: int) -> None:
+        """Refuses an answer over the message limit with what to do instead.
+
+        Raises:
+            ResourceExhausted: ``size`` bytes exceed the server's limit.
+        """
+        if self.max_message_bytes is not None and size > self.max_message_bytes:
+            raise errors.ResourceExhausted(
+                f"{what} is {size / 2**20:.1f} MiB, over the server's {self.max_message_bytes / 2**20:.0f} MiB "
+                f"message limit: use StreamLineage (mlstore's clients page automatically), a smaller depth, "
+                f"or fewer start nodes")
 
     def _encoded(self, request, context, encode):
         """Runs the query and ``encode(graph)`` in one of the slots for heavy queries.
@@ -114,9 +132,18 @@ class LineageService(lgrpc.LineageServiceServicer):
 
     # Both return wire bytes (see lineage_columns), sent as they are (see app.add_service).
 
+    def _sized_columns(self, graph) -> bytes:
+        # Why: the walk is cheap, the encoding of a huge graph is not; a lower bound from
+        # the counts refuses before encoding, the exact length before sending.
+        self._check_size("the lineage answer (at least)",
+                         graph.node_count * MIN_NODE_BYTES + graph.edge_count * MIN_EDGE_BYTES)
+        columns = lineage_columns.columns_bytes(graph)
+        self._check_size("the lineage answer", len(columns))
+        return columns
+
     @rpc
     def GetLineage(self, request, context) -> bytes:
-        graph, columns = self._encoded(request, context, lineage_columns.columns_bytes)
+        graph, columns = self._encoded(request, context, self._sized_columns)
         head = lpb.GetLineageResponse(start=[str(s) for s in graph.start], depth=graph.depth,
                                       direction=convert.DIRECTIONS[graph.direction])
         return head.SerializeToString() + lineage_columns.message_field(lpb.GetLineageResponse, "graph", columns)

@@ -91,3 +91,34 @@ def test_cheap_calls_are_served_while_lineage_calls_flood_the_server(sqlite_stor
             lineage.GetLineage(too_many, timeout=30)
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert f"at most {MAX_START_NODES}" in refused.value.details()
+
+
+def test_a_lineage_answer_over_the_message_limit_is_refused_before_it_is_sent(tmp_path):
+    """GetLineage answers RESOURCE_EXHAUSTED naming the limit and what to do (the server
+    never tries to send it), and the Python client then streams the same graph in pages."""
+    import tempfile  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from mlstore.store import OutputArtifact  # noqa: PLC0415
+
+    uri = str(tmp_path / "store")
+    with mlstore.open(uri) as store:
+        d = Path(tempfile.mkdtemp(dir=tmp_path))
+        (d / "part").write_text("x")
+        blob = store.blobs.publish(d)
+        src = store.log_execution("ExampleGen", "wide", outputs=[
+            OutputArtifact("Examples", blob.uri, blob.digest, blob.size, "examples", {})]).output_ids[0]
+        # one execution with 30,000 outputs: a ~1.3 MiB lineage answer
+        store.log_execution("Fanout", "wide", inputs=[(src, "examples")], outputs=[
+            OutputArtifact("Examples", blob.uri, blob.digest, blob.size, "part", {}) for _ in range(30_000)])
+        local = store.lineage(f"artifact:{src}", direction="down")
+    assert local.node_count == 30_002
+    with serve(uri, "--max-message-mb", "1") as (_, target), grpc.insecure_channel(target) as channel:
+        stub = lgrpc.LineageServiceStub(channel)
+        request = lpb.GetLineageRequest(start=[f"artifact:{src}"], direction=tpb.DIRECTION_DOWN)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.GetLineage(request, timeout=60)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "over the server's 1 MiB message limit: use StreamLineage" in info.value.details()
+        with mlstore.open(f"grpc://{target}") as remote:
+            assert remote.lineage(f"artifact:{src}", direction="down") == local
