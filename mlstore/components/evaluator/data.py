@@ -1,4 +1,4 @@
-"""Evaluation inputs: the label rule, reading CSV/Parquet in batches, model features.
+"""Evaluation inputs: the label rule, reading CSV/Parquet/TFRecord in batches, model features.
 
 Kept free of Beam so the same code serves the Beam pipeline and plain NumPy callers.
 """
@@ -14,6 +14,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from mlstore.components import tf_examples
 from mlstore.errors import DataError, InvalidArgument, NotFound
 
 from .slicing import SliceSpec
@@ -111,7 +112,7 @@ class EvalConfig:
 
 
 def data_format(path: str) -> str:
-    """``"parquet"`` or ``"csv"`` from the file extension.
+    """``"parquet"``, ``"csv"`` or ``"tfrecord"`` (TFX's tf.Example files) from the file name.
 
     Raises:
         InvalidArgument: any other extension.
@@ -121,7 +122,9 @@ def data_format(path: str) -> str:
         return "parquet"
     if lower.endswith((".csv", ".csv.gz")):
         return "csv"
-    raise InvalidArgument(f"unsupported evaluation data file {path!r}: use .csv or .parquet")
+    if tf_examples.is_tfrecord(path):
+        return "tfrecord"
+    raise InvalidArgument(f"unsupported data file {path!r}: use .csv, .parquet or tf.Example TFRecords")
 
 
 def column_names(path: str) -> list[str]:
@@ -135,11 +138,16 @@ def column_names(path: str) -> list[str]:
     if data_format(path) == "parquet":
         import pyarrow.parquet as pq
         return list(pq.read_schema(path).names)
+    if data_format(path) == "tfrecord":
+        return tf_examples.column_names(path)
     return list(pd.read_csv(path, nrows=0).columns)
 
 
 def read_batches(path: str, batch_size: int, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
     """Yield the rows of one file as DataFrames of at most ``batch_size`` rows."""
+    if data_format(path) == "tfrecord":
+        yield from tf_examples.read_batches(path, batch_size, columns)
+        return
     if data_format(path) == "parquet":
         import pyarrow.parquet as pq
         for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):

@@ -37,7 +37,7 @@ def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | P
     """Computes TFDV statistics of each split and writes them in TFX's ExampleStatistics layout.
 
     Args:
-        splits: split name -> its CSV/Parquet files (e.g. ``{"train": [".../Split-train/data.csv"]}``).
+        splits: split name -> its CSV/Parquet/tf.Example TFRecord files (e.g. ``{"train": [".../Split-train/data.csv"]}``).
         output_dir: where ``Split-<name>/FeatureStats.pb`` are written (shared by the workers).
         pipeline_options: Beam options, as Transform and Evaluator take them (a list of strings
             such as ``["--direct_num_workers=2", "--direct_running_mode=multi_processing"]``).

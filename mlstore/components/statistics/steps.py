@@ -3,7 +3,7 @@
 The executor (:mod:`mlstore.pipeline.executor`) hands them verified local copies of
 their inputs and records what they return, with lineage:
 
-* ``StatisticsGen``: ``examples`` (Examples, ``Split-<name>/*.csv|*.parquet``) ->
+* ``StatisticsGen``: ``examples`` (Examples, ``Split-<name>/*.csv|*.parquet``, or TFX's tf.Example TFRecords) ->
   ``statistics`` (ExampleStatistics). Params: ``beam_options``, ``batch_size``.
 * ``SchemaGen``: ``statistics`` -> ``schema`` (Schema, ``schema.pbtxt``). Params:
   ``split`` (default ``train``), ``drift_threshold``, ``skew_threshold``.
@@ -25,23 +25,32 @@ from typing import Any, Mapping
 from mlstore import errors
 from mlstore.pipeline.executor import StepInput, StepOutput
 
-_DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 
 
 def example_splits(examples_dir: Path) -> dict[str, list[str]]:
     """Split name -> data files of an Examples directory (``Split-<name>/``).
 
     Raises:
-        DataError: no split holds CSV or Parquet files (e.g. TFX's tf.Example TFRecords).
+        DataError: no split holds CSV, Parquet or tf.Example TFRecord files.
     """
     splits = {}
     for folder in sorted(Path(examples_dir).glob("Split-*")):
-        files = sorted(str(p) for p in folder.iterdir() if p.name.lower().endswith(_DATA_SUFFIXES))
+        files = sorted(str(p) for p in folder.iterdir() if _is_data_file(str(p)))
         if files:
             splits[folder.name[len("Split-"):]] = files
     if not splits:
-        raise errors.DataError(f"Examples at {examples_dir} have no Split-<name>/ with CSV or Parquet files")
+        raise errors.DataError(f"Examples at {examples_dir} have no Split-<name>/ with CSV, Parquet or TFRecord files")
     return splits
+
+
+def _is_data_file(path: str) -> bool:
+    from mlstore.components.evaluator.data import data_format  # noqa: PLC0415
+
+    try:
+        data_format(path)
+    except errors.InvalidArgument:
+        return False
+    return True
 
 
 def _span_properties(artifact, splits) -> dict[str, Any]:
