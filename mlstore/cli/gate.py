@@ -41,7 +41,11 @@ def _models_line(outcome: GateOutcome) -> str:
 
     baseline = ("none (value thresholds only)" if outcome.baseline is None
                 else described(outcome.baseline, outcome.baseline_evaluation or outcome.evaluation))
-    return f"candidate {described(outcome.candidate, outcome.evaluation)}\nbaseline  {baseline}\n"
+    lines = f"candidate {described(outcome.candidate, outcome.evaluation)}\nbaseline  {baseline}\n"
+    if outcome.anomalies is not None:
+        span = f", span {outcome.anomalies.span}" if outcome.anomalies.span is not None else ""
+        lines += f"data      {outcome.anomalies.node_id} (ExampleAnomalies of the training data{span})\n"
+    return lines
 
 
 def _text(outcome: GateOutcome) -> str:

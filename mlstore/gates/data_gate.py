@@ -36,6 +36,11 @@ class DataGateSpec:
     max_drift: float | None = None
     feature_max_drift: Mapping[str, float] = field(default_factory=dict)
 
+    def to_dict(self) -> dict:
+        """Canonical JSON-able form (part of a model gate spec's digest)."""
+        return {"no_anomalies": self.no_anomalies, "splits": list(self.splits), "max_drift": self.max_drift,
+                "features": dict(sorted(self.feature_max_drift.items()))}
+
 
 @dataclass(frozen=True)
 class DataCheck:
@@ -78,25 +83,34 @@ def parse_data_gate(text: str) -> DataGateSpec:
     version = _int(keys["version"][1], "version", 1)
     if version != SPEC_VERSION:
         raise _fail("version", keys["version"][1], f"unsupported version {version} (expected {SPEC_VERSION})")
-    data = _mapping(keys["data"][1], "data", {"no_anomalies", "splits", "max_drift", "features"})
+    return parse_data_section(keys["data"][1])
+
+
+def parse_data_section(node: yaml.Node, path: str = "data") -> DataGateSpec:
+    """The ``data:`` mapping of a data gate spec or of a model gate spec (:mod:`mlstore.gates.spec`).
+
+    Raises:
+        InvalidArgument: unknown key, wrong value, nothing to check (names field and line).
+    """
+    data = _mapping(node, path, {"no_anomalies", "splits", "max_drift", "features"})
     no_anomalies = False
     if "no_anomalies" in data:
-        no_anomalies = _scalar(data["no_anomalies"][1], "data.no_anomalies")
+        no_anomalies = _scalar(data["no_anomalies"][1], f"{path}.no_anomalies")
         if not isinstance(no_anomalies, bool):
-            raise _fail("data.no_anomalies", data["no_anomalies"][1], "expected true or false")
-    splits = tuple(_string(n, f"data.splits[{i}]") for i, n in
-                   enumerate(_sequence(data["splits"][1], "data.splits"))) if "splits" in data else ()
-    max_drift = _threshold(data["max_drift"][1], "data.max_drift") if "max_drift" in data else None
+            raise _fail(f"{path}.no_anomalies", data["no_anomalies"][1], "expected true or false")
+    splits = tuple(_string(n, f"{path}.splits[{i}]") for i, n in
+                   enumerate(_sequence(data["splits"][1], f"{path}.splits"))) if "splits" in data else ()
+    max_drift = _threshold(data["max_drift"][1], f"{path}.max_drift") if "max_drift" in data else None
     features = {}
     if "features" in data:
-        node = data["features"][1]
-        if not isinstance(node, yaml.MappingNode):
-            raise _fail("data.features", node, "expected a mapping of feature: threshold")
-        for key_node, value_node in node.value:
-            name = _string(key_node, "data.features")
-            features[name] = _threshold(value_node, f"data.features.{name}")
+        features_node = data["features"][1]
+        if not isinstance(features_node, yaml.MappingNode):
+            raise _fail(f"{path}.features", features_node, "expected a mapping of feature: threshold")
+        for key_node, value_node in features_node.value:
+            name = _string(key_node, f"{path}.features")
+            features[name] = _threshold(value_node, f"{path}.features.{name}")
     if not no_anomalies and max_drift is None and not features:
-        raise _fail("data", keys["data"][1], "nothing to check: set no_anomalies, max_drift or features")
+        raise _fail(path, node, "nothing to check: set no_anomalies, max_drift or features")
     return DataGateSpec(no_anomalies, splits, max_drift, features)
 
 

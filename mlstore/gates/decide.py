@@ -5,14 +5,18 @@ threshold kind) gives one :class:`~mlstore.gates.report.GateCheck`; the gate pas
 no check fails. Without a baseline (the first model) only value thresholds apply.
 A slice or metric the spec asks for but the candidate lacks is a failure, not a crash;
 a slice missing from the *baseline* only skips its change checks (a new slice cannot
-regress).
+regress). A spec's ``data:`` checks are decided on the training data's anomalies
+(:func:`mlstore.gates.data_gate.decide_data`) and join the same list of checks.
 """
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from mlstore.components.evaluator.layout import EvalResult
 from mlstore.components.evaluator.slicing import OVERALL, slice_features
 
+from .data_gate import decide_data
 from .report import FAIL, KINDS, PASS, SKIPPED, GateCheck, GateReport
 from .spec import ChangeThreshold, GateSpec, MetricGate, SliceSelector
 
@@ -99,13 +103,35 @@ def _sort_key(check: GateCheck) -> tuple:
             KINDS.index(check.kind))
 
 
-def decide(spec: GateSpec, candidate: EvalResult, baseline: EvalResult | None) -> GateReport:
+def _data_checks(spec: GateSpec, anomalies: Mapping[str, Any] | None) -> list[GateCheck]:
+    """The spec's ``data:`` checks as gate checks (``metric`` = feature, ``slice_key`` = split)."""
+    if spec.data is None:
+        return []
+    if anomalies is None:
+        return [GateCheck("data", "training data", "data_present", None, None, FAIL,
+                          reason="no ExampleAnomalies recorded for the candidate's training Examples "
+                                 "(run ExampleValidator on their statistics)")]
+    report = decide_data(spec.data, anomalies)
+    checks = [GateCheck(c.feature, f"split={c.split}", f"data_{c.kind}", c.threshold, c.value,
+                        PASS if c.passed else FAIL, reason="" if c.passed else c.detail)
+              for c in report.checks]
+    if spec.data.no_anomalies:  # a clean split is a passed check, so the report shows it was made
+        flagged = {c.split for c in report.checks if c.kind == "anomaly"}
+        checks += [GateCheck("(all features)", f"split={split}", "data_anomaly", None, 0.0, PASS)
+                   for split in spec.data.splits or sorted(anomalies) if split not in flagged]
+    return checks
+
+
+def decide(spec: GateSpec, candidate: EvalResult, baseline: EvalResult | None,
+           anomalies: Mapping[str, Any] | None = None) -> GateReport:
     """Apply a gate spec to a candidate evaluation (and a baseline, if any).
 
     Args:
         spec: the parsed gate spec.
         candidate: the candidate model's evaluation.
         baseline: the blessed baseline's evaluation, or ``None`` for a first model.
+        anomalies: per split ``Anomalies`` of the candidate's training data, for a spec
+            with a ``data:`` section (``None``: none recorded, which fails its checks).
 
     Returns:
         The :class:`GateReport` (checks sorted failures first).
@@ -123,7 +149,7 @@ def decide(spec: GateSpec, candidate: EvalResult, baseline: EvalResult | None) -
                 for c in _slice_checks(gate, key, candidate, baseline, skipped):
                     # A slice selected twice (e.g. by feature and by name) is checked once.
                     checks.setdefault((c.metric, c.slice_key, c.kind), c)
-    ordered = tuple(sorted(checks.values(), key=_sort_key))
+    ordered = tuple(sorted([*checks.values(), *_data_checks(spec, anomalies)], key=_sort_key))
     notes = []
     if baseline is None and any(g.change for g in spec.metrics):
         notes.append("no baseline (first model): only value thresholds were applied")

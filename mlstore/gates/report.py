@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 #: Check kinds, in display order.
-KINDS = ("present", "lower_bound", "upper_bound", "change_absolute", "change_relative")
+KINDS = ("present", "lower_bound", "upper_bound", "change_absolute", "change_relative",
+         "data_present", "data_anomaly", "data_drift", "data_skew")
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,9 @@ class GateCheck:
     Attributes:
         metric: metric name.
         slice_key: canonical slice key (or the selector text when no slice matched).
-        kind: one of :data:`KINDS`; ``present`` reports a missing slice or metric.
+        kind: one of :data:`KINDS`; ``present`` reports a missing slice or metric; the
+            ``data_*`` kinds are checks on the training data (``metric`` is the feature,
+            ``slice_key`` the split, e.g. ``split=train``).
         threshold: the bound or allowed change (``None`` for ``present``).
         candidate: candidate metric value.
         baseline: baseline metric value (change checks only).

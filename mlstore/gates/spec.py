@@ -16,6 +16,15 @@ slice, in the spirit of TFMA's EvalConfig::
         min_examples: 100             # optional per-metric override
         slices: [overall, {feature: carrier}, {features: [carrier, origin]},
                  {slice: "origin=JFK"}]   # default: [overall]
+    data:                             # optional: checks on the candidate's training data,
+      no_anomalies: true              # decided on the ExampleAnomalies ExampleValidator
+      max_drift: 0.2                  # recorded for the Examples the Trainer read
+      features: {dep_delay: 0.1}      # (keys as in mlstore.gates.data_gate)
+
+``metrics`` may be left out when ``data`` is given. Data checks fail the gate like metric
+checks (``data_anomaly``, ``data_drift``, ``data_skew``; ``data_present`` when no
+anomalies were recorded for the training data), and the blessing's Gate execution takes
+the ExampleAnomalies as an input.
 
 Semantics (all comparisons inclusive):
 
@@ -40,7 +49,7 @@ import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
@@ -49,6 +58,9 @@ from mlstore.components.evaluator.metrics import METRIC_NAMES
 from mlstore.tfx.tfma import METRIC_NAMES as TFMA_METRIC_NAMES
 from mlstore.components.evaluator.slicing import canonical_slice_key, slice_features
 from mlstore.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from mlstore.gates.data_gate import DataGateSpec
 
 SPEC_VERSION = 1
 DIRECTIONS = ("higher_is_better", "lower_is_better")
@@ -103,15 +115,20 @@ class GateSpec:
     version: int
     min_examples: int
     metrics: tuple[MetricGate, ...]
+    data: DataGateSpec | None = None  # checks on the candidate's training data (data_gate)
 
     def to_dict(self) -> dict[str, Any]:
-        """Canonical JSON-able form (no YAML line numbers)."""
+        """Canonical JSON-able form (no YAML line numbers; ``data`` only when set, so the
+        digests of specs without it are what they always were)."""
         def metric(g: MetricGate) -> dict[str, Any]:
             return {"name": g.name, "min_examples": g.min_examples, "lower_bound": g.lower_bound,
                     "upper_bound": g.upper_bound, "change": asdict(g.change) if g.change else None,
                     "slices": [s.to_dict() for s in g.slices]}
-        return {"version": self.version, "min_examples": self.min_examples,
-                "metrics": [metric(g) for g in self.metrics]}
+        canonical = {"version": self.version, "min_examples": self.min_examples,
+                     "metrics": [metric(g) for g in self.metrics]}
+        if self.data is not None:
+            canonical["data"] = self.data.to_dict()
+        return canonical
 
     def digest(self) -> str:
         """``sha256:<hex>`` of the canonical JSON of :meth:`to_dict` (linked by the blessing)."""
@@ -277,16 +294,23 @@ def parse_gate_spec(text: str) -> GateSpec:
         raise InvalidArgument(f"gate spec: malformed YAML{line}: {getattr(exc, 'problem', exc)}") from exc
     if root is None:
         raise InvalidArgument("gate spec: empty document")
-    keys = _mapping(root, "", {"version", "min_examples", "metrics"}, {"version", "metrics"})
+    keys = _mapping(root, "", {"version", "min_examples", "metrics", "data"}, {"version"})
     version = _int(keys["version"][1], "version", 1)
     if version != SPEC_VERSION:
         raise _fail("version", keys["version"][1], f"unsupported version {version} (expected {SPEC_VERSION})")
+    if "metrics" not in keys and "data" not in keys:
+        raise _fail("metrics", root, "required key is missing (or give a data: section)")
     default_min = _int(keys["min_examples"][1], "min_examples", 1) if "min_examples" in keys else 1
-    metric_nodes = _sequence(keys["metrics"][1], "metrics")
-    if not metric_nodes:
+    metric_nodes = _sequence(keys["metrics"][1], "metrics") if "metrics" in keys else []
+    if "metrics" in keys and not metric_nodes:
         raise _fail("metrics", keys["metrics"][1], "expected at least one metric gate")
     gates = tuple(_metric_gate(n, f"metrics[{i}]", default_min) for i, n in enumerate(metric_nodes))
-    return GateSpec(version, default_min, gates)
+    data = None
+    if "data" in keys:
+        from mlstore.gates.data_gate import parse_data_section  # noqa: PLC0415 - it reuses this module's helpers
+
+        data = parse_data_section(keys["data"][1])
+    return GateSpec(version, default_min, gates, data)
 
 
 def load_gate_spec(path: str) -> GateSpec:

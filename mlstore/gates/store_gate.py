@@ -51,6 +51,8 @@ class GateOutcome:
         evaluation: the candidate's ModelEvaluation the decision used.
         baseline: the baseline Model (``None``: value thresholds only).
         baseline_evaluation: the baseline's ModelEvaluation the decision used.
+        anomalies: the ExampleAnomalies of the candidate's training data the ``data:``
+            checks used (``None``: the spec has none, or none was recorded).
         blessing: the recorded ModelBlessing (``None`` with ``record=False``).
         execution_id: the recorded Gate execution (``None`` with ``record=False``).
         notes: how the inputs were found (first model, baseline on different data, ...).
@@ -64,6 +66,7 @@ class GateOutcome:
     blessing: Artifact | None = None
     execution_id: int | None = None
     notes: tuple[str, ...] = ()
+    anomalies: Artifact | None = None  # the training data's ExampleAnomalies (specs with data:)
 
     def to_json(self) -> dict[str, Any]:
         """The ids (``artifact:N``), for the CLI's ``--json`` next to the report."""
@@ -71,7 +74,7 @@ class GateOutcome:
             return str(a.node_id) if a is not None else None
         return {"candidate": node(self.candidate), "evaluation": node(self.evaluation),
                 "baseline": node(self.baseline), "baseline_evaluation": node(self.baseline_evaluation),
-                "blessing": node(self.blessing),
+                "blessing": node(self.blessing), "anomalies": node(self.anomalies),
                 "execution": f"execution:{self.execution_id}" if self.execution_id else None}
 
 
@@ -230,6 +233,44 @@ def _resolve_inputs(store, candidate: Artifact, named_evaluation: Artifact | Non
     return _Inputs(candidate, evaluation, base_model, base_evaluation, tuple(notes))
 
 
+# ------------------------------------------------------------------ training data
+
+def _outputs(store, execution_id: int, type_: str) -> list[Artifact]:
+    """LIVE outputs of type ``type_`` of a finished execution."""
+    if store.execution(f"execution:{execution_id}").state not in _DONE:
+        return []
+    found = (store.artifact(e.artifact_id) for e in store.events(f"execution:{execution_id}") if e.is_output)
+    return [a for a in found if a.type == type_ and a.state == "LIVE"]
+
+
+def _readers(store, artifact_id: int, role: str) -> list[int]:
+    """Executions that read an artifact as ``role``."""
+    return [e.execution_id for e in store.events(f"artifact:{artifact_id}") if not e.is_output and e.role == role]
+
+
+def training_anomalies(store, model: Artifact) -> Artifact | None:
+    """The newest ExampleAnomalies recorded for the Examples ``model`` was trained on:
+    Trainer input ``examples`` -> StatisticsGen (``examples`` -> ExampleStatistics) ->
+    ExampleValidator (``statistics`` -> ExampleAnomalies), as mlstore and TFX record them.
+    A validator that read them only as ``previous_statistics`` (drift of the next span)
+    does not count. None when nothing was recorded."""
+    producers = [e.execution_id for e in store.events(model.node_id) if e.is_output]
+    examples = [e.artifact_id for p in producers for e in store.events(f"execution:{p}")
+                if not e.is_output and e.role == "examples"]
+    found = [anomalies
+             for ex in examples for stats_run in _readers(store, ex, "examples")
+             for stats in _outputs(store, stats_run, "ExampleStatistics")
+             for validator in _readers(store, stats.id, "statistics")
+             for anomalies in _outputs(store, validator, "ExampleAnomalies")]
+    return max(found, key=lambda a: a.id) if found else None
+
+
+def _load_anomalies(store, artifact: Artifact | None) -> dict | None:
+    from mlstore.components.statistics.layout import read_anomalies  # noqa: PLC0415
+
+    return read_anomalies(store.local_path(artifact)) if artifact is not None else None
+
+
 # ------------------------------------------------------------------ metrics
 
 def _load(store, evaluation: Artifact, tfma_baseline: bool = False) -> tuple[EvalResult, bool]:
@@ -294,10 +335,11 @@ def evaluate_gate(store, candidate_ref: Any, baseline: Any = LATEST_BLESSED, spe
     same_file = found.baseline_evaluation is not None and found.baseline_evaluation.id == found.evaluation.id
     baseline_result, base_layout = (_load(store, found.baseline_evaluation, tfma_baseline=same_file)
                                     if found.baseline_evaluation else (None, True))
-    report = decide(spec, candidate_result, baseline_result)
+    anomalies = training_anomalies(store, found.candidate) if spec.data is not None else None
+    report = decide(spec, candidate_result, baseline_result, _load_anomalies(store, anomalies))
     report = dataclasses.replace(report, notes=found.notes + report.notes)
     outcome = GateOutcome(report, found.candidate, found.evaluation, found.baseline,
-                          found.baseline_evaluation, notes=found.notes)
+                          found.baseline_evaluation, notes=found.notes, anomalies=anomalies)
     if not record:
         return outcome
     if not (layout and base_layout):
@@ -328,6 +370,8 @@ def _record(store, pipeline: str, spec_text: str, outcome: GateOutcome) -> GateO
     from mlstore.pipeline.steps import gate as gate_step  # noqa: PLC0415
 
     inputs = {"model": outcome.candidate, "evaluation": outcome.evaluation}
+    if outcome.anomalies is not None:
+        inputs["anomalies"] = outcome.anomalies
     if outcome.baseline is not None:
         inputs["baseline_model"] = outcome.baseline
         if outcome.baseline_evaluation.id != outcome.evaluation.id:  # else: TFMA's, in the same file

@@ -187,7 +187,8 @@ def evaluator(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: P
 
 
 def gate(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
-    """Decides on the candidate against the baseline's evaluation on the same data."""
+    """Decides on the candidate against the baseline's evaluation on the same data (and,
+    for a spec with ``data:`` checks, on input ``anomalies`` of its training data)."""
     from mlstore.gates import (decide, parse_gate_spec, render_markdown, report_to_dict,  # noqa: PLC0415
                                validate_against)
     from mlstore.tfx.tfma import read_any_evaluation  # noqa: PLC0415  (mlstore's layout or TFMA's)
@@ -201,7 +202,12 @@ def gate(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) 
         baseline = read_any_evaluation(inputs["baseline_evaluation"].path, with_plots=False)
     elif "baseline_model" in inputs:  # TFX's Evaluator scored the baseline in the same TFMA output
         baseline = tfma_evaluation(inputs["evaluation"].path, with_plots=False, baseline=True)
-    report = decide(spec, candidate, baseline)
+    anomalies = None
+    if "anomalies" in inputs:  # the training data's, for the spec's data: checks
+        from mlstore.components.statistics.layout import read_anomalies  # noqa: PLC0415
+
+        anomalies = read_anomalies(inputs["anomalies"].path)
+    report = decide(spec, candidate, baseline, anomalies)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report_to_dict(report), indent=1, sort_keys=True))
     (out / "report.md").write_text(render_markdown(report))
