@@ -87,32 +87,48 @@ def export(store, *, out: str | os.PathLike | None = None, url: str | None = Non
     """
     if (out is None) == (url is None):
         raise errors.InvalidArgument("export needs exactly one destination: out=FILE or url=http://HOST:PORT")
+    # The destination is checked before any event is built; nothing is sent or written for bad input.
+    transport = _http_transport(url, endpoint, api_key, timeout_s) if url is not None else None
+    path = None if url is not None or str(out) == "-" else _check_file(Path(out))
     events = run_events(store, pipeline=pipeline, since_ms=since_ms, namespace=namespace)
     namespace = namespace or store_namespace(store)
     executions = len({e.run.runId for e in events})
-    if url is not None:
-        _post(events, url, endpoint, api_key, timeout_s)
+    if transport is not None:
+        _post(events, transport, url)
         destination = url.rstrip("/") + "/" + endpoint.lstrip("/")
-    elif str(out) == "-":
+    elif path is None:
         for event in events:
             sys.stdout.write(to_json(event) + "\n")
         sys.stdout.flush()
         destination = "stdout"
     else:
-        _write(events, Path(out))
-        destination = str(out)
+        _write(events, path)
+        destination = str(path)
     return ExportResult(len(events), executions, destination, namespace)
 
 
-def _post(events: list[RunEvent], url: str, endpoint: str, api_key: str | None, timeout_s: float) -> None:
+def _http_transport(url: str, endpoint: str, api_key: str | None, timeout_s: float):
+    """The client's HttpTransport for ``url`` (InvalidArgument for a URL it refuses)."""
     from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport, TokenProvider  # noqa: PLC0415
-    from requests import RequestException  # noqa: PLC0415
 
     auth = ApiKeyTokenProvider({"api_key": api_key}) if api_key else TokenProvider({})
     try:
-        transport = HttpTransport(HttpConfig(url=url, endpoint=endpoint, timeout=timeout_s, auth=auth))
+        return HttpTransport(HttpConfig(url=url, endpoint=endpoint, timeout=timeout_s, auth=auth))
     except ValueError as e:
         raise errors.InvalidArgument(f"bad OpenLineage URL {url!r}: expected http(s)://HOST:PORT") from e
+
+
+def _check_file(path: Path) -> Path:
+    if path.is_dir():
+        raise errors.InvalidArgument(f"{path} is a directory: name the JSON Lines file to write")
+    if not path.parent.is_dir():
+        raise errors.InvalidArgument(f"no directory {path.parent} to write {path.name} in")
+    return path
+
+
+def _post(events: list[RunEvent], transport, url: str) -> None:
+    from requests import RequestException  # noqa: PLC0415
+
     sent = 0
     try:
         for event in events:
@@ -128,10 +144,6 @@ def _post(events: list[RunEvent], url: str, endpoint: str, api_key: str | None, 
 def _write(events: list[RunEvent], path: Path) -> None:
     from openlineage.client.transport.file import FileConfig, FileTransport  # noqa: PLC0415
 
-    if path.is_dir():
-        raise errors.InvalidArgument(f"{path} is a directory: name the JSON Lines file to write")
-    if not path.parent.is_dir():
-        raise errors.InvalidArgument(f"no directory {path.parent} to write {path.name} in")
     handle, staged = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".staged", dir=path.parent)
     os.close(handle)
     try:

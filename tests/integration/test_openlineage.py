@@ -335,3 +335,29 @@ def test_the_validator_rejects_broken_events(demo):
         breakage(broken)
         with pytest.raises((ValidationError, Unresolvable)):
             validate_event(broken)
+
+
+@pytest.mark.slow
+def test_through_a_server_the_events_are_the_same(demo, tfx):
+    """Only the store's public API is read: through a server, an mlstore-written store gives the
+    very same events. (A TFX-written store too, except the digests of TFX's bytes: the server
+    keeps those fingerprints and RemoteStore.content_digest has no RPC for them yet.)"""
+    from tests.grpc_support import serve  # noqa: PLC0415
+
+    built, store = demo
+    for local in (store, tfx):
+        expected = as_dicts(ol.run_events(local, namespace="lineage-ns"))
+        with serve(local.uri) as (_, target):
+            remote = mlstore.open(f"grpc://{target}")
+            try:
+                assert store_namespace(remote) == f"mlstore+grpc://{target}"
+                got = as_dicts(ol.run_events(remote, namespace="lineage-ns"))
+            finally:
+                remote.close()
+        if local is store:
+            assert got == expected
+        else:
+            assert [(e["eventType"], e["run"]["runId"], e["job"]["name"]) for e in got] == \
+                [(e["eventType"], e["run"]["runId"], e["job"]["name"]) for e in expected]
+            assert [[d["name"] for d in e["inputs"] + e["outputs"]] for e in got] == \
+                [[d["name"] for d in e["inputs"] + e["outputs"]] for e in expected]
