@@ -36,8 +36,9 @@ def export_group() -> None:
 @click.option("--out", "out", default=None, metavar="FILE",
               help="Write JSON Lines (one event per line) to FILE, whole or not at all; - for stdout.")
 @click.option("--url", default=None, metavar="URL",
-              help="POST each event to URL/ENDPOINT (Marquez: http://HOST:5000; DataHub: its GMS openapi/openlineage/).")
-@click.option("--endpoint", default="api/v1/lineage", show_default=True, help="The endpoint under --url.")
+              help="POST each event to URL/ENDPOINT (Marquez: http://HOST:5000; DataHub: http://GMS:8080).")
+@click.option("--endpoint", default="api/v1/lineage", show_default=True,
+              help="The endpoint under --url (DataHub: openapi/openlineage/api/v1/lineage).")
 @click.option("--api-key", envvar="OPENLINEAGE_API_KEY", default=None,
               help="Bearer token for --url (default $OPENLINEAGE_API_KEY).")
 @click.option("--namespace", default=None,

@@ -75,8 +75,8 @@ def export(store, *, out: str | os.PathLike | None = None, url: str | None = Non
         out: a JSON Lines file (the client's FileTransport, appending to a staged copy
             renamed into place: the file is whole or absent), or ``-`` for stdout.
         url: an OpenLineage HTTP endpoint's base URL (the client's HttpTransport posts
-            each event to ``url/endpoint``; Marquez: ``http://HOST:5000``, DataHub:
-            ``http://GMS:8080/openapi/openlineage/`` with endpoint ``api/v1/lineage``).
+            each event to ``url/endpoint``; Marquez: ``http://HOST:5000``; DataHub: its GMS,
+            ``http://GMS:8080`` with endpoint ``openapi/openlineage/api/v1/lineage``).
         api_key: a bearer token for ``url``.
         pipeline, since_ms, namespace: as :func:`run_events`.
 

@@ -294,11 +294,17 @@ def test_cli_refused_event_stops_with_exit_2(demo, receiver):
     (["--url", "not a url"], "bad OpenLineage URL"),
     (["--out", "/nonexistent-dir/x.jsonl"], "no directory /nonexistent-dir"),
 ])
-def test_cli_bad_input_is_exit_2_one_line(demo, args, message):
+def test_cli_bad_input_is_exit_2_one_line(demo, args, message, capsys, tmp_path, monkeypatch):
+    from mlstore.cli import cli  # noqa: PLC0415 - in process: the same entry point, without the start-up cost
+    from mlstore.cli._common import run_cli  # noqa: PLC0415
+
     built, _ = demo
-    proc = mlstore_cli("export", "openlineage", "--store", built.uri, *args, check=2)
-    assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
-    assert proc.stdout == ""
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(cli, ["export", "openlineage", "--store", built.uri, *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and message in captured.err, captured.err
+    assert captured.out == ""
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_run_ids_are_uuids_derived_from_the_store_namespace(demo):
@@ -361,3 +367,23 @@ def test_through_a_server_the_events_are_the_same(demo, tfx):
                 [(e["eventType"], e["run"]["runId"], e["job"]["name"]) for e in expected]
             assert [[d["name"] for d in e["inputs"] + e["outputs"]] for e in got] == \
                 [[d["name"] for d in e["inputs"] + e["outputs"]] for e in expected]
+
+
+def test_a_dated_span_is_the_runs_nominal_time(tmp_path):
+    from mlstore.openlineage.events import span_date  # noqa: PLC0415
+
+    assert span_date(20130102).isoformat() == "2013-01-02"
+    assert span_date(20131302) is None and span_date(3) is None and span_date(None) is None
+    store = mlstore.open(str(tmp_path / "store"))
+    data = tmp_path / "day"
+    data.mkdir()
+    (data / "rows.csv").write_text("a,b\n1,2\n")
+    with mlstore.run("daily", "ExampleGen", {"day": "2013-01-02"}, store=store, run_id="2013-01-02") as run:
+        run.log_artifact(data, "Examples", role="examples", properties={"span": 20130102})
+    start, complete = as_dicts(ol.run_events(store))
+    for event in (start, complete):
+        validate_event(event)
+        assert event["run"]["facets"]["nominalTime"]["nominalStartTime"] == "2013-01-02T00:00:00.000Z"
+        assert event["run"]["facets"]["nominalTime"]["nominalEndTime"] == "2013-01-03T00:00:00.000Z"
+    assert complete["outputs"][0]["facets"]["mlstore_artifact"]["span"] == 20130102
+    store.close()
