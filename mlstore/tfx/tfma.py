@@ -257,22 +257,16 @@ class Validation:
 
 
 def _threshold_text(threshold) -> str:
+    """``>= +0.5``, ``relative <= -0.1``, ``>= 0.6 and <= 1``: what a TFMA threshold requires."""
     if threshold.HasField("change_threshold"):
-        change = threshold.change_threshold
-        sign = ">=" if change.direction != 1 else "<="  # MetricDirection: 1 lower, 2 higher is better
-        parts = []
-        if change.HasField("absolute"):
-            parts.append(f"{sign} {change.absolute.value:+g}")
-        if change.HasField("relative"):
-            parts.append(f"relative {sign} {change.relative.value:+g}")
-        return " and ".join(parts) or "a change threshold"
-    value = threshold.value_threshold
-    parts = []
-    if value.HasField("lower_bound"):
-        parts.append(f">= {value.lower_bound.value:g}")
-    if value.HasField("upper_bound"):
-        parts.append(f"<= {value.upper_bound.value:g}")
-    return " and ".join(parts) or "a value threshold"
+        message = threshold.change_threshold
+        sign = ">=" if message.direction != 1 else "<="  # MetricDirection: 1 lower, 2 higher is better
+        bounds, fallback = (("absolute", f"{sign} {{:+g}}"), ("relative", f"relative {sign} {{:+g}}")), "a change threshold"
+    else:
+        message = threshold.value_threshold
+        bounds, fallback = (("lower_bound", ">= {:g}"), ("upper_bound", "<= {:g}")), "a value threshold"
+    return " and ".join(text.format(getattr(message, field).value)
+                        for field, text in bounds if message.HasField(field)) or fallback
 
 
 def read_validations(directory: str | Path) -> Validation | None:
