@@ -11,6 +11,7 @@ typed errors (status codes are mapped back). Artifact bytes never go through gRP
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from functools import cached_property
@@ -170,17 +171,39 @@ class RemoteStore:
         """
         targets = [self.artifact(r) for r in refs] if refs else [
             a for a in self.artifacts() if a.state != "DELETED"]
-        return verify_artifacts(self.blobs, targets, read_roots(self.blobs, self._extra_roots))
+        return verify_artifacts(self.blobs, targets, self.read_roots)
+
+    @cached_property
+    def read_roots(self) -> tuple[str, ...]:
+        """Where external bytes are read: the shared artifact root, then ``read_roots`` given
+        to the constructor, else ``$MLSTORE_READ_ROOTS`` and the server's own read roots."""
+        if self._extra_roots is not None:
+            return read_roots(self.blobs, self._extra_roots)
+        return tuple(dict.fromkeys((*read_roots(self.blobs, None), *self.info.read_roots)))
 
     def content_digest(self, ref) -> str | None:
-        """The digest of an artifact's bytes as recorded in MLMD (the server keeps the
-        fingerprints of another writer's bytes; through it such an artifact has none)."""
+        """The digest of an artifact's bytes: MLMD's, or for bytes another writer (TFX)
+        recorded, the fingerprint the server's index took (RPC GetContentDigest)."""
         artifact = ref if isinstance(ref, Artifact) else self.artifact(ref)
-        return artifact.digest
+        if artifact.digest:
+            return artifact.digest
+        response = self._call(self._artifacts.GetContentDigest, apb.GetContentDigestRequest(ref=str(artifact.node_id)))
+        return response.digest if response.HasField("digest") else None
 
     def local_path(self, ref) -> str:
-        """A local path holding the artifact's verified bytes (downloaded first when remote)."""
-        return artifact_local_path(self.blobs, self.artifact(ref), read_roots(self.blobs, self._extra_roots))
+        """A local path holding the artifact's verified bytes (downloaded first when remote);
+        another writer's bytes are checked against the server's fingerprint of them.
+
+        Raises:
+            NotFound: the bytes are gone. IntegrityError: they differ from the digest or
+                fingerprint. PermissionDenied: an external artifact outside the read roots.
+        """
+        artifact = ref if isinstance(ref, Artifact) else self.artifact(ref)
+        if not artifact.digest and artifact.uri:
+            fingerprint = self.content_digest(artifact)
+            if fingerprint is not None:  # checked as a digest of the files at the uri
+                artifact = dataclasses.replace(artifact, digest=fingerprint)
+        return artifact_local_path(self.blobs, artifact, self.read_roots)
 
     def reindex(self) -> int:
         raise errors.FailedPrecondition("reindex runs against the database, not through a server")

@@ -198,6 +198,10 @@ class ArtifactService(agrpc.ArtifactServiceServicer):
     def DiffRuns(self, request, context):
         return run_diff_to_pb(diff_runs(self.store, request.a, request.b))
 
+    @rpc
+    def GetContentDigest(self, request, context):
+        return apb.GetContentDigestResponse(digest=self.store.content_digest(request.ref))
+
 
 class StoreService(sgrpc.StoreServiceServicer):
     def __init__(self, backend: Backend, max_message_bytes: int, tokens=None):
@@ -220,7 +224,7 @@ class StoreService(sgrpc.StoreServiceServicer):
         return spb.GetStoreInfoResponse(
             artifact_root=store.location.artifact_root, server_version=mlstore.__version__, api_version="v1",
             index_revision=migrate.current_revision(store.engine) or "", backend=self.backend.backend_name,
-            max_message_bytes=self.max_message_bytes)
+            max_message_bytes=self.max_message_bytes, read_roots=list(store.read_roots[1:]))
 
     @rpc
     def GetNewestExecutionId(self, request, context):

@@ -15,47 +15,51 @@ _sym_db = _symbol_database.Default()
 from mlstore.v1 import types_pb2 as mlstore_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mlstore/v1/artifact_service.proto\x12\nmlstore.v1\x1a\x16mlstore/v1/types.proto\"!\n\x12ResolveNodeRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"&\n\x13ResolveNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"!\n\x12GetArtifactRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"=\n\x13GetArtifactResponse\x12&\n\x08\x61rtifact\x18\x01 \x01(\x0b\x32\x14.mlstore.v1.Artifact\"\xb1\x02\n\x14ListArtifactsRequest\x12\x11\n\x04type\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08pipeline\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05state\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x06 \x01(\x03\x12 \n\x05order\x18\x07 \x01(\x0e\x32\x11.mlstore.v1.Order\x12\x16\n\tbefore_id\x18\x08 \x01(\x03H\x03\x88\x01\x01\x12!\n\x14since_create_time_ms\x18\t \x01(\x03H\x04\x88\x01\x01\x42\x07\n\x05_typeB\x0b\n\t_pipelineB\x08\n\x06_stateB\x0c\n\n_before_idB\x17\n\x15_since_create_time_ms\"Y\n\x15ListArtifactsResponse\x12\'\n\tartifacts\x18\x01 \x03(\x0b\x32\x14.mlstore.v1.Artifact\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x13GetExecutionRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"@\n\x14GetExecutionResponse\x12(\n\texecution\x18\x01 \x01(\x0b\x32\x15.mlstore.v1.Execution\"\xb2\x02\n\x15ListExecutionsRequest\x12\x11\n\x04type\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08pipeline\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05state\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x06 \x01(\x03\x12 \n\x05order\x18\x07 \x01(\x0e\x32\x11.mlstore.v1.Order\x12\x16\n\tbefore_id\x18\x08 \x01(\x03H\x03\x88\x01\x01\x12!\n\x14since_create_time_ms\x18\t \x01(\x03H\x04\x88\x01\x01\x42\x07\n\x05_typeB\x0b\n\t_pipelineB\x08\n\x06_stateB\x0c\n\n_before_idB\x17\n\x15_since_create_time_ms\"\\\n\x16ListExecutionsResponse\x12)\n\nexecutions\x18\x01 \x03(\x0b\x32\x15.mlstore.v1.Execution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x11ListEventsRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"7\n\x12ListEventsResponse\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.mlstore.v1.Event\"\'\n\x0f\x44iffRunsRequest\x12\t\n\x01\x61\x18\x01 \x01(\t\x12\t\n\x01\x62\x18\x02 \x01(\t\"\x8c\x01\n\x10\x44iffRunsResponse\x12\x1e\n\x01\x61\x18\x01 \x01(\x0b\x32\x13.mlstore.v1.RunSide\x12\x1e\n\x01\x62\x18\x02 \x01(\x0b\x32\x13.mlstore.v1.RunSide\x12)\n\x08sections\x18\x03 \x03(\x0b\x32\x17.mlstore.v1.DiffSection\x12\r\n\x05notes\x18\x04 \x03(\t\"z\n\x07RunSide\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12(\n\texecution\x18\x02 \x01(\x0b\x32\x15.mlstore.v1.Execution\x12+\n\x08\x61rtifact\x18\x03 \x01(\x0b\x32\x14.mlstore.v1.ArtifactH\x00\x88\x01\x01\x42\x0b\n\t_artifact\"D\n\x0b\x44iffSection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x07\x63hanges\x18\x02 \x03(\x0b\x32\x16.mlstore.v1.DiffChange\"Y\n\nDiffChange\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x06\x61_json\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06\x62_json\x18\x03 \x01(\tH\x01\x88\x01\x01\x42\t\n\x07_a_jsonB\t\n\x07_b_json2\xc7\x04\n\x0f\x41rtifactService\x12N\n\x0bResolveNode\x12\x1e.mlstore.v1.ResolveNodeRequest\x1a\x1f.mlstore.v1.ResolveNodeResponse\x12N\n\x0bGetArtifact\x12\x1e.mlstore.v1.GetArtifactRequest\x1a\x1f.mlstore.v1.GetArtifactResponse\x12T\n\rListArtifacts\x12 .mlstore.v1.ListArtifactsRequest\x1a!.mlstore.v1.ListArtifactsResponse\x12Q\n\x0cGetExecution\x12\x1f.mlstore.v1.GetExecutionRequest\x1a .mlstore.v1.GetExecutionResponse\x12W\n\x0eListExecutions\x12!.mlstore.v1.ListExecutionsRequest\x1a\".mlstore.v1.ListExecutionsResponse\x12K\n\nListEvents\x12\x1d.mlstore.v1.ListEventsRequest\x1a\x1e.mlstore.v1.ListEventsResponse\x12\x45\n\x08\x44iffRuns\x12\x1b.mlstore.v1.DiffRunsRequest\x1a\x1c.mlstore.v1.DiffRunsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mlstore/v1/artifact_service.proto\x12\nmlstore.v1\x1a\x16mlstore/v1/types.proto\"&\n\x17GetContentDigestRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\":\n\x18GetContentDigestResponse\x12\x13\n\x06\x64igest\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_digest\"!\n\x12ResolveNodeRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"&\n\x13ResolveNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"!\n\x12GetArtifactRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"=\n\x13GetArtifactResponse\x12&\n\x08\x61rtifact\x18\x01 \x01(\x0b\x32\x14.mlstore.v1.Artifact\"\xb1\x02\n\x14ListArtifactsRequest\x12\x11\n\x04type\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08pipeline\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05state\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x06 \x01(\x03\x12 \n\x05order\x18\x07 \x01(\x0e\x32\x11.mlstore.v1.Order\x12\x16\n\tbefore_id\x18\x08 \x01(\x03H\x03\x88\x01\x01\x12!\n\x14since_create_time_ms\x18\t \x01(\x03H\x04\x88\x01\x01\x42\x07\n\x05_typeB\x0b\n\t_pipelineB\x08\n\x06_stateB\x0c\n\n_before_idB\x17\n\x15_since_create_time_ms\"Y\n\x15ListArtifactsResponse\x12\'\n\tartifacts\x18\x01 \x03(\x0b\x32\x14.mlstore.v1.Artifact\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x13GetExecutionRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"@\n\x14GetExecutionResponse\x12(\n\texecution\x18\x01 \x01(\x0b\x32\x15.mlstore.v1.Execution\"\xb2\x02\n\x15ListExecutionsRequest\x12\x11\n\x04type\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08pipeline\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05state\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x06 \x01(\x03\x12 \n\x05order\x18\x07 \x01(\x0e\x32\x11.mlstore.v1.Order\x12\x16\n\tbefore_id\x18\x08 \x01(\x03H\x03\x88\x01\x01\x12!\n\x14since_create_time_ms\x18\t \x01(\x03H\x04\x88\x01\x01\x42\x07\n\x05_typeB\x0b\n\t_pipelineB\x08\n\x06_stateB\x0c\n\n_before_idB\x17\n\x15_since_create_time_ms\"\\\n\x16ListExecutionsResponse\x12)\n\nexecutions\x18\x01 \x03(\x0b\x32\x15.mlstore.v1.Execution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x11ListEventsRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"7\n\x12ListEventsResponse\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.mlstore.v1.Event\"\'\n\x0f\x44iffRunsRequest\x12\t\n\x01\x61\x18\x01 \x01(\t\x12\t\n\x01\x62\x18\x02 \x01(\t\"\x8c\x01\n\x10\x44iffRunsResponse\x12\x1e\n\x01\x61\x18\x01 \x01(\x0b\x32\x13.mlstore.v1.RunSide\x12\x1e\n\x01\x62\x18\x02 \x01(\x0b\x32\x13.mlstore.v1.RunSide\x12)\n\x08sections\x18\x03 \x03(\x0b\x32\x17.mlstore.v1.DiffSection\x12\r\n\x05notes\x18\x04 \x03(\t\"z\n\x07RunSide\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12(\n\texecution\x18\x02 \x01(\x0b\x32\x15.mlstore.v1.Execution\x12+\n\x08\x61rtifact\x18\x03 \x01(\x0b\x32\x14.mlstore.v1.ArtifactH\x00\x88\x01\x01\x42\x0b\n\t_artifact\"D\n\x0b\x44iffSection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x07\x63hanges\x18\x02 \x03(\x0b\x32\x16.mlstore.v1.DiffChange\"Y\n\nDiffChange\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x06\x61_json\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06\x62_json\x18\x03 \x01(\tH\x01\x88\x01\x01\x42\t\n\x07_a_jsonB\t\n\x07_b_json2\xa6\x05\n\x0f\x41rtifactService\x12N\n\x0bResolveNode\x12\x1e.mlstore.v1.ResolveNodeRequest\x1a\x1f.mlstore.v1.ResolveNodeResponse\x12N\n\x0bGetArtifact\x12\x1e.mlstore.v1.GetArtifactRequest\x1a\x1f.mlstore.v1.GetArtifactResponse\x12T\n\rListArtifacts\x12 .mlstore.v1.ListArtifactsRequest\x1a!.mlstore.v1.ListArtifactsResponse\x12Q\n\x0cGetExecution\x12\x1f.mlstore.v1.GetExecutionRequest\x1a .mlstore.v1.GetExecutionResponse\x12W\n\x0eListExecutions\x12!.mlstore.v1.ListExecutionsRequest\x1a\".mlstore.v1.ListExecutionsResponse\x12K\n\nListEvents\x12\x1d.mlstore.v1.ListEventsRequest\x1a\x1e.mlstore.v1.ListEventsResponse\x12\x45\n\x08\x44iffRuns\x12\x1b.mlstore.v1.DiffRunsRequest\x1a\x1c.mlstore.v1.DiffRunsResponse\x12]\n\x10GetContentDigest\x12#.mlstore.v1.GetContentDigestRequest\x1a$.mlstore.v1.GetContentDigestResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlstore.v1.artifact_service_pb2', _globals)
 if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
-  _globals['_RESOLVENODEREQUEST']._serialized_start=73
-  _globals['_RESOLVENODEREQUEST']._serialized_end=106
-  _globals['_RESOLVENODERESPONSE']._serialized_start=108
-  _globals['_RESOLVENODERESPONSE']._serialized_end=146
-  _globals['_GETARTIFACTREQUEST']._serialized_start=148
-  _globals['_GETARTIFACTREQUEST']._serialized_end=181
-  _globals['_GETARTIFACTRESPONSE']._serialized_start=183
-  _globals['_GETARTIFACTRESPONSE']._serialized_end=244
-  _globals['_LISTARTIFACTSREQUEST']._serialized_start=247
-  _globals['_LISTARTIFACTSREQUEST']._serialized_end=552
-  _globals['_LISTARTIFACTSRESPONSE']._serialized_start=554
-  _globals['_LISTARTIFACTSRESPONSE']._serialized_end=643
-  _globals['_GETEXECUTIONREQUEST']._serialized_start=645
-  _globals['_GETEXECUTIONREQUEST']._serialized_end=679
-  _globals['_GETEXECUTIONRESPONSE']._serialized_start=681
-  _globals['_GETEXECUTIONRESPONSE']._serialized_end=745
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=748
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=1054
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=1056
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=1148
-  _globals['_LISTEVENTSREQUEST']._serialized_start=1150
-  _globals['_LISTEVENTSREQUEST']._serialized_end=1182
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=1184
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=1239
-  _globals['_DIFFRUNSREQUEST']._serialized_start=1241
-  _globals['_DIFFRUNSREQUEST']._serialized_end=1280
-  _globals['_DIFFRUNSRESPONSE']._serialized_start=1283
-  _globals['_DIFFRUNSRESPONSE']._serialized_end=1423
-  _globals['_RUNSIDE']._serialized_start=1425
-  _globals['_RUNSIDE']._serialized_end=1547
-  _globals['_DIFFSECTION']._serialized_start=1549
-  _globals['_DIFFSECTION']._serialized_end=1617
-  _globals['_DIFFCHANGE']._serialized_start=1619
-  _globals['_DIFFCHANGE']._serialized_end=1708
-  _globals['_ARTIFACTSERVICE']._serialized_start=1711
-  _globals['_ARTIFACTSERVICE']._serialized_end=2294
+  _globals['_GETCONTENTDIGESTREQUEST']._serialized_start=73
+  _globals['_GETCONTENTDIGESTREQUEST']._serialized_end=111
+  _globals['_GETCONTENTDIGESTRESPONSE']._serialized_start=113
+  _globals['_GETCONTENTDIGESTRESPONSE']._serialized_end=171
+  _globals['_RESOLVENODEREQUEST']._serialized_start=173
+  _globals['_RESOLVENODEREQUEST']._serialized_end=206
+  _globals['_RESOLVENODERESPONSE']._serialized_start=208
+  _globals['_RESOLVENODERESPONSE']._serialized_end=246
+  _globals['_GETARTIFACTREQUEST']._serialized_start=248
+  _globals['_GETARTIFACTREQUEST']._serialized_end=281
+  _globals['_GETARTIFACTRESPONSE']._serialized_start=283
+  _globals['_GETARTIFACTRESPONSE']._serialized_end=344
+  _globals['_LISTARTIFACTSREQUEST']._serialized_start=347
+  _globals['_LISTARTIFACTSREQUEST']._serialized_end=652
+  _globals['_LISTARTIFACTSRESPONSE']._serialized_start=654
+  _globals['_LISTARTIFACTSRESPONSE']._serialized_end=743
+  _globals['_GETEXECUTIONREQUEST']._serialized_start=745
+  _globals['_GETEXECUTIONREQUEST']._serialized_end=779
+  _globals['_GETEXECUTIONRESPONSE']._serialized_start=781
+  _globals['_GETEXECUTIONRESPONSE']._serialized_end=845
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=848
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=1154
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=1156
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=1248
+  _globals['_LISTEVENTSREQUEST']._serialized_start=1250
+  _globals['_LISTEVENTSREQUEST']._serialized_end=1282
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=1284
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=1339
+  _globals['_DIFFRUNSREQUEST']._serialized_start=1341
+  _globals['_DIFFRUNSREQUEST']._serialized_end=1380
+  _globals['_DIFFRUNSRESPONSE']._serialized_start=1383
+  _globals['_DIFFRUNSRESPONSE']._serialized_end=1523
+  _globals['_RUNSIDE']._serialized_start=1525
+  _globals['_RUNSIDE']._serialized_end=1647
+  _globals['_DIFFSECTION']._serialized_start=1649
+  _globals['_DIFFSECTION']._serialized_end=1717
+  _globals['_DIFFCHANGE']._serialized_start=1719
+  _globals['_DIFFCHANGE']._serialized_end=1808
+  _globals['_ARTIFACTSERVICE']._serialized_start=1811
+  _globals['_ARTIFACTSERVICE']._serialized_end=2489
 # @@protoc_insertion_point(module_scope)

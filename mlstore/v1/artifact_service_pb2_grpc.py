@@ -49,6 +49,11 @@ class ArtifactServiceStub(object):
                 request_serializer=mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsRequest.SerializeToString,
                 response_deserializer=mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsResponse.FromString,
                 )
+        self.GetContentDigest = channel.unary_unary(
+                '/mlstore.v1.ArtifactService/GetContentDigest',
+                request_serializer=mlstore_dot_v1_dot_artifact__service__pb2.GetContentDigestRequest.SerializeToString,
+                response_deserializer=mlstore_dot_v1_dot_artifact__service__pb2.GetContentDigestResponse.FromString,
+                )
 
 
 class ArtifactServiceServicer(object):
@@ -101,6 +106,15 @@ class ArtifactServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetContentDigest(self, request, context):
+        """The digest of an artifact's bytes: MLMD's for mlstore's own blobs, the fingerprint the
+        server's index took of bytes another writer (TFX) recorded; unset when neither. Clients
+        check external bytes against it before using them, and key caches by it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ArtifactServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -138,6 +152,11 @@ def add_ArtifactServiceServicer_to_server(servicer, server):
                     servicer.DiffRuns,
                     request_deserializer=mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsRequest.FromString,
                     response_serializer=mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsResponse.SerializeToString,
+            ),
+            'GetContentDigest': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContentDigest,
+                    request_deserializer=mlstore_dot_v1_dot_artifact__service__pb2.GetContentDigestRequest.FromString,
+                    response_serializer=mlstore_dot_v1_dot_artifact__service__pb2.GetContentDigestResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -265,5 +284,22 @@ class ArtifactService(object):
         return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ArtifactService/DiffRuns',
             mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsRequest.SerializeToString,
             mlstore_dot_v1_dot_artifact__service__pb2.DiffRunsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetContentDigest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlstore.v1.ArtifactService/GetContentDigest',
+            mlstore_dot_v1_dot_artifact__service__pb2.GetContentDigestRequest.SerializeToString,
+            mlstore_dot_v1_dot_artifact__service__pb2.GetContentDigestResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -272,3 +272,21 @@ def test_dashboard_pages_show_the_tfx_runs(mlmd_file, monkeypatch):
     blessings = mlstore.open(uri).blessings(pipeline=PIPELINE)
     assert [why[b.id] for b in blessings] == [
         "TFMA passed", "TFMA passed", "TFMA failed: binary_accuracy change on Overall 0.04348 (needs >= +0.5)"]
+
+
+def test_through_a_server_tfx_bytes_are_checked_against_the_servers_fingerprint(mlmd_file):
+    """RemoteStore.content_digest and local_path of TFX's bytes use the fingerprint the
+    server's index took (RPC GetContentDigest): a changed file is an IntegrityError."""
+    from tests.grpc_support import serve  # noqa: PLC0415
+
+    local = mlstore.open(str(mlmd_file))
+    model = local.artifacts(type="Model", pipeline=PIPELINE)[0]
+    assert not model.digest and local.content_digest(model).startswith("sha256:")
+    with serve(str(mlmd_file)) as (_, target), mlstore.open(f"grpc://{target}") as remote:
+        assert remote.content_digest(f"artifact:{model.id}") == local.content_digest(model)
+        assert remote.local_path(f"artifact:{model.id}") == local.local_path(model)
+        target_file = next(p for p in sorted(Path(model.uri).rglob("*")) if p.is_file() and p.stat().st_size > 0)
+        target_file.write_bytes(target_file.read_bytes() + b"x")
+        with pytest.raises(errors.IntegrityError, match="hash to"):
+            remote.local_path(f"artifact:{model.id}")
+    local.close()
