@@ -342,5 +342,16 @@ def test_c_tfx_runs_again_on_the_shared_store(shared, tfx_python):
         latest = store.latest_blessed(PIPELINE)
         assert latest is not None and latest.id == (new_model if blessed else mlstore_model)
         assert latest.id == latest_blessed_by_tfx_rule(raw)
+        # TFMA's plots of this run (ConfusionMatrixPlot, CalibrationPlot) as mlstore reads them
+        from mlstore.tfx.tfma import read_plots  # noqa: PLC0415
+
+        plots = read_plots(store.local_path(f"artifact:{evaluation.id}"))["Overall"]
+        roc, pr, calibration = plots["roc"], plots["pr"], plots["calibration"]
+        assert len(roc["fpr"]) == len(roc["tpr"]) > 10 and roc["fpr"] == sorted(roc["fpr"])
+        assert all(0.0 <= x <= 1.0 for x in roc["fpr"] + roc["tpr"] + pr["recall"] + pr["precision"])
+        assert (roc["fpr"][0], roc["tpr"][0], roc["fpr"][-1], roc["tpr"][-1]) == (0.0, 0.0, 1.0, 1.0)
+        assert len(calibration["bin_edges"]) == len(calibration["weighted_count"]) + 1
+        assert sum(calibration["weighted_count"]) > 0
+        assert all(v is None or 0.0 <= v <= 1.0 for v in calibration["mean_label"])
     finally:
         store.close()
