@@ -1,0 +1,126 @@
+"""``mlstore serve --openlineage-url``: run events sent as executions are written, through outages and restarts.
+
+A real server process, a stdlib HTTP endpoint on 127.0.0.1, writes through the server
+(LogExecution) and by an SDK process on the same store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+
+import mlstore
+from mlstore.openlineage.events import run_uuid, store_namespace
+from tests.grpc_support import serve
+from tests.openlineage_receiver import Receiver
+from tests.openlineage_schemas import validate_event
+
+INTERVAL = "0.2"
+
+
+def wait_for(receiver: Receiver, count: int, timeout: float = 20.0) -> list[dict]:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        events = receiver.events()
+        if len(events) >= count:
+            time.sleep(0.6)  # a few intervals more: nothing beyond `count` may arrive
+            return receiver.events()
+        time.sleep(0.05)
+    raise AssertionError(f"{len(receiver.events())} events arrived, expected {count}: "
+                         f"{[(e['eventType'], e['job']['name']) for e in receiver.events()]}")
+
+
+def summary(events: list[dict]) -> list[tuple[str, str, str]]:
+    return [(e["eventType"], e["run"]["runId"], e["job"]["name"]) for e in events]
+
+
+def expected(store, namespace: str, executions) -> list[tuple[str, str, str]]:
+    ends = {"COMPLETE": "COMPLETE", "FAILED": "FAIL", "CACHED": "COMPLETE", "CANCELED": "ABORT"}
+    found = []
+    for execution in executions:
+        execution = store.execution(execution)
+        run_id, job = run_uuid(namespace, execution), f"{execution.pipeline}.{execution.type}"
+        found.append(("START", run_id, job))
+        if execution.state in ends:
+            found.append((ends[execution.state], run_id, job))
+    return found
+
+
+def sdk_run(store, step: str, fail: bool = False, base: int | None = None) -> int:
+    """One execution written by this process (a local SDK writer), returns its id."""
+    try:
+        with mlstore.run("live", step, {"step": step}, store=store, run_id="r1") as run:
+            if base is not None:
+                run.use(base, "examples")
+            if fail:
+                raise RuntimeError(f"{step} ran out of memory")
+    except RuntimeError:
+        pass
+    return max(e.id for e in store.executions())
+
+
+@pytest.mark.slow
+def test_served_store_emits_events_live_across_outage_and_restart(tmp_path):
+    directory = tmp_path / "store"
+    local = mlstore.open(str(directory))
+    data = tmp_path / "rows"
+    data.mkdir()
+    (data / "part-0.csv").write_text("a,b\n1,2\n")
+    with mlstore.run("live", "ExampleGen", {"day": 1}, store=local, run_id="r0") as run:
+        examples = run.log_artifact(data, "Examples", role="examples", properties={"span": 1})
+    history = local.newest_execution_id()  # written before the endpoint was first served: never emitted
+    namespace = store_namespace(local)
+    receiver = Receiver()
+    started = time.monotonic()
+    try:
+        with serve(str(directory), "--processes", "1", "--openlineage-url", receiver.url,
+                   "--openlineage-interval", INTERVAL) as (proc, target):
+            remote = mlstore.open(f"grpc://{target}")
+            ours = [remote.log_execution("Transform", "live", inputs=[(examples.id, "examples")], run_id="r1")
+                    .execution_id,
+                    sdk_run(local, "Trainer", base=examples.id),
+                    remote.log_execution("Pusher", "live", state="RUNNING").execution_id,  # START only
+                    sdk_run(local, "Evaluator", fail=True)]
+            events = wait_for(receiver, 7)
+            assert summary(events) == expected(local, namespace, ours)
+            for event in events:
+                validate_event(event)
+            assert all(e["run"]["facets"]["mlstore_execution"]["execution"] != f"execution:{history}"
+                       for e in events)
+            transform = events[1]
+            assert [(d["name"], d["facets"]["version"]["datasetVersion"]) for d in transform["inputs"]] == \
+                [(f"Examples/{examples.id}", local.artifact(examples.id).digest)]
+            assert "Evaluator ran out of memory" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+
+            # The endpoint goes down: writes go on, RPCs are not slowed, nothing is lost.
+            receiver.stop()
+            began = time.monotonic()
+            during = [remote.log_execution("Transform", "live", run_id="r2").execution_id]
+            assert time.monotonic() - began < 2.0
+            during.append(sdk_run(local, "Trainer"))
+            time.sleep(1.5)  # several failed passes
+            assert len(receiver.events()) == 7
+            receiver.start()
+            events = wait_for(receiver, 11, timeout=40)  # backoff: at most 30 s after the outage began
+            assert summary(events[7:]) == expected(local, namespace, during)
+            remote.close()
+        log = proc.stderr.read()
+        outage = [line for line in log.splitlines() if "OpenLineage: OpenLineage endpoint" in line]
+        assert len(outage) == 1 and "WARNING" in outage[0], log[-3000:]  # one line per outage
+        assert "answers again" in log
+
+        # A restarted server sends what is new, and nothing the endpoint already acknowledged.
+        with serve(str(directory), "--processes", "1", "--openlineage-url", receiver.url,
+                   "--openlineage-interval", INTERVAL) as (proc, target):
+            after = [sdk_run(local, "Pusher")]
+            events = wait_for(receiver, 13)
+        assert summary(events[11:]) == expected(local, namespace, after)
+        counts = Counter((e["eventType"], e["run"]["runId"]) for e in events)
+        assert max(counts.values()) == 1  # no outage mid-execution here: each event exactly once
+        assert {path for path, _, _ in receiver.received} == {"/api/v1/lineage"}
+    finally:
+        receiver.stop()
+        local.close()
+    assert time.monotonic() - started < 90
