@@ -124,3 +124,65 @@ def test_served_store_emits_events_live_across_outage_and_restart(tmp_path):
         receiver.stop()
         local.close()
     assert time.monotonic() - started < 90
+
+
+def test_an_endpoint_failing_mid_execution_gets_it_again_whole(tmp_path):
+    """At-least-once: the START was accepted, the COMPLETE refused; the next pass posts both
+    again (same runId and eventType), then never again once both were acknowledged."""
+    from mlstore import errors  # noqa: PLC0415
+    from mlstore.openlineage.emitter import Emitter, EmitterOptions  # noqa: PLC0415
+
+    store = mlstore.open(str(tmp_path / "store"))
+    receiver = Receiver()
+    emitter = Emitter(store, EmitterOptions(url=receiver.url, namespace="ns"), start=False)
+    try:
+        first, second = sdk_run(store, "Transform"), sdk_run(store, "Trainer")
+        receiver.fail_after = 1
+        with pytest.raises(errors.Unavailable, match=f"failed on COMPLETE of execution:{first}: HTTPError"):
+            emitter.send_pending()
+        receiver.fail_after = None
+        assert emitter.send_pending() == 2
+        assert emitter.send_pending() == 0
+        runs = {run_uuid("ns", store.execution(i)): i for i in (first, second)}
+        posted = [(e["eventType"], runs[e["run"]["runId"]]) for e in receiver.events()]
+        assert posted == [("START", first), ("COMPLETE", first),  # the COMPLETE was refused (400)
+                          ("START", first), ("COMPLETE", first), ("START", second), ("COMPLETE", second)]
+        # Another emitter for the same destination (a restarted server) has nothing to send.
+        again = Emitter(store, EmitterOptions(url=receiver.url, namespace="ns"), start=False)
+        assert again.send_pending() == 0
+        # A new namespace is a new destination: it starts after the newest execution.
+        other = Emitter(store, EmitterOptions(url=receiver.url, namespace="other"), start=False)
+        assert other.send_pending() == 0
+        third = sdk_run(store, "Pusher")
+        assert other.send_pending() == 1 and again.send_pending() == 1
+        assert [e["run"]["runId"] for e in receiver.events()[-4:]] == \
+            [run_uuid("other", store.execution(third))] * 2 + [run_uuid("ns", store.execution(third))] * 2
+    finally:
+        emitter.stop()
+        receiver.stop()
+        store.close()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--openlineage-url", "not a url"], "bad OpenLineage URL 'not a url'"),
+    (["--openlineage-url", "ftp://host/x"], "bad OpenLineage URL 'ftp://host/x'"),
+])
+def test_serve_bad_openlineage_url_is_exit_2_one_line(tmp_path, args, message, capsys, monkeypatch):
+    from mlstore.cli import cli  # noqa: PLC0415
+    from mlstore.cli._common import run_cli  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(cli, ["serve", "--store", str(tmp_path / "store"), "--port", "0", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and message in captured.err, captured.err
+    assert list(tmp_path.iterdir()) == []  # no store created
+
+
+def test_serve_takes_the_url_from_the_environment(tmp_path, capsys, monkeypatch):
+    from mlstore.cli import cli  # noqa: PLC0415
+    from mlstore.cli._common import run_cli  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLSTORE_OPENLINEAGE_URL", "nope")
+    assert run_cli(cli, ["serve", "--store", str(tmp_path / "store"), "--port", "0"]) == 2
+    assert "bad OpenLineage URL 'nope'" in capsys.readouterr().err
