@@ -186,3 +186,23 @@ def test_serve_takes_the_url_from_the_environment(tmp_path, capsys, monkeypatch)
     monkeypatch.setenv("MLSTORE_OPENLINEAGE_URL", "nope")
     assert run_cli(cli, ["serve", "--store", str(tmp_path / "store"), "--port", "0"]) == 2
     assert "bad OpenLineage URL 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_several_server_processes_emit_once(tmp_path):
+    directory = tmp_path / "store"
+    mlstore.open(str(directory)).close()
+    receiver = Receiver()
+    try:
+        with serve(str(directory), "--processes", "2", "--openlineage-url", receiver.url,
+                   "--openlineage-interval", INTERVAL) as (_, target):
+            remote = mlstore.open(f"grpc://{target}")
+            ids = [remote.log_execution("Transform", "live").execution_id for _ in range(3)]
+            remote.close()
+            events = wait_for(receiver, 6)
+            time.sleep(1.0)  # a second emitter would have sent its copies by now
+            events = receiver.events()
+        with mlstore.open(str(directory)) as local:
+            assert summary(events) == expected(local, store_namespace(local), ids)
+    finally:
+        receiver.stop()
