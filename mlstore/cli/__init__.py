@@ -16,7 +16,7 @@ from mlstore.cli import core
 from mlstore.cli import demo as pipeline_commands
 from mlstore.cli.dashboard import dashboard
 from mlstore.cli.diff import diff
-from mlstore.cli.export import export_group
+from mlstore.cli.export import export_group, openlineage_group
 from mlstore.cli.gate import gate
 from mlstore.cli import gc as gc_commands
 from mlstore.cli.hub import hub_group
@@ -45,6 +45,7 @@ cli.add_command(gate)
 cli.add_command(push)
 cli.add_command(diff)
 cli.add_command(export_group)
+cli.add_command(openlineage_group)
 
 cli.add_command(hub_group)
 for command in data_commands:  # stats show/diff, schema show, anomalies

@@ -1,4 +1,8 @@
-"""``mlstore export openlineage``: the store's lineage as OpenLineage run events, to a file or an endpoint."""
+"""``mlstore openlineage export``: the store's lineage as OpenLineage run events, to a file or an endpoint.
+
+``mlstore export openlineage`` is the same command (its first name). Live events as
+executions are written: ``mlstore serve --openlineage-url``.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +28,17 @@ def parse_since(text: str | None) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
+@click.group("openlineage")
+def openlineage_group() -> None:
+    """Lineage in OpenLineage (Marquez, DataHub): export history; `serve --openlineage-url` emits live."""
+
+
 @click.group("export")
 def export_group() -> None:
-    """Export the store's lineage in other systems' formats."""
+    """Export the store's lineage in other systems' formats (`export openlineage` = `openlineage export`)."""
 
 
-@export_group.command("openlineage")
+@openlineage_group.command("export")
 @click.option("--pipeline", default=None, help="Only this pipeline's executions.")
 @click.option("--since", default=None, metavar="WHEN",
               help="Only executions created at or after WHEN (ISO date or time, UTC by default).")
@@ -44,7 +53,7 @@ def export_group() -> None:
 @click.option("--namespace", default=None,
               help="Namespace of jobs and datasets (default: mlstore://HOST/PATH of the store).")
 @store_options
-def openlineage(ctx: Context, pipeline, since, out, url, endpoint, api_key, namespace) -> None:
+def openlineage_export(ctx: Context, pipeline, since, out, url, endpoint, api_key, namespace) -> None:
     """Every execution as OpenLineage RunEvents: START, then COMPLETE or FAIL, with its
     input and output artifacts as datasets (content digest as version) and mlstore's ML
     facets (metrics per slice, gate decision, warm-start base, model digests, span).
@@ -64,3 +73,6 @@ def openlineage(ctx: Context, pipeline, since, out, url, endpoint, api_key, name
         return  # stdout holds the events themselves
     ctx.emit(result.to_json(), f"exported {result.events} OpenLineage events ({result.executions} executions) "
                                f"to {result.destination} in namespace {result.namespace}")
+
+
+export_group.add_command(openlineage_export, "openlineage")

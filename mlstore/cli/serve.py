@@ -62,13 +62,30 @@ def _check_port_free(host: str, port: int) -> None:
                    "Default: none, pushes are refused.")
 @click.option("--grace", type=click.FloatRange(0), default=10.0, show_default=True,
               help="Seconds in-flight calls get to finish on SIGTERM.")
+@click.option("--openlineage-url", envvar="MLSTORE_OPENLINEAGE_URL", default=None, metavar="URL",
+              help="Send OpenLineage run events of every execution written from now on (by any writer) to "
+                   "URL/ENDPOINT (Marquez: http://HOST:5000). Default $MLSTORE_OPENLINEAGE_URL; none: no events.")
+@click.option("--openlineage-endpoint", envvar="MLSTORE_OPENLINEAGE_ENDPOINT", default="api/v1/lineage",
+              show_default=True, help="The endpoint under --openlineage-url (DataHub: openapi/openlineage/api/v1/lineage).")
+@click.option("--openlineage-namespace", envvar="MLSTORE_OPENLINEAGE_NAMESPACE", default=None,
+              help="Namespace of jobs and datasets (default: the store's, as `mlstore openlineage export` names it).")
+@click.option("--openlineage-interval", type=click.FloatRange(0.05), default=2.0, show_default=True,
+              help="Seconds between looks for new executions.")
 def serve(store_uri, host, port, tokens_file, insecure_open, tls_cert, tls_key, max_message_mb, workers,
-          writers, lineage_slots, processes, push_roots, grace) -> None:
+          writers, lineage_slots, processes, push_roots, grace, openlineage_url, openlineage_endpoint,
+          openlineage_namespace, openlineage_interval) -> None:
     """Serve the store over gRPC (health checking, reflection, bearer-token auth).
 
     Without tokens the server only binds a loopback address (or needs --insecure-open).
     With several --processes, SIGTERM goes to each, and each answers health checks
     for itself.
+
+    With --openlineage-url, every execution recorded after the first start for that
+    endpoint (through the server, by SDK processes on the same store, or by TFX) is sent
+    as OpenLineage START and COMPLETE/FAIL events, at least once, in id order; what the
+    endpoint acknowledged is recorded in the store, so a restart does not send it again.
+    A dead endpoint never fails an RPC: one warning, then retries with backoff. The
+    bearer token comes from $OPENLINEAGE_API_KEY.
     """
     from mlstore.server import ServeOptions  # noqa: PLC0415 - keeps `mlstore --help` fast
     from mlstore.server import serve as run_server  # noqa: PLC0415
@@ -80,10 +97,18 @@ def serve(store_uri, host, port, tokens_file, insecure_open, tls_cert, tls_key, 
         logging.getLogger(noisy).setLevel(logging.WARNING)
     _check_port_free(host, port)
     tokens = load_tokens(tokens_file)
+    openlineage = None
+    if openlineage_url:
+        from mlstore.openlineage.emitter import EmitterOptions  # noqa: PLC0415
+
+        openlineage = EmitterOptions(url=openlineage_url, endpoint=openlineage_endpoint,
+                                     namespace=openlineage_namespace, api_key=os.environ.get("OPENLINEAGE_API_KEY"),
+                                     interval_s=openlineage_interval)
+        openlineage.check()  # a bad URL is exit 2 before anything listens
     options = ServeOptions(store_uri=store_uri, host=host, port=port, tokens=tokens, insecure_open=insecure_open,
                            tls_cert=tls_cert, tls_key=tls_key, max_message_mb=max_message_mb, workers=workers,
                            writers=writers, lineage_slots=lineage_slots, grace_s=grace,
-                           push_roots=tuple(push_roots))
+                           push_roots=tuple(push_roots), openlineage=openlineage)
 
     def ready(bound: int) -> None:
         auth = f"{len(tokens)} token(s)" if tokens else "no auth (open)"

@@ -186,3 +186,4 @@ store_source = Table(
 )
 
 from mlstore.index import gc_tables as _gc_tables  # noqa: E402,F401 - registers gc tables on `metadata`
+from mlstore.index import openlineage_tables as _openlineage_tables  # noqa: E402,F401 - the emitter's tables

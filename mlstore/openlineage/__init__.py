@@ -25,7 +25,7 @@ from openlineage.client.serde import Serde
 from mlstore import errors
 from mlstore.openlineage.events import EventBuilder, store_namespace
 
-__all__ = ["ExportResult", "export", "run_events", "store_namespace", "to_json"]
+__all__ = ["ExportResult", "export", "http_transport", "run_events", "store_namespace", "to_json"]
 
 
 def run_events(store, *, pipeline: str | None = None, since_ms: int | None = None,
@@ -88,7 +88,7 @@ def export(store, *, out: str | os.PathLike | None = None, url: str | None = Non
     if (out is None) == (url is None):
         raise errors.InvalidArgument("export needs exactly one destination: out=FILE or url=http://HOST:PORT")
     # The destination is checked before any event is built; nothing is sent or written for bad input.
-    transport = _http_transport(url, endpoint, api_key, timeout_s) if url is not None else None
+    transport = http_transport(url, endpoint, api_key, timeout_s) if url is not None else None
     path = None if url is not None or str(out) == "-" else _check_file(Path(out))
     events = run_events(store, pipeline=pipeline, since_ms=since_ms, namespace=namespace)
     namespace = namespace or store_namespace(store)
@@ -107,13 +107,21 @@ def export(store, *, out: str | os.PathLike | None = None, url: str | None = Non
     return ExportResult(len(events), executions, destination, namespace)
 
 
-def _http_transport(url: str, endpoint: str, api_key: str | None, timeout_s: float):
-    """The client's HttpTransport for ``url`` (InvalidArgument for a URL it refuses)."""
+def http_transport(url: str, endpoint: str = "api/v1/lineage", api_key: str | None = None, timeout_s: float = 10.0,
+                   retry: dict[str, Any] | None = None):
+    """The client's HttpTransport for ``url`` (InvalidArgument for a URL it refuses).
+
+    ``retry``: urllib3 ``Retry`` settings over the client's defaults (5 tries, 0.3 s backoff).
+    """
     from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport, TokenProvider  # noqa: PLC0415
+    from openlineage.client.transport.http_common import DEFAULT_RETRY_CONFIG  # noqa: PLC0415
 
     auth = ApiKeyTokenProvider({"api_key": api_key}) if api_key else TokenProvider({})
+    if not url.lower().startswith(("http://", "https://")):
+        raise errors.InvalidArgument(f"bad OpenLineage URL {url!r}: expected http(s)://HOST:PORT")
     try:
-        return HttpTransport(HttpConfig(url=url, endpoint=endpoint, timeout=timeout_s, auth=auth))
+        return HttpTransport(HttpConfig(url=url, endpoint=endpoint, timeout=timeout_s, auth=auth,
+                                        retry={**DEFAULT_RETRY_CONFIG, **(retry or {})}))
     except ValueError as e:
         raise errors.InvalidArgument(f"bad OpenLineage URL {url!r}: expected http(s)://HOST:PORT") from e
 

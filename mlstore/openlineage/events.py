@@ -14,6 +14,9 @@ when it has one), in the store's namespace:
   symlink; standard facets where they apply (version, dataSource, symlinks, schema of
   Schema artifacts and of a Model's input signature, lifecycleStateChange CREATE on
   outputs) and mlstore's (:mod:`mlstore.openlineage.facets`);
+- job facets: jobType, and sourceCodeLocation where the store knows where the code is:
+  the source files of a built-in step (``code_blob``, stored in the store's blobs; the
+  code digest as version) or a TFX component's user-code wheel (``module_path``);
 - run facets: parent, nominalTime (for a span that is a date, YYYYMMDD), errorMessage,
   executionParameters (the params), processing_engine (the mlstore version that
   recorded it), mlstore_execution, mlstore_warmStart (a ``base_model`` input).
@@ -27,6 +30,7 @@ import datetime as dt
 import json
 import socket
 import uuid
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 from urllib.parse import urlparse
@@ -35,7 +39,7 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import (datasource_dataset, dataset_version_dataset, error_message_run,
                                          execution_parameters_run, job_type_job, lifecycle_state_change_dataset,
                                          nominal_time_run, parent_run, processing_engine_run, schema_dataset,
-                                         symlinks_dataset)
+                                         source_code_location_job, symlinks_dataset)
 
 from mlstore import errors
 from mlstore._uri import parse_store_uri
@@ -221,6 +225,31 @@ def _location_identifier(uri: str) -> symlinks_dataset.Identifier:
                                        type="DIRECTORY")
 
 
+def source_code_location(execution: Execution,
+                         namespace: str) -> source_code_location_job.SourceCodeLocationJobFacet | None:
+    """Where an execution's code is, when the store recorded it (None otherwise).
+
+    * a built-in step's sources (``code_blob``: the files its ``code_digest`` covers, one
+      blob of the store): type ``mlstore``, url ``<namespace>#blob=<digest>``, version the
+      code digest;
+    * a TFX component's user module (``module_path``, ``module@/path/to/user_code.whl``):
+      type ``wheel`` (or ``file``), url the file's ``file://`` URI, path the module.
+
+    A git commit alone locates nothing without the repository (mlstore records the
+    commit, not the remote): it is in ``mlstore_execution.gitCommit``.
+    """
+    props = execution.properties
+    blob = props.get("code_blob")
+    if blob:
+        return source_code_location_job.SourceCodeLocationJobFacet(
+            type="mlstore", url=f"{namespace}#blob={blob}", version=props.get("code_digest") or None)
+    module, sep, path = str(props.get("module_path") or "").partition("@")
+    if sep and path.startswith("/"):
+        return source_code_location_job.SourceCodeLocationJobFacet(
+            type="wheel" if path.endswith(".whl") else "file", url=Path(path).as_uri(), path=module or None)
+    return None
+
+
 def _parameters(execution: Execution) -> list[execution_parameters_run.ExecutionParameter]:
     """mlstore's recorded params, or (TFX) the exec properties: values as JSON text."""
     props = execution.properties
@@ -265,9 +294,13 @@ class EventBuilder:
         outputs = [(self._catalogue.artifact(e.artifact_id), e) for e in records if e.is_output]
         span = max((a.span for a, _ in inputs + outputs if a.span is not None), default=None)
         run_facets = self._run_facets(execution, inputs, span)
-        job = Job(namespace=self.namespace, name=job_name(execution), facets={
+        job_facets: dict[str, Any] = {
             "jobType": job_type_job.JobTypeJobFacet(processingType="BATCH", integration=INTEGRATION,
-                                                    jobType=execution.type, producer=self._producer)})
+                                                    jobType=execution.type, producer=self._producer)}
+        location = source_code_location(execution, self.namespace)
+        if location is not None:
+            job_facets["sourceCodeLocation"] = location
+        job = Job(namespace=self.namespace, name=job_name(execution), facets=job_facets)
         self._own(job.facets)
         props = execution.properties
         started = props.get("start_time_ms") or execution.create_time_ms
@@ -303,6 +336,7 @@ class EventBuilder:
                 seeds=seeds if isinstance(seeds, dict) and seeds else None,
                 gitCommit=props.get("git_commit") or None,
                 gitDirty=bool(props["git_dirty"]) if props.get("git_dirty") not in (None, "") else None,
+                codeDigest=props.get("code_digest") or None,
                 environmentDigest=props.get("environment_digest") or None),
         }
         parameters = _parameters(execution)

@@ -143,6 +143,7 @@ class MlstoreExecutionRunFacet(RunFacet):
     seeds: dict[str, Any] | None = attr.field(default=None)
     gitCommit: str | None = attr.field(default=None)  # noqa: N815
     gitDirty: bool | None = attr.field(default=None)  # noqa: N815
+    codeDigest: str | None = attr.field(default=None)  # noqa: N815 - digest of a built-in step's sources
     environmentDigest: str | None = attr.field(default=None)  # noqa: N815
 
     @staticmethod

@@ -14,6 +14,7 @@ import threading
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -28,6 +29,9 @@ from mlstore.server.ingest_service import IngestService
 from mlstore.server.model_services import GateService, ModelService
 from mlstore.server.query_services import ArtifactService, LineageService, StoreService
 from mlstore.server.status import lenient
+
+if TYPE_CHECKING:
+    from mlstore.openlineage.emitter import EmitterOptions
 from mlstore.v1 import (admin_service_pb2, artifact_service_pb2, data_service_pb2, gate_service_pb2, ingest_service_pb2,
                         lineage_service_pb2, model_service_pb2, store_service_pb2)
 
@@ -93,6 +97,7 @@ class ServeOptions:
     grace_s: float = 10.0
     reuse_port: bool = False  # share the port with sibling processes (see mlstore.server.processes)
     push_roots: tuple[Path, ...] = ()  # PushModel writes only under these directories
+    openlineage: "EmitterOptions | None" = None  # emit OpenLineage run events as executions are written
 
     @property
     def max_message_bytes(self) -> int:
@@ -168,6 +173,21 @@ def build_server(backend: Backend, options: ServeOptions) -> tuple[grpc.Server, 
     return server, port, health_servicer
 
 
+def _start_emitter(backend: Backend, options: ServeOptions):
+    """The OpenLineage emitter thread over the server's store (None without --openlineage-url).
+
+    It reads the index through the shared reader (SQLAlchemy's engine is thread-safe)
+    and never runs in an RPC thread: a slow or dead endpoint delays only the events.
+    """
+    if options.openlineage is None:
+        return None
+    from mlstore.openlineage.emitter import Emitter  # noqa: PLC0415 - loads the client only when asked
+
+    emitter = Emitter(backend.reader, options.openlineage)
+    log.info("emitting OpenLineage events to %s in namespace %s", options.openlineage.url, emitter.namespace)
+    return emitter
+
+
 def serve(options: ServeOptions, ready: callable = None) -> None:
     """Runs the server until SIGTERM/SIGINT, then shuts down gracefully.
 
@@ -182,6 +202,7 @@ def serve(options: ServeOptions, ready: callable = None) -> None:
     backend = Backend(options.store_uri, writers=options.writers, heavy_slots=options.lineage_slots,
                       heavy_waiting=heavy_waiting(options))
     server, port, health_servicer = build_server(backend, options)
+    emitter = _start_emitter(backend, options)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     server.start()
@@ -196,6 +217,8 @@ def serve(options: ServeOptions, ready: callable = None) -> None:
     finally:
         health_servicer.enter_graceful_shutdown()
         server.stop(options.grace_s).wait()
+        if emitter is not None:
+            emitter.stop()
         backend.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -77,7 +77,10 @@ def serve_processes(options: ServeOptions, processes: int, ready: Callable[[int]
     child_options = dataclasses.replace(options, port=holder.getsockname()[1], reuse_port=True)
     context = mp.get_context("spawn")  # no fork: gRPC's threads do not survive fork
     events = context.Queue()
-    children = [context.Process(target=_child, args=(child_options, events), name=f"mlstore-serve-{i}")
+    # One emitter per server: the first child sends OpenLineage events, the others only serve.
+    serving_only = dataclasses.replace(child_options, openlineage=None)
+    children = [context.Process(target=_child, args=(child_options if i == 0 else serving_only, events),
+                                name=f"mlstore-serve-{i}")
                 for i in range(processes)]
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -6,9 +6,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +15,7 @@ import mlstore
 from mlstore import openlineage as ol
 from mlstore.openlineage.events import pipeline_run_uuid, run_uuid, store_namespace
 from tests.dashboard_store import build_store
+from tests.openlineage_receiver import Receiver
 from tests.openlineage_schemas import facets_of, validate_event
 from tests.tfx_fixture import PIPELINE as TFX_PIPELINE
 from tests.tfx_fixture import copy_tfx_fixture
@@ -212,6 +212,15 @@ def test_tfx_written_store_events(tfx):
     assert facets["parent"]["job"]["name"] == TFX_PIPELINE
     assert {p["key"] for p in facets["executionParameters"]["parameters"]} >= {"train_args", "custom_config"}
     assert "processing_engine" not in facets  # recorded by TFX, not by mlstore
+    # TFX records the user module's wheel: the job's source code location.
+    module, _, wheel = trainer.properties["module_path"].partition("@")
+    assert wheel.endswith(".whl") and module == "flights_tfx_module"
+    for event in (start, complete):
+        assert event["job"]["facets"]["sourceCodeLocation"] | {"_producer": None} == {
+            "_producer": None, "_schemaURL": event["job"]["facets"]["sourceCodeLocation"]["_schemaURL"],
+            "type": "wheel", "url": Path(wheel).as_uri(), "path": "flights_tfx_module"}  # percent-encoded
+    assert {e["job"]["name"] for e in events if "sourceCodeLocation" in e["job"]["facets"]} == \
+        {"flights_tfx.Trainer", "flights_tfx.Transform"}
     names = {e["job"]["name"] for e in events}
     assert "flights_tfx.latest_blessed_model_resolver" in names
     # TFMA's metrics and the Evaluator's blessing, as the store reads them.
@@ -226,36 +235,17 @@ def test_tfx_written_store_events(tfx):
     assert [b.blessed for b in store.blessings()] == [True, True, False]
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        server = self.server
-        with server.lock:
-            server.received.append((self.path, dict(self.headers), json.loads(body)))
-            refuse = server.fail_after is not None and len(server.received) > server.fail_after
-        self.send_response(400 if refuse else 201)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def receiver():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    server.received, server.lock, server.fail_after = [], threading.Lock(), None
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    endpoint = Receiver()
+    yield endpoint
+    endpoint.stop()
 
 
 def test_cli_posts_events_over_http_in_order(demo, receiver, tmp_path):
     built, store = demo
     url = f"http://127.0.0.1:{receiver.server_address[1]}"
-    proc = mlstore_cli("export", "openlineage", "--store", built.uri, "--url", url, "--api-key", "s3cret",
+    proc = mlstore_cli("openlineage", "export", "--store", built.uri, "--url", url, "--api-key", "s3cret",
                        "--json", check=0)
     summary = json.loads(proc.stdout)
     executions = store.executions()
@@ -268,20 +258,33 @@ def test_cli_posts_events_over_http_in_order(demo, receiver, tmp_path):
     assert [e["eventType"] for e in posted[:2]] == ["START", "COMPLETE"]
     # --out writes the same events as JSON Lines.
     out = tmp_path / "lineage.jsonl"
-    text = mlstore_cli("export", "openlineage", "--store", built.uri, "--out", out, check=0).stdout
+    text = mlstore_cli("openlineage", "export", "--store", built.uri, "--out", out, check=0).stdout
     assert text.startswith(f"exported {len(posted)} OpenLineage events ({len(executions)} executions) to {out}")
     assert [json.loads(line) for line in out.read_text().splitlines()] == posted
     assert [p.name for p in tmp_path.iterdir()] == ["lineage.jsonl"]  # no staged copy left behind
     # No destination: the events themselves on stdout, filtered.
-    lines = mlstore_cli("export", "openlineage", "--store", built.uri, "--pipeline", "flights",
+    lines = mlstore_cli("openlineage", "export", "--store", built.uri, "--pipeline", "flights",
                         "--since", "2000-01-01", check=0).stdout.splitlines()
     assert [json.loads(line) for line in lines] == posted
+
+
+def test_export_openlineage_is_the_same_command(demo):
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from mlstore.cli import cli  # noqa: PLC0415
+
+    built, _ = demo
+    runner = CliRunner()
+    new = runner.invoke(cli, ["openlineage", "export", "--store", built.uri, "--pipeline", "flights"])
+    old = runner.invoke(cli, ["export", "openlineage", "--store", built.uri, "--pipeline", "flights"])
+    assert new.exit_code == old.exit_code == 0, (new.output, old.output)
+    assert new.output == old.output and new.output.count("\n") > 10
 
 
 def test_cli_refused_event_stops_with_exit_2(demo, receiver):
     built, _ = demo
     receiver.fail_after = 3
-    proc = mlstore_cli("export", "openlineage", "--store", built.uri, "--url",
+    proc = mlstore_cli("openlineage", "export", "--store", built.uri, "--url",
                        f"http://127.0.0.1:{receiver.server_address[1]}", check=2)
     assert len(receiver.received) == 4
     assert proc.stderr.count("\n") == 1 and "failed after 3 of" in proc.stderr and "400" in proc.stderr
@@ -300,7 +303,7 @@ def test_cli_bad_input_is_exit_2_one_line(demo, args, message, capsys, tmp_path,
 
     built, _ = demo
     monkeypatch.chdir(tmp_path)
-    assert run_cli(cli, ["export", "openlineage", "--store", built.uri, *args]) == 2
+    assert run_cli(cli, ["openlineage", "export", "--store", built.uri, *args]) == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and message in captured.err, captured.err
     assert captured.out == ""
@@ -380,4 +383,34 @@ def test_a_dated_span_is_the_runs_nominal_time(tmp_path):
         assert event["run"]["facets"]["nominalTime"]["nominalStartTime"] == "2013-01-02T00:00:00.000Z"
         assert event["run"]["facets"]["nominalTime"]["nominalEndTime"] == "2013-01-03T00:00:00.000Z"
     assert complete["outputs"][0]["facets"]["mlstore_artifact"]["span"] == 20130102
+    store.close()
+
+
+def test_a_built_in_steps_code_is_its_source_code_location(tmp_path):
+    """A built-in step records its sources as a blob (``code_blob``) and their digest: the job's
+    sourceCodeLocation names that blob in the store, the digest as version."""
+    from mlstore import capture  # noqa: PLC0415
+    from mlstore.pipeline.executor import code_digest, code_files  # noqa: PLC0415
+
+    store = mlstore.open(str(tmp_path / "store"))
+    fn = code_digest  # any function of mlstore's: its package's sources
+    files = code_files(fn)
+    blob, digest = capture.publish_code(store.blobs, files), code_digest(fn)
+    store.log_execution("StatisticsGen", "daily", properties={"code_digest": digest, "code_blob": blob})
+    with mlstore.run("daily", "Trainer", {"epochs": 1}, store=store):  # an SDK run: a git commit, no location
+        pass
+    events = as_dicts(ol.run_events(store))
+    for event in events:
+        validate_event(event)
+    namespace = store_namespace(store)
+    built_in, sdk = events[:2], events[2:]
+    for event in built_in:
+        location = event["job"]["facets"]["sourceCodeLocation"]
+        assert (location["type"], location["url"], location["version"]) == ("mlstore", f"{namespace}#blob={blob}",
+                                                                            digest)
+        assert event["run"]["facets"]["mlstore_execution"]["codeDigest"] == digest
+    assert store.blobs.exists(blob) and blob.startswith("sha256:")
+    for event in sdk:
+        assert "sourceCodeLocation" not in event["job"]["facets"]
+        assert "codeDigest" not in event["run"]["facets"]["mlstore_execution"]
     store.close()
