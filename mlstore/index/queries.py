@@ -166,9 +166,34 @@ _METRIC_SERIES = metric_tiers.both(
 
 
 def metric_series(connection: Connection, pipeline: str, metric: str, slice_key: str) -> list[MetricPoint]:
-    """Every model's value of ``metric`` on ``slice_key`` in ``pipeline``, by span then model id."""
+    """Every model's value of ``metric`` on ``slice_key`` in ``pipeline``, by span then model id.
+
+    A model evaluated again by ``mlstore rerun`` of its Evaluator keeps one point: the
+    rerun's evaluation (a verification of the day) is left out while the model has another.
+    """
     rows = fetch_tuples(connection, _METRIC_SERIES, pipeline=pipeline, metric=metric, slice=slice_key)
-    return list(map(MetricPoint._make, rows))
+    points = list(map(MetricPoint._make, rows))
+    evaluations: dict[int, list[int]] = {}
+    for point in points:
+        evaluations.setdefault(point.model_id, []).append(point.evaluation_id)
+    several = [e for ids in evaluations.values() if len(ids) > 1 for e in ids]
+    if not several:  # the usual case: one evaluation per model, no further query
+        return points
+    reruns = rerun_outputs(connection, several)
+    dropped = {e for ids in evaluations.values() if len(ids) > 1 and not set(ids) <= reruns for e in ids
+               if e in reruns}
+    return [p for p in points if p.evaluation_id not in dropped]
+
+
+def rerun_outputs(connection: Connection, artifact_ids: Sequence[int]) -> set[int]:
+    """Those of ``artifact_ids`` that an ``mlstore rerun`` execution produced."""
+    from mlstore.index.model_queries import is_rerun  # noqa: PLC0415
+
+    e, x = t.event.c, t.execution.c
+    rows = connection.execute(select(e.artifact_id, x.properties)
+                              .select_from(t.event.join(t.execution, x.id == e.execution_id))
+                              .where(e.artifact_id.in_(list(artifact_ids)), e.is_output.is_(True)))
+    return {artifact_id for artifact_id, properties in rows if is_rerun(properties)}
 
 
 _METRICS_OF_EVALUATION = metric_tiers.both(

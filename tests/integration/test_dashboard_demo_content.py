@@ -175,3 +175,34 @@ def test_reruns_are_shown_where_a_person_looks_and_kept_out_of_daily_models(hist
     runs = at.dataframe[0].value
     assert list(runs[runs["rerun of"] != ""]["rerun of"]) == [f"execution:{original}"]
     assert "1 rerun(s) by `mlstore rerun`" in _texts(at)
+
+
+def test_a_rerun_evaluator_adds_no_point_to_the_series_and_the_page_keeps_the_days_evaluation(
+        demo_history, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from tests.conftest import copy_store
+
+    uri = copy_store(demo_history["uri"], tmp_path / "store")
+    with mlstore.open(uri) as store:
+        day3 = [m for m in _daily_models(store) if m.span == 20130103][0]
+        days = _evaluator_outputs(store, day3.id)
+        (evaluator,) = [e.execution_id for e in store.events(f"artifact:{days['evaluation']}") if e.is_output]
+        before = [(p.span, p.model_id, p.evaluation_id) for p in store.metric_series("flights", "auc_roc")]
+    done = subprocess.run([sys.executable, "-m", "mlstore", "rerun", f"execution:{evaluator}", "--store", uri,
+                           "--json"], capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with mlstore.open(uri) as store:
+        rerun = [e for e in store.executions(type="Evaluator", pipeline="flights")
+                 if e.properties.get("rerun_of") == evaluator]
+        assert len(rerun) == 1  # the rerun is recorded: an Evaluator run with rerun_of
+        after = [(p.span, p.model_id, p.evaluation_id) for p in store.metric_series("flights", "auc_roc")]
+    assert after == before and len({m for _, m, _ in after}) == len(after)  # one point per daily model
+    at = _run(uri, "views/models.py", monkeypatch)
+    assert sorted(r["model_id"] for r in _chart_rows(at, 0) if r["slice"] == "Overall") == sorted(
+        m for _, m, _ in before)
+    at = _run(uri, "views/model.py", monkeypatch, {"model": str(day3.id)})
+    assert f"compared with artifact:{days['baseline_evaluation']}" in _texts(at)
+    roles = dict(zip(at.dataframe[-1].value["artifact"], at.dataframe[-1].value["role"]))
+    assert roles[f"artifact:{days['evaluation']}"] == "evaluation"
