@@ -118,7 +118,7 @@ def test_default_model_is_the_newest_daily_model_not_the_rerun(history, monkeypa
 
 
 def test_home_page_dates_on_the_axis_and_tiles_count_models(history, monkeypatch):
-    info, _ = history
+    info, store = history
     at = _run(info["uri"], "views/models.py", monkeypatch)
     tiles = {m.label: m.value for m in at.metric}
     assert tiles == {"Models": "4", "Days": "4", "Blessed models": "3", "Models failing their gate": "1"}
@@ -132,6 +132,23 @@ def test_home_page_dates_on_the_axis_and_tiles_count_models(history, monkeypatch
     labels = at.selectbox(key="open_model").options
     assert labels[0].startswith(f"artifact:{info['failed_model']} · span 2013-01-04")
     assert "Worst slices" in _texts(at) and "Slices that regressed" in _texts(at)
+    daily = _daily_models(store)
+    newest, before = (store.evaluation_metrics(f"artifact:{_evaluator_outputs(store, m.id)['evaluation']}")
+                      for m in (daily[-1], daily[-2]))
+    shown = {s for s, m in newest.items() if m.get("example_count", 0) >= 30}  # the default minimum
+    (worst,) = [d.value for d in at.dataframe if "auc_roc" in d.value.columns]
+    assert list(worst["auc_roc"]) == pytest.approx(sorted(newest[s]["auc_roc"] for s in shown)[:10])  # lowest first
+    assert list(worst["auc_roc"]) == pytest.approx([newest[s]["auc_roc"] for s in worst["slice"]])
+    drops = {s: newest[s]["auc_roc"] - before[s]["auc_roc"] for s in shown if s in before}
+    drops = {s: d for s, d in drops.items() if d < -1e-12}
+    regressed = [d.value for d in at.dataframe if "change" in d.value.columns]
+    if drops:
+        (table,) = regressed
+        assert set(table["slice"]) == set(drops)
+        assert list(table["change"]) == pytest.approx(sorted(drops.values()))  # the largest drop first
+        assert list(table["change"]) == pytest.approx([drops[s] for s in table["slice"]])
+    else:
+        assert not regressed
 
 
 def test_gate_history_one_mark_per_decision_on_a_date_axis(history, monkeypatch):
