@@ -7,6 +7,7 @@ statement and its cache key costs SQLAlchemy about twice as long as running it.
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 from typing import Sequence
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection, Row
 
 from mlstore.index import metric_tiers
 from mlstore.index import tables as t
+from mlstore.index.model_queries import is_rerun
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint
 
 
@@ -173,22 +175,20 @@ def metric_series(connection: Connection, pipeline: str, metric: str, slice_key:
     """
     rows = fetch_tuples(connection, _METRIC_SERIES, pipeline=pipeline, metric=metric, slice=slice_key)
     points = list(map(MetricPoint._make, rows))
-    evaluations: dict[int, list[int]] = {}
-    for point in points:
-        evaluations.setdefault(point.model_id, []).append(point.evaluation_id)
-    several = [e for ids in evaluations.values() if len(ids) > 1 for e in ids]
-    if not several:  # the usual case: one evaluation per model, no further query
+    counts = collections.Counter(p.model_id for p in points)
+    if len(counts) == len(points):  # the usual case: one evaluation per model, no further query
         return points
-    reruns = rerun_outputs(connection, several)
-    dropped = {e for ids in evaluations.values() if len(ids) > 1 and not set(ids) <= reruns for e in ids
-               if e in reruns}
+    evaluations: dict[int, set[int]] = {}
+    for point in points:
+        if counts[point.model_id] > 1:
+            evaluations.setdefault(point.model_id, set()).add(point.evaluation_id)
+    reruns = rerun_outputs(connection, [e for ids in evaluations.values() for e in ids])
+    dropped = {e for ids in evaluations.values() if not ids <= reruns for e in ids & reruns}
     return [p for p in points if p.evaluation_id not in dropped]
 
 
 def rerun_outputs(connection: Connection, artifact_ids: Sequence[int]) -> set[int]:
     """Those of ``artifact_ids`` that an ``mlstore rerun`` execution produced."""
-    from mlstore.index.model_queries import is_rerun  # noqa: PLC0415
-
     e, x = t.event.c, t.execution.c
     rows = connection.execute(select(e.artifact_id, x.properties)
                               .select_from(t.event.join(t.execution, x.id == e.execution_id))
