@@ -175,9 +175,9 @@ def metric_series(connection: Connection, pipeline: str, metric: str, slice_key:
     """
     rows = fetch_tuples(connection, _METRIC_SERIES, pipeline=pipeline, metric=metric, slice=slice_key)
     points = list(map(MetricPoint._make, rows))
-    counts = collections.Counter(p.model_id for p in points)
-    if len(counts) == len(points):  # the usual case: one evaluation per model, no further query
+    if len({row[0] for row in rows}) == len(rows):  # the usual case: one evaluation per model, nothing more to do
         return points
+    counts = collections.Counter(p.model_id for p in points)
     evaluations: dict[int, set[int]] = {}
     for point in points:
         if counts[point.model_id] > 1:
