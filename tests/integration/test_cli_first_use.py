@@ -47,6 +47,7 @@ def test_ls_and_hub_search_keep_ids_whole_at_80_columns(demo_history):
         assert rows[str(a.node_id)][1:3] == [a.type, a.pipeline]  # type and pipeline whole too
     search = run("hub", "search", "--store", uri, columns=80)
     assert search.returncode == 0 and "mlstore/flights-carrier-embedding/1" in search.stdout.split()
+    assert "embedding," in search.stdout.split()  # tags wrap between words, not inside one
     consumers = run("hub", "consumers", "mlstore/flights-carrier-embedding/1", "--store", uri, columns=80)
     assert {str(m.node_id) for m in store.artifacts(type="Model", pipeline="flights")} <= set(consumers.stdout.split())
 
