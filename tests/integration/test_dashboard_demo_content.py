@@ -115,6 +115,8 @@ def test_default_model_is_the_newest_daily_model_not_the_rerun(history, monkeypa
     assert at.title[0].value == f"Model artifact:{info['failed_model']}"
     at = _run(info["uri"], "views/model.py", monkeypatch, {"model": str(rerun_model)})
     assert "rerun of execution:" in _texts(at)
+    at = _run(info["uri"], "views/lineage.py", monkeypatch)  # the Lineage page's default start node too
+    assert f"around artifact:{info['failed_model']}" in _texts(at)
 
 
 def test_home_page_dates_on_the_axis_and_tiles_count_models(history, monkeypatch):
