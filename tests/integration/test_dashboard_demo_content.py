@@ -160,6 +160,12 @@ def test_gate_history_one_mark_per_decision_on_a_date_axis(history, monkeypatch)
     assert chart["encoding"]["x"]["type"] == "temporal"
     rows = _chart_rows(at, 0)
     assert len(rows) == len(store.blessings(pipeline="flights")) == 5
+    # marks of one day and outcome stack (0, 1, ...); single decisions all sit at 0, on one line
+    assert chart["encoding"]["yOffset"]["field"] == "nth"
+    by_day = {}
+    for r in sorted(rows, key=lambda r: r["id"]):
+        by_day.setdefault((r["span_text"], r["outcome"]), []).append(r["nth"])
+    assert all(nths == list(range(len(nths))) for nths in by_day.values()), by_day
     table = at.dataframe[0].value
     assert set(table["span"]) == {"2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"}
 
