@@ -200,6 +200,9 @@ def test_reruns_are_shown_where_a_person_looks_and_kept_out_of_daily_models(hist
     runs = at.dataframe[0].value
     assert list(runs[runs["rerun of"] != ""]["rerun of"]) == [f"execution:{original}"]
     assert "1 rerun(s) by `mlstore rerun`" in _texts(at)
+    (rerun_run,) = runs[runs["rerun of"] != ""]["execution"]
+    assert runs["execution"].iloc[0] == rerun_run  # the newest run: the comparison starts with it and its original
+    assert (at.selectbox(key="run_a").value, at.selectbox(key="run_b").value) == (f"execution:{original}", rerun_run)
 
 
 def test_a_rerun_evaluator_adds_no_point_to_the_series_and_the_page_keeps_the_days_evaluation(
