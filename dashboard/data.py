@@ -251,6 +251,9 @@ BASELINE_EVALUATION_ROLE = "baseline_evaluation"
 def model_context(uri: str | None, ver: int, model_id: int) -> ModelContext:
     """The model, the execution that produced it, its newest own evaluation, baseline and gate decisions.
 
+    An evaluation by a rerun of an Evaluator (``mlstore rerun``, a verification) is used
+    only when no other Evaluator run scored the model, so the page agrees with the series.
+
     Raises:
         NotFound: no such model. InvalidArgument: the id is not a Model artifact.
     """
@@ -258,6 +261,7 @@ def model_context(uri: str | None, ver: int, model_id: int) -> ModelContext:
     if model.type != "Model":
         raise errors.InvalidArgument(f"artifact:{model_id} is a {model.type}, not a Model")
     trainer, evaluation_id, baseline_id, baseline_evaluation_id, evaluator_id = None, None, None, None, None
+    best = (False, 0)  # (a day's own run, not a rerun; evaluation id): the largest wins
     for ev in events(uri, ver, f"artifact:{model_id}"):
         if ev.is_output:
             trainer = execution(uri, ver, f"execution:{ev.execution_id}")
@@ -265,7 +269,11 @@ def model_context(uri: str | None, ver: int, model_id: int) -> ModelContext:
         if ev.role != "model":
             continue
         own, theirs = _evaluation_outputs(uri, ver, ev.execution_id)
-        if own is not None and own > (evaluation_id or 0):
+        if own is None:
+            continue
+        rank = (execution(uri, ver, f"execution:{ev.execution_id}").properties.get("rerun_of") is None, own)
+        if rank > best:
+            best = rank
             evaluation_id, baseline_evaluation_id, evaluator_id = own, theirs, ev.execution_id
             baseline_id = _baseline_input(uri, ver, ev.execution_id)
     mine = model_blessings(uri, ver, model_id)

@@ -14,11 +14,16 @@ REASONS_SHOWN = 200
 
 
 def gate_chart(gates) -> alt.Chart:
-    """One mark per decision: x the model's data day, y the outcome (several decisions on one day stack)."""
+    """One mark per decision: x the model's data day, y the outcome (several decisions on one day stack).
+
+    ``nth`` numbers the decisions of one day and outcome (0, 1, ...): the marks of a day
+    stack by it, and single decisions sit on one line.
+    """
     frame, x_axis, span_field = components.with_span_axis(gates)
+    frame = frame.assign(nth=frame.sort_values("id").groupby([span_field, "outcome"]).cumcount())
     return alt.Chart(frame).mark_circle(size=120, opacity=0.8).encode(
         x=x_axis, y=alt.Y("outcome:N", title=None, sort=["blessed", "failed"]),
-        yOffset=alt.YOffset("id:N"),
+        yOffset=alt.YOffset("nth:O", title=None),
         color=alt.Color("outcome:N", scale=alt.Scale(domain=["blessed", "failed"], range=["#2ca02c", "#d62728"])),
         tooltip=[alt.Tooltip("id:N", title="decision"), alt.Tooltip("model_id:N", title="model"),
                  alt.Tooltip(f"{span_field}:N", title="span"), "outcome:N",

@@ -103,7 +103,8 @@ def _per_slice(uri, ver, pipeline: str, metric: str, slices: list[str]) -> None:
     if regressed.empty:
         right.caption("None.")
     else:
-        right.dataframe(regressed.sort_values(ascending=lower_better).rename("change").reset_index(),
+        # the largest regression first: the most negative change, or for loss-like metrics the most positive
+        right.dataframe(regressed.sort_values(ascending=not lower_better).rename("change").reset_index(),
                         hide_index=True, width="stretch")
 
 

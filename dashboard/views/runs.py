@@ -42,7 +42,7 @@ def render() -> None:
                + (f" · {reruns} rerun(s) by `mlstore rerun`, verifying a recorded step" if reruns else ""))
     st.dataframe(table, hide_index=True, width="stretch")
     if len(table) >= 2:
-        _diff(uri, ver, list(table["execution"]))
+        _diff(uri, ver, list(table["execution"]), _default_a(table))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -51,10 +51,21 @@ def _run_diff(uri, ver: int, a: str, b: str) -> dict:
     return data.store().diff(a, b).to_json()
 
 
-def _diff(uri, ver, refs: list[str]) -> None:
+def _default_a(table: pd.DataFrame) -> int:
+    """The row compared with the newest run by default: what it re-ran when it is a rerun,
+    else the previous run of the same step (else simply the previous run)."""
+    newest = table.iloc[0]
+    refs = list(table["execution"])
+    if newest["rerun of"] in refs:
+        return refs.index(newest["rerun of"])
+    same_step = [i for i in range(1, len(table)) if table.iloc[i]["step"] == newest["step"]]
+    return same_step[0] if same_step else 1
+
+
+def _diff(uri, ver, refs: list[str], default_a: int) -> None:
     st.subheader("Compare two runs")
     c1, c2 = st.columns(2)
-    left = c1.selectbox("Run A", refs, index=1, key="run_a")
+    left = c1.selectbox("Run A", refs, index=default_a, key="run_a")
     right = c2.selectbox("Run B", refs, index=0, key="run_b")
     result = _run_diff(uri, ver, left, right)
     rows = [{"section": name.replace("_", " "), "field": c["key"], "A": format_value(c["a"]),

@@ -47,7 +47,7 @@ def search(ctx: Context, text: str, tags) -> None:
         rows = []
         for m in modules:
             first_line = next((ln.strip("# ") for ln in m.description.splitlines() if ln.strip()), "")
-            rows.append((m.handle, ",".join(m.tags), "yes" if m.trainable else "no", first_line[:60]))
+            rows.append((m.handle, ", ".join(m.tags), "yes" if m.trainable else "no", first_line[:60]))
         stdout.print(copyable_table(("handle", "tags", "trainable", "description"), rows, whole=("handle",)))
 
     ctx.emit([m.to_json() for m in modules], table)

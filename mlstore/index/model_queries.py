@@ -227,7 +227,7 @@ def _models_with_producer(connection: Connection, pipeline: str):
         .where(a.pipeline == pipeline, a.type == "Model", a.state == "LIVE"))
 
 
-def _is_rerun(properties: str | None) -> bool:
+def is_rerun(properties: str | None) -> bool:
     # The rerun filter reads ``rerun_of`` from the producer's properties here, the same on every backend.
     return '"rerun_of"' in (properties or "") and json.loads(properties).get("rerun_of") is not None
 
@@ -240,7 +240,7 @@ def daily_model_ids(connection: Connection, pipeline: str) -> list[int]:
     """
     newest: dict[int, int] = {}
     for model_id, span, properties in _models_with_producer(connection, pipeline):
-        if span is not None and not _is_rerun(properties):
+        if span is not None and not is_rerun(properties):
             newest[span] = max(newest.get(span, 0), model_id)
     return [newest[span] for span in sorted(newest)]
 
@@ -248,7 +248,7 @@ def daily_model_ids(connection: Connection, pipeline: str) -> list[int]:
 def rerun_model_ids(connection: Connection, pipeline: str) -> frozenset[int]:
     """The LIVE Models of ``pipeline`` that ``mlstore rerun`` produced (verifications of a day)."""
     return frozenset(model_id for model_id, _, properties in _models_with_producer(connection, pipeline)
-                     if _is_rerun(properties))
+                     if is_rerun(properties))
 
 
 __all__ = ["COMPATIBILITY_PROPERTIES", "daily_model_ids", "ModelRow", "best_model_rows", "blessed_among", "blessed_model_ids",

@@ -7,6 +7,7 @@ statement and its cache key costs SQLAlchemy about twice as long as running it.
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 from typing import Sequence
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection, Row
 
 from mlstore.index import metric_tiers
 from mlstore.index import tables as t
+from mlstore.index.model_queries import is_rerun
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint
 
 
@@ -166,9 +168,32 @@ _METRIC_SERIES = metric_tiers.both(
 
 
 def metric_series(connection: Connection, pipeline: str, metric: str, slice_key: str) -> list[MetricPoint]:
-    """Every model's value of ``metric`` on ``slice_key`` in ``pipeline``, by span then model id."""
+    """Every model's value of ``metric`` on ``slice_key`` in ``pipeline``, by span then model id.
+
+    A model evaluated again by ``mlstore rerun`` of its Evaluator keeps one point: the
+    rerun's evaluation (a verification of the day) is left out while the model has another.
+    """
     rows = fetch_tuples(connection, _METRIC_SERIES, pipeline=pipeline, metric=metric, slice=slice_key)
-    return list(map(MetricPoint._make, rows))
+    points = list(map(MetricPoint._make, rows))
+    if len({row[0] for row in rows}) == len(rows):  # the usual case: one evaluation per model, nothing more to do
+        return points
+    counts = collections.Counter(p.model_id for p in points)
+    evaluations: dict[int, set[int]] = {}
+    for point in points:
+        if counts[point.model_id] > 1:
+            evaluations.setdefault(point.model_id, set()).add(point.evaluation_id)
+    reruns = rerun_outputs(connection, [e for ids in evaluations.values() for e in ids])
+    dropped = {e for ids in evaluations.values() if not ids <= reruns for e in ids & reruns}
+    return [p for p in points if p.evaluation_id not in dropped]
+
+
+def rerun_outputs(connection: Connection, artifact_ids: Sequence[int]) -> set[int]:
+    """Those of ``artifact_ids`` that an ``mlstore rerun`` execution produced."""
+    e, x = t.event.c, t.execution.c
+    rows = connection.execute(select(e.artifact_id, x.properties)
+                              .select_from(t.event.join(t.execution, x.id == e.execution_id))
+                              .where(e.artifact_id.in_(list(artifact_ids)), e.is_output.is_(True)))
+    return {artifact_id for artifact_id, properties in rows if is_rerun(properties)}
 
 
 _METRICS_OF_EVALUATION = metric_tiers.both(

@@ -47,6 +47,7 @@ def test_ls_and_hub_search_keep_ids_whole_at_80_columns(demo_history):
         assert rows[str(a.node_id)][1:3] == [a.type, a.pipeline]  # type and pipeline whole too
     search = run("hub", "search", "--store", uri, columns=80)
     assert search.returncode == 0 and "mlstore/flights-carrier-embedding/1" in search.stdout.split()
+    assert "embedding," in search.stdout.split()  # tags wrap between words, not inside one
     consumers = run("hub", "consumers", "mlstore/flights-carrier-embedding/1", "--store", uri, columns=80)
     assert {str(m.node_id) for m in store.artifacts(type="Model", pipeline="flights")} <= set(consumers.stdout.split())
 
@@ -142,3 +143,16 @@ def test_lineage_text_is_grouped_by_step_with_types_and_spans(demo_history):
     assert f"  in   base_model       Model artifact:{base} (span 20130103)" in lines
     assert f"  out  model            Model artifact:{model} (span 20130104)" in lines
     assert not [line for line in lines if "-->" in line]
+
+
+def test_the_demo_summary_names_the_daily_model_not_a_rerun(demo_history, tmp_path):
+    uri = copy_store(demo_history["uri"], tmp_path / "store")
+    rerun_model = demo_history["rerun"]["outputs"][0]["rerun"]
+    with mlstore.open(uri) as store:
+        assert str(store.artifacts(type="Model", pipeline="flights")[-1].node_id) == rerun_model  # the newest artifact
+    proc = run("demo", "--days", 4, "--store", uri, "--json")  # every day is done: nothing runs
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["newest_model"] == f"artifact:{demo_history['failed_model']}"
+    text = run("demo", "--days", 4, "--store", uri)
+    assert f"lineage of the newest model artifact:{demo_history['failed_model']} " in text.stdout
+    assert f"lineage artifact:{demo_history['failed_model']} --up" in text.stdout and rerun_model not in text.stdout.split()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -34,6 +35,8 @@ def test_models_over_time_lists_every_model_and_gate_outcomes(demo, monkeypatch)
     assert not at.error
     assert at.metric[0].value == str(len(demo.model_ids))
     assert at.metric[3].value == str(len(demo.failed_model_ids))
+    x = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]["encoding"]["x"]
+    assert x["type"] == "quantitative" and x["axis"]["format"] == "d"  # spans 1..12 are no dates: plain integers
     options = at.selectbox(key="open_model").options
     assert options[0].startswith(f"artifact:{demo.model_ids[-1]} ")
     assert any("failed" in o for o in options)

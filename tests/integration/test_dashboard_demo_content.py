@@ -115,10 +115,12 @@ def test_default_model_is_the_newest_daily_model_not_the_rerun(history, monkeypa
     assert at.title[0].value == f"Model artifact:{info['failed_model']}"
     at = _run(info["uri"], "views/model.py", monkeypatch, {"model": str(rerun_model)})
     assert "rerun of execution:" in _texts(at)
+    at = _run(info["uri"], "views/lineage.py", monkeypatch)  # the Lineage page's default start node too
+    assert f"around artifact:{info['failed_model']}" in _texts(at)
 
 
 def test_home_page_dates_on_the_axis_and_tiles_count_models(history, monkeypatch):
-    info, _ = history
+    info, store = history
     at = _run(info["uri"], "views/models.py", monkeypatch)
     tiles = {m.label: m.value for m in at.metric}
     assert tiles == {"Models": "4", "Days": "4", "Blessed models": "3", "Models failing their gate": "1"}
@@ -132,6 +134,23 @@ def test_home_page_dates_on_the_axis_and_tiles_count_models(history, monkeypatch
     labels = at.selectbox(key="open_model").options
     assert labels[0].startswith(f"artifact:{info['failed_model']} · span 2013-01-04")
     assert "Worst slices" in _texts(at) and "Slices that regressed" in _texts(at)
+    daily = _daily_models(store)
+    newest, before = (store.evaluation_metrics(f"artifact:{_evaluator_outputs(store, m.id)['evaluation']}")
+                      for m in (daily[-1], daily[-2]))
+    shown = {s for s, m in newest.items() if m.get("example_count", 0) >= 30}  # the default minimum
+    (worst,) = [d.value for d in at.dataframe if "auc_roc" in d.value.columns]
+    assert list(worst["auc_roc"]) == pytest.approx(sorted(newest[s]["auc_roc"] for s in shown)[:10])  # lowest first
+    assert list(worst["auc_roc"]) == pytest.approx([newest[s]["auc_roc"] for s in worst["slice"]])
+    drops = {s: newest[s]["auc_roc"] - before[s]["auc_roc"] for s in shown if s in before}
+    drops = {s: d for s, d in drops.items() if d < -1e-12}
+    regressed = [d.value for d in at.dataframe if "change" in d.value.columns]
+    if drops:
+        (table,) = regressed
+        assert set(table["slice"]) == set(drops)
+        assert list(table["change"]) == pytest.approx(sorted(drops.values()))  # the largest drop first
+        assert list(table["change"]) == pytest.approx([drops[s] for s in table["slice"]])
+    else:
+        assert not regressed
 
 
 def test_gate_history_one_mark_per_decision_on_a_date_axis(history, monkeypatch):
@@ -141,6 +160,12 @@ def test_gate_history_one_mark_per_decision_on_a_date_axis(history, monkeypatch)
     assert chart["encoding"]["x"]["type"] == "temporal"
     rows = _chart_rows(at, 0)
     assert len(rows) == len(store.blessings(pipeline="flights")) == 5
+    # marks of one day and outcome stack (0, 1, ...); single decisions all sit at 0, on one line
+    assert chart["encoding"]["yOffset"]["field"] == "nth"
+    by_day = {}
+    for r in sorted(rows, key=lambda r: r["id"]):
+        by_day.setdefault((r["span_text"], r["outcome"]), []).append(r["nth"])
+    assert all(nths == list(range(len(nths))) for nths in by_day.values()), by_day
     table = at.dataframe[0].value
     assert set(table["span"]) == {"2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"}
 
@@ -175,3 +200,37 @@ def test_reruns_are_shown_where_a_person_looks_and_kept_out_of_daily_models(hist
     runs = at.dataframe[0].value
     assert list(runs[runs["rerun of"] != ""]["rerun of"]) == [f"execution:{original}"]
     assert "1 rerun(s) by `mlstore rerun`" in _texts(at)
+    (rerun_run,) = runs[runs["rerun of"] != ""]["execution"]
+    assert runs["execution"].iloc[0] == rerun_run  # the newest run: the comparison starts with it and its original
+    assert (at.selectbox(key="run_a").value, at.selectbox(key="run_b").value) == (f"execution:{original}", rerun_run)
+
+
+def test_a_rerun_evaluator_adds_no_point_to_the_series_and_the_page_keeps_the_days_evaluation(
+        demo_history, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from tests.conftest import copy_store
+
+    uri = copy_store(demo_history["uri"], tmp_path / "store")
+    with mlstore.open(uri) as store:
+        day3 = [m for m in _daily_models(store) if m.span == 20130103][0]
+        days = _evaluator_outputs(store, day3.id)
+        (evaluator,) = [e.execution_id for e in store.events(f"artifact:{days['evaluation']}") if e.is_output]
+        before = [(p.span, p.model_id, p.evaluation_id) for p in store.metric_series("flights", "auc_roc")]
+    done = subprocess.run([sys.executable, "-m", "mlstore", "rerun", f"execution:{evaluator}", "--store", uri,
+                           "--json"], capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with mlstore.open(uri) as store:
+        rerun = [e for e in store.executions(type="Evaluator", pipeline="flights")
+                 if e.properties.get("rerun_of") == evaluator]
+        assert len(rerun) == 1  # the rerun is recorded: an Evaluator run with rerun_of
+        after = [(p.span, p.model_id, p.evaluation_id) for p in store.metric_series("flights", "auc_roc")]
+    assert after == before and len({m for _, m, _ in after}) == len(after)  # one point per daily model
+    at = _run(uri, "views/models.py", monkeypatch)
+    assert sorted(r["model_id"] for r in _chart_rows(at, 0) if r["slice"] == "Overall") == sorted(
+        m for _, m, _ in before)
+    at = _run(uri, "views/model.py", monkeypatch, {"model": str(day3.id)})
+    assert f"compared with artifact:{days['baseline_evaluation']}" in _texts(at)
+    roles = dict(zip(at.dataframe[-1].value["artifact"], at.dataframe[-1].value["role"]))
+    assert roles[f"artifact:{days['evaluation']}"] == "evaluation"

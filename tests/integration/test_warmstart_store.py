@@ -235,3 +235,18 @@ def test_select_warm_start_rpc(sqlite_store_uri, tmp_path):
         assert not none.ok and {s.reason for s in none.skipped} == {"no metric 'auc' on slice 'nowhere'"}
         with pytest.raises(errors.InvalidArgument):
             remote.select_warm_start(P, "best:")
+
+
+def test_a_rerun_evaluation_adds_no_point_to_the_metric_series(sqlite_store, tmp_path):
+    """`mlstore rerun` of an Evaluator scores the day's model again: the series keeps the
+    day's own point; a model whose only evaluation is a rerun's keeps that one."""
+    m = five_days(sqlite_store, tmp_path)
+    log = Log(sqlite_store, tmp_path)
+    before = [(p.span, p.model_id, p.evaluation_id, p.value) for p in sqlite_store.metric_series(P, "auc")]
+    original = [e.execution_id for e in sqlite_store.events(f"artifact:{m[1]}") if not e.is_output][0]
+    for model, rerun_of in ((m[1], original), (m[4], 999)):
+        sqlite_store.log_execution("Evaluator", P, inputs=[(model, "model")], properties={"rerun_of": rerun_of},
+                                   outputs=[log.out("ModelEvaluation", "evaluation", metrics=json.dumps(_auc(0.5, 0.5)))])
+    after = [(p.span, p.model_id, p.evaluation_id, p.value) for p in sqlite_store.metric_series(P, "auc")]
+    assert after[:-1] == before and [a[1:2] + a[3:] for a in after[-1:]] == [(m[4], 0.5)]
+    assert [p.model_id for p in sqlite_store.metric_series(P, "auc", "carrier=AA")] == m
