@@ -135,6 +135,11 @@ class GraphCache:
         self._node_order: np.ndarray | None = None
         self._seen = np.empty(0, bool)  # scratch for frontier walks, sized to the nodes; all False between walks
 
+    def clear(self) -> None:
+        """Forgets everything loaded (the next query starts over)."""
+        with self._lock:
+            self._start(None)
+
     def _index_codes(self) -> None:
         """Value -> code of each code dictionary (type names, names, states, roles)."""
         self._type_code, self._name_code, self._state_code, self._role_code = (
@@ -173,8 +178,11 @@ class GraphCache:
             self._last_execution, self._last_execution_node = executions[-1].id, executions[-1].node
         added = [(r.node, r.type, r.name, r.state) for r in artifacts]
         added += [(r.node, r.type, None, r.state) for r in executions]
-        if not added:
-            return
+        if added:
+            self._append_nodes(added)
+
+    def _append_nodes(self, added: list[tuple]) -> None:
+        """Appends nodes given as ``(key, type, name, state)``, artifacts by id, then executions by id."""
         new_keys = np.fromiter((k for k, *_ in added), np.int64, len(added))
         codes = np.empty((len(added), 3), np.int32)
         for i, (_, type_name, name, state) in enumerate(added):
@@ -193,11 +201,17 @@ class GraphCache:
         ev = t.event.c
         rows = connection.execute(select(ev.id, ev.src, ev.dst, ev.is_output, ev.role)
                                   .where(ev.id > self._last_event).order_by(ev.id)).all()
-        if not rows:
-            return
+        if rows:
+            self._append_edges(rows, connection)
+
+    def _append_edges(self, rows, connection=None) -> None:
+        """Appends event ``rows`` (id, src, dst, is_output, role; by id). Nodes written
+        after the last node load are loaded through ``connection`` (None: KeyError)."""
         ends = np.fromiter((k for r in rows for k in (r.src, r.dst)), np.int64, 2 * len(rows))
         dense = self._nodes.lookup(ends)
         if (dense < 0).any():
+            if connection is None:  # the caller loaded the nodes first
+                raise KeyError(int(ends[int(np.flatnonzero(dense < 0)[0])]))
             self._load_nodes(connection)  # an edge to a node written after our node load
             dense = self._nodes.lookup(ends)
         first = len(self.src)
