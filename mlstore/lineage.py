@@ -208,8 +208,8 @@ def lineage_from_cache(cache: GraphCache, start: Sequence[NodeId], direction: Di
                        depth: int | None = None, types: Sequence[str] = ()) -> LineageGraph:
     """The lineage graph computed on the in-memory adjacency cache (see module docstring)."""
     _check(direction, depth)
-    non_live = cache.refresh()
     start_keys = sorted({_key(s) for s in start})
+    non_live = cache.refresh(start_keys)
     walks = [cache.walk(start_keys, upstream, depth) for upstream in _directions(direction)]
     nodes = np.concatenate([w.nodes for w in walks])
     depths = np.concatenate([w.depths for w in walks])

@@ -76,17 +76,19 @@ class ScopedGraphCache(GraphCache):
     def _load_nodes(self, connection) -> None:
         """Nodes come with the scope's events (see :meth:`_load_edges`)."""
 
-    def _load_edges(self, connection) -> None:
+    def _edge_rows(self, connection, condition) -> list:
         ev, e = t.event.c, t.execution.c
-        rows = connection.execute(
+        return connection.execute(
             select(ev.id, ev.src, ev.dst, ev.is_output, ev.role, ev.artifact_id, ev.execution_id)
             .join(t.execution, e.id == ev.execution_id)
-            .where(e.pipeline.in_(sorted(self.pipelines)), ev.id > self._last_event).order_by(ev.id)).all()
-        newest = connection.scalar(select(ev.id).order_by(ev.id.desc()).limit(1)) or 0
-        if rows:
-            self._add_nodes(connection, sorted({r.artifact_id for r in rows}), sorted({r.execution_id for r in rows}))
-            self._append_edges(rows)
-        self._last_event = max(newest, rows[-1].id if rows else 0, self._last_event)
+            .where(e.pipeline.in_(sorted(self.pipelines)), condition).order_by(ev.id)).all()
+
+    def _present_ids(self, connection, condition, loaded: list[int]) -> set[int]:
+        return set(connection.scalars(select(t.event.c.id).where(condition)).all())  # of every pipeline
+
+    def _add_rows(self, connection, rows) -> None:
+        self._add_nodes(connection, sorted({r.artifact_id for r in rows}), sorted({r.execution_id for r in rows}))
+        self._append_edges(rows)
 
     def _add_nodes(self, connection, artifact_ids: list[int], execution_ids: list[int]) -> None:
         a, e = t.artifact.c, t.execution.c
