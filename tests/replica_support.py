@@ -26,7 +26,7 @@ def writer(own: str, other: str, index: int, runs: int, out: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "model.txt").write_text(f"writer {index}")
         blob = mine.blobs.publish(Path(tmp) / "model.txt")
-    told, write_s, visible_s, failures, prev = [], [], [], [], None
+    told, write_s, visible_s, stale_s, failures, prev = [], [], [], [], [], None
     for run in range(runs):
         inputs = [(prev, "base_model")] if prev else []
         t0 = time.perf_counter()
@@ -41,6 +41,7 @@ def writer(own: str, other: str, index: int, runs: int, out: str) -> None:
         write_s.append(t1 - t0)
         told.append([logged.execution_id, logged.output_ids[0]])
         while True:  # the other replica: the execution, and the lineage through it
+            asked = time.perf_counter()
             try:
                 theirs.execution(f"execution:{logged.execution_id}")
                 graph = theirs.lineage(f"artifact:{logged.output_ids[0]}", "up", depth=2)
@@ -52,10 +53,11 @@ def writer(own: str, other: str, index: int, runs: int, out: str) -> None:
                 failures.append(f"run {run}: execution:{logged.execution_id} not visible on {other} after 10 s")
                 break
             time.sleep(0.005)
-        visible_s.append(time.perf_counter() - t1)
+        visible_s.append(time.perf_counter() - t1)  # until the other replica's answer held the write
+        stale_s.append(asked - t1)  # until a question to it got that answer: 0 when the first one did
         prev = logged.output_ids[0]
     Path(out).write_text(json.dumps({"pipeline": pipeline, "told": told, "write_s": write_s,
-                                     "visible_s": visible_s, "failures": failures}))
+                                     "visible_s": visible_s, "stale_s": stale_s, "failures": failures}))
 
 
 def reader(targets: list[str], stop_file: str, out: str) -> None:
