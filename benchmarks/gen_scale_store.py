@@ -24,7 +24,7 @@ the index reads either). The Gate is mlstore's step (TFX's Evaluator blesses).
 
 Written through MLMD's own API: one ``put_lineage_subgraph`` per pipeline-day (all its
 executions, artifacts, events and context links in one transaction), by ``--workers``
-processes, each owning every W-th pipeline and advancing all of them chunk by chunk
+processes (one on SQLite), each owning every W-th pipeline and advancing all of them chunk by chunk
 (``--chunk-days``), so a stopped build has pipelines of about equal length. After each
 chunk the worker indexes what it wrote with mlstore's own indexer (the code
 ``Store.log_executions`` runs after its ``put_lineage_subgraph``).
@@ -356,7 +356,15 @@ def generate(uri: str, pipelines: int, days: int, workers: int = 2, chunk_days: 
              root: str = "/work/scale-stores/pipeline_root") -> dict:
     """Builds (or continues) the store; returns counts and seconds."""
     started = time.perf_counter()
-    open_store(uri).close()  # one process creates the schemas
+    store = open_store(uri)  # one process creates the schemas
+    if store.location.database is None and workers > 1:
+        # MLMD on SQLite has one writer at a time anyway, and indexing TFX-shaped records reads
+        # MLMD's file through a second SQLite library (mlstore/index/mlmd_tables.py), which
+        # read "database disk image is malformed" (transiently; the file checked intact)
+        # while other processes wrote it.
+        print("  SQLite: one worker (MLMD on SQLite writes one transaction at a time)", file=sys.stderr)
+        workers = 1
+    store.close()
     jobs = [(uri, list(range(w, pipelines, workers)), days, chunk_days, root, w) for w in range(min(workers, pipelines))]
     if len(jobs) == 1:
         results = [_work(jobs[0])]
