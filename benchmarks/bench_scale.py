@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 METRIC, SLICE = "auc_roc", "carrier=AA"
+MAX_EDGES_ENV = "MLSTORE_LINEAGE_CACHE_EDGES"  # mlstore.index.graph_scopes.MAX_EDGES_ENV
 
 
 def timed(fn, repeat: int):
@@ -235,9 +236,12 @@ def cold_start(uri: str) -> dict:
             "every_pipeline_s": every_s, "pipelines": len(models)}
 
 
-def in_child(kind: str, uri: str) -> dict:
+def in_child(kind: str, uri: str, bound: int | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if bound:
+        env[MAX_EDGES_ENV] = str(bound)
     proc = subprocess.run([sys.executable, __file__, "--child", kind, "--store", f"x={uri}"], capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"error: {kind} child failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -248,6 +252,9 @@ def main() -> int:
     parser.add_argument("--store", action="append", required=True, help="LABEL=URI (repeatable)")
     parser.add_argument("--pipeline", default=None)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--bound", type=int, default=20_000,
+                        help="also measure memory and cold start with the lineage caches bounded to this many "
+                             "edges (per-pipeline caches; 0: skip)")
     parser.add_argument("--child", choices=("memory", "cold"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     stores = [s.split("=", 1) for s in args.store]
@@ -260,10 +267,15 @@ def main() -> int:
         pipeline, rows = queries(uri, args.pipeline, args.repeat)
         for name, ours, theirs in rows:
             print(f"{label:12} {name:44} {ours * 1000:11.2f} {theirs * 1000:12.2f} {theirs / ours:11.1f}x", flush=True)
-        extra.append((label, pipeline, in_child("memory", uri), in_child("cold", uri)))
-    for label, pipeline, memory, cold in extra:
-        print(f"\n{label}: pipeline {pipeline}; replica memory: {json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in memory.items()})}")
-        print(f"{label}: mlstore serve cold start: {json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in cold.items()})}")
+        bounds = [None] + ([args.bound] if args.bound else [])
+        extra.append((label, pipeline, [(b, in_child("memory", uri, b), in_child("cold", uri, b)) for b in bounds]))
+    for label, pipeline, runs in extra:
+        for bound, memory, cold in runs:
+            how = f"caches bounded to {bound} edges" if bound else "default bound"
+            print(f"\n{label} ({how}): pipeline {pipeline}; replica memory: "
+                  f"{json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in memory.items()})}")
+            print(f"{label} ({how}): mlstore serve cold start: "
+                  f"{json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in cold.items()})}")
     return 0
 
 
