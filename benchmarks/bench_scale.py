@@ -255,6 +255,7 @@ def main() -> int:
     parser.add_argument("--bound", type=int, default=20_000,
                         help="also measure memory and cold start with the lineage caches bounded to this many "
                              "edges (per-pipeline caches; 0: skip)")
+    parser.add_argument("--queries-only", action="store_true", help="only the query table")
     parser.add_argument("--child", choices=("memory", "cold"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     stores = [s.split("=", 1) for s in args.store]
@@ -267,6 +268,8 @@ def main() -> int:
         pipeline, rows = queries(uri, args.pipeline, args.repeat)
         for name, ours, theirs in rows:
             print(f"{label:12} {name:44} {ours * 1000:11.2f} {theirs * 1000:12.2f} {theirs / ours:11.1f}x", flush=True)
+        if args.queries_only:
+            continue
         bounds = [None] + ([args.bound] if args.bound else [])
         extra.append((label, pipeline, [(b, in_child("memory", uri, b), in_child("cold", uri, b)) for b in bounds]))
     for label, pipeline, runs in extra:
