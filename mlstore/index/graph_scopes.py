@@ -1,8 +1,8 @@
 """Lineage caches per group of connected pipelines, bounded by the edges they hold.
 
 Why: the whole-graph cache (graph_cache) holds every edge of the store in every
-process, about 100 bytes an edge (:data:`BYTES_PER_EDGE`): 1 GB per replica at 10
-million edges. A platform store is many pipelines whose lineage rarely crosses, so a
+process, ~75 bytes of arrays an edge (:data:`BYTES_PER_EDGE`; ~130 bytes of RSS): 1.3 GB
+per replica at 100 pipelines x 10,000 days (18 million edges). A platform store is many pipelines whose lineage rarely crosses, so a
 query needs only the pipelines its start nodes belong to.
 
 While the index holds at most ``max_edges`` events (``$MLSTORE_LINEAGE_CACHE_EDGES``,
@@ -41,9 +41,9 @@ from mlstore.index.graph_cache import GraphCache
 DEFAULT_MAX_EDGES = 2_000_000
 MAX_EDGES_ENV = "MLSTORE_LINEAGE_CACHE_EDGES"
 
-#: Measured cache bytes per edge of a daily pipeline (~0.34 nodes per edge), both walking
-#: directions built (benchmarks/bench_scale.py prints the measurement).
-BYTES_PER_EDGE = 110
+#: Bytes of numpy arrays per edge of a daily pipeline's cache (~0.33 nodes per edge),
+#: measured by benchmarks/bench_scale.py: 60-74; a process's RSS grows ~130 bytes an edge.
+BYTES_PER_EDGE = 75
 
 _CHUNK = 2000
 
