@@ -2,8 +2,9 @@
 
 Why: the whole-graph cache (graph_cache) holds every edge of the store in every
 process, ~75 bytes of arrays an edge (:data:`BYTES_PER_EDGE`; ~130 bytes of RSS): 1.3 GB
-per replica at 100 pipelines x 10,000 days (18 million edges). A platform store is many pipelines whose lineage rarely crosses, so a
-query needs only the pipelines its start nodes belong to.
+per replica at 100 pipelines x 10,000 days (18 million edges). A platform store is
+many pipelines whose lineage rarely crosses, so a query needs only the pipelines its
+start nodes belong to.
 
 While the index holds at most ``max_edges`` events (``$MLSTORE_LINEAGE_CACHE_EDGES``,
 default :data:`DEFAULT_MAX_EDGES`), the whole-graph cache answers (and keeps its
