@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from mlstore.errors import InvalidArgument
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache, node_order
+from mlstore.index.graph_scopes import ScopedCaches, ScopeGrows
 from mlstore.types import NodeId
 
 Direction = Literal["up", "down", "both"]
@@ -207,8 +208,8 @@ def lineage_from_cache(cache: GraphCache, start: Sequence[NodeId], direction: Di
                        depth: int | None = None, types: Sequence[str] = ()) -> LineageGraph:
     """The lineage graph computed on the in-memory adjacency cache (see module docstring)."""
     _check(direction, depth)
-    non_live = cache.refresh()
     start_keys = sorted({_key(s) for s in start})
+    non_live = cache.refresh(start_keys)
     walks = [cache.walk(start_keys, upstream, depth) for upstream in _directions(direction)]
     nodes = np.concatenate([w.nodes for w in walks])
     depths = np.concatenate([w.depths for w in walks])
@@ -234,6 +235,29 @@ def lineage_from_cache(cache: GraphCache, start: Sequence[NodeId], direction: Di
                     _states(cache, nodes, keys, non_live), depths)
     edge_columns = (src, dst, cache.is_output[rows], CodedStrings(role_codes, list(cache.roles)))
     return LineageGraph([_node_id(k) for k in start_keys], direction, depth, node_columns, edge_columns)
+
+
+def lineage_in_scopes(whole: GraphCache, scopes: ScopedCaches, start: Sequence[NodeId], direction: Direction = "up",
+                      depth: int | None = None, types: Sequence[str] = ()) -> LineageGraph:
+    """The lineage graph from the whole-graph cache while the store fits the scopes' edge
+    bound, else from the cache of the start nodes' pipelines (see :mod:`mlstore.index.graph_scopes`)."""
+    _check(direction, depth)
+    if scopes.store_edges() <= scopes.max_edges:
+        return lineage_from_cache(whole, start, direction, depth, types)
+    whole.clear()  # the store outgrew the bound: the whole graph is not kept
+    pipelines = scopes.pipelines_of(sorted({_key(s) for s in start}))
+    while pipelines is not None:
+        cache = scopes.cache_for(pipelines)
+        try:
+            graph = lineage_from_cache(cache, start, direction, depth, types)
+        except ScopeGrows as grows:  # lineage crosses into other pipelines: one scope for all of them
+            pipelines = None if grows.pipelines is None else cache.pipelines | grows.pipelines
+            continue
+        except KeyError:  # a start node no event of its pipeline touches
+            break
+        scopes.evict()
+        return graph
+    return lineage_from_cache(whole, start, direction, depth, types)
 
 
 def _states(cache: GraphCache, nodes: np.ndarray, keys: np.ndarray, non_live: dict[int, str]) -> CodedStrings:

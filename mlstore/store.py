@@ -31,12 +31,13 @@ from mlstore.blobs import BlobStore
 from mlstore.index import fingerprints, queries
 from mlstore.index import tables as t
 from mlstore.index.graph_cache import GraphCache
+from mlstore.index.graph_scopes import ScopedCaches
 from mlstore.index.graph_snapshot import snapshot_path
 from mlstore.index.repair import is_damage, unreadable_message
 from mlstore.index.source import StoreSource
 from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_lock
 from mlstore.tfx.records import STANDARD_ARTIFACT_TYPES
-from mlstore.lineage import Direction, LineageGraph, lineage_from_cache
+from mlstore.lineage import Direction, LineageGraph, lineage_in_scopes
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ class Store:
         self.blobs = BlobStore(location.artifact_root)
         self.read_roots = store_read_roots(self.blobs, read_roots, location)
         self.graph_cache = GraphCache(self.engine, snapshot_path(location))
+        self.graph_scopes = ScopedCaches(self.engine)  # per pipeline group, once the store outgrows their bound
         self._sync = IndexSync(self.metadata, self.engine)
         self._followers: list = []
         self.source = StoreSource(self.engine, self.metadata, location)
@@ -217,6 +219,7 @@ class Store:
         if path is not None:
             path.unlink(missing_ok=True)
         self.graph_cache = GraphCache(self.engine, path)
+        self.graph_scopes = ScopedCaches(self.engine)
 
     def follow(self, interval_s: float = 2.0) -> "Follower":
         """Starts indexing other MLMD writers' executions (TFX runs) every ``interval_s`` seconds.
@@ -495,7 +498,7 @@ class Store:
             if not self._is_artifact_type(type_name) and not self._is_execution_type(type_name):
                 raise errors.InvalidArgument(f"unknown type {type_name!r} in type filter")
         nodes = [self.resolve(r) for r in refs]
-        return lineage_from_cache(self.graph_cache, nodes, direction, depth, types)
+        return lineage_in_scopes(self.graph_cache, self.graph_scopes, nodes, direction, depth, types)
 
     def _is_artifact_type(self, name: str) -> bool:
         """mlstore's and TFX's artifact types, and any other writer's type the index holds."""

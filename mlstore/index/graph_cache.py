@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,12 @@ def _code(code_of: dict, values: list, value) -> int:
     return code
 
 
+#: Event ids below the newest one that are missing (a transaction that committed later than
+#: a newer one, or rolled back) are looked for again while they are at most this far below
+#: the newest id seen when they were missed, and for at most :data:`HOLE_TTL_S` seconds.
+_HOLE_WINDOW = 4096
+HOLE_TTL_S = 600.0
+
 #: Walks of at most this many hops go level by level over what they reach; deeper ones
 #: (a full lineage is thousands of hops) walk the whole graph in C.
 _FRONTIER_LEVELS = 64
@@ -114,6 +121,7 @@ class GraphCache:
         self._snapshot_event = 0  # the last event id in the snapshot file this cache matches
         self.started_from_snapshot = 0  # the snapshot's last event id when the cache started from one
         self._last_event = self._last_artifact = self._last_execution = 0
+        self._holes: dict[int, float] = {}  # event id -> when first missed (see _HOLE_WINDOW)
         self._last_artifact_node = self._last_execution_node = None
         self.keys = np.empty(0, np.int64)  # node key per dense index
         self._nodes = NodeIndex.of(self.keys)
@@ -135,6 +143,11 @@ class GraphCache:
         self._node_order: np.ndarray | None = None
         self._seen = np.empty(0, bool)  # scratch for frontier walks, sized to the nodes; all False between walks
 
+    def clear(self) -> None:
+        """Forgets everything loaded (the next query starts over)."""
+        with self._lock:
+            self._start(None)
+
     def _index_codes(self) -> None:
         """Value -> code of each code dictionary (type names, names, states, roles)."""
         self._type_code, self._name_code, self._state_code, self._role_code = (
@@ -143,9 +156,14 @@ class GraphCache:
 
     # -- refresh -------------------------------------------------------------------------
 
-    def refresh(self) -> dict[int, str]:
+    def refresh(self, start_keys: list[int] = ()) -> dict[int, str]:
         """Loads what was added since the last call; returns ``{node key: state}`` of
-        artifacts that are not LIVE (read fresh every time)."""
+        artifacts that are not LIVE (read fresh every time).
+
+        Ids are not commit order: a writer's transaction can commit after one that took
+        higher ids. Missing event ids below the newest are looked for again on every
+        refresh (see :data:`_HOLE_WINDOW`), and nodes are also loaded by key when an edge
+        or one of ``start_keys`` needs one the id ranges passed over."""
         with self._lock, self.engine.connect() as connection:
             last_event, last_artifact, last_execution, fingerprint, recorded_ms = connection.execute(_NEWEST).one()
             last_event, identity = last_event or 0, graph_snapshot.index_identity(fingerprint, recorded_ms)
@@ -156,8 +174,16 @@ class GraphCache:
             if (last_artifact or 0) > self._last_artifact or (last_execution or 0) > self._last_execution:
                 self._load_nodes(connection)
             if last_event > self._last_event:
-                self._load_edges(connection)
-            if self._persisted() and self._last_event - self._snapshot_event >= self._rewrite_after:
+                self._load_edges(connection, last_event)
+            if self._holes:
+                self._fill_holes(connection)
+            if len(start_keys):
+                missing = np.asarray(start_keys, np.int64)
+                missing = missing[self._nodes.lookup(missing) < 0]
+                if len(missing):
+                    self._load_keys(connection, missing)
+            if self._persisted() and not self._holes and \
+                    self._last_event - self._snapshot_event >= self._rewrite_after:
                 self._write_snapshot()
             return dict(connection.execute(_NON_LIVE).all())
 
@@ -173,8 +199,11 @@ class GraphCache:
             self._last_execution, self._last_execution_node = executions[-1].id, executions[-1].node
         added = [(r.node, r.type, r.name, r.state) for r in artifacts]
         added += [(r.node, r.type, None, r.state) for r in executions]
-        if not added:
-            return
+        if added:
+            self._append_nodes(added)
+
+    def _append_nodes(self, added: list[tuple]) -> None:
+        """Appends nodes given as ``(key, type, name, state)``, artifacts by id, then executions by id."""
         new_keys = np.fromiter((k for k, *_ in added), np.int64, len(added))
         codes = np.empty((len(added), 3), np.int32)
         for i, (_, type_name, name, state) in enumerate(added):
@@ -189,24 +218,76 @@ class GraphCache:
         self._matrices.clear()  # sized by the node count
         self._node_order = None
 
-    def _load_edges(self, connection) -> None:
+    def _load_keys(self, connection, keys: np.ndarray) -> None:
+        """Loads the nodes with these keys that the index has (whatever their ids)."""
+        a, e = t.artifact.c, t.execution.c
+        wanted = keys.tolist()
+        added = [(r.node, r.type, r.name, r.state) for r in connection.execute(
+            select(a.node, a.type, a.name, a.state).where(a.node.in_(wanted)).order_by(a.id))]
+        added += [(r.node, r.type, None, r.state) for r in connection.execute(
+            select(e.node, e.type, e.state).where(e.node.in_(wanted)).order_by(e.id))]
+        if added:
+            self._append_nodes(added)
+
+    def _edge_rows(self, connection, condition) -> list:
+        """The event rows (id, src, dst, is_output, role) matching ``condition``, by id."""
         ev = t.event.c
-        rows = connection.execute(select(ev.id, ev.src, ev.dst, ev.is_output, ev.role)
-                                  .where(ev.id > self._last_event).order_by(ev.id)).all()
-        if not rows:
-            return
+        return connection.execute(select(ev.id, ev.src, ev.dst, ev.is_output, ev.role)
+                                  .where(condition).order_by(ev.id)).all()
+
+    def _present_ids(self, connection, condition, loaded: list[int]) -> set[int]:
+        """Ids of every event matching ``condition`` (``loaded``: those :meth:`_edge_rows` returned)."""
+        return set(loaded)
+
+    def _add_rows(self, connection, rows) -> None:
+        self._append_edges(rows, connection)
+
+    def _load_edges(self, connection, newest: int = 0) -> None:
+        ev = t.event.c
+        since = self._last_event
+        rows = self._edge_rows(connection, ev.id > since)
+        newest = max(newest, rows[-1].id if rows else 0, since)
+        low = max(since, newest - _HOLE_WINDOW)
+        present = self._present_ids(connection, ev.id > low, [r.id for r in rows if r.id > low])
+        now = time.monotonic()
+        for missing in set(range(low + 1, newest + 1)).difference(present):
+            self._holes.setdefault(missing, now)
+        if rows:
+            self._add_rows(connection, rows)
+        self._last_event = newest
+
+    def _fill_holes(self, connection) -> None:
+        """Loads events that committed after newer ones; forgets holes older than the TTL."""
+        ev = t.event.c
+        ids = sorted(self._holes)
+        rows = self._edge_rows(connection, ev.id.in_(ids))
+        for found in self._present_ids(connection, ev.id.in_(ids), [r.id for r in rows]):
+            del self._holes[found]
+        expired = time.monotonic() - HOLE_TTL_S
+        for hole in [h for h, since in self._holes.items() if since < expired]:
+            del self._holes[hole]
+        if rows:
+            self._add_rows(connection, rows)
+
+    def _append_edges(self, rows, connection=None) -> None:
+        """Appends event ``rows`` (id, src, dst, is_output, role; by id). Nodes written
+        after the last node load are loaded through ``connection`` (None: KeyError)."""
         ends = np.fromiter((k for r in rows for k in (r.src, r.dst)), np.int64, 2 * len(rows))
         dense = self._nodes.lookup(ends)
         if (dense < 0).any():
+            if connection is None:  # the caller loaded the nodes first
+                raise KeyError(int(ends[int(np.flatnonzero(dense < 0)[0])]))
             self._load_nodes(connection)  # an edge to a node written after our node load
             dense = self._nodes.lookup(ends)
+            if (dense < 0).any():  # indexed after a node with a higher id
+                self._load_keys(connection, np.unique(ends[dense < 0]))
+                dense = self._nodes.lookup(ends)
         first = len(self.src)
         self.src = np.concatenate([self.src, dense[0::2]])
         self.dst = np.concatenate([self.dst, dense[1::2]])
         self.is_output = np.concatenate([self.is_output, np.fromiter((r.is_output for r in rows), bool, len(rows))])
         codes = [_code(self._role_code, self.roles, r.role) for r in rows]
         self.role_codes = np.concatenate([self.role_codes, np.asarray(codes, np.int32)])
-        self._last_event = rows[-1].id
         self._adjacencies = {upstream: adjacency.extended(*self._walked(upstream), first)
                              for upstream, adjacency in self._adjacencies.items()}
         self._matrices.clear()

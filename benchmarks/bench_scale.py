@@ -1,0 +1,286 @@
+"""Platform scale: one pipeline's queries on stores of many pipelines, against raw MLMD.
+
+    python benchmarks/bench_scale.py --store sqlite=/work/scale-stores/sqlite-1x2000 \
+        --store postgresql=postgresql://postgres@127.0.0.1:5432/scale_big \
+        --store mariadb=mysql://mlstore:mlstore@127.0.0.1:3306/scale_big
+
+Stores come from ``gen_scale_store.py``. Per store, for the newest model of one pipeline
+(``--pipeline``, default the middle one), warm medians of mlstore's public API beside
+raw MLMD's own calls for the same answer, in the same process (each answer checked equal):
+
+* full upstream lineage (raw: repeated ``get_lineage_subgraph``, 100 hops a call);
+* metric series of one slice (raw: the pipeline's ModelEvaluations by filter query);
+* latest blessed (raw: blessings by filter query, newest first, then the Gate's input);
+* warm-start selection, latest blessed (raw: as TFX's resolver, every blessing of the
+  pipeline fetched and chosen in Python);
+* gate decision of the newest model (raw: the model's events, the Gate reading it, its blessing);
+* newest 50 executions of the pipeline (raw: ordered listing by filter query).
+
+Then, each in a fresh process: a replica's memory (RSS before and after the full
+lineage of every pipeline's newest model, the edges its lineage caches hold, bytes per
+edge), and the cold start of ``mlstore serve`` to its first lineage answer and to every
+pipeline answering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+METRIC, SLICE = "auc_roc", "carrier=AA"
+MAX_EDGES_ENV = "MLSTORE_LINEAGE_CACHE_EDGES"  # mlstore.index.graph_scopes.MAX_EDGES_ENV
+
+
+def timed(fn, repeat: int):
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Raw:
+    """The same answers from MLMD's own API."""
+
+    def __init__(self, location, pipeline: str):
+        from ml_metadata.metadata_store import metadata_store  # noqa: PLC0415
+
+        from mlstore._mlmd import connection_config  # noqa: PLC0415
+
+        self.ms = metadata_store
+        self.store = metadata_store.MetadataStore(connection_config(location))
+        self.pipeline = pipeline
+        self.gate_type = self.store.get_execution_type("Gate").id
+
+    def _filter(self, text: str, **kw):
+        return self.ms.ListOptions(filter_query=f"contexts_a.type = 'pipeline' AND contexts_a.name = '{self.pipeline}'"
+                                                f" AND {text}", **kw)
+
+    def full_lineage(self, model_id: int) -> int:
+        from bench_core import RawMLMD  # noqa: PLC0415
+
+        return RawMLMD.full_lineage(SimpleNamespace(store=self.store), model_id)
+
+    def metric_series(self) -> list[float]:
+        evaluations = self.store.get_artifacts(list_options=self._filter("type = 'ModelEvaluation'"))
+        return [json.loads(a.custom_properties["metrics"].string_value)[SLICE][METRIC]
+                for a in sorted(evaluations, key=lambda a: a.id)]
+
+    def _model_of_blessing(self, blessing_id: int) -> int:
+        from ml_metadata.proto import metadata_store_pb2 as pb  # noqa: PLC0415
+
+        gate = next(e.execution_id for e in self.store.get_events_by_artifact_ids([blessing_id])
+                    if e.type == pb.Event.OUTPUT)
+        return next(e.artifact_id for e in self.store.get_events_by_execution_ids([gate])
+                    if e.type == pb.Event.INPUT and e.path.steps[0].key == "model")
+
+    def latest_blessed(self) -> int:
+        options = self._filter("type = 'ModelBlessing' AND custom_properties.blessed.int_value = 1",
+                               order_by=self.ms.OrderByField.CREATE_TIME, is_asc=False, limit=1)
+        return self._model_of_blessing(self.store.get_artifacts(list_options=options)[0].id)
+
+    def warm_start(self) -> int:
+        blessings = self.store.get_artifacts(list_options=self._filter("type = 'ModelBlessing'"))
+        newest = max((b for b in blessings if b.custom_properties["blessed"].int_value == 1),
+                     key=lambda b: (b.create_time_since_epoch, b.id))
+        return self._model_of_blessing(newest.id)
+
+    def gate_decision(self, model_id: int) -> bool:
+        from ml_metadata.proto import metadata_store_pb2 as pb  # noqa: PLC0415
+
+        readers = [e.execution_id for e in self.store.get_events_by_artifact_ids([model_id]) if e.type == pb.Event.INPUT]
+        gate = next(x.id for x in self.store.get_executions_by_id(readers) if x.type_id == self.gate_type)
+        blessing = next(e.artifact_id for e in self.store.get_events_by_execution_ids([gate])
+                        if e.type == pb.Event.OUTPUT)
+        return bool(self.store.get_artifacts_by_id([blessing])[0].custom_properties["blessed"].int_value)
+
+    def newest_executions(self) -> list[int]:
+        options = self._filter("type != ''", order_by=self.ms.OrderByField.ID, is_asc=False, limit=50)
+        return [e.id for e in self.store.get_executions(list_options=options)]
+
+
+def queries(uri: str, pipeline: str | None, repeat: int) -> tuple[str, list[tuple]]:
+    import mlstore  # noqa: PLC0415
+    from mlstore.warmstart.from_store import select_warm_start  # noqa: PLC0415
+
+    store = mlstore.open(uri)
+    pipelines = store.pipelines()
+    pipeline = pipeline or pipelines[len(pipelines) // 2]
+    raw = Raw(store.location, pipeline)
+    newest = store.newest_daily_model(pipeline)
+    ref = f"artifact:{newest.id}"
+    store.lineage(ref, "up")  # the pipeline's lineage cache loaded, as on a serving replica
+    rows = []
+    ours, graph = timed(lambda: store.lineage(ref, "up"), repeat)
+    theirs, count = timed(lambda: raw.full_lineage(newest.id), max(1, repeat // 2))
+    assert graph.node_count == count, (graph.node_count, count)
+    rows.append((f"full upstream lineage [{count} nodes]", ours, theirs))
+    ours, series = timed(lambda: store.metric_series(pipeline, METRIC, SLICE), repeat)
+    theirs, raw_series = timed(raw.metric_series, max(1, repeat // 2))
+    assert [p.value for p in series] == raw_series
+    rows.append((f"metric series, one slice [{len(series)} points]", ours, theirs))
+    ours, latest = timed(lambda: store.latest_blessed(pipeline), repeat)
+    theirs, raw_latest = timed(raw.latest_blessed, repeat)
+    assert latest.id == raw_latest
+    rows.append(("latest blessed", ours, theirs))
+    ours, choice = timed(lambda: select_warm_start(store, pipeline, "latest_blessed"), repeat)
+    theirs, raw_choice = timed(raw.warm_start, max(1, repeat // 2))
+    assert choice.chosen.model_id == f"artifact:{raw_choice}"
+    rows.append(("warm-start selection (latest blessed)", ours, theirs))
+    ours, decision = timed(lambda: store.blessings(model=newest), repeat)
+    theirs, raw_decision = timed(lambda: raw.gate_decision(newest.id), repeat)
+    assert decision[0].blessed == raw_decision
+    rows.append(("gate decision of the newest model", ours, theirs))
+    ours, listing = timed(lambda: store.executions(pipeline=pipeline, order="desc", limit=50), repeat)
+    theirs, raw_listing = timed(raw.newest_executions, repeat)
+    assert [e.id for e in listing] == raw_listing
+    rows.append(("newest 50 executions of the pipeline", ours, theirs))
+    store.close()
+    return pipeline, rows
+
+
+def cache_bytes(cache) -> int:
+    """Bytes of every numpy array a lineage cache holds (arrays, adjacencies, matrices, index)."""
+    import numpy as np  # noqa: PLC0415
+
+    total = 0
+    for value in vars(cache).values():
+        if isinstance(value, np.ndarray):
+            total += value.nbytes
+    for adjacency in cache._adjacencies.values():
+        for runs in (adjacency.base, adjacency.recent):
+            total += runs.origins.nbytes + runs.rows.nbytes + runs.targets.nbytes
+    for matrix in cache._matrices.values():
+        total += matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes
+    total += sum(a.nbytes for a in (*cache._nodes.keys, *cache._nodes.dense))
+    return total
+
+
+def memory_child(uri: str) -> dict:
+    """A replica's memory after the full upstream lineage of every pipeline's newest model."""
+    import mlstore  # noqa: PLC0415
+
+    store = mlstore.open(uri)
+    pipelines = store.pipelines()
+    models = [store.newest_daily_model(p).id for p in pipelines]
+    before = rss_mb()
+    t0 = time.perf_counter()
+    per_edge = []
+    for model in models:
+        store.lineage(f"artifact:{model}", "up")
+        store.lineage(f"artifact:{model}", "down")
+        scopes = store.graph_scopes
+        for scope in scopes.scopes()[-1:]:
+            cache = scopes.cache_for(scope)
+            per_edge.append(cache_bytes(cache) / max(1, len(cache.src)))
+    seconds = time.perf_counter() - t0
+    whole = store.graph_cache
+    if len(whole.src):
+        per_edge.append(cache_bytes(whole) / len(whole.src))
+    result = {"pipelines": len(pipelines), "store_edges": store.graph_scopes.store_edges(),
+              "bound_edges": store.graph_scopes.max_edges, "held_edges": store.graph_scopes.held_edges() + len(whole.src),
+              "scopes_held": len(store.graph_scopes.scopes()), "bytes_per_edge": statistics.median(per_edge),
+              "rss_before_mb": before, "rss_after_mb": rss_mb(),
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "seconds_all_pipelines": seconds}
+    store.close()
+    return result
+
+
+def cold_start(uri: str) -> dict:
+    """``mlstore serve`` from process start to its first lineage answer, then every pipeline's."""
+    import mlstore  # noqa: PLC0415
+
+    with mlstore.open(uri) as store:
+        models = [store.newest_daily_model(p).id for p in store.pipelines()]
+    mlstore_cli = str(Path(sys.executable).with_name("mlstore"))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([mlstore_cli, "serve", "--store", uri, "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        line = proc.stdout.readline()
+        if not line.startswith("listening on"):
+            raise SystemExit(f"error: the server did not start: {line!r}")
+        listening = time.perf_counter() - t0
+        remote = mlstore.open(f"grpc://{line.split()[-1]}")
+        first = remote.lineage(f"artifact:{models[0]}", "up")
+        first_s = time.perf_counter() - t0
+        for model in models[1:]:
+            remote.lineage(f"artifact:{model}", "up")
+        every_s = time.perf_counter() - t0
+        remote.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return {"listening_s": listening, "first_lineage_s": first_s, "first_nodes": first.node_count,
+            "every_pipeline_s": every_s, "pipelines": len(models)}
+
+
+def in_child(kind: str, uri: str, bound: int | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if bound:
+        env[MAX_EDGES_ENV] = str(bound)
+    proc = subprocess.run([sys.executable, __file__, "--child", kind, "--store", f"x={uri}"], capture_output=True,
+                          text=True, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"error: {kind} child failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", action="append", required=True, help="LABEL=URI (repeatable)")
+    parser.add_argument("--pipeline", default=None)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--bound", type=int, default=20_000,
+                        help="also measure memory and cold start with the lineage caches bounded to this many "
+                             "edges (per-pipeline caches; 0: skip)")
+    parser.add_argument("--queries-only", action="store_true", help="only the query table")
+    parser.add_argument("--child", choices=("memory", "cold"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    stores = [s.split("=", 1) for s in args.store]
+    if args.child:
+        print(json.dumps(memory_child(stores[0][1]) if args.child == "memory" else cold_start(stores[0][1])))
+        return 0
+    print(f"{'backend':12} {'query (warm medians)':44} {'mlstore ms':>11} {'raw MLMD ms':>12} {'raw/mlstore':>12}")
+    extra = []
+    for label, uri in stores:
+        pipeline, rows = queries(uri, args.pipeline, args.repeat)
+        for name, ours, theirs in rows:
+            print(f"{label:12} {name:44} {ours * 1000:11.2f} {theirs * 1000:12.2f} {theirs / ours:11.1f}x", flush=True)
+        if args.queries_only:
+            continue
+        bounds = [None] + ([args.bound] if args.bound else [])
+        extra.append((label, pipeline, [(b, in_child("memory", uri, b), in_child("cold", uri, b)) for b in bounds]))
+    for label, pipeline, runs in extra:
+        for bound, memory, cold in runs:
+            how = f"caches bounded to {bound} edges" if bound else "default bound"
+            print(f"\n{label} ({how}): pipeline {pipeline}; replica memory: "
+                  f"{json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in memory.items()})}")
+            print(f"{label} ({how}): mlstore serve cold start: "
+                  f"{json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in cold.items()})}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
