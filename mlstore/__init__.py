@@ -19,7 +19,8 @@ _os.environ.setdefault("GLOG_minloglevel", "3")
 from mlstore import errors  # noqa: E402
 from mlstore.lineage import LineageEdge, LineageGraph, LineageNode  # noqa: E402
 from mlstore.sdk import Run, run  # noqa: E402
-from mlstore.store import LoggedExecution, OutputArtifact, Store, open  # noqa: E402
+from mlstore.opening import open  # noqa: E402
+from mlstore.store import LoggedExecution, OutputArtifact, Store  # noqa: E402
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId  # noqa: E402
 
 __version__ = "0.1.0"

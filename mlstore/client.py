@@ -1,10 +1,11 @@
-"""``RemoteStore``: the Store query and logging API over an ``mlstore serve`` server.
+"""``RemoteStore``: the :class:`~mlstore.store_api.StoreAPI` over an ``mlstore serve`` server.
 
 >>> store = mlstore.open("grpc://127.0.0.1:50051")     # token: $MLSTORE_TOKEN
 >>> store.lineage("artifact:12", direction="up")
 
 Every method answers exactly as :class:`mlstore.store.Store` does and raises the same
-typed errors (status codes are mapped back). Artifact bytes never go through gRPC:
+typed errors (status codes are mapped back); a call the server has no RPC for yet
+raises :class:`~mlstore.errors.Unimplemented` naming what to run instead. Artifact bytes never go through gRPC:
 ``blobs`` is the shared artifact root the server advertises (GetStoreInfo), so
 ``run.log_artifact`` publishes there and ``verify`` re-hashes locally.
 """
@@ -14,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import grpc
 
 from mlstore import errors
 from mlstore._uri import StoreLocation
+from mlstore._records import LoggedExecution, OutputArtifact
 from mlstore.artifact_bytes import artifact_local_path, read_roots, verify_artifacts
 from mlstore.blobs import BlobStore
 from mlstore.lineage import LineageGraph
@@ -28,7 +30,7 @@ from mlstore.server.data_messages import (anomalies_from_pb, drift_from_pb, sche
                                          statistics_from_pb)
 from mlstore.server.status import raise_for
 from mlstore.server.warm_start import ModelRequirement, requirement_to_pb, selection_from_pb
-from mlstore.store import LoggedExecution, OutputArtifact
+from mlstore.store_api import BytesReport, StoreAPI, check_targets
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 from mlstore.v1 import (artifact_service_pb2 as apb, artifact_service_pb2_grpc as agrpc,
                         data_service_pb2 as dpb, data_service_pb2_grpc as dgrpc,
@@ -42,6 +44,8 @@ from mlstore.warmstart.policies import Selection
 
 if TYPE_CHECKING:
     from mlstore.diff import RunDiff
+    from mlstore.gc.policy import RetentionPolicy
+    from mlstore.gc.sweep import GcResult
     from mlstore.push import PushResult
 
 #: Default per-call deadline in seconds.
@@ -74,7 +78,7 @@ def _property(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
 
 
-class RemoteStore:
+class RemoteStore(StoreAPI):
     """A store reached through ``mlstore serve`` (see the module docstring).
 
     Args:
@@ -119,12 +123,6 @@ class RemoteStore:
     def close(self) -> None:
         self.channel.close()
 
-    def __enter__(self) -> "RemoteStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def _call(self, method, request):
         try:
             return method(request, timeout=self.timeout, metadata=self._metadata)
@@ -157,15 +155,20 @@ class RemoteStore:
             self._call(self._info.CheckAccess, spb.CheckAccessRequest(scope=scope))
             self._checked_scopes.add(scope)
 
-    def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:
-        """Re-hashes artifacts' blobs (all non-DELETED artifacts when ``refs`` is empty).
+    def check_bytes(self, refs: Sequence[Any] = ()) -> BytesReport:
+        """Re-hashes artifacts' blobs here, in the shared artifact root (all non-DELETED
+        artifacts when ``refs`` is empty).
 
-        Returns ``{node id: [problem, ...]}`` for every corrupted artifact (empty when all
-        verify).
+        Bytes another writer (TFX) recorded have no digest in MLMD: their fingerprints
+        are on the server's index, so they are reported as not hashed.
         """
-        targets = [self.artifact(r) for r in refs] if refs else [
-            a for a in self.artifacts() if a.state != "DELETED"]
-        return verify_artifacts(self.blobs, targets, read_roots(self.blobs, self._extra_roots))
+        targets = check_targets(self, refs)
+        own = [a for a in targets if a.digest]
+        corrupted = verify_artifacts(self.blobs, own, read_roots(self.blobs, self._extra_roots))
+        not_hashed = {a.node_id: "no digest in ML Metadata: another writer's bytes are checked against the "
+                                 "fingerprints in the server's index; run `mlstore verify --store DATABASE`"
+                      for a in targets if not a.digest}
+        return BytesReport(len(own), not_hashed, corrupted)
 
     def content_digest(self, ref) -> str | None:
         """The digest of an artifact's bytes as recorded in MLMD (the server keeps the
@@ -177,15 +180,35 @@ class RemoteStore:
         """A local path holding the artifact's verified bytes (downloaded first when remote)."""
         return artifact_local_path(self.blobs, self.artifact(ref), read_roots(self.blobs, self._extra_roots))
 
-    def reindex(self) -> int:
+    def reindex(self, force: bool = False) -> int:
+        """Not through a server: FailedPrecondition (reindex runs against the database)."""
         raise errors.FailedPrecondition("reindex runs against the database, not through a server")
+
+    def set_custom_properties(self, ref: Any, values: Mapping[str, str | int | None]) -> None:
+        """Not yet through a server (pins): Unimplemented, naming the local command."""
+        raise errors.Unimplemented("pins are written to the store's database: the server has no pin call yet; "
+                                   "run the command with --store DATABASE_URI")
+
+    def collect_garbage(self, policy: "RetentionPolicy", *, dry_run: bool = False,
+                        progress: Callable[[str], None] | None = None, batch_size: int | None = None) -> "GcResult":
+        """Not yet through a server: Unimplemented, naming the local command."""
+        raise errors.Unimplemented("gc runs against the store's database: the server has no gc call yet; "
+                                   "run `mlstore gc` with --store DATABASE_URI")
 
     # -- write path ------------------------------------------------------------------------
 
     def log_execution(self, step: str, pipeline: str, *, inputs: Sequence[tuple[int, str]] = (),
                       outputs: Sequence[OutputArtifact] = (), properties: Mapping[str, Any] | None = None,
-                      state: str = "COMPLETE", run_id: str | None = None) -> LoggedExecution:
-        """Records one execution atomically through the server (see Store.log_execution)."""
+                      state: str = "COMPLETE", run_id: str | None = None,
+                      reused_outputs: Sequence[tuple[int, str]] = ()) -> LoggedExecution:
+        """Records one execution atomically through the server (see Store.log_execution).
+
+        Raises:
+            Unimplemented: ``reused_outputs`` (a cache hit): LogExecution has no field for them yet.
+        """
+        if reused_outputs:
+            raise errors.Unimplemented("reused outputs (a cache hit) cannot be logged through a server yet: "
+                                       "run the pipeline with --store DATABASE_URI")
         request = ipb.LogExecutionRequest(step=step, pipeline=pipeline, state=state, run_id=run_id,
                                           inputs=[ipb.InputArtifact(artifact_id=i, role=r) for i, r in inputs])
         convert.properties_to_pb(request.properties, {k: _property(v) for k, v in (properties or {}).items()})

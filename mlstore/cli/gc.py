@@ -35,7 +35,7 @@ def gc(ctx: Context, dry_run, policy_file, keep_days, keep_last, lineage_may_out
         "lineage_may_outlive_bytes": lineage_may_outlive_bytes,
     })
     progress = None if ctx.as_json else (lambda line: stderr.print(line, markup=False))
-    result = gc_api.collect(ctx.store, policy, dry_run=dry_run, progress=progress)
+    result = ctx.store.collect_garbage(policy, dry_run=dry_run, progress=progress)
     ctx.emit(result.to_json(), lambda: _print_result(result))
 
 

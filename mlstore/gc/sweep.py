@@ -31,7 +31,6 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import delete, insert, select, update
 
-from mlstore import errors
 from mlstore.gc.inventory import Inventory
 from mlstore.gc.plan import BlobSweep, GcPlan, make_plan
 from mlstore.gc.policy import RetentionPolicy
@@ -75,17 +74,16 @@ def collect(store, policy: RetentionPolicy, *, dry_run: bool = False, progress: 
     """Runs garbage collection on ``store`` under ``policy``.
 
     Args:
-        store: an open Store on a local database (not a ``grpc://`` RemoteStore).
+        store: an open local :class:`~mlstore.store.Store` (a remote store's
+            :meth:`~mlstore.store_api.StoreAPI.collect_garbage` says gc has no RPC yet).
         policy: what to keep.
         dry_run: only compute and return the plan; change nothing.
         progress: called with one line per step (marked batch, swept blob).
         batch_size: artifacts marked DELETED per MLMD call.
 
     Raises:
-        InvalidArgument: ``store`` is a remote store.
+        FailedPrecondition: the index does not derive from the store's MLMD.
     """
-    if not hasattr(store, "engine"):
-        raise errors.InvalidArgument("gc runs against the store's database, not through a server; use --store")
     say = progress or (lambda _line: None)
     _check_source(store)
     recovered = 0 if dry_run else recover_intents(store)
