@@ -377,6 +377,19 @@ class RemoteStore(StoreAPI):
         """The id of the newest execution (0 for an empty store): a cheap store version."""
         return self._call(self._info.GetNewestExecutionId, spb.GetNewestExecutionIdRequest()).execution_id
 
+    def index_revision(self) -> str | None:
+        """The server's index schema revision (GetStoreInfo)."""
+        return self.info.index_revision or None
+
+    def artifact_named(self, type: str, name: str) -> Artifact | None:
+        """The artifact of ``type`` named ``name`` in the server's index (None when there is none)."""
+        return next((a for a in self.artifacts(type=type, order="desc") if a.name == name), None)
+
+    def cached_execution_ids(self, cache_key: str) -> list[int]:
+        """Not yet through a server (the pipeline cache): Unimplemented, naming the local command."""
+        raise errors.Unimplemented("the pipeline cache is looked up in the store's database: the server has no "
+                                   "call for it yet; run the pipeline with --store DATABASE_URI")
+
     def metric_names(self, pipeline: str) -> list[str]:
         """Sorted names of every metric evaluated in ``pipeline``."""
         return list(self._call(self._models.ListMetricNames,

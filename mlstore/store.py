@@ -723,6 +723,35 @@ class Store(StoreAPI):
 
     # -- catalogue queries for browsing (the dashboard) ----------------------------------
 
+    def index_revision(self) -> str | None:
+        """The index schema's migration revision (None for a database never migrated)."""
+        from mlstore.index import migrate  # noqa: PLC0415 - alembic on demand
+
+        return migrate.current_revision(self.engine)
+
+    def artifact_named(self, type: str, name: str) -> Artifact | None:
+        """The artifact of ``type`` that holds MLMD name ``name``, once the index has it.
+
+        The index is written right after MLMD's commit: when another writer has just
+        committed the name, this waits for its index write (up to 5 s), then indexes
+        what MLMD holds itself (:meth:`catch_up`). None when MLMD has no such artifact.
+        """
+        stored = self.metadata.call(self.metadata.raw.get_artifact_by_type_and_name, type, name)
+        if stored is None:
+            return None
+        for _ in range(100):
+            try:
+                return self.artifact(f"artifact:{stored.id}")
+            except errors.NotFound:
+                time.sleep(0.05)
+        self.catch_up()
+        return self.artifact(f"artifact:{stored.id}")
+
+    def cached_execution_ids(self, cache_key: str) -> list[int]:
+        """Ids of COMPLETE executions recorded with ``cache_key`` (the pipeline cache), newest first."""
+        with self.engine.connect() as connection:
+            return queries.complete_execution_ids_by_cache_key(connection, cache_key)
+
     def newest_execution_id(self) -> int:
         """The id of the newest execution (0 for an empty store): a cheap store version."""
         with self.engine.connect() as connection:

@@ -137,6 +137,18 @@ class StoreAPI(abc.ABC):
     def newest_execution_id(self) -> int:
         """The id of the newest execution (0 for an empty store): a cheap store version."""
 
+    @abc.abstractmethod
+    def index_revision(self) -> str | None:
+        """The index schema's migration revision (None for a database never migrated)."""
+
+    @abc.abstractmethod
+    def artifact_named(self, type: str, name: str) -> Artifact | None:
+        """The artifact of ``type`` recorded under the unique MLMD ``name`` (None when there is none)."""
+
+    @abc.abstractmethod
+    def cached_execution_ids(self, cache_key: str) -> list[int]:
+        """Ids of COMPLETE executions recorded with ``cache_key`` (the pipeline cache), newest first."""
+
     # -- models, metrics and gates ---------------------------------------------------------
 
     @abc.abstractmethod

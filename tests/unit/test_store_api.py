@@ -33,7 +33,8 @@ def _parameters(function) -> list[tuple]:
 def test_the_interface_declares_the_calls_feature_modules_use():
     members = set(_interface_members())
     assert {"artifact", "artifacts", "lineage", "log_execution", "check_bytes", "verify", "select_warm_start",
-            "requirement_of_model", "set_custom_properties", "collect_garbage", "push", "diff", "uri"} <= members
+            "requirement_of_model", "set_custom_properties", "collect_garbage", "push", "diff", "uri", "index_revision",
+            "artifact_named", "cached_execution_ids"} <= members
     assert len(members) >= 35
 
 
@@ -67,6 +68,8 @@ def test_remote_store_names_what_to_run_where_the_server_has_no_call():
             remote.set_custom_properties(1, {"pinned": 1})
         with pytest.raises(errors.Unimplemented, match="mlstore gc"):
             remote.collect_garbage(gc.load_policy(None, {"keep_days": 1}))
+        with pytest.raises(errors.Unimplemented, match="pipeline cache"):
+            remote.cached_execution_ids("sha256:" + "0" * 64)
         with pytest.raises(errors.Unimplemented, match="reused outputs"):
             remote.log_execution("Trainer", "p", reused_outputs=[(1, "model")])
     finally:
