@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from mlstore.diff import RunDiff
     from mlstore.gc.policy import RetentionPolicy
     from mlstore.gc.sweep import GcResult
+    from mlstore.index.gc_queries import GcIndex
     from mlstore.index.follow import Follower
     from mlstore.warmstart.from_store import CompatibilityRequirement
     from mlstore.warmstart.policies import Selection
@@ -629,6 +630,12 @@ class Store(StoreAPI):
         from mlstore.index.artifact_updates import set_custom_properties  # noqa: PLC0415
 
         set_custom_properties(self.metadata, self.engine, self.artifact(ref).id, values)
+
+    def gc_index(self) -> "GcIndex":
+        """This store's MLMD and index as :mod:`mlstore.gc` reads and writes them (local stores only)."""
+        from mlstore.index.gc_queries import GcIndex  # noqa: PLC0415
+
+        return GcIndex(self.metadata, self.engine)
 
     def collect_garbage(self, policy: "RetentionPolicy", *, dry_run: bool = False,
                         progress: Callable[[str], None] | None = None, batch_size: int | None = None) -> "GcResult":
