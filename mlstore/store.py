@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DatabaseError
@@ -40,6 +40,8 @@ from mlstore.store_api import BytesReport, StoreAPI, check_targets
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from mlstore.diff import RunDiff
     from mlstore.gc.policy import RetentionPolicy
     from mlstore.gc.sweep import GcResult
@@ -729,6 +731,15 @@ class Store(StoreAPI):
         return artifact_local_path(self.blobs, artifact, self.read_roots)
 
     # -- catalogue queries for browsing (the dashboard) ----------------------------------
+
+    def read_index(self) -> "ContextManager[Connection]":
+        """A read connection to the index, for the query functions of :mod:`mlstore.index`
+        (warm start's walk over model pages); local stores only.
+
+        >>> with store.read_index() as connection:
+        ...     rows = model_queries.model_rows(connection, "daily")
+        """
+        return self.engine.connect()
 
     def index_revision(self) -> str | None:
         """The index schema's migration revision (None for a database never migrated)."""

@@ -92,7 +92,8 @@ def candidates_from_store(store, pipeline: str, *, metric: str | None = None, sl
     given) each model's newest value of ``metric`` on ``slice``.
 
     Args:
-        store: an open local :class:`mlstore.store.Store`.
+        store: an open local :class:`mlstore.store.Store` (a remote store's
+            :meth:`~mlstore.store_api.StoreAPI.select_warm_start` asks its server).
         pipeline: pipeline name.
         metric: metric to attach to each candidate (key ``(slice, metric)``).
         slice: slice of ``metric``; default "Overall".
@@ -157,7 +158,7 @@ def select_warm_start(store, pipeline: str, policy: str = "latest_blessed", *, m
         higher_is_better=higher_is_better, exclude=frozenset(exclude),
         compatibility=require_compatible.to_compatibility() if require_compatible else None)
     if explain == "ranked":
-        with store.engine.connect() as connection:
+        with store.read_index() as connection:
             selection = walk(connection, request)  # looks reruns up page by page
         if selection is not None:
             return selection
@@ -181,7 +182,7 @@ def requirement_of_model(store, ref, *, layer_patterns: tuple[str, ...] | None =
         NotFound: no such artifact. InvalidArgument: ``ref`` is not a Model.
     """
     artifact = store.artifact(ref)
-    with store.engine.connect() as connection:
+    with store.read_index() as connection:
         row = mq.model_row(connection, artifact.id)
     if row is None:
         raise errors.InvalidArgument(f"{artifact.node_id} is a {artifact.type}, not a Model")
@@ -194,7 +195,7 @@ def requirement_of_model(store, ref, *, layer_patterns: tuple[str, ...] | None =
 def _load(store, pipeline: str, spec: PolicySpec, with_properties: bool) -> tuple[list, ranking.RankRequest]:
     """The pipeline's Model rows and a request holding blessed ids, metric values and the
     rows that are outputs of ``mlstore rerun``."""
-    with store.engine.connect() as connection:
+    with store.read_index() as connection:
         rows = mq.model_rows(connection, pipeline, with_properties=with_properties)
         reruns = mq.rerun_model_ids(connection, pipeline, among=[r.id for r in rows if r.state == "LIVE"])
         blessed = mq.blessed_model_ids(connection, pipeline)
