@@ -5,8 +5,8 @@
 
 Every method answers exactly as :class:`mlstore.store.Store` does and raises the same
 typed errors (status codes are mapped back); a call the server has no RPC for yet
-raises :class:`~mlstore.errors.Unimplemented` naming what to run instead. Artifact bytes never go through gRPC:
-``blobs`` is the shared artifact root the server advertises (GetStoreInfo), so
+raises :class:`~mlstore.errors.Unimplemented` naming what to run instead. Artifact bytes
+never go through gRPC: ``blobs`` is the shared artifact root the server advertises (GetStoreInfo), so
 ``run.log_artifact`` publishes there and ``verify`` re-hashes locally.
 """
 

@@ -79,7 +79,10 @@ class StoreAPI(abc.ABC):
                       outputs: Sequence[OutputArtifact] = (), properties: Mapping[str, Any] | None = None,
                       state: str = "COMPLETE", run_id: str | None = None,
                       reused_outputs: Sequence[tuple[int, str]] = ()) -> LoggedExecution:
-        """Records one execution with its inputs and outputs atomically (see :meth:`mlstore.store.Store.log_execution`)."""
+        """Records one execution with its inputs and outputs atomically.
+
+        See :meth:`mlstore.store.Store.log_execution` (arguments, errors).
+        """
 
     @abc.abstractmethod
     def reindex(self, force: bool = False) -> int:
@@ -192,7 +195,10 @@ class StoreAPI(abc.ABC):
                           slice: str = "Overall", as_of: int | None = None, require_compatible: Any = None,
                           higher_is_better: bool | None = None, exclude: Sequence[int] = (),
                           explain: str = "ranked") -> "Selection":
-        """The warm-start base of ``pipeline``'s next run (see :func:`mlstore.warmstart.from_store.select_warm_start`)."""
+        """The warm-start base of ``pipeline``'s next run.
+
+        See :func:`mlstore.warmstart.from_store.select_warm_start` (arguments, errors).
+        """
 
     @abc.abstractmethod
     def push(self, model: Any, to: str, name: str, *, force: bool = False,
