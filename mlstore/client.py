@@ -184,6 +184,10 @@ class RemoteStore(StoreAPI):
         """Not through a server: FailedPrecondition (reindex runs against the database)."""
         raise errors.FailedPrecondition("reindex runs against the database, not through a server")
 
+    def follow(self, interval_s: float = 2.0) -> None:
+        """Nothing to start: the server follows other writers of its database itself."""
+        return None
+
     def set_custom_properties(self, ref: Any, values: Mapping[str, str | int | None]) -> None:
         """Not yet through a server (pins): Unimplemented, naming the local command."""
         raise errors.Unimplemented("pins are written to the store's database: the server has no pin call yet; "

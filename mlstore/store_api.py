@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from mlstore.diff import RunDiff
     from mlstore.gc.policy import RetentionPolicy
     from mlstore.gc.sweep import GcResult
+    from mlstore.index.follow import Follower
     from mlstore.lineage import LineageGraph
     from mlstore.push import PushResult
     from mlstore.warmstart.policies import Selection
@@ -87,6 +88,12 @@ class StoreAPI(abc.ABC):
     @abc.abstractmethod
     def reindex(self, force: bool = False) -> int:
         """Rebuilds the index from MLMD; returns the number of executions indexed."""
+
+    @abc.abstractmethod
+    def follow(self, interval_s: float = 2.0) -> "Follower | None":
+        """Indexes other MLMD writers' executions (TFX runs) as they finish, every ``interval_s``
+        seconds; stop the returned follower with ``.stop()``. None where nothing needs
+        starting (a server follows its own database)."""
 
     @abc.abstractmethod
     def set_custom_properties(self, ref: Any, values: Mapping[str, str | int | None]) -> None:
