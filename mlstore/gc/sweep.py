@@ -106,9 +106,7 @@ def collect(store, policy: RetentionPolicy, *, dry_run: bool = False, progress: 
 
 def _check_source(store) -> None:
     """Raises FailedPrecondition when the index does not derive from the store's MLMD."""
-    source = getattr(store, "source", None)
-    if source is not None:
-        source.check()
+    store.source.check()
 
 
 def mark_deleted(store, artifacts: Sequence[Artifact], reasons: dict[int, str] | None = None) -> None:
