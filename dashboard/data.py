@@ -47,8 +47,7 @@ def store_uri() -> str | None:
 @st.cache_resource(show_spinner=False)
 def _open(uri: str | None):
     opened = mlstore.open(uri)
-    if hasattr(opened, "follow"):  # a local store: pick up TFX runs as they finish (a server follows itself)
-        opened.follow()
+    opened.follow()  # pick up TFX runs as they finish (a server follows itself: a no-op remotely)
     warm_up(uri, opened)
     return opened
 

@@ -3,7 +3,7 @@
 The public surface is what this module exports (pinned by tests/unit/test_public_api.py):
 
 >>> import mlstore
->>> store = mlstore.open()                         # ./.mlstore, or $MLSTORE_URI
+>>> store = mlstore.open()                         # ./.mlstore, or $MLSTORE_URI: a StoreAPI
 >>> with mlstore.run(pipeline="demo", step="Trainer", store=store) as run:
 ...     run.log_model("export/serving")
 >>> store.lineage(run.outputs[0], direction="up")
@@ -19,7 +19,9 @@ _os.environ.setdefault("GLOG_minloglevel", "3")
 from mlstore import errors  # noqa: E402
 from mlstore.lineage import LineageEdge, LineageGraph, LineageNode  # noqa: E402
 from mlstore.sdk import Run, run  # noqa: E402
-from mlstore.store import LoggedExecution, OutputArtifact, Store, open  # noqa: E402
+from mlstore.opening import open  # noqa: E402
+from mlstore.store import LoggedExecution, OutputArtifact, Store  # noqa: E402
+from mlstore.store_api import StoreAPI  # noqa: E402
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId  # noqa: E402
 
 __version__ = "0.1.0"
@@ -38,6 +40,7 @@ __all__ = [
     "OutputArtifact",
     "Run",
     "Store",
+    "StoreAPI",
     "errors",
     "open",
     "run",

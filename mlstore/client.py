@@ -1,11 +1,12 @@
-"""``RemoteStore``: the Store query and logging API over an ``mlstore serve`` server.
+"""``RemoteStore``: the :class:`~mlstore.store_api.StoreAPI` over an ``mlstore serve`` server.
 
 >>> store = mlstore.open("grpc://127.0.0.1:50051")     # token: $MLSTORE_TOKEN
 >>> store.lineage("artifact:12", direction="up")
 
 Every method answers exactly as :class:`mlstore.store.Store` does and raises the same
-typed errors (status codes are mapped back). Artifact bytes never go through gRPC:
-``blobs`` is the shared artifact root the server advertises (GetStoreInfo), so
+typed errors (status codes are mapped back); a call the server has no RPC for yet
+raises :class:`~mlstore.errors.Unimplemented` naming what to run instead. Artifact bytes
+never go through gRPC: ``blobs`` is the shared artifact root the server advertises (GetStoreInfo), so
 ``run.log_artifact`` publishes there and ``verify`` re-hashes locally.
 """
 
@@ -15,12 +16,13 @@ import dataclasses
 import json
 import os
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import grpc
 
 from mlstore import errors
 from mlstore._uri import StoreLocation
+from mlstore._records import LoggedExecution, OutputArtifact
 from mlstore.artifact_bytes import artifact_local_path, read_roots, verify_artifacts
 from mlstore.blobs import BlobStore
 from mlstore.lineage import LineageGraph
@@ -29,7 +31,7 @@ from mlstore.server.data_messages import (anomalies_from_pb, drift_from_pb, sche
                                          statistics_from_pb)
 from mlstore.server.status import raise_for
 from mlstore.server.warm_start import ModelRequirement, requirement_to_pb, selection_from_pb
-from mlstore.store import LoggedExecution, OutputArtifact
+from mlstore.store_api import BytesReport, StoreAPI, check_targets
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 from mlstore.v1 import (admin_service_pb2 as adpb, admin_service_pb2_grpc as adgrpc,
                         artifact_service_pb2 as apb, artifact_service_pb2_grpc as agrpc,
@@ -44,7 +46,9 @@ from mlstore.warmstart.policies import Selection
 
 if TYPE_CHECKING:
     from mlstore.diff import RunDiff
-    from mlstore.gc import GcResult, Pin, RetentionPolicy
+    from mlstore.gc.pins import Pin
+    from mlstore.gc.policy import RetentionPolicy
+    from mlstore.gc.sweep import GcResult
     from mlstore.push import PushResult
 
 #: Default per-call deadline in seconds.
@@ -79,7 +83,7 @@ def _property(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
 
 
-class RemoteStore:
+class RemoteStore(StoreAPI):
     """A store reached through ``mlstore serve`` (see the module docstring).
 
     Args:
@@ -125,12 +129,6 @@ class RemoteStore:
     def close(self) -> None:
         self.channel.close()
 
-    def __enter__(self) -> "RemoteStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def _call(self, method, request, timeout: float | None = None):
         try:
             return method(request, timeout=timeout or self.timeout, metadata=self._metadata)
@@ -163,15 +161,27 @@ class RemoteStore:
             self._call(self._info.CheckAccess, spb.CheckAccessRequest(scope=scope))
             self._checked_scopes.add(scope)
 
-    def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:
-        """Re-hashes artifacts' blobs (all non-DELETED artifacts when ``refs`` is empty).
+    def check_bytes(self, refs: Sequence[Any] = ()) -> BytesReport:
+        """Re-hashes artifacts' blobs here, in the shared artifact root (all non-DELETED
+        artifacts when ``refs`` is empty).
 
-        Returns ``{node id: [problem, ...]}`` for every corrupted artifact (empty when all
-        verify).
+        Bytes another writer (TFX) recorded have no digest in MLMD: their fingerprints
+        are on the server's index, so they are reported as not hashed.
         """
-        targets = [self.artifact(r) for r in refs] if refs else [
-            a for a in self.artifacts() if a.state != "DELETED"]
-        return verify_artifacts(self.blobs, targets, self.read_roots)
+        targets = check_targets(self, refs)
+        own = [a for a in targets if a.digest]
+        # Another writer's bytes (TFX) are checked against the server's fingerprint of them.
+        fingerprinted, not_hashed = [], {}
+        for a in targets:
+            if a.digest:
+                continue
+            fingerprint = self.content_digest(a) if a.uri else None
+            if fingerprint is None:
+                not_hashed[a.node_id] = "no digest in ML Metadata and no fingerprint on the server"
+            else:
+                fingerprinted.append(dataclasses.replace(a, digest=fingerprint))
+        corrupted = verify_artifacts(self.blobs, own + fingerprinted, self.read_roots)
+        return BytesReport(len(own) + len(fingerprinted), not_hashed, corrupted)
 
     @cached_property
     def read_roots(self) -> tuple[str, ...]:
@@ -205,15 +215,33 @@ class RemoteStore:
                 artifact = dataclasses.replace(artifact, digest=fingerprint)
         return artifact_local_path(self.blobs, artifact, self.read_roots)
 
-    def reindex(self) -> int:
+    def reindex(self, force: bool = False) -> int:
+        """Not through a server: FailedPrecondition (reindex runs against the database)."""
         raise errors.FailedPrecondition("reindex runs against the database, not through a server")
+
+    def follow(self, interval_s: float = 2.0) -> None:
+        """Nothing to start: the server follows other writers of its database itself."""
+        return None
+
+    def set_custom_properties(self, ref: Any, values: Mapping[str, str | int | None]) -> None:
+        """Not through a server: pins go through RPC PinArtifact (:meth:`pin`)."""
+        raise errors.Unimplemented("custom properties are written to the store's database; through a server use "
+                                   "pin/unpin (admin scope) or run with --store DATABASE_URI")
 
     # -- write path ------------------------------------------------------------------------
 
     def log_execution(self, step: str, pipeline: str, *, inputs: Sequence[tuple[int, str]] = (),
                       outputs: Sequence[OutputArtifact] = (), properties: Mapping[str, Any] | None = None,
-                      state: str = "COMPLETE", run_id: str | None = None) -> LoggedExecution:
-        """Records one execution atomically through the server (see Store.log_execution)."""
+                      state: str = "COMPLETE", run_id: str | None = None,
+                      reused_outputs: Sequence[tuple[int, str]] = ()) -> LoggedExecution:
+        """Records one execution atomically through the server (see Store.log_execution).
+
+        Raises:
+            Unimplemented: ``reused_outputs`` (a cache hit): LogExecution has no field for them yet.
+        """
+        if reused_outputs:
+            raise errors.Unimplemented("reused outputs (a cache hit) cannot be logged through a server yet: "
+                                       "run the pipeline with --store DATABASE_URI")
         request = ipb.LogExecutionRequest(step=step, pipeline=pipeline, state=state, run_id=run_id,
                                           inputs=[ipb.InputArtifact(artifact_id=i, role=r) for i, r in inputs])
         convert.properties_to_pb(request.properties, {k: _property(v) for k, v in (properties or {}).items()})
@@ -354,14 +382,14 @@ class RemoteStore:
     # -- administration (RPCs of AdminService, run on the server's store) ------------------
 
     def collect_garbage(self, policy: "RetentionPolicy", *, dry_run: bool = False,
-                        progress=None, timeout: float = GC_TIMEOUT_S) -> "GcResult":
-        """RPC CollectGarbage (admin scope): gc runs on the server, which answers with the
-        whole plan. ``progress`` is not called (the RPC is unary). See
-        :meth:`mlstore.store.Store.collect_garbage`."""
+                        progress: Callable[[str], None] | None = None, batch_size: int | None = None) -> "GcResult":
+        """RPC CollectGarbage (admin scope): gc runs on the server (its own batch size),
+        which answers with the whole plan; ``progress`` is not called (the RPC is unary).
+        See :meth:`mlstore.store.Store.collect_garbage`."""
         from mlstore.server.admin_messages import gc_result_from_pb, policy_to_pb  # noqa: PLC0415
 
         request = adpb.CollectGarbageRequest(policy=policy_to_pb(policy), dry_run=dry_run)
-        return gc_result_from_pb(self._call(self._admin.CollectGarbage, request, timeout=max(self.timeout, timeout)))
+        return gc_result_from_pb(self._call(self._admin.CollectGarbage, request, timeout=max(self.timeout, GC_TIMEOUT_S)))
 
     def pin(self, ref: Any, reason: str = "") -> "Pin":
         """RPC PinArtifact (admin scope). See :meth:`mlstore.store.Store.pin`."""
@@ -409,6 +437,19 @@ class RemoteStore:
     def newest_execution_id(self) -> int:
         """The id of the newest execution (0 for an empty store): a cheap store version."""
         return self._call(self._info.GetNewestExecutionId, spb.GetNewestExecutionIdRequest()).execution_id
+
+    def index_revision(self) -> str | None:
+        """The server's index schema revision (GetStoreInfo)."""
+        return self.info.index_revision or None
+
+    def artifact_named(self, type: str, name: str) -> Artifact | None:
+        """The artifact of ``type`` named ``name`` in the server's index (None when there is none)."""
+        return next((a for a in self.artifacts(type=type, order="desc") if a.name == name), None)
+
+    def cached_execution_ids(self, cache_key: str) -> list[int]:
+        """Not yet through a server (the pipeline cache): Unimplemented, naming the local command."""
+        raise errors.Unimplemented("the pipeline cache is looked up in the store's database: the server has no "
+                                   "call for it yet; run the pipeline with --store DATABASE_URI")
 
     def metric_names(self, pipeline: str) -> list[str]:
         """Sorted names of every metric evaluated in ``pipeline``."""

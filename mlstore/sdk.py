@@ -32,8 +32,9 @@ from typing import Any, Iterator
 from mlstore import capture, errors, schema
 from mlstore.blobs import collect_files, manifest_of
 from mlstore.names import check_name
-from mlstore.store import OutputArtifact, Store
-from mlstore.store import open as open_store
+from mlstore._records import OutputArtifact
+from mlstore.opening import open as open_store
+from mlstore.store_api import StoreAPI
 from mlstore.tfx.layout import SERVING_DIR
 from mlstore.types import Artifact
 
@@ -86,7 +87,7 @@ class PendingOutput:
 class Run:
     """One step execution being recorded. Create it with :func:`mlstore.run`."""
 
-    def __init__(self, store: Store, pipeline: str, step: str, params: Mapping[str, Any],
+    def __init__(self, store: StoreAPI, pipeline: str, step: str, params: Mapping[str, Any],
                  run_id: str | None, seed: int | None):
         self.store = store
         self.pipeline = pipeline
@@ -271,7 +272,7 @@ class Run:
 
 @contextmanager
 def run(pipeline: str, step: str, params: Mapping[str, Any] | None = None, *,
-        store: Store | str | None = None, run_id: str | None = None, seed: int | None = None) -> Iterator[Run]:
+        store: StoreAPI | str | None = None, run_id: str | None = None, seed: int | None = None) -> Iterator[Run]:
     """Records the enclosed block as one execution of ``step`` in ``pipeline``.
 
     Args:
@@ -297,10 +298,9 @@ def run(pipeline: str, step: str, params: Mapping[str, Any] | None = None, *,
         check_name("run_id", run_id)
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise errors.InvalidArgument(f"seed must be an int, not {_type_name(seed)}")
-    if store is not None and not isinstance(store, (str, Path)) and not hasattr(store, "log_execution"):
+    if store is not None and not isinstance(store, (str, Path, StoreAPI)):
         raise errors.InvalidArgument(f"store must be a Store or a store URI, not {_type_name(store)}")
-    the_store = store if isinstance(store, Store) or hasattr(store, "log_execution") else open_store(
-        None if store is None else str(store))
+    the_store = store if isinstance(store, StoreAPI) else open_store(None if store is None else str(store))
     current = Run(the_store, pipeline, step, params or {}, run_id or uuid.uuid4().hex[:12], seed)
     try:
         yield current

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DatabaseError
@@ -24,7 +23,7 @@ from mlstore._mlmd import Metadata
 from mlstore._records import (ExecutionRecord, LoggedExecution, OutputArtifact, PendingOutput,
                               check_pending_inputs, check_write, context_messages, stored_events,
                               subgraph_messages)
-from mlstore._uri import StoreLocation, parse_store_uri
+from mlstore._uri import StoreLocation
 from mlstore.artifact_bytes import artifact_local_path, bound_uri, verify_artifacts
 from mlstore.artifact_bytes import read_roots as store_read_roots
 from mlstore.blobs import BlobStore
@@ -38,39 +37,24 @@ from mlstore.index.source import StoreSource
 from mlstore.index.sync import IndexSync, index_engine, prepare_schema, schema_lock
 from mlstore.tfx.records import STANDARD_ARTIFACT_TYPES
 from mlstore.lineage import Direction, LineageGraph, lineage_in_scopes
+from mlstore.store_api import BytesReport, StoreAPI, check_targets
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint, NodeId
 
 if TYPE_CHECKING:
-    from mlstore.index.follow import Follower
+    from sqlalchemy.engine import Connection
+
     from mlstore.diff import RunDiff
-    from mlstore.gc import GcResult, Pin, RetentionPolicy
+    from mlstore.gc.policy import RetentionPolicy
+    from mlstore.gc.pins import Pin
+    from mlstore.gc.sweep import GcResult
+    from mlstore.index.gc_queries import GcIndex
+    from mlstore.index.follow import Follower
+    from mlstore.warmstart.from_store import CompatibilityRequirement
+    from mlstore.warmstart.policies import Selection
     from mlstore.push import PushResult
 
 __all__ = ["BytesReport", "ExecutionBatch", "ExecutionRecord", "LoggedExecution", "OutputArtifact", "PendingExecution",
-           "PendingOutput", "Store", "open"]
-
-
-def open(uri: str | None = None, *, read_roots: Iterable[str] | None = None) -> "Store":  # noqa: A001
-    """Opens (creating if needed) the store at ``uri``.
-
-    Args:
-        uri: a directory, ``mysql://``, ``postgresql://`` or ``grpc://`` URI; default
-            ``$MLSTORE_URI`` or ``./.mlstore``.
-        read_roots: folders besides the store's blob root under which external
-            artifacts (uris outside the blob root, e.g. written by TFX) may be read;
-            default ``$MLSTORE_READ_ROOTS`` (``os.pathsep``-separated).
-
-    Raises:
-        InvalidArgument: malformed URI.
-        Unavailable: the database or server cannot be reached.
-        FailedPrecondition: the index needs ``mlstore db upgrade``.
-    """
-    location = parse_store_uri(uri)
-    if location.server is not None:
-        from mlstore.client import RemoteStore  # noqa: PLC0415 - optional transport
-
-        return RemoteStore(location, read_roots=read_roots)  # type: ignore[return-value]
-    return Store(location, read_roots=read_roots)
+           "PendingOutput", "Store"]
 
 
 _INSERT_JOURNAL = insert(t.journal)
@@ -142,8 +126,8 @@ class ExecutionBatch:
             pending.logged = result
 
 
-class Store:
-    """An mlstore store: MLMD (system of record) + blobs + the index."""
+class Store(StoreAPI):
+    """The embedded store (a :class:`~mlstore.store_api.StoreAPI`): MLMD (system of record) + blobs + the index."""
 
     def __init__(self, location: StoreLocation, *, read_roots: Iterable[str] | None = None,
                  check_source: bool = True, catch_up: bool = True):
@@ -194,12 +178,6 @@ class Store:
         for follower in self._followers:
             follower.stop()
         self.engine.dispose()
-
-    def __enter__(self) -> "Store":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- index upkeep --------------------------------------------------------------------
 
@@ -623,14 +601,55 @@ class Store:
 
         return diff_runs(self, a, b)
 
-    # -- administration: garbage collection and pins (mlstore.gc) ------------------------
+    # -- warm start ----------------------------------------------------------------------
+
+    def requirement_of_model(self, ref: Any, *,
+                             layer_patterns: tuple[str, ...] | None = None) -> "CompatibilityRequirement":
+        """"Compatible with model ``ref``" (see :func:`mlstore.warmstart.from_store.requirement_of_model`)."""
+        from mlstore.warmstart import from_store  # noqa: PLC0415 - warm start reads the store through this class
+
+        return from_store.requirement_of_model(self, ref, layer_patterns=layer_patterns)
+
+    def select_warm_start(self, pipeline: str, policy: str = "latest_blessed", *, metric: str | None = None,
+                          slice: str = "Overall", as_of: int | None = None,
+                          require_compatible: "CompatibilityRequirement | None" = None,
+                          higher_is_better: bool | None = None, exclude: Sequence[int] = (),
+                          explain: str = "ranked") -> "Selection":
+        """The warm-start base of ``pipeline``'s next run.
+
+        See :func:`mlstore.warmstart.from_store.select_warm_start` (arguments, errors).
+        """
+        from mlstore.warmstart import from_store  # noqa: PLC0415
+
+        return from_store.select_warm_start(
+            self, pipeline, policy, metric=metric, slice=slice, as_of=as_of, require_compatible=require_compatible,
+            higher_is_better=higher_is_better, exclude=exclude, explain=explain)
+
+    # -- retention (pins and gc) ---------------------------------------------------------
+
+    def set_custom_properties(self, ref: Any, values: Mapping[str, str | int | None]) -> None:
+        """Sets (None: removes) custom properties of an artifact in MLMD, then in the index.
+
+        Raises:
+            NotFound: no such artifact.
+        """
+        from mlstore.index.artifact_updates import set_custom_properties  # noqa: PLC0415
+
+        set_custom_properties(self.metadata, self.engine, self.artifact(ref).id, values)
+
+    def gc_index(self) -> "GcIndex":
+        """This store's MLMD and index as :mod:`mlstore.gc` reads and writes them (local stores only)."""
+        from mlstore.index.gc_queries import GcIndex  # noqa: PLC0415
+
+        return GcIndex(self.metadata, self.engine)
 
     def collect_garbage(self, policy: "RetentionPolicy", *, dry_run: bool = False,
-                        progress: Callable[[str], None] | None = None) -> "GcResult":
-        """Reclaims what ``policy`` does not keep. See :func:`mlstore.gc.collect`."""
-        from mlstore.gc import collect  # noqa: PLC0415 - gc plans from this module's store
+                        progress: Callable[[str], None] | None = None, batch_size: int | None = None) -> "GcResult":
+        """Reclaims what ``policy`` does not keep: see :func:`mlstore.gc.sweep.collect`."""
+        from mlstore.gc import sweep  # noqa: PLC0415 - gc plans from this class's queries
 
-        return collect(self, policy, dry_run=dry_run, progress=progress)
+        return sweep.collect(self, policy, dry_run=dry_run, progress=progress,
+                             batch_size=sweep.MARK_BATCH if batch_size is None else batch_size)
 
     def pin(self, ref: Any, reason: str = "") -> "Pin":
         """Pins an artifact so gc always keeps it. See :func:`mlstore.gc.pin`."""
@@ -693,14 +712,6 @@ class Store:
 
     # -- bytes ---------------------------------------------------------------------------
 
-    def verify(self, refs: Sequence[Any] = ()) -> dict[NodeId, list[str]]:
-        """Re-hashes artifacts' bytes (all non-DELETED artifacts when ``refs`` is empty).
-
-        Returns ``{node id: [problem, ...]}`` for every corrupted artifact (empty when all
-        verify). :meth:`check_bytes` also says what could not be hashed.
-        """
-        return self.check_bytes(refs).corrupted
-
     def check_bytes(self, refs: Sequence[Any] = ()) -> "BytesReport":
         """Re-hashes artifacts' bytes: mlstore's blobs against their digest, bytes another
         writer recorded (TFX's) against the fingerprint taken when they were indexed.
@@ -708,8 +719,7 @@ class Store:
         Args:
             refs: artifacts to check; all non-DELETED ones when empty.
         """
-        targets = [self.artifact(r) for r in refs] if refs else [
-            a for a in self.artifacts() if a.state != "DELETED"]
+        targets = check_targets(self, refs)
         own = [a for a in targets if a.digest]
         hashed, unhashed, corrupted = fingerprints.check(self.engine, [a for a in targets if not a.digest],
                                                          self.read_roots)
@@ -744,6 +754,44 @@ class Store:
 
     # -- catalogue queries for browsing (the dashboard) ----------------------------------
 
+    def read_index(self) -> "ContextManager[Connection]":
+        """A read connection to the index, for the query functions of :mod:`mlstore.index`
+        (warm start's walk over model pages); local stores only.
+
+        >>> with store.read_index() as connection:
+        ...     rows = model_queries.model_rows(connection, "daily")
+        """
+        return self.engine.connect()
+
+    def index_revision(self) -> str | None:
+        """The index schema's migration revision (None for a database never migrated)."""
+        from mlstore.index import migrate  # noqa: PLC0415 - alembic on demand
+
+        return migrate.current_revision(self.engine)
+
+    def artifact_named(self, type: str, name: str) -> Artifact | None:
+        """The artifact of ``type`` that holds MLMD name ``name``, once the index has it.
+
+        The index is written right after MLMD's commit: when another writer has just
+        committed the name, this waits for its index write (up to 5 s), then indexes
+        what MLMD holds itself (:meth:`catch_up`). None when MLMD has no such artifact.
+        """
+        stored = self.metadata.call(self.metadata.raw.get_artifact_by_type_and_name, type, name)
+        if stored is None:
+            return None
+        for _ in range(100):
+            try:
+                return self.artifact(f"artifact:{stored.id}")
+            except errors.NotFound:
+                time.sleep(0.05)
+        self.catch_up()
+        return self.artifact(f"artifact:{stored.id}")
+
+    def cached_execution_ids(self, cache_key: str) -> list[int]:
+        """Ids of COMPLETE executions recorded with ``cache_key`` (the pipeline cache), newest first."""
+        with self.engine.connect() as connection:
+            return queries.complete_execution_ids_by_cache_key(connection, cache_key)
+
     def newest_execution_id(self) -> int:
         """The id of the newest execution (0 for an empty store): a cheap store version."""
         with self.engine.connect() as connection:
@@ -759,16 +807,6 @@ class Store:
         with self.engine.connect() as connection:
             keys = queries.slice_keys(connection, pipeline, metric)
         return sorted(keys, key=lambda k: (k != "Overall", k))
-
-
-@dataclass(frozen=True)
-class BytesReport:
-    """What :meth:`Store.check_bytes` found: how many artifacts were hashed, which could
-    not be (and why), which are corrupted (and how)."""
-
-    hashed: int
-    not_hashed: dict[NodeId, str]
-    corrupted: dict[NodeId, list[str]]
 
 
 def _check_name(what: str, value) -> None:

@@ -22,6 +22,7 @@ import mlstore
 from mlstore import errors
 from mlstore._uri import parse_store_uri
 from mlstore.index.repair import is_damage, unreadable_message
+from mlstore.store_api import StoreAPI
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -64,7 +65,8 @@ class Context:
         self._store = None
 
     @property
-    def store(self):
+    def store(self) -> StoreAPI:
+        """The store ``--store`` / ``--server`` names, opened on first use (local or remote, one interface)."""
         if self._store is None:
             location = parse_store_uri(self.store_uri)
             directory = location.directory  # an attached MLMD file gets its sibling directory on first use

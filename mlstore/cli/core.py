@@ -155,15 +155,10 @@ def verify(ctx: Context, refs) -> None:
     with Progress(console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
         task = progress.add_task("verifying", total=len(targets))
         for art in targets:
-            report = store.check_bytes([art.node_id]) if hasattr(store, "check_bytes") else None
-            if report is None:  # a remote store: its server hashes
-                problems = store.verify([art.node_id])
-                corrupted.update({str(k): v for k, v in problems.items()})
-                hashed += 1
-            else:
-                hashed += report.hashed
-                corrupted.update({str(k): v for k, v in report.corrupted.items()})
-                not_hashed.update({str(k): v for k, v in report.not_hashed.items()})
+            report = store.check_bytes([art.node_id])
+            hashed += report.hashed
+            corrupted.update({str(k): v for k, v in report.corrupted.items()})
+            not_hashed.update({str(k): v for k, v in report.not_hashed.items()})
             progress.advance(task)
 
     def text() -> None:

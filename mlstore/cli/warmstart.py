@@ -9,7 +9,7 @@ import click
 
 from mlstore import errors
 from mlstore.cli._common import Context, stdout, store_options
-from mlstore.warmstart.from_store import POLICY_HELP, requirement_of_model, select_warm_start
+from mlstore.warmstart.from_store import POLICY_HELP
 from mlstore.warmstart.policies import Selection
 
 
@@ -35,22 +35,14 @@ def warm_start(ctx: Context, pipeline: str, policy: str, as_of: str | None, comp
     no model qualifies, 2 for an unknown pipeline, model or malformed policy.
     """
     store = ctx.store
-    remote = not hasattr(store, "engine")  # --server (RemoteStore): the server runs the same selection
     requirement, exclude = None, ()
     if compatible_with:
-        if remote:
-            requirement = store.requirement_of_model(compatible_with, layer_patterns=layer_patterns or None)
-        else:
-            requirement = requirement_of_model(store, compatible_with, layer_patterns=layer_patterns or None)
+        requirement = store.requirement_of_model(compatible_with, layer_patterns=layer_patterns or None)
         exclude = (store.artifact(compatible_with).id,)  # the reference is not its own base
     elif layer_patterns:
         raise errors.InvalidArgument("--layers needs --require-compatible MODEL_REF")
-    arguments = dict(as_of=_span(as_of), require_compatible=requirement, exclude=exclude,
-                     explain="ranked" if ranked else "all")
-    if remote:
-        selection = store.select_warm_start(pipeline, policy, **arguments)
-    else:
-        selection = select_warm_start(store, pipeline, policy, **arguments)
+    selection = store.select_warm_start(pipeline, policy, as_of=_span(as_of), require_compatible=requirement,
+                                        exclude=exclude, explain="ranked" if ranked else "all")
     ctx.emit(_payload(selection), lambda: _print(selection))
     if not selection.ok:
         raise errors.CheckFailed(_summary(selection))

@@ -8,14 +8,9 @@ plans from the index, sees it at once.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from sqlalchemy import update
-
 from mlstore import errors
-from mlstore.index import tables as t
-from mlstore.index.writer import properties_of
 from mlstore.types import Artifact, NodeId
 
 PINNED = "pinned"
@@ -47,7 +42,7 @@ def pin(store, ref, reason: str = "") -> Pin:
     """Pins an artifact so gc always keeps it (and, by lineage, what it was made from).
 
     Args:
-        store: an open Store.
+        store: an open store (:class:`~mlstore.store_api.StoreAPI`).
         ref: ``artifact:N`` or a digest prefix.
         reason: free text shown by ``mlstore pins`` and in gc reports.
 
@@ -83,22 +78,5 @@ def list_pins(store) -> list[Pin]:
 
 
 def _write(store, artifact_id: int, values: dict[str, object]) -> None:
-    """Sets (None: removes) custom properties in MLMD, then mirrors them into the index."""
-    if not hasattr(store, "engine"):
-        raise errors.InvalidArgument("pins are written to the store's database, not through a server; use --store")
-    mlmd = store.metadata
-    [proto] = mlmd.call(mlmd.raw.get_artifacts_by_id, [artifact_id])
-    for key, value in values.items():
-        if value is None:
-            if key in proto.custom_properties:
-                del proto.custom_properties[key]
-        elif isinstance(value, int):
-            proto.custom_properties[key].int_value = value
-        else:
-            proto.custom_properties[key].string_value = str(value)
-    mlmd.call(mlmd.raw.put_artifacts, [proto])
-    with store.engine.begin() as connection:
-        connection.execute(
-            update(t.artifact).where(t.artifact.c.id == artifact_id)
-            .values(properties=json.dumps(properties_of(proto), sort_keys=True))
-        )
+    """Sets (None: removes) the pin's custom properties (MLMD, then the index)."""
+    store.set_custom_properties(artifact_id, values)

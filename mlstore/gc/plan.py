@@ -23,13 +23,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import select
-
 from mlstore.gc.inventory import BlobInfo, Inventory
 from mlstore.gc.pins import is_pinned, pin_reason
 from mlstore.gc.policy import RetentionPolicy
-from mlstore.index import tables as t
-from mlstore.index.run_blobs import run_blob_digests
 from mlstore.types import Artifact, NodeId
 
 DAY_MS = 86_400_000
@@ -186,15 +182,7 @@ def _current_schemas(live: list[Artifact]) -> list[tuple[int, str]]:
 def _pushed_reasons(store, live: list[Artifact]) -> list[tuple[int, str]]:
     pushed = [a.id for a in live if a.type == "PushedModel"]
     reasons = [(i, "pushed model") for i in pushed]
-    ev = t.event.c
-    with store.engine.connect() as connection:
-        producers = select(ev.execution_id).where(ev.artifact_id.in_(pushed), ev.is_output.is_(True))
-        rows = connection.execute(
-            select(ev.artifact_id, t.artifact.c.type)
-            .join(t.artifact, t.artifact.c.id == ev.artifact_id)
-            .where(ev.execution_id.in_(producers), ev.is_output.is_(False), t.artifact.c.type == "Model")
-        ).all() if pushed else []
-    return reasons + [(model_id, "model that was pushed") for model_id, _ in sorted(rows)]
+    return reasons + [(model_id, "model that was pushed") for model_id in store.gc_index().models_pushed_by(pushed)]
 
 
 def _day_window(live: list[Artifact], days: int, now_ms: int) -> list[tuple[int, str]]:
@@ -249,16 +237,7 @@ def _companion_reasons(store, model_ids: list[int]) -> list[tuple[int, str]]:
     """Evaluations and blessings made for kept models (role ``model`` inputs)."""
     if not model_ids:
         return []
-    ev, a = t.event.c, t.artifact.c
-    out = t.event.alias("out")
-    with store.engine.connect() as connection:
-        rows = connection.execute(
-            select(ev.artifact_id, out.c.artifact_id, a.type)
-            .join(out, (out.c.execution_id == ev.execution_id) & out.c.is_output.is_(True))
-            .join(t.artifact, a.id == out.c.artifact_id)
-            .where(ev.artifact_id.in_(model_ids), ev.is_output.is_(False), ev.role == "model",
-                   a.type.in_(_COMPANION_TYPES))
-        ).all()
+    rows = store.gc_index().companions_of(model_ids, _COMPANION_TYPES)
     word = {"ModelEvaluation": "evaluation", "ModelBlessing": "blessing"}
     return [(companion, f"{word[type_]} of kept model artifact:{model}") for model, companion, type_ in sorted(rows)]
 
@@ -268,8 +247,7 @@ def _blobs_freed(store, artifacts, kept, reclaim, policy, now_ms) -> tuple[tuple
     reclaim_ids = {a.id for a in reclaim}
     surviving = {a.digest for a in artifacts.values()
                  if a.digest and a.state != "DELETED" and a.id not in reclaim_ids}
-    with store.engine.connect() as connection:  # runs' package lists and code files
-        surviving |= run_blob_digests(connection)
+    surviving |= store.gc_index().run_blob_digests()  # runs' package lists and code files
     recorded = {a.digest for a in artifacts.values() if a.digest}
     freed_by: dict[str, Artifact] = {}
     for art in reclaim:

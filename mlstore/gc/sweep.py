@@ -29,16 +29,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import delete, insert, select, update
-
-from mlstore import errors
 from mlstore.gc.inventory import Inventory
 from mlstore.gc.plan import BlobSweep, GcPlan, make_plan
 from mlstore.gc.policy import RetentionPolicy
-from mlstore.index import tables as t
-from mlstore.index.gc_tables import gc_intent
-from mlstore.index.run_blobs import is_run_blob
-from mlstore.index.writer import properties_of
 from mlstore.types import Artifact
 
 #: Test-only: seconds to sleep after each marked batch and each swept blob, so a test
@@ -75,17 +68,16 @@ def collect(store, policy: RetentionPolicy, *, dry_run: bool = False, progress: 
     """Runs garbage collection on ``store`` under ``policy``.
 
     Args:
-        store: an open Store on a local database (not a ``grpc://`` RemoteStore).
+        store: an open local :class:`~mlstore.store.Store` (a remote store's
+            :meth:`~mlstore.store_api.StoreAPI.collect_garbage` says gc has no RPC yet).
         policy: what to keep.
         dry_run: only compute and return the plan; change nothing.
         progress: called with one line per step (marked batch, swept blob).
         batch_size: artifacts marked DELETED per MLMD call.
 
     Raises:
-        InvalidArgument: ``store`` is a remote store.
+        FailedPrecondition: the index does not derive from the store's MLMD.
     """
-    if not hasattr(store, "engine"):
-        raise errors.InvalidArgument("gc runs against the store's database, not through a server; use --store")
     say = progress or (lambda _line: None)
     _check_source(store)
     recovered = 0 if dry_run else recover_intents(store)
@@ -114,73 +106,34 @@ def collect(store, policy: RetentionPolicy, *, dry_run: bool = False, progress: 
 
 def _check_source(store) -> None:
     """Raises FailedPrecondition when the index does not derive from the store's MLMD."""
-    source = getattr(store, "source", None)
-    if source is not None:
-        source.check()
+    store.source.check()
 
 
 def mark_deleted(store, artifacts: Sequence[Artifact], reasons: dict[int, str] | None = None) -> None:
     """Marks artifacts DELETED in MLMD and the index, crash-safely (intents first)."""
     if not artifacts:
         return
-    now = int(time.time() * 1000)
-    ids = [a.id for a in artifacts]
-    with store.engine.begin() as connection:
-        present = set(connection.scalars(select(gc_intent.c.artifact_id).where(gc_intent.c.artifact_id.in_(ids))))
-        rows = [{"artifact_id": a.id, "digest": a.digest, "reason": "reclaimed by gc", "created_ms": now}
-                for a in artifacts if a.id not in present]
-        if rows:
-            connection.execute(insert(gc_intent), rows)
-    _finish(store, ids)
+    index = store.gc_index()
+    index.write_intents(artifacts, int(time.time() * 1000))
+    index.finish_deletion([a.id for a in artifacts])
 
 
 def recover_intents(store) -> int:
     """Finishes deletions a killed gc started. Returns how many artifacts it finished."""
-    with store.engine.connect() as connection:
-        ids = list(connection.scalars(select(gc_intent.c.artifact_id).order_by(gc_intent.c.artifact_id)))
+    index = store.gc_index()
+    ids = index.intent_ids()
     if ids:
-        _finish(store, ids)
+        index.finish_deletion(ids)
     return len(ids)
-
-
-def _finish(store, ids: list[int]) -> None:
-    mlmd = store.metadata
-    protos = mlmd.call(mlmd.raw.get_artifacts_by_id, ids)
-    changed = []
-    for proto in protos:
-        if proto.state != proto.DELETED:
-            proto.state = proto.DELETED  # only the state: MLMD keeps the record and properties
-            changed.append(proto)
-    if changed:
-        mlmd.call(mlmd.raw.put_artifacts, changed)
-    with store.engine.begin() as connection:
-        connection.execute(update(t.artifact).where(t.artifact.c.id.in_(ids)).values(state="DELETED"))
-        connection.execute(delete(gc_intent).where(gc_intent.c.artifact_id.in_(ids)))
 
 
 def _still_unreferenced(store, inventory: Inventory, digest: str, grace_ms: int) -> bool:
     """The last check before deleting a blob (see the module docstring, step 3)."""
-    a = t.artifact.c
-    with store.engine.connect() as connection:
-        live = connection.scalar(select(a.id).where(a.digest == digest, a.state != "DELETED").limit(1))
-        if live is None and is_run_blob(connection, digest):
-            live = digest  # a run's package list or code files
-        pending = list(connection.scalars(select(t.journal.c.external_id)))
-    if live is not None or (pending and digest in _inflight_digests(store, pending)):
+    index = store.gc_index()
+    referenced, pending = index.is_referenced(digest)
+    if referenced or (pending and digest in index.inflight_digests(pending)):
         return False
     return int(time.time() * 1000) - inventory.modified_ms(digest) >= grace_ms
-
-
-def _inflight_digests(store, external_ids: list[str]) -> set[str]:
-    """Digests of outputs of executions in MLMD that the index has not caught up with yet."""
-    mlmd = store.metadata
-    executions = mlmd.executions_by_external_ids(external_ids)
-    if not executions:
-        return set()
-    events = mlmd.call(mlmd.raw.get_events_by_execution_ids, [e.id for e in executions])
-    ids = sorted({ev.artifact_id for ev in events})
-    protos = mlmd.call(mlmd.raw.get_artifacts_by_id, ids) if ids else []
-    return {str(properties_of(p).get("digest")) for p in protos}
 
 
 def _pause() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlstore import capture, errors
+from mlstore._records import OutputArtifact
 from mlstore.blobs import collect_files, manifest_of
 from mlstore.hub.handles import Handle, check_part
 from mlstore.hub.signatures import summarize
@@ -284,8 +285,6 @@ def _model_with_digest(store, digest: str) -> Artifact | None:
 
 
 def _write_version(store, h: Handle, blob, properties: dict, inputs: list) -> ModuleInfo:
-    from mlstore.store import OutputArtifact  # noqa: PLC0415 - avoid a cycle at import time
-
     for attempt in range(_RACE_ATTEMPTS):
         found = versions(store, h)
         version = h.version or _next_version(found)
@@ -310,17 +309,7 @@ def _write_version(store, h: Handle, blob, properties: dict, inputs: list) -> Mo
 
 def _winner(store, name: str) -> Artifact | None:
     """The artifact that holds MLMD name ``name``, once the index has it."""
-    mlmd = store.metadata
-    stored = mlmd.call(mlmd.raw.get_artifact_by_type_and_name, MODULE_TYPE, name)
-    if stored is None:
-        return None
-    for _ in range(100):  # the winner indexes right after its MLMD commit
-        try:
-            return store.artifact(f"artifact:{stored.id}")
-        except errors.NotFound:
-            time.sleep(0.05)
-    store.catch_up()
-    return store.artifact(f"artifact:{stored.id}")
+    return store.artifact_named(MODULE_TYPE, name)
 
 
 def _store(store):

@@ -217,14 +217,25 @@ def pipeline_exists(connection: Connection, pipeline: str) -> bool:
         exists().where(e.pipeline == pipeline) | exists().where(a.pipeline == pipeline))))
 
 
-def _models_with_producer(connection: Connection, pipeline: str):
-    """(model id, span, producing execution's properties JSON) of every LIVE Model of ``pipeline``."""
+def _models_with_producer(connection: Connection, pipeline: str, among: Sequence[int] | None = None):
+    """(model id, span, producing execution's properties JSON) of every LIVE Model of ``pipeline``
+    (only those whose id is in ``among``, when given)."""
     a, e, x = t.artifact.c, t.event.c, t.execution.c
-    return connection.execute(
-        select(a.id, a.span, x.properties)
-        .select_from(t.artifact.join(t.event, (e.artifact_id == a.id) & e.is_output.is_(True))
-                     .join(t.execution, x.id == e.execution_id))
-        .where(a.pipeline == pipeline, a.type == "Model", a.state == "LIVE"))
+    query = (select(a.id, a.span, x.properties)
+             .select_from(t.artifact.join(t.event, (e.artifact_id == a.id) & e.is_output.is_(True))
+                          .join(t.execution, x.id == e.execution_id))
+             .where(a.pipeline == pipeline, a.type == "Model", a.state == "LIVE"))
+    if among is None:
+        return list(connection.execute(query))
+    ids = set(among)
+    if len(ids) > _AMONG_MAX:  # most of the pipeline: one scan, then keep the asked ids
+        return [row for row in connection.execute(query) if row.id in ids]
+    return list(connection.execute(query.where(a.id.in_(sorted(ids))))) if ids else []
+
+
+#: Above this many ids an ``among=`` query scans the pipeline instead of binding an ``IN (...)``
+#: list (well under every backend's parameter limit).
+_AMONG_MAX = 500
 
 
 def is_rerun(properties: str | None) -> bool:
@@ -245,9 +256,13 @@ def daily_model_ids(connection: Connection, pipeline: str) -> list[int]:
     return [newest[span] for span in sorted(newest)]
 
 
-def rerun_model_ids(connection: Connection, pipeline: str) -> frozenset[int]:
-    """The LIVE Models of ``pipeline`` that ``mlstore rerun`` produced (verifications of a day)."""
-    return frozenset(model_id for model_id, _, properties in _models_with_producer(connection, pipeline)
+def rerun_model_ids(connection: Connection, pipeline: str, *, among: Sequence[int] | None = None) -> frozenset[int]:
+    """The LIVE Models of ``pipeline`` that ``mlstore rerun`` produced (verifications of a day).
+
+    ``among``: test only these model ids (the rows a caller is looking at), not every
+    model of the pipeline.
+    """
+    return frozenset(model_id for model_id, _, properties in _models_with_producer(connection, pipeline, among)
                      if is_rerun(properties))
 
 

@@ -260,6 +260,13 @@ def _window(query, table, order: str, after_id: int, before_id: int | None, sinc
     return query.order_by(c.id.desc() if order == "desc" else c.id)
 
 
+def complete_execution_ids_by_cache_key(connection: Connection, cache_key: str) -> list[int]:
+    """Ids of COMPLETE executions recorded with ``cache_key``, newest first."""
+    e = t.execution.c
+    return list(connection.scalars(
+        select(e.id).where(e.cache_key == cache_key, e.state == "COMPLETE").order_by(e.id.desc())))
+
+
 def newest_execution_id(connection: Connection) -> int:
     """The largest execution id, 0 for an empty store (one primary-key lookup)."""
     return connection.scalar(select(func.max(t.execution.c.id))) or 0

@@ -29,12 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import select
-
 import mlstore
 from mlstore import capture, errors
-from mlstore.index import tables as t
-from mlstore.store import Store
+from mlstore.store_api import StoreAPI
 from mlstore.types import Artifact
 
 #: Libraries whose versions change computed results; part of every cache key.
@@ -97,7 +94,7 @@ def code_files(fn: Callable | None = None) -> dict[str, Path]:
 _code_blobs: dict[tuple[str, Callable], str] = {}
 
 
-def code_blob(store: Store, fn: Callable) -> str:
+def code_blob(store: StoreAPI, fn: Callable) -> str:
     """The digest of the blob holding :func:`code_files` of ``fn`` (stored once per process and store)."""
     key = (str(store.blobs.root), fn)
     if key not in _code_blobs or not store.blobs.exists(_code_blobs[key]):
@@ -179,7 +176,7 @@ def canonical_params(params: Mapping[str, Any]) -> str:
 def cache_key(step: str, fn: Callable, params: Mapping[str, Any], inputs: Mapping[str, Artifact],
               digest_of: Callable[[Artifact], str | None] = lambda a: a.digest) -> str:
     """What makes a run of ``step`` repeatable: code, params and the inputs' content digests
-    (``digest_of``: a store's :meth:`~mlstore.store.Store.content_digest` also knows the
+    (``digest_of``: a store's :meth:`~mlstore.store_api.StoreAPI.content_digest` also knows the
     fingerprints of bytes another writer recorded)."""
     payload = {
         "step": step,
@@ -190,7 +187,7 @@ def cache_key(step: str, fn: Callable, params: Mapping[str, Any], inputs: Mappin
     return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def fetch_inputs(store: Store, inputs: Mapping[str, Artifact]) -> dict[str, StepInput]:
+def fetch_inputs(store: StoreAPI, inputs: Mapping[str, Artifact]) -> dict[str, StepInput]:
     """Local paths of the inputs, each verified against its digest (bytes another writer
     recorded, e.g. TFX's, against their fingerprint).
 
@@ -215,13 +212,9 @@ def fetch_inputs(store: Store, inputs: Mapping[str, Artifact]) -> dict[str, Step
     return fetched
 
 
-def find_cached(store: Store, key: str) -> tuple[int, dict[str, Artifact]] | None:
+def find_cached(store: StoreAPI, key: str) -> tuple[int, dict[str, Artifact]] | None:
     """An earlier COMPLETE execution with ``key`` whose outputs are LIVE and verify."""
-    e = t.execution.c
-    with store.engine.connect() as connection:
-        ids = connection.scalars(
-            select(e.id).where(e.cache_key == key, e.state == "COMPLETE").order_by(e.id.desc())).all()
-    for execution_id in ids:
+    for execution_id in store.cached_execution_ids(key):
         outputs = {ev.role: store.artifact(ev.artifact_id) for ev in store.events(f"execution:{execution_id}")
                    if ev.is_output}
         if outputs and all(a.state == "LIVE" and a.digest and not store.blobs.verify(a.digest)
@@ -230,7 +223,7 @@ def find_cached(store: Store, key: str) -> tuple[int, dict[str, Artifact]] | Non
     return None
 
 
-def execute(store: Store, pipeline: str, step: str, fn: StepFunction, inputs: Mapping[str, Artifact],
+def execute(store: StoreAPI, pipeline: str, step: str, fn: StepFunction, inputs: Mapping[str, Artifact],
             params: Mapping[str, Any], *, run_id: str | None = None, use_cache: bool = True,
             rerun_of: int | None = None, extra_properties: Mapping[str, Any] | None = None) -> StepResult:
     """Runs (or reuses) one step execution and records it. See the module docstring.

@@ -8,7 +8,6 @@ from typing import Iterator
 
 import mlstore
 from mlstore import errors
-from mlstore.index import migrate
 from mlstore.diff import diff_runs
 from mlstore.server import convert, lineage_columns
 from mlstore.server.diff_messages import run_diff_to_pb
@@ -223,7 +222,7 @@ class StoreService(sgrpc.StoreServiceServicer):
         store = self.backend.reader
         return spb.GetStoreInfoResponse(
             artifact_root=store.location.artifact_root, server_version=mlstore.__version__, api_version="v1",
-            index_revision=migrate.current_revision(store.engine) or "", backend=self.backend.backend_name,
+            index_revision=store.index_revision() or "", backend=self.backend.backend_name,
             max_message_bytes=self.max_message_bytes, read_roots=list(store.read_roots[1:]))
 
     @rpc

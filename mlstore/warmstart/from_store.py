@@ -92,7 +92,8 @@ def candidates_from_store(store, pipeline: str, *, metric: str | None = None, sl
     given) each model's newest value of ``metric`` on ``slice``.
 
     Args:
-        store: an open local :class:`mlstore.store.Store`.
+        store: an open local :class:`mlstore.store.Store` (a remote store's
+            :meth:`~mlstore.store_api.StoreAPI.select_warm_start` asks its server).
         pipeline: pipeline name.
         metric: metric to attach to each candidate (key ``(slice, metric)``).
         slice: slice of ``metric``; default "Overall".
@@ -104,12 +105,10 @@ def candidates_from_store(store, pipeline: str, *, metric: str | None = None, sl
     """
     key = (slice or "Overall", metric) if metric else None
     rows, request = _load(store, pipeline, PolicySpec("best" if key else "latest", key), with_properties)
-    with store.engine.connect() as connection:
-        reruns = mq.rerun_model_ids(connection, pipeline)
     parser = ranking.PropertyParser()
     return [ranking.candidate(row, request, parser, blessed=row.id in request.blessed,
                               value=request.values.get(row.id)) for row in rows
-            if row.state == "LIVE" and row.id not in reruns]
+            if row.state == "LIVE" and row.id not in request.reruns]
 
 
 def select_warm_start(store, pipeline: str, policy: str = "latest_blessed", *, metric: str | None = None,
@@ -158,13 +157,14 @@ def select_warm_start(store, pipeline: str, policy: str = "latest_blessed", *, m
         pipeline=pipeline, policy=spec.name, label=policy, metric=spec.metric, as_of=as_of,
         higher_is_better=higher_is_better, exclude=frozenset(exclude),
         compatibility=require_compatible.to_compatibility() if require_compatible else None)
-    with store.engine.connect() as connection:
-        request = dataclasses.replace(request, reruns=mq.rerun_model_ids(connection, pipeline))
-        selection = walk(connection, request) if explain == "ranked" else None
-    if selection is not None:
-        return selection
+    if explain == "ranked":
+        with store.read_index() as connection:
+            selection = walk(connection, request)  # looks reruns up page by page
+        if selection is not None:
+            return selection
     rows, loaded = _load(store, pipeline, spec, require_compatible is not None)
-    return ranking.rank_rows(rows, dataclasses.replace(request, blessed=loaded.blessed, values=loaded.values))
+    return ranking.rank_rows(rows, dataclasses.replace(request, blessed=loaded.blessed, values=loaded.values,
+                                                       reruns=loaded.reruns))
 
 
 def requirement_of_model(store, ref, *, layer_patterns: tuple[str, ...] | None = None) -> CompatibilityRequirement:
@@ -182,7 +182,7 @@ def requirement_of_model(store, ref, *, layer_patterns: tuple[str, ...] | None =
         NotFound: no such artifact. InvalidArgument: ``ref`` is not a Model.
     """
     artifact = store.artifact(ref)
-    with store.engine.connect() as connection:
+    with store.read_index() as connection:
         row = mq.model_row(connection, artifact.id)
     if row is None:
         raise errors.InvalidArgument(f"{artifact.node_id} is a {artifact.type}, not a Model")
@@ -193,15 +193,17 @@ def requirement_of_model(store, ref, *, layer_patterns: tuple[str, ...] | None =
 
 
 def _load(store, pipeline: str, spec: PolicySpec, with_properties: bool) -> tuple[list, ranking.RankRequest]:
-    """The pipeline's Model rows and a request holding blessed ids and metric values."""
-    with store.engine.connect() as connection:
+    """The pipeline's Model rows and a request holding blessed ids, metric values and the
+    rows that are outputs of ``mlstore rerun``."""
+    with store.read_index() as connection:
         rows = mq.model_rows(connection, pipeline, with_properties=with_properties)
+        reruns = mq.rerun_model_ids(connection, pipeline, among=[r.id for r in rows if r.state == "LIVE"])
         blessed = mq.blessed_model_ids(connection, pipeline)
         values = mq.metric_by_model(connection, pipeline, spec.metric[1], spec.metric[0]) if spec.metric else {}
         if not rows and not mq.pipeline_exists(connection, pipeline):
             raise errors.NotFound(f"no pipeline {pipeline!r} in {store.uri}; `mlstore ls` lists what is recorded")
     request = ranking.RankRequest(pipeline=pipeline, policy=spec.name, label=spec.name, metric=spec.metric,
-                                  blessed=blessed, values=values)
+                                  blessed=blessed, values=values, reruns=reruns)
     return rows, request
 
 

@@ -10,6 +10,8 @@ caller explains every model in bulk (:func:`ranking.rank_rows`).
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy.engine import Connection
 
 from mlstore.index import model_queries as mq
@@ -22,7 +24,11 @@ MAX_PAGE = 4096
 
 
 def walk(connection: Connection, request: ranking.RankRequest) -> Selection | None:
-    """The Selection of the first qualifying model in rank order, or None when none qualifies."""
+    """The Selection of the first qualifying model in rank order, or None when none qualifies.
+
+    Outputs of ``mlstore rerun`` are looked up among each page's rows only (besides
+    ``request.reruns``), so the usual answer never reads every model of the pipeline.
+    """
     verdicts = ranking.CompatibilityVerdicts(request)
     skipped: list[Skipped] = []
     seen: set[int] = set()
@@ -33,6 +39,9 @@ def walk(connection: Connection, request: ranking.RankRequest) -> Selection | No
             return None
         offset += len(page)
         rows = _current(connection, request, page, seen)
+        reruns = mq.rerun_model_ids(connection, request.pipeline, among=[r.id for r in rows if r.state == "LIVE"])
+        if reruns:
+            request = dataclasses.replace(request, reruns=request.reruns | reruns)
         blessed = mq.blessed_among(connection, [r.id for r in rows]) if request.policy == "latest_blessed" else set()
         for row in _in_rank_order(rows, request):
             reason = (ranking.disqualify(row, request, blessed=row.id in blessed, has_metric=True)

@@ -182,6 +182,44 @@ def test_rerun_outputs_are_never_chosen_as_daily_models(sqlite_store, tmp_path):
     assert f"artifact:{rerun}" not in {c.model_id for c in candidates_from_store(sqlite_store, P, metric="auc")}
 
 
+def test_reruns_are_looked_up_among_the_walked_rows_only(sqlite_store, tmp_path, monkeypatch):
+    """The ranked walk tests only each page's rows for `mlstore rerun` outputs (never the
+    whole pipeline); the bulk paths ask about the rows they read. Same choices as before."""
+    from mlstore.index import model_queries as mq
+    from mlstore.warmstart import walk as walk_module
+
+    log = Log(sqlite_store, tmp_path)
+    models = [log.model(20130101 + i) for i in range(walk_module.FIRST_PAGE + 8)]
+    trainer = sqlite_store.events(f"artifact:{models[-1]}")[0].execution_id
+    rerun = sqlite_store.log_execution("Trainer", P, outputs=[log.out("Model", "model", span=20130200)],
+                                       properties={"rerun_of": trainer}).output_ids[0]
+    with sqlite_store.engine.connect() as connection:
+        assert mq.rerun_model_ids(connection, P) == {rerun}
+        assert mq.rerun_model_ids(connection, P, among=models[:3]) == frozenset()
+        assert mq.rerun_model_ids(connection, P, among=[models[0], rerun]) == {rerun}
+        assert mq.rerun_model_ids(connection, P, among=[]) == frozenset()
+        monkeypatch.setattr(mq, "_AMONG_MAX", 2)  # the scan-and-keep path answers the same
+        assert mq.rerun_model_ids(connection, P, among=[models[0], models[1], rerun]) == {rerun}
+    monkeypatch.undo()
+    asked: list = []
+    real = mq.rerun_model_ids
+
+    def spy(connection, pipeline, *, among=None):
+        asked.append(None if among is None else sorted(among))
+        return real(connection, pipeline, among=among)
+
+    monkeypatch.setattr(mq, "rerun_model_ids", spy)
+    selection = select_warm_start(sqlite_store, P, "latest")
+    assert chosen(selection) == models[-1] and reasons(selection) == {f"artifact:{rerun}": RERUN_REASON}
+    assert asked == [sorted([rerun, *models[-walk_module.FIRST_PAGE + 1:]])]  # the first page of 32 rows
+    asked.clear()
+    assert chosen(select_warm_start(sqlite_store, P, "latest", explain="all")) == models[-1]
+    assert asked == [sorted([*models, rerun])]
+    asked.clear()
+    assert f"artifact:{rerun}" not in {c.model_id for c in candidates_from_store(sqlite_store, P)}
+    assert asked == [sorted([*models, rerun])]
+
+
 def test_bad_input_is_a_typed_error(sqlite_store, tmp_path):
     five_days(sqlite_store, tmp_path)
     for policy, kwargs in [("worst", {}), ("best", {}), ("latest:3", {}), ("as_of", {}),

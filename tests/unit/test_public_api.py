@@ -6,7 +6,8 @@ import mlstore
 def test_exported_members():
     assert sorted(mlstore.__all__) == sorted([
         "Artifact", "Blessing", "EventRecord", "Execution", "LineageEdge", "LineageGraph", "LineageNode",
-        "LoggedExecution", "MetricPoint", "NodeId", "OutputArtifact", "Run", "Store", "errors", "open", "run",
+        "LoggedExecution", "MetricPoint", "NodeId", "OutputArtifact", "Run", "Store", "StoreAPI", "errors", "open",
+        "run",
     ])
     for name in mlstore.__all__:
         assert getattr(mlstore, name) is not None
