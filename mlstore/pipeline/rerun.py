@@ -146,8 +146,12 @@ SIDE_EFFECT_STEPS = {"Pusher": "it would install another version into TF Serving
 
 
 def rerun(store: Store, ref: Any, overrides: Mapping[str, Any] | None = None,
-          on_drift=lambda lines: None) -> RerunReport:
+          on_drift=lambda lines: None, beam_options: list[str] | tuple[str, ...] = ()) -> RerunReport:
     """Re-executes a recorded step execution and compares its outputs (see module docstring).
+
+    ``beam_options`` are appended to the recorded param ``beam_options`` (later wins), e.g.
+    ``["--runner=DaskRunner", "--dask_client_address=tcp://127.0.0.1:8786"]`` to reproduce a
+    DirectRunner result on a cluster; runner options are not part of the cache key.
 
     Raises:
         NotFound: no such execution. InvalidArgument: not a built-in step, a step with
@@ -163,6 +167,8 @@ def rerun(store: Store, ref: Any, overrides: Mapping[str, Any] | None = None,
         raise errors.FailedPrecondition(f"{original.node_id} is {original.state}; only completed runs can be rerun")
     fn = step_function(original.type)
     params = apply_overrides(json.loads(original.properties.get("params") or "{}"), overrides or {})
+    if beam_options:
+        params["beam_options"] = [*params.get("beam_options", []), *beam_options]
     events = store.events(original.node_id)
     inputs = {ev.role: store.artifact(ev.artifact_id) for ev in events if not ev.is_output}
     before = {ev.role: store.artifact(ev.artifact_id) for ev in events if ev.is_output}

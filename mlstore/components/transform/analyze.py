@@ -15,13 +15,15 @@ that needs an analyzer, compute its input values per batch and combine:
 
 Chained analyzers (e.g. bucketize of a z-scored column) run in later stages
 that get earlier results as a side input; the files are still read once.
-Results are written by the pipeline to one JSON file, so the code works the
-same on any runner (DirectRunner in-process or multi-process, Flink, Spark,
-Dataflow — pass a shared ``work_dir`` for distributed runners).
+The pipeline stages its one result (see :mod:`mlstore.components.beam_options`)
+and the driver reads it back, so the code works the same on any runner
+(DirectRunner in-process or multi-process, Dask, a portable job service, Flink,
+Spark, Dataflow — give a distributed runner a shared ``--temp_location``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -34,6 +36,9 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.stats import ApproximateQuantilesCombineFn
+
+from mlstore.components.beam_options import pipeline_options as beam_pipeline_options
+from mlstore.components.beam_options import read_staged, run_pipeline, stage_value, staging_dir
 
 from mlstore.components.transform.rawio import MalformedRow, file_format, read_batches
 from mlstore.components.transform.results import AnalyzerResults, result_from_dict
@@ -60,7 +65,8 @@ def analyze(spec: TransformSpec, input_paths: Sequence[str], *,
         drop_malformed: drop malformed rows (counted in the result) instead of failing.
         summary_path: if given, the JSON summary (``analyzers.json`` layout) is written here,
             also when the step then fails on malformed rows.
-        work_dir: where the pipeline writes its result file (must be shared by all workers).
+        work_dir: where the pipeline stages its result when there is no ``--temp_location``
+            (a temporary directory by default; it must be shared by the driver and all workers).
         batch_size: rows per batch element.
 
     Returns:
@@ -70,15 +76,17 @@ def analyze(spec: TransformSpec, input_paths: Sequence[str], *,
         NotFound: an input file does not exist.
         InvalidArgument: no inputs or an unsupported file type.
         DataError: malformed rows and ``drop_malformed`` is False, or no usable rows.
+        RunnerUnavailable: the Beam runner cannot start.
     """
     paths = _check_paths(input_paths)
-    options = _options(pipeline_options)
-    work_dir = work_dir or tempfile.mkdtemp(prefix="mlstore-analyze-")
-    out_path = os.path.join(work_dir, "analyzer_output.json")
-    with beam.Pipeline(options=options) as pipeline:
-        _build_pipeline(pipeline, spec, paths, out_path, batch_size)
-    with open(out_path, encoding="utf-8") as fh:
-        payload = dict(json.load(fh))
+    options = beam_pipeline_options(pipeline_options)
+    with contextlib.ExitStack() as stack:
+        if work_dir is None:
+            work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-analyze-"))
+        staging = stack.enter_context(staging_dir(options, work_dir))
+        out_path = os.path.join(staging, "analyzer_output")
+        run_pipeline(options, lambda p: _build_pipeline(p, spec, paths, out_path, batch_size))
+        payload = dict(json.loads(read_staged(out_path)))
     results = _to_results(spec, payload, drop_malformed)
     if summary_path:
         results.write_json(summary_path)
@@ -94,16 +102,6 @@ def _check_paths(input_paths: Sequence[str]) -> list[str]:
         if not os.path.exists(path):
             raise NotFound(f"input file {path!r} does not exist")
     return sorted(os.path.abspath(p) for p in input_paths)
-
-
-def _options(opts: PipelineOptions | Sequence[str] | None) -> PipelineOptions:
-    if opts is None:
-        return PipelineOptions([])
-    if isinstance(opts, PipelineOptions):
-        return opts
-    if isinstance(opts, str):
-        raise InvalidArgument("pipeline_options must be a list of strings, not one string")
-    return PipelineOptions(list(opts))
 
 
 def _build_pipeline(p: beam.Pipeline, spec: TransformSpec, paths: list[str], out_path: str,
@@ -123,11 +121,11 @@ def _build_pipeline(p: beam.Pipeline, spec: TransformSpec, paths: list[str], out
                 beam.pvalue.AsDict(stage_results | f"Earlier{stage}" >> beam.Flatten()))
         for name in feats:
             stage_results.append(_analyzer(batches, spec, name, side))
-    (outputs + stage_results
-     | "AllResults" >> beam.Flatten()
-     | "ToList" >> beam.combiners.ToList()
-     | "ToJson" >> beam.Map(lambda items: json.dumps(sorted(items), sort_keys=True))
-     | "Write" >> beam.io.WriteToText(out_path, shard_name_template="", num_shards=1))
+    as_json = (outputs + stage_results
+               | "AllResults" >> beam.Flatten()
+               | "ToList" >> beam.combiners.ToList()
+               | "ToJson" >> beam.Map(lambda items: json.dumps(sorted(items), sort_keys=True)))
+    stage_value(as_json, out_path)
 
 
 def _stages(spec: TransformSpec) -> list[list[str]]:
