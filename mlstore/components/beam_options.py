@@ -44,7 +44,8 @@ EXECUTION_OPTIONS = frozenset({
     "num_workers", "worker_machine_type", "machine_type", "disk_size_gb", "region", "project",
     "service_account_email", "network", "subnetwork", "flink_master", "flink_version", "parallelism",
     "spark_master_url", "spark_rest_url", "spark_version", "prism_location", "prism_beam_version_override",
-    "setup_file", "requirements_file", "extra_package", "extra_packages", "save_main_session",
+    "setup_file", "requirements_file", "sdk_container_image", "sdk_harness_container_image_overrides",
+    "extra_package", "extra_packages", "save_main_session",
     "pickle_library", "experiments", "experiment", "labels", "dataflow_service_options",
     "dask_client_address", "dask_connection_timeout", "dask_scheduler_file", "dask_client_name",
     "dask_connection_limit", "dask_npartitions", "dask_partition_size",
@@ -166,14 +167,14 @@ def check_runner(options) -> None:
     """
     from apache_beam.runners.runner import create_runner  # noqa: PLC0415
 
-    values = _all_options(options)
-    runner = values.get("runner") or "DirectRunner"
+    runner = _all_options(options).get("runner") or "DirectRunner"
     if not isinstance(runner, str):
         return  # a runner object: the caller's responsibility
     try:
-        create_runner(runner)
+        create_runner(runner)  # imports the runner's module, which registers its options
     except (ValueError, ImportError) as e:
         raise InvalidArgument(f"--runner={runner}: {str(e).splitlines()[0]}") from None
+    values = _all_options(options)
     name = runner.rsplit(".", 1)[-1].lower().removesuffix("runner")
     if name == "dask":
         _check_dask(values)
@@ -191,7 +192,8 @@ def _check_dask(values: dict[str, Any]) -> None:
     except ImportError:
         raise RunnerUnavailable("--runner=DaskRunner needs dask[distributed] installed "
                                 "(pip install 'mlstore[dask]')") from None
-    address = values.get("address")  # DaskOptions stores --dask_client_address as `address`
+    # DaskOptions stores --dask_client_address as `address` (unknown-option form before it registers).
+    address = values.get("address") or values.get("dask_client_address")
     if address:
         _check_reachable(address, "--dask_client_address", "Dask scheduler")
 
@@ -213,9 +215,12 @@ def _check_reachable(endpoint: str, option: str, what: str) -> None:
 
 def _check_prism(values: dict[str, Any]) -> None:
     location = values.get("prism_location")
-    if location and (os.path.isfile(location) or "://" not in location):
+    if location and "://" not in location:
         if not os.path.isfile(location):
             raise RunnerUnavailable(f"--prism_location={location}: no such file")
+        return
+    cache = os.path.expanduser("~/.apache_beam/cache/prism/bin")  # Beam's PrismJobServer.BIN_CACHE
+    if not location and os.path.isdir(cache) and any(os.scandir(cache)):
         return
     raise RunnerUnavailable("--runner=PrismRunner needs its binary: pass --prism_location=PATH to a local "
                             "prism executable (it cannot be downloaded here)")

@@ -4,8 +4,8 @@ Pipeline::
 
     Create(files) -> ReadBatches (DataFrames of `batch_size` rows)
       -> PredictAndSlice (model loaded once per DoFn in setup(); one model call and
-         one vectorised accumulation per batch; emits (slice_key, accumulator) and, on a
-         tagged output, the number of rows dropped for a missing label)
+         one vectorised accumulation per batch; emits ("slice", (slice_key, accumulator))
+         and ("dropped", rows dropped for a missing label))
       -> CombinePerKey(merge accumulators) -> finalize metrics + plots
       -> ToList -> finalize -> stage (beam_options.stage_value)
 
@@ -41,7 +41,8 @@ from .layout import EvalResult, SliceResult, read_evaluation, sort_slices, write
 from .slicing import SliceSpec, assign_slices
 
 DEFAULT_OPTIONS = ("--runner=DirectRunner", "--direct_num_workers=1")
-_DROPPED = "dropped"
+# One output stream of (kind, value): Dask's runner mixes up a ParDo's tagged outputs.
+_DROPPED, _SLICE = "dropped", "slice"
 
 
 def signature_inputs(signature) -> dict[str, str]:
@@ -113,7 +114,7 @@ class _PredictAndSlice(beam.DoFn):
         labels, keep = cfg.label.labels(batch)
         dropped = int((~keep).sum())
         if dropped:
-            yield beam.pvalue.TaggedOutput(_DROPPED, dropped)
+            yield _DROPPED, dropped
         if not keep.all():
             batch = batch.loc[keep].reset_index(drop=True)
         if len(batch) == 0:
@@ -124,7 +125,8 @@ class _PredictAndSlice(beam.DoFn):
         else:
             preds = predict(self._signature, self._input_dtypes, batch)
         weights = example_weights(batch, cfg.example_weight_column)
-        yield from batch_slice_accumulators(batch, preds, labels, weights, cfg.all_specs())
+        for pair in batch_slice_accumulators(batch, preds, labels, weights, cfg.all_specs()):
+            yield _SLICE, pair
 
 
 class _MergeAccumulators(beam.CombineFn):
@@ -226,10 +228,10 @@ def _build(p: beam.Pipeline, paths: list[str], model_dir: str | None, config: Ev
     scored = (p
               | "Files" >> beam.Create(paths)
               | "ReadBatches" >> beam.ParDo(_ReadBatches(config.batch_size, None))
-              | "PredictAndSlice" >> beam.ParDo(_PredictAndSlice(model_dir, config))
-              .with_outputs(_DROPPED, main="slices"))
-    dropped = scored[_DROPPED] | "CountDropped" >> beam.CombineGlobally(sum)
-    result = (scored.slices
+              | "PredictAndSlice" >> beam.ParDo(_PredictAndSlice(model_dir, config)))
+    dropped = (scored | "Dropped" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == _DROPPED else [])
+               | "CountDropped" >> beam.CombineGlobally(sum))
+    result = (scored | "Slices" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == _SLICE else [])
               | "MergePerSlice" >> beam.CombinePerKey(_MergeAccumulators())
               | "Collect" >> beam.combiners.ToList()
               | "Finalize" >> beam.Map(finalize, beam.pvalue.AsSingleton(dropped), config))

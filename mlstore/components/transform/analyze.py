@@ -4,9 +4,10 @@ Pipeline shape: input paths -> read + parse each file into batches of rows
 (:class:`~mlstore.components.transform.rawio.ParsedBatch`) -> for every feature
 that needs an analyzer, compute its input values per batch and combine:
 
-* ``scale_to_z_score``: exact count/mean/population variance, batches merged
-  with Chan et al.'s parallel update (numerically stable, order-insensitive up
-  to float rounding).
+* ``scale_to_z_score``: exact count/mean/population variance per batch, batches
+  merged with Chan et al.'s parallel update (numerically stable) in the order of
+  their source (file, first row), so the result is the same bits on every runner
+  whatever order its workers finish in.
 * ``vocabulary``: exact token counts; ranked by count descending, ties broken by
   token ascending (Python string order, i.e. Unicode code points); then
   ``min_frequency`` filter, then ``top_k`` cut.
@@ -114,7 +115,7 @@ def _build_pipeline(p: beam.Pipeline, spec: TransformSpec, paths: list[str], out
                   lambda path: read_batches(path, dtypes, defaults, batch_size)))
     outputs = [_row_counts(parsed), _malformed_examples(parsed)]
     batches = (parsed | "NonEmpty" >> beam.Filter(lambda b: b.num_rows > 0)
-               | "Columns" >> beam.Map(lambda b: b.columns))
+               | "Columns" >> beam.Map(lambda b: (b.source, b.columns)))
     stage_results: list[beam.PCollection] = []
     for stage, feats in enumerate(_stages(spec)):
         side = (None if not stage_results else
@@ -167,10 +168,11 @@ def _malformed_examples(parsed: beam.PCollection) -> beam.PCollection:
 def _analyzer(batches: beam.PCollection, spec: TransformSpec, name: str, side) -> beam.PCollection:
     feat = spec.feature(name)
     extra = [side] if side is not None else []
-    values = batches | f"Values[{name}]" >> beam.Map(
-        lambda cols, earlier=None: input_values(spec, feat.input, cols, earlier or {}), *extra)
+    keyed = batches | f"Values[{name}]" >> beam.Map(
+        lambda batch, earlier=None: (batch[0], input_values(spec, feat.input, batch[1], earlier or {})), *extra)
+    values = keyed | f"Unkeyed[{name}]" >> beam.Map(lambda kv: kv[1])
     if feat.op == "scale_to_z_score":
-        combined = values | f"MeanVar[{name}]" >> beam.CombineGlobally(MeanVarCombineFn())
+        combined = keyed | f"MeanVar[{name}]" >> beam.CombineGlobally(MeanVarCombineFn())
     elif feat.op == "vocabulary":
         combined = (values | f"Counts[{name}]" >> beam.CombineGlobally(TokenCountCombineFn())
                     | f"Rank[{name}]" >> beam.Map(rank_vocabulary, feat.top_k, feat.min_frequency,
@@ -223,27 +225,28 @@ def ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
 
 
 class MeanVarCombineFn(beam.CombineFn):
-    """Exact (count, mean, M2) with Chan et al.'s pairwise merge."""
+    """Exact (count, mean, M2) per batch, merged with Chan et al.'s pairwise update in
+    source order (inputs are ``(source, values)``), so the result does not depend on how
+    a runner groups and orders the batches."""
 
-    def create_accumulator(self) -> tuple[int, float, float]:
-        return (0, 0.0, 0.0)
+    def create_accumulator(self) -> list:
+        return []
 
-    def add_input(self, acc, values):
+    def add_input(self, acc, keyed_values):
+        source, values = keyed_values
         values = np.asarray(values, dtype=np.float64)
-        if values.size == 0:
-            return acc
-        mean = float(values.mean())
-        batch = (int(values.size), mean, float(np.sum((values - mean) ** 2)))
-        return _chan_merge(acc, batch)
+        if values.size:
+            mean = float(values.mean())
+            acc.append((source, (int(values.size), mean, float(np.sum((values - mean) ** 2)))))
+        return acc
 
     def merge_accumulators(self, accs):
-        out = self.create_accumulator()
-        for acc in accs:
-            out = _chan_merge(out, acc)
-        return out
+        return [item for acc in accs for item in acc]
 
     def extract_output(self, acc) -> dict[str, Any]:
-        count, mean, m2 = acc
+        count, mean, m2 = (0, 0.0, 0.0)
+        for _, batch in sorted(acc, key=lambda item: item[0]):
+            count, mean, m2 = _chan_merge((count, mean, m2), batch)
         return {"kind": "z_score", "count": count, "mean": mean,
                 "variance": m2 / count if count else 0.0}
 
