@@ -34,7 +34,7 @@ from mlstore.pipeline.rerun import IDENTICAL, rerun
 from mlstore.pipeline.steps import STEPS
 from tests.beam_clusters import dask_cluster, free_port, portable_job_service
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600, method="signal")]
 
 SPEC = """
 raw_columns:
