@@ -30,7 +30,7 @@ from mlstore.components.statistics.pipeline import generate_statistics
 from mlstore.components.transform import analyze, parse_spec
 from mlstore.errors import InvalidArgument, RunnerUnavailable
 from mlstore.pipeline.executor import execute
-from mlstore.pipeline.rerun import IDENTICAL, rerun
+from mlstore.pipeline.rerun import IDENTICAL, SEMANTIC, rerun
 from mlstore.pipeline.steps import STEPS
 from tests.beam_clusters import dask_cluster, free_port, portable_job_service
 
@@ -152,9 +152,13 @@ def test_step_on_dask_is_a_cache_hit_and_a_rerun_on_dask_reproduces(sqlite_store
     hit = execute(sqlite_store, "runners", "Transform", STEPS["Transform"], {"examples": examples}, params)
     assert hit.cached and hit.outputs["transform_graph"].id == first.outputs["transform_graph"].id
     monkeypatch.delenv("MLSTORE_BEAM_OPTIONS")
-    # A rerun on the Dask cluster (as `mlstore rerun --beam-option` does) reproduces byte for byte.
+    # A rerun on the Dask cluster (as `mlstore rerun --beam-option` does) reproduces: the same
+    # analyzer outputs; TF's SavedModel bytes carry per-process function names.
     report = rerun(sqlite_store, first.execution_id, beam_options=dask_options)
-    assert report.reproduced and [o.status for o in report.outputs] == [IDENTICAL]
+    (output,) = report.outputs
+    assert report.reproduced and output.status in (IDENTICAL, SEMANTIC), report.to_json()
+    if output.status == SEMANTIC:
+        assert output.details[0].startswith("analyzer outputs identical; bytes differ in: "), output.details
     again = sqlite_store.execution(report.rerun_id)
     assert json.loads(again.properties["params"])["beam_options"] == ["--direct_num_workers=1", *dask_options]
     assert again.properties["cache_key"] == sqlite_store.execution(first.execution_id).properties["cache_key"]
