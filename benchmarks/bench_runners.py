@@ -116,8 +116,12 @@ def main() -> None:
         print("RESULT " + json.dumps(_child(spec["job"], spec["options"], spec["data"], spec["out"])))
         return
 
+    import signal  # noqa: PLC0415
+
     import numpy as np  # noqa: PLC0415
     from bench_evaluator import make_data  # noqa: PLC0415
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` still stops the clusters
 
     from tests.beam_clusters import dask_cluster, portable_job_service  # noqa: PLC0415
 

@@ -245,18 +245,44 @@ def staging_dir(options, fallback: str) -> Iterator[str]:
             FileSystems.delete([path])
 
 
-def stage_value(pcoll, path: str, label: str = "Stage"):
-    """Writes the single element of ``pcoll`` (any picklable value) to ``path``, one text line."""
+def collect(pcoll, label: str = "Collect"):
+    """All elements of ``pcoll`` as one list element (no element when ``pcoll`` is empty).
+
+    A GroupByKey on one key rather than ``ToList``/``CombineGlobally``, whose default-value
+    side input makes Beam's DaskRunner recompute the whole pipeline inside a worker.
+    """
     import apache_beam as beam  # noqa: PLC0415
 
-    return (pcoll
-            | f"{label}Encode" >> beam.Map(lambda v: base64.b64encode(pickle.dumps(v)).decode("ascii"))
-            | f"{label}Write" >> beam.io.WriteToText(path, shard_name_template="", num_shards=1))
+    return (pcoll | f"{label}Key" >> beam.Map(lambda v: (None, v))
+            | f"{label}Group" >> beam.GroupByKey()
+            | f"{label}List" >> beam.MapTuple(lambda _, values: list(values)))
 
 
-def read_staged(path: str) -> Any:
-    """The value :func:`stage_value` wrote to ``path``, read on the driver."""
+def stage_value(pcoll, path: str, label: str = "Stage"):
+    """Writes the single element of ``pcoll`` (any picklable value) to ``path`` through Beam's filesystems.
+
+    A plain ParDo, not ``WriteToText``: its side inputs would make Beam's DaskRunner
+    recompute the whole pipeline inside a worker.
+    """
+    import apache_beam as beam  # noqa: PLC0415
+
+    return pcoll | label >> beam.Map(_write_staged, path)
+
+
+def _write_staged(value: Any, path: str) -> str:
     from apache_beam.io.filesystems import FileSystems  # noqa: PLC0415
 
+    with FileSystems.create(path) as fh:
+        fh.write(base64.b64encode(pickle.dumps(value)) + b"\n")
+    return path
+
+
+def read_staged(path: str, default: Any = None) -> Any:
+    """The value :func:`stage_value` wrote to ``path``, read on the driver; ``default``
+    when nothing was written (the staged PCollection was empty)."""
+    from apache_beam.io.filesystems import FileSystems  # noqa: PLC0415
+
+    if not FileSystems.exists(path):
+        return default
     with FileSystems.open(path) as fh:
         return pickle.loads(base64.b64decode(fh.read().strip()))

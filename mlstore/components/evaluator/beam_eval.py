@@ -6,8 +6,8 @@ Pipeline::
       -> PredictAndSlice (model loaded once per DoFn in setup(); one model call and
          one vectorised accumulation per batch; emits ("slice", (slice_key, accumulator))
          and ("dropped", rows dropped for a missing label))
-      -> CombinePerKey(merge accumulators) -> finalize metrics + plots
-      -> ToList -> finalize -> stage (beam_options.stage_value)
+      -> CombinePerKey(merge accumulators), and the dropped rows summed
+      -> collect (one list) -> finalize metrics + plots -> stage (beam_options.stage_value)
 
 and the driver, once the pipeline has finished, reads the staged result back and
 writes the ModelEvaluation layout (layout.py) into `output_dir`.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -31,7 +31,7 @@ import pandas as pd
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from mlstore.components.beam_options import pipeline_options as beam_pipeline_options
-from mlstore.components.beam_options import read_staged, run_pipeline, stage_value, staging_dir
+from mlstore.components.beam_options import collect, read_staged, run_pipeline, stage_value, staging_dir
 from mlstore.errors import DataError, InvalidArgument
 
 from . import metrics as m
@@ -217,7 +217,7 @@ def evaluate(model_dir: str | None, data_paths: Sequence[str], output_dir: str,
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-evaluate-"))
         staged = os.path.join(stack.enter_context(staging_dir(options, work_dir)), "evaluation")
         run_pipeline(options, lambda p: _build(p, paths, model_dir, config, staged))
-        write_evaluation(output_dir, read_staged(staged))
+        write_evaluation(output_dir, read_staged(staged) or finalize([], 0, config))  # nothing staged: no rows
     result = read_evaluation(output_dir)
     if result.num_examples == 0:
         raise DataError(f"no labeled rows to evaluate ({result.num_missing_label} rows lacked a label)")
@@ -229,10 +229,16 @@ def _build(p: beam.Pipeline, paths: list[str], model_dir: str | None, config: Ev
               | "Files" >> beam.Create(paths)
               | "ReadBatches" >> beam.ParDo(_ReadBatches(config.batch_size, None))
               | "PredictAndSlice" >> beam.ParDo(_PredictAndSlice(model_dir, config)))
-    dropped = (scored | "Dropped" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == _DROPPED else [])
-               | "CountDropped" >> beam.CombineGlobally(sum))
-    result = (scored | "Slices" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == _SLICE else [])
+    dropped = (scored | "Dropped" >> beam.Filter(lambda kv: kv[0] == _DROPPED)
+               | "CountDropped" >> beam.CombinePerKey(sum))
+    merged = (scored | "Slices" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == _SLICE else [])
               | "MergePerSlice" >> beam.CombinePerKey(_MergeAccumulators())
-              | "Collect" >> beam.combiners.ToList()
-              | "Finalize" >> beam.Map(finalize, beam.pvalue.AsSingleton(dropped), config))
+              | "AsSlices" >> beam.Map(lambda kv: (_SLICE, kv)))
+    result = (collect((merged, dropped) | "Both" >> beam.Flatten(), "Collect")
+              | "Finalize" >> beam.Map(_finalize_collected, config))
     stage_value(result, staged)
+
+
+def _finalize_collected(items: list[tuple[str, Any]], config: EvalConfig) -> EvalResult:
+    pairs = [value for kind, value in items if kind == _SLICE]
+    return finalize(pairs, sum(value for kind, value in items if kind == _DROPPED), config)

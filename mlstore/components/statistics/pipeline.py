@@ -32,7 +32,7 @@ from mlstore.components.statistics import columns as cols
 from mlstore.components.statistics import feature_stats as fs
 from mlstore.components.statistics.layout import read_statistics, split_dir, write_split_statistics
 from mlstore.components.beam_options import pipeline_options as beam_pipeline_options
-from mlstore.components.beam_options import read_staged, run_pipeline, stage_value, staging_dir
+from mlstore.components.beam_options import collect, read_staged, run_pipeline, stage_value, staging_dir
 from mlstore.errors import InvalidArgument, NotFound
 
 
@@ -67,7 +67,7 @@ def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | P
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-statistics-"))
         staged = os.path.join(stack.enter_context(staging_dir(options, work_dir)), "statistics")
         run_pipeline(options, lambda p: _build(p, jobs, staged, batch_size))
-        datasets = read_staged(staged)
+        datasets = read_staged(staged, [])
     for split, serialized in sorted(datasets):
         write_split_statistics(output_dir, split, statistics_pb2.DatasetFeatureStatistics.FromString(serialized))
     return read_statistics(output_dir)
@@ -154,6 +154,5 @@ def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], staged: str, bat
             | "AllRows" >> beam.Flatten())
     datasets = ({"rows": rows, "features": features}
                 | "GroupBySplit" >> beam.CoGroupByKey()
-                | "SplitStatistics" >> beam.Map(_split_statistics)
-                | "Collect" >> beam.combiners.ToList())
-    stage_value(datasets, staged)
+                | "SplitStatistics" >> beam.Map(_split_statistics))
+    stage_value(collect(datasets), staged)

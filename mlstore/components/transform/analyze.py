@@ -39,7 +39,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.stats import ApproximateQuantilesCombineFn
 
 from mlstore.components.beam_options import pipeline_options as beam_pipeline_options
-from mlstore.components.beam_options import read_staged, run_pipeline, stage_value, staging_dir
+from mlstore.components.beam_options import collect, read_staged, run_pipeline, stage_value, staging_dir
 
 from mlstore.components.transform.rawio import MalformedRow, file_format, read_batches
 from mlstore.components.transform.results import AnalyzerResults, result_from_dict
@@ -87,7 +87,7 @@ def analyze(spec: TransformSpec, input_paths: Sequence[str], *,
         staging = stack.enter_context(staging_dir(options, work_dir))
         out_path = os.path.join(staging, "analyzer_output")
         run_pipeline(options, lambda p: _build_pipeline(p, spec, paths, out_path, batch_size))
-        payload = dict(json.loads(read_staged(out_path)))
+        payload = dict(json.loads(read_staged(out_path, "[]")))  # nothing staged: no batches
     results = _to_results(spec, payload, drop_malformed)
     if summary_path:
         results.write_json(summary_path)
@@ -122,9 +122,7 @@ def _build_pipeline(p: beam.Pipeline, spec: TransformSpec, paths: list[str], out
                 beam.pvalue.AsDict(stage_results | f"Earlier{stage}" >> beam.Flatten()))
         for name in feats:
             stage_results.append(_analyzer(batches, spec, name, side))
-    as_json = (outputs + stage_results
-               | "AllResults" >> beam.Flatten()
-               | "ToList" >> beam.combiners.ToList()
+    as_json = (collect(outputs + stage_results | "AllResults" >> beam.Flatten(), "ToList")
                | "ToJson" >> beam.Map(lambda items: json.dumps(sorted(items), sort_keys=True)))
     stage_value(as_json, out_path)
 
@@ -150,7 +148,7 @@ def _upstream_analyzers(spec: TransformSpec, name: str) -> int:
 
 def _row_counts(parsed: beam.PCollection) -> beam.PCollection:
     return (parsed | "Counts" >> beam.Map(lambda b: (b.num_rows, b.num_malformed_rows))
-            | "SumCounts" >> beam.CombineGlobally(_sum_pairs)
+            | "SumCounts" >> beam.CombineGlobally(_sum_pairs).without_defaults()
             | "CountsKey" >> beam.Map(lambda c: ("__rows__", list(c))))
 
 
@@ -172,16 +170,16 @@ def _analyzer(batches: beam.PCollection, spec: TransformSpec, name: str, side) -
         lambda batch, earlier=None: (batch[0], input_values(spec, feat.input, batch[1], earlier or {})), *extra)
     values = keyed | f"Unkeyed[{name}]" >> beam.Map(lambda kv: kv[1])
     if feat.op == "scale_to_z_score":
-        combined = keyed | f"MeanVar[{name}]" >> beam.CombineGlobally(MeanVarCombineFn())
+        combined = keyed | f"MeanVar[{name}]" >> beam.CombineGlobally(MeanVarCombineFn()).without_defaults()
     elif feat.op == "vocabulary":
-        combined = (values | f"Counts[{name}]" >> beam.CombineGlobally(TokenCountCombineFn())
+        combined = (values | f"Counts[{name}]" >> beam.CombineGlobally(TokenCountCombineFn()).without_defaults()
                     | f"Rank[{name}]" >> beam.Map(rank_vocabulary, feat.top_k, feat.min_frequency,
                                                   feat.num_oov_buckets))
     else:
         fn = ApproximateQuantilesCombineFn.create(num_quantiles=feat.num_buckets + 1,
                                                   epsilon=QUANTILE_EPSILON, input_batched=True)
         combined = (values | f"ToList[{name}]" >> beam.Map(lambda v: v.tolist())
-                    | f"Quantiles[{name}]" >> beam.CombineGlobally(fn)
+                    | f"Quantiles[{name}]" >> beam.CombineGlobally(fn).without_defaults()
                     | f"Bounds[{name}]" >> beam.Map(quantile_boundaries, feat.num_buckets))
     return combined | f"Key[{name}]" >> beam.Map(lambda r, n=name: (n, r))
 
