@@ -59,6 +59,13 @@ class Unavailable(MlstoreError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
 
 
+class RunnerUnavailable(Unavailable):
+    """A Beam runner cannot start: its scheduler or job endpoint is unreachable, or it lacks a binary.
+
+    The message names the pipeline option to fix (``--dask_client_address``, ``--job_endpoint``...).
+    """
+
+
 class Aborted(Unavailable):
     """A backend transaction was aborted by a concurrent one, and retrying did not help."""
 

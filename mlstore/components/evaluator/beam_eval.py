@@ -4,25 +4,34 @@ Pipeline::
 
     Create(files) -> ReadBatches (DataFrames of `batch_size` rows)
       -> PredictAndSlice (model loaded once per DoFn in setup(); one model call and
-         one vectorised accumulation per batch; emits (slice_key, accumulator) and, on a
-         tagged output, the number of rows dropped for a missing label)
-      -> CombinePerKey(merge accumulators) -> finalize metrics + plots
-      -> ToList -> write the ModelEvaluation layout (layout.py) into `output_dir`.
+         one vectorised accumulation per batch; emits ("slice", (slice_key, accumulator))
+         and ("dropped", rows dropped for a missing label))
+      -> CombinePerKey(merge accumulators), and the dropped rows summed
+      -> collect (one list) -> finalize metrics + plots -> stage (beam_options.stage_value)
+
+and the driver, once the pipeline has finished, reads the staged result back and
+writes the ModelEvaluation layout (layout.py) into `output_dir`.
 
 Per-batch pre-aggregation matters: a batch turns into one accumulator per slice, so
 the combine sees a few elements per batch rather than one per row.
-The output directory must be visible to the workers (local path on the DirectRunner).
+Workers never write the output; they only need to reach the staging directory
+(``--temp_location``, else ``work_dir``).
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+import contextlib
+import os
+import tempfile
+from typing import Any, Iterator, Sequence
 
 import apache_beam as beam
 import numpy as np
 import pandas as pd
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from mlstore.components.beam_options import pipeline_options as beam_pipeline_options
+from mlstore.components.beam_options import collect, read_staged, run_pipeline, stage_value, staging_dir
 from mlstore.errors import DataError, InvalidArgument
 
 from . import metrics as m
@@ -32,7 +41,8 @@ from .layout import EvalResult, SliceResult, read_evaluation, sort_slices, write
 from .slicing import SliceSpec, assign_slices
 
 DEFAULT_OPTIONS = ("--runner=DirectRunner", "--direct_num_workers=1")
-_DROPPED = "dropped"
+# One output stream of (kind, value): Dask's runner mixes up a ParDo's tagged outputs.
+_DROPPED, _SLICE = "dropped", "slice"
 
 
 def signature_inputs(signature) -> dict[str, str]:
@@ -104,7 +114,7 @@ class _PredictAndSlice(beam.DoFn):
         labels, keep = cfg.label.labels(batch)
         dropped = int((~keep).sum())
         if dropped:
-            yield beam.pvalue.TaggedOutput(_DROPPED, dropped)
+            yield _DROPPED, dropped
         if not keep.all():
             batch = batch.loc[keep].reset_index(drop=True)
         if len(batch) == 0:
@@ -115,7 +125,8 @@ class _PredictAndSlice(beam.DoFn):
         else:
             preds = predict(self._signature, self._input_dtypes, batch)
         weights = example_weights(batch, cfg.example_weight_column)
-        yield from batch_slice_accumulators(batch, preds, labels, weights, cfg.all_specs())
+        for pair in batch_slice_accumulators(batch, preds, labels, weights, cfg.all_specs()):
+            yield _SLICE, pair
 
 
 class _MergeAccumulators(beam.CombineFn):
@@ -151,10 +162,6 @@ def finalize(pairs: Sequence[tuple[str, m.MetricsAccumulator]], num_missing: int
     )
 
 
-def _write(pairs, num_missing, output_dir: str, config: EvalConfig) -> None:
-    write_evaluation(output_dir, finalize(pairs, num_missing, config))
-
-
 def _validate_columns(paths: Sequence[str], config: EvalConfig) -> None:
     needed = {config.label.column: "label column"}
     if config.example_weight_column:
@@ -170,17 +177,9 @@ def _validate_columns(paths: Sequence[str], config: EvalConfig) -> None:
                 raise DataError(f"{role} {col!r} is not a column of {path}")
 
 
-def _options(pipeline_options) -> PipelineOptions:
-    if pipeline_options is None:
-        return PipelineOptions(list(DEFAULT_OPTIONS))
-    if isinstance(pipeline_options, PipelineOptions):
-        return pipeline_options
-    return PipelineOptions(list(pipeline_options))
-
-
 def evaluate(model_dir: str | None, data_paths: Sequence[str], output_dir: str,
-             config: EvalConfig, pipeline_options: Sequence[str] | PipelineOptions | None = None
-             ) -> EvalResult:
+             config: EvalConfig, pipeline_options: Sequence[str] | PipelineOptions | None = None,
+             *, work_dir: str | None = None) -> EvalResult:
     """Evaluate a SavedModel on CSV/Parquet data, sliced, in one Beam pass.
 
     Args:
@@ -191,6 +190,8 @@ def evaluate(model_dir: str | None, data_paths: Sequence[str], output_dir: str,
         config: label, slices, weights, batch size.
         pipeline_options: Beam options as strings (``["--runner=DirectRunner",
             "--direct_num_workers=2"]``) or a ``PipelineOptions``; default DirectRunner.
+        work_dir: where the result is staged when there is no ``--temp_location`` (a
+            temporary directory by default; it must be shared by the driver and all workers).
 
     Returns:
         The :class:`EvalResult` read back from ``output_dir``.
@@ -200,6 +201,7 @@ def evaluate(model_dir: str | None, data_paths: Sequence[str], output_dir: str,
         NotFound: a data file is missing.
         DataError: a needed column is missing, bad labels/weights/predictions, or no
             labeled rows at all.
+        RunnerUnavailable: the Beam runner cannot start.
     """
     if (model_dir is None) == (config.prediction_column is None):
         raise InvalidArgument("give exactly one of model_dir and config.prediction_column")
@@ -209,18 +211,34 @@ def evaluate(model_dir: str | None, data_paths: Sequence[str], output_dir: str,
         raise InvalidArgument("batch_size must be positive")
     paths = [str(p) for p in data_paths]
     _validate_columns(paths, config)
-    with beam.Pipeline(options=_options(pipeline_options)) as p:
-        scored = (p
-                  | "Files" >> beam.Create(paths)
-                  | "ReadBatches" >> beam.ParDo(_ReadBatches(config.batch_size, None))
-                  | "PredictAndSlice" >> beam.ParDo(_PredictAndSlice(model_dir, config))
-                  .with_outputs(_DROPPED, main="slices"))
-        dropped = scored[_DROPPED] | "CountDropped" >> beam.CombineGlobally(sum)
-        _ = (scored.slices
-             | "MergePerSlice" >> beam.CombinePerKey(_MergeAccumulators())
-             | "Collect" >> beam.combiners.ToList()
-             | "Write" >> beam.Map(_write, beam.pvalue.AsSingleton(dropped), output_dir, config))
+    options = beam_pipeline_options(pipeline_options, DEFAULT_OPTIONS)
+    with contextlib.ExitStack() as stack:
+        if work_dir is None:
+            work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-evaluate-"))
+        staged = os.path.join(stack.enter_context(staging_dir(options, work_dir)), "evaluation")
+        run_pipeline(options, lambda p: _build(p, paths, model_dir, config, staged))
+        write_evaluation(output_dir, read_staged(staged) or finalize([], 0, config))  # nothing staged: no rows
     result = read_evaluation(output_dir)
     if result.num_examples == 0:
         raise DataError(f"no labeled rows to evaluate ({result.num_missing_label} rows lacked a label)")
     return result
+
+
+def _build(p: beam.Pipeline, paths: list[str], model_dir: str | None, config: EvalConfig, staged: str) -> None:
+    scored = (p
+              | "Files" >> beam.Create(paths)
+              | "ReadBatches" >> beam.ParDo(_ReadBatches(config.batch_size, None))
+              | "PredictAndSlice" >> beam.ParDo(_PredictAndSlice(model_dir, config)))
+    dropped = (scored | "Dropped" >> beam.Filter(lambda kv: kv[0] == _DROPPED)
+               | "CountDropped" >> beam.CombinePerKey(sum))
+    merged = (scored | "Slices" >> beam.FlatMap(lambda kv: [kv[1]] if kv[0] == _SLICE else [])
+              | "MergePerSlice" >> beam.CombinePerKey(_MergeAccumulators())
+              | "AsSlices" >> beam.Map(lambda kv: (_SLICE, kv)))
+    result = (collect((merged, dropped) | "Both" >> beam.Flatten(), "Collect")
+              | "Finalize" >> beam.Map(_finalize_collected, config))
+    stage_value(result, staged)
+
+
+def _finalize_collected(items: list[tuple[str, Any]], config: EvalConfig) -> EvalResult:
+    pairs = [value for kind, value in items if kind == _SLICE]
+    return finalize(pairs, sum(value for kind, value in items if kind == _DROPPED), config)

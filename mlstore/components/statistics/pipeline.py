@@ -7,16 +7,20 @@ Pipeline::
       +-> Partials: per batch, one accumulator per (split, feature)
             -> CombinePerKey(FeatureStatsCombineFn) -> FeatureNameStatistics
       +-> RowCounts per split
-      -> CoGroupByKey(split) -> write Split-<name>/FeatureStats.pb
+      -> CoGroupByKey(split) -> DatasetFeatureStatistics per split -> ToList -> stage
 
+and the driver, once the pipeline has finished, writes ``Split-<name>/FeatureStats.pb``.
 The files are read once; types, partials and counts are computed from the same batches.
-Results are written by the pipeline itself, so the same code runs on any runner given
-an ``output_dir`` all workers see. See :mod:`feature_stats` for what is exact and the
+Workers only reach the staging directory (``--temp_location``, else ``work_dir``), so
+the same code runs on any runner (:mod:`mlstore.components.beam_options`). See :mod:`feature_stats` for what is exact and the
 quantile sketch's error bound.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,21 +31,24 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from mlstore.components.statistics import columns as cols
 from mlstore.components.statistics import feature_stats as fs
 from mlstore.components.statistics.layout import read_statistics, split_dir, write_split_statistics
-from mlstore.components.evaluator.beam_eval import _options as beam_options  # the Evaluator's option handling
+from mlstore.components.beam_options import pipeline_options as beam_pipeline_options
+from mlstore.components.beam_options import collect, read_staged, run_pipeline, stage_value, staging_dir
 from mlstore.errors import InvalidArgument, NotFound
 
 
 def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | Path, *,
                         pipeline_options: PipelineOptions | Sequence[str] | None = None,
-                        batch_size: int = 4096) -> dict[str, statistics_pb2.DatasetFeatureStatistics]:
+                        batch_size: int = 4096, work_dir: str | None = None) -> dict[str, statistics_pb2.DatasetFeatureStatistics]:
     """Computes TFDV statistics of each split and writes them in TFX's ExampleStatistics layout.
 
     Args:
         splits: split name -> its CSV/Parquet/tf.Example TFRecord files (e.g. ``{"train": [".../Split-train/data.csv"]}``).
-        output_dir: where ``Split-<name>/FeatureStats.pb`` are written (shared by the workers).
+        output_dir: where ``Split-<name>/FeatureStats.pb`` are written (by the driver).
         pipeline_options: Beam options, as Transform and Evaluator take them (a list of strings
             such as ``["--direct_num_workers=2", "--direct_running_mode=multi_processing"]``).
         batch_size: rows per batch.
+        work_dir: where the result is staged when there is no ``--temp_location`` (a
+            temporary directory by default; it must be shared by the driver and all workers).
 
     Returns:
         The statistics read back from ``output_dir``, by split.
@@ -49,12 +56,20 @@ def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | P
     Raises:
         InvalidArgument: no splits, a split without files, a bad split name or file type.
         NotFound: a file does not exist.
+        RunnerUnavailable: the Beam runner cannot start.
     """
     jobs = _check_splits(splits, output_dir)
     if batch_size <= 0:
         raise InvalidArgument("batch_size must be positive")
-    with beam.Pipeline(options=beam_options(pipeline_options)) as p:
-        _build(p, jobs, str(output_dir), batch_size)
+    options = beam_pipeline_options(pipeline_options)
+    with contextlib.ExitStack() as stack:
+        if work_dir is None:
+            work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-statistics-"))
+        staged = os.path.join(stack.enter_context(staging_dir(options, work_dir)), "statistics")
+        run_pipeline(options, lambda p: _build(p, jobs, staged, batch_size))
+        datasets = read_staged(staged, [])
+    for split, serialized in sorted(datasets):
+        write_split_statistics(output_dir, split, statistics_pb2.DatasetFeatureStatistics.FromString(serialized))
     return read_statistics(output_dir)
 
 
@@ -114,16 +129,16 @@ def batch_partials(batch: cols.RawBatch, types_by_split: Mapping[str, Mapping[st
         yield (batch.split, name), partial
 
 
-def _write_split(item, output_dir: str) -> str:
+def _split_statistics(item) -> tuple[str, bytes]:
     split, grouped = item
     num_examples = sum(grouped["rows"])
     dataset = statistics_pb2.DatasetFeatureStatistics(name=split, num_examples=num_examples)
     for name, acc in sorted(grouped["features"]):
         dataset.features.append(fs.feature_statistics(name, acc, num_examples))
-    return str(write_split_statistics(output_dir, split, dataset))
+    return split, dataset.SerializeToString(deterministic=True)
 
 
-def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], output_dir: str, batch_size: int) -> None:
+def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], staged: str, batch_size: int) -> None:
     files = [(split, number, path) for split, paths in jobs for number, path in enumerate(paths)]
     raw = (p | "Files" >> beam.Create(files)
            | "SpreadFiles" >> beam.Reshuffle()
@@ -137,6 +152,7 @@ def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], output_dir: str,
     zero_rows = p | "EverySplit" >> beam.Create([(split, 0) for split, _ in jobs])
     rows = ((raw | "BatchRows" >> beam.Map(lambda b: (b.split, len(b.frame))), zero_rows)
             | "AllRows" >> beam.Flatten())
-    _ = ({"rows": rows, "features": features}
-         | "GroupBySplit" >> beam.CoGroupByKey()
-         | "Write" >> beam.Map(_write_split, output_dir))
+    datasets = ({"rows": rows, "features": features}
+                | "GroupBySplit" >> beam.CoGroupByKey()
+                | "SplitStatistics" >> beam.Map(_split_statistics))
+    stage_value(collect(datasets), staged)

@@ -62,10 +62,11 @@ def _span_properties(artifact, splits) -> dict[str, Any]:
 
 def statistics_gen(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: Path) -> list[StepOutput]:
     """TFDV statistics of every split of ``examples`` (one Beam pass)."""
+    from mlstore.components.beam_options import step_options  # noqa: PLC0415
     from mlstore.components.statistics.pipeline import generate_statistics  # noqa: PLC0415
 
     splits = example_splits(inputs["examples"].path)
-    generate_statistics(splits, out, pipeline_options=list(params.get("beam_options", [])),
+    generate_statistics(splits, out, pipeline_options=step_options(params), work_dir=str(out.parent),
                         batch_size=int(params.get("batch_size", 4096)))
     return [StepOutput(out, "ExampleStatistics", "statistics", _span_properties(inputs["examples"].artifact, splits))]
 

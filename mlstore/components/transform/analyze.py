@@ -4,9 +4,10 @@ Pipeline shape: input paths -> read + parse each file into batches of rows
 (:class:`~mlstore.components.transform.rawio.ParsedBatch`) -> for every feature
 that needs an analyzer, compute its input values per batch and combine:
 
-* ``scale_to_z_score``: exact count/mean/population variance, batches merged
-  with Chan et al.'s parallel update (numerically stable, order-insensitive up
-  to float rounding).
+* ``scale_to_z_score``: exact count/mean/population variance per batch, batches
+  merged with Chan et al.'s parallel update (numerically stable) in the order of
+  their source (file, first row), so the result is the same bits on every runner
+  whatever order its workers finish in.
 * ``vocabulary``: exact token counts; ranked by count descending, ties broken by
   token ascending (Python string order, i.e. Unicode code points); then
   ``min_frequency`` filter, then ``top_k`` cut.
@@ -15,13 +16,15 @@ that needs an analyzer, compute its input values per batch and combine:
 
 Chained analyzers (e.g. bucketize of a z-scored column) run in later stages
 that get earlier results as a side input; the files are still read once.
-Results are written by the pipeline to one JSON file, so the code works the
-same on any runner (DirectRunner in-process or multi-process, Flink, Spark,
-Dataflow — pass a shared ``work_dir`` for distributed runners).
+The pipeline stages its one result (see :mod:`mlstore.components.beam_options`)
+and the driver reads it back, so the code works the same on any runner
+(DirectRunner in-process or multi-process, Dask, a portable job service, Flink,
+Spark, Dataflow — give a distributed runner a shared ``--temp_location``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -34,6 +37,9 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.stats import ApproximateQuantilesCombineFn
+
+from mlstore.components.beam_options import pipeline_options as beam_pipeline_options
+from mlstore.components.beam_options import collect, read_staged, run_pipeline, stage_value, staging_dir
 
 from mlstore.components.transform.rawio import MalformedRow, file_format, read_batches
 from mlstore.components.transform.results import AnalyzerResults, result_from_dict
@@ -60,7 +66,8 @@ def analyze(spec: TransformSpec, input_paths: Sequence[str], *,
         drop_malformed: drop malformed rows (counted in the result) instead of failing.
         summary_path: if given, the JSON summary (``analyzers.json`` layout) is written here,
             also when the step then fails on malformed rows.
-        work_dir: where the pipeline writes its result file (must be shared by all workers).
+        work_dir: where the pipeline stages its result when there is no ``--temp_location``
+            (a temporary directory by default; it must be shared by the driver and all workers).
         batch_size: rows per batch element.
 
     Returns:
@@ -70,15 +77,17 @@ def analyze(spec: TransformSpec, input_paths: Sequence[str], *,
         NotFound: an input file does not exist.
         InvalidArgument: no inputs or an unsupported file type.
         DataError: malformed rows and ``drop_malformed`` is False, or no usable rows.
+        RunnerUnavailable: the Beam runner cannot start.
     """
     paths = _check_paths(input_paths)
-    options = _options(pipeline_options)
-    work_dir = work_dir or tempfile.mkdtemp(prefix="mlstore-analyze-")
-    out_path = os.path.join(work_dir, "analyzer_output.json")
-    with beam.Pipeline(options=options) as pipeline:
-        _build_pipeline(pipeline, spec, paths, out_path, batch_size)
-    with open(out_path, encoding="utf-8") as fh:
-        payload = dict(json.load(fh))
+    options = beam_pipeline_options(pipeline_options)
+    with contextlib.ExitStack() as stack:
+        if work_dir is None:
+            work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-analyze-"))
+        staging = stack.enter_context(staging_dir(options, work_dir))
+        out_path = os.path.join(staging, "analyzer_output")
+        run_pipeline(options, lambda p: _build_pipeline(p, spec, paths, out_path, batch_size))
+        payload = dict(json.loads(read_staged(out_path, "[]")))  # nothing staged: no batches
     results = _to_results(spec, payload, drop_malformed)
     if summary_path:
         results.write_json(summary_path)
@@ -96,16 +105,6 @@ def _check_paths(input_paths: Sequence[str]) -> list[str]:
     return sorted(os.path.abspath(p) for p in input_paths)
 
 
-def _options(opts: PipelineOptions | Sequence[str] | None) -> PipelineOptions:
-    if opts is None:
-        return PipelineOptions([])
-    if isinstance(opts, PipelineOptions):
-        return opts
-    if isinstance(opts, str):
-        raise InvalidArgument("pipeline_options must be a list of strings, not one string")
-    return PipelineOptions(list(opts))
-
-
 def _build_pipeline(p: beam.Pipeline, spec: TransformSpec, paths: list[str], out_path: str,
                     batch_size: int) -> None:
     dtypes = {c.name: c.dtype for c in spec.raw_columns}
@@ -116,18 +115,16 @@ def _build_pipeline(p: beam.Pipeline, spec: TransformSpec, paths: list[str], out
                   lambda path: read_batches(path, dtypes, defaults, batch_size)))
     outputs = [_row_counts(parsed), _malformed_examples(parsed)]
     batches = (parsed | "NonEmpty" >> beam.Filter(lambda b: b.num_rows > 0)
-               | "Columns" >> beam.Map(lambda b: b.columns))
+               | "Columns" >> beam.Map(lambda b: (b.source, b.columns)))
     stage_results: list[beam.PCollection] = []
     for stage, feats in enumerate(_stages(spec)):
         side = (None if not stage_results else
                 beam.pvalue.AsDict(stage_results | f"Earlier{stage}" >> beam.Flatten()))
         for name in feats:
             stage_results.append(_analyzer(batches, spec, name, side))
-    (outputs + stage_results
-     | "AllResults" >> beam.Flatten()
-     | "ToList" >> beam.combiners.ToList()
-     | "ToJson" >> beam.Map(lambda items: json.dumps(sorted(items), sort_keys=True))
-     | "Write" >> beam.io.WriteToText(out_path, shard_name_template="", num_shards=1))
+    as_json = (collect(outputs + stage_results | "AllResults" >> beam.Flatten(), "ToList")
+               | "ToJson" >> beam.Map(lambda items: json.dumps(sorted(items), sort_keys=True)))
+    stage_value(as_json, out_path)
 
 
 def _stages(spec: TransformSpec) -> list[list[str]]:
@@ -151,7 +148,7 @@ def _upstream_analyzers(spec: TransformSpec, name: str) -> int:
 
 def _row_counts(parsed: beam.PCollection) -> beam.PCollection:
     return (parsed | "Counts" >> beam.Map(lambda b: (b.num_rows, b.num_malformed_rows))
-            | "SumCounts" >> beam.CombineGlobally(_sum_pairs)
+            | "SumCounts" >> beam.CombineGlobally(_sum_pairs).without_defaults()
             | "CountsKey" >> beam.Map(lambda c: ("__rows__", list(c))))
 
 
@@ -169,19 +166,20 @@ def _malformed_examples(parsed: beam.PCollection) -> beam.PCollection:
 def _analyzer(batches: beam.PCollection, spec: TransformSpec, name: str, side) -> beam.PCollection:
     feat = spec.feature(name)
     extra = [side] if side is not None else []
-    values = batches | f"Values[{name}]" >> beam.Map(
-        lambda cols, earlier=None: input_values(spec, feat.input, cols, earlier or {}), *extra)
+    keyed = batches | f"Values[{name}]" >> beam.Map(
+        lambda batch, earlier=None: (batch[0], input_values(spec, feat.input, batch[1], earlier or {})), *extra)
+    values = keyed | f"Unkeyed[{name}]" >> beam.Map(lambda kv: kv[1])
     if feat.op == "scale_to_z_score":
-        combined = values | f"MeanVar[{name}]" >> beam.CombineGlobally(MeanVarCombineFn())
+        combined = keyed | f"MeanVar[{name}]" >> beam.CombineGlobally(MeanVarCombineFn()).without_defaults()
     elif feat.op == "vocabulary":
-        combined = (values | f"Counts[{name}]" >> beam.CombineGlobally(TokenCountCombineFn())
+        combined = (values | f"Counts[{name}]" >> beam.CombineGlobally(TokenCountCombineFn()).without_defaults()
                     | f"Rank[{name}]" >> beam.Map(rank_vocabulary, feat.top_k, feat.min_frequency,
                                                   feat.num_oov_buckets))
     else:
         fn = ApproximateQuantilesCombineFn.create(num_quantiles=feat.num_buckets + 1,
                                                   epsilon=QUANTILE_EPSILON, input_batched=True)
         combined = (values | f"ToList[{name}]" >> beam.Map(lambda v: v.tolist())
-                    | f"Quantiles[{name}]" >> beam.CombineGlobally(fn)
+                    | f"Quantiles[{name}]" >> beam.CombineGlobally(fn).without_defaults()
                     | f"Bounds[{name}]" >> beam.Map(quantile_boundaries, feat.num_buckets))
     return combined | f"Key[{name}]" >> beam.Map(lambda r, n=name: (n, r))
 
@@ -225,27 +223,28 @@ def ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
 
 
 class MeanVarCombineFn(beam.CombineFn):
-    """Exact (count, mean, M2) with Chan et al.'s pairwise merge."""
+    """Exact (count, mean, M2) per batch, merged with Chan et al.'s pairwise update in
+    source order (inputs are ``(source, values)``), so the result does not depend on how
+    a runner groups and orders the batches."""
 
-    def create_accumulator(self) -> tuple[int, float, float]:
-        return (0, 0.0, 0.0)
+    def create_accumulator(self) -> list:
+        return []
 
-    def add_input(self, acc, values):
+    def add_input(self, acc, keyed_values):
+        source, values = keyed_values
         values = np.asarray(values, dtype=np.float64)
-        if values.size == 0:
-            return acc
-        mean = float(values.mean())
-        batch = (int(values.size), mean, float(np.sum((values - mean) ** 2)))
-        return _chan_merge(acc, batch)
+        if values.size:
+            mean = float(values.mean())
+            acc.append((source, (int(values.size), mean, float(np.sum((values - mean) ** 2)))))
+        return acc
 
     def merge_accumulators(self, accs):
-        out = self.create_accumulator()
-        for acc in accs:
-            out = _chan_merge(out, acc)
-        return out
+        return [item for acc in accs for item in acc]
 
     def extract_output(self, acc) -> dict[str, Any]:
-        count, mean, m2 = acc
+        count, mean, m2 = (0, 0.0, 0.0)
+        for _, batch in sorted(acc, key=lambda item: item[0]):
+            count, mean, m2 = _chan_merge((count, mean, m2), batch)
         return {"kind": "z_score", "count": count, "mean": mean,
                 "variance": m2 / count if count else 0.0}
 

@@ -52,6 +52,8 @@ class ParsedBatch:
     num_rows: int
     malformed: tuple[MalformedRow, ...]
     num_malformed_rows: int
+    #: (file, first row): where the batch came from, the same on every runner.
+    source: tuple[str, int] = ("", 0)
 
 
 def file_format(path: str) -> str:
@@ -132,7 +134,7 @@ def parse_frame(frame: pd.DataFrame, path: str, first_row: int, dtypes: Mapping[
     keep = ~bad
     columns = {k: v[keep] for k, v in parsed.items()}
     return ParsedBatch(columns=columns, num_rows=int(keep.sum()), malformed=tuple(sorted(problems)),
-                       num_malformed_rows=int(bad.sum()))
+                       num_malformed_rows=int(bad.sum()), source=(path, first_row))
 
 
 def _constant(value: object, dtype: str, n: int) -> np.ndarray:
