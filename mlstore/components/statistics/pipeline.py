@@ -3,13 +3,15 @@
 Pipeline::
 
     Create((split, files)) -> Reshuffle -> ReadBatches (every column, cells as read)
-      +-> InferTypes: per split, the narrowest type of each column (a side input)
-      +-> Partials: per batch, one accumulator per (split, feature)
+      +-> Partials: per batch, one partial per (split, feature), typed as the batch reads it
             -> CombinePerKey(FeatureStatsCombineFn) -> FeatureNameStatistics
       +-> RowCounts per split
       -> CoGroupByKey(split) -> write Split-<name>/FeatureStats.pb
 
-The files are read once; types, partials and counts are computed from the same batches.
+The files are read once, in one fused stage: no side input, so the batches are never
+materialized between stages; the combiner merges the batches' types (the narrowest
+type of the whole split) and only a column read as numbers in some batches and as text
+in others has those batches read again (that column alone) to count their values as text.
 Results are written by the pipeline itself, so the same code runs on any runner given
 an ``output_dir`` all workers see. See :mod:`feature_stats` for what is exact and the
 quantile sketch's error bound.
@@ -91,26 +93,20 @@ class _CombineFeature(beam.CombineFn):
         return self._fn.extract_output(acc)
 
 
-def _merge_type_maps(maps) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for types in maps:
-        for name, type_ in types.items():
-            out[name] = cols.merge_types(out.get(name), type_)
-    return out
-
-
-def batch_partials(batch: cols.RawBatch, types_by_split: Mapping[str, Mapping[str, str | None]]):
-    """One ``((split, feature), accumulator)`` per feature of the split for one batch."""
+def batch_partials(batch: cols.RawBatch):
+    """One ``((split, feature), partial)`` per column of one batch (its type as this batch
+    reads it; the combiner merges the types)."""
     num_rows = len(batch.frame)
-    for name, type_ in types_by_split[batch.split].items():
-        series = batch.frame[name] if name in batch.frame.columns else None
+    for name in batch.frame.columns:
+        name = str(name)
+        type_, values = cols.column_values(batch.frame[name])
         if type_ in (cols.INT, cols.FLOAT):
-            values, missing = cols.numeric_values(series, num_rows)
-            partial = fs.numeric_partial(type_, batch.batch_id, values, missing)
+            source = (batch.path, batch.batch_size, name, batch.batch_id[1])
+            partial = fs.numeric_partial(type_, batch.batch_id, values, num_rows - values.size, source)
         elif type_ == cols.STRING:
-            partial = fs.string_partial(*cols.string_counts(series, num_rows))
+            partial = fs.string_partial(values, num_rows - sum(values.values()))
         else:
-            partial = fs.FeatureAccumulator(None, num_missing=num_rows)
+            partial = fs.BatchPartial(None, num_missing=num_rows)
         yield (batch.split, name), partial
 
 
@@ -129,9 +125,7 @@ def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], output_dir: str,
            | "SpreadFiles" >> beam.Reshuffle()
            | "ReadBatches" >> beam.FlatMapTuple(lambda split, number, path: cols.read_file(split, number, path,
                                                                                        batch_size)))
-    types = (raw | "BatchTypes" >> beam.Map(lambda b: (b.split, cols.batch_types(b.frame)))
-             | "InferTypes" >> beam.CombinePerKey(_merge_type_maps))
-    features = (raw | "Partials" >> beam.FlatMap(batch_partials, beam.pvalue.AsDict(types))
+    features = (raw | "Partials" >> beam.FlatMap(batch_partials)
                 | "CombineFeatures" >> beam.CombinePerKey(_CombineFeature())
                 | "BySplit" >> beam.MapTuple(lambda key, acc: (key[0], (key[1], acc))))
     zero_rows = p | "EverySplit" >> beam.Create([(split, 0) for split, _ in jobs])

@@ -41,6 +41,14 @@ def new_sketch(values: np.ndarray) -> kll_doubles_sketch:
     return sketch
 
 
+def add_values(sketch: kll_doubles_sketch | None, values: np.ndarray) -> kll_doubles_sketch:
+    """``sketch`` (a new one if ``None``) updated with ``values`` (float64)."""
+    if sketch is None:
+        sketch = kll_doubles_sketch(K)
+    sketch.update(np.require(values, np.float64, ["C", "W"]))  # DataSketches takes writeable arrays only
+    return sketch
+
+
 def quantiles(sketch: kll_doubles_sketch, ranks: Sequence[float]) -> list[float]:
     """The q-quantiles for q in ``ranks``: the smallest value with at least a fraction q of
     the values at or below it (exactly NumPy's ``method="inverted_cdf"`` up to ``K`` values).
