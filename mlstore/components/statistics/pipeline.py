@@ -19,6 +19,7 @@ quantile sketch's error bound.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -76,6 +77,26 @@ def _check_splits(splits: Mapping[str, Sequence[str]], output_dir) -> list[tuple
     return jobs
 
 
+class _RawBatchCoder(beam.coders.Coder):
+    """Pickles a batch; estimates its size (Beam samples element sizes, the first ten of
+    every PCollection always) from the frame's memory, not by pickling the frame."""
+
+    def encode(self, batch: cols.RawBatch) -> bytes:
+        return pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def decode(self, encoded: bytes) -> cols.RawBatch:
+        return pickle.loads(encoded)
+
+    def estimate_size(self, batch: cols.RawBatch) -> int:
+        return int(batch.frame.memory_usage(index=False).sum())
+
+    def is_deterministic(self) -> bool:
+        return False
+
+
+beam.coders.registry.register_coder(cols.RawBatch, _RawBatchCoder)
+
+
 class _CombineFeature(beam.CombineFn):
     def __init__(self) -> None:
         self._fn = fs.FeatureStatsCombineFn()
@@ -124,7 +145,8 @@ def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], output_dir: str,
     raw = (p | "Files" >> beam.Create(files)
            | "SpreadFiles" >> beam.Reshuffle()
            | "ReadBatches" >> beam.FlatMapTuple(lambda split, number, path: cols.read_file(split, number, path,
-                                                                                       batch_size)))
+                                                                                       batch_size))
+              .with_output_types(cols.RawBatch))
     features = (raw | "Partials" >> beam.FlatMap(batch_partials)
                 | "CombineFeatures" >> beam.CombinePerKey(_CombineFeature())
                 | "BySplit" >> beam.MapTuple(lambda key, acc: (key[0], (key[1], acc))))
