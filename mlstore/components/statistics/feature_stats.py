@@ -165,6 +165,60 @@ class FeatureStatsCombineFn:
         return acc
 
 
+@dataclass
+class SplitAccumulator:
+    """A split's row count and the accumulator of each of its features."""
+
+    num_examples: int = 0
+    features: dict[str, FeatureAccumulator] = field(default_factory=dict)
+
+
+class SplitStatsCombineFn:
+    """Beam ``CombineFn`` protocol per split: inputs ``(num_rows, {feature: BatchPartial})``
+    (one batch), a :class:`SplitAccumulator`, each feature combined by
+    :class:`FeatureStatsCombineFn`. One key per split keeps the graph small (no join of
+    row counts and features), which is most of Beam's fixed cost per run."""
+
+    def __init__(self) -> None:
+        self._feature = FeatureStatsCombineFn()
+
+    def create_accumulator(self) -> SplitAccumulator:
+        return SplitAccumulator()
+
+    def add_input(self, acc: SplitAccumulator, batch: tuple[int, dict[str, BatchPartial]]) -> SplitAccumulator:
+        num_rows, partials = batch
+        acc.num_examples += num_rows
+        for name, partial in partials.items():
+            feature = acc.features.get(name)
+            if feature is None:
+                feature = acc.features[name] = self._feature.create_accumulator()
+            self._feature.add_input(feature, partial)
+        return acc
+
+    def merge_accumulators(self, accs) -> SplitAccumulator:
+        accs = list(accs)
+        out = accs[0]
+        for acc in accs[1:]:
+            out.num_examples += acc.num_examples
+            for name, feature in acc.features.items():
+                mine = out.features.get(name)
+                out.features[name] = feature if mine is None else self._feature.merge_accumulators([mine, feature])
+        return out
+
+    def extract_output(self, acc: SplitAccumulator) -> SplitAccumulator:
+        for feature in acc.features.values():
+            self._feature.extract_output(feature)
+        return acc
+
+
+def dataset_statistics(split: str, acc: SplitAccumulator) -> statistics_pb2.DatasetFeatureStatistics:
+    """The TFDV statistics of one split (features by name) from its extracted accumulator."""
+    dataset = statistics_pb2.DatasetFeatureStatistics(name=split, num_examples=acc.num_examples)
+    for name in sorted(acc.features):
+        dataset.features.append(feature_statistics(name, acc.features[name], acc.num_examples))
+    return dataset
+
+
 def merged_moments(moments: dict[tuple, tuple[int, float, float]]) -> tuple[int, float, float]:
     """(count, mean, population variance) from per-batch moments, merged in batch order."""
     n, mean, m2 = 0, 0.0, 0.0

@@ -3,15 +3,14 @@
 Pipeline::
 
     Create((split, files)) -> Reshuffle -> ReadBatches (every column, cells as read)
-      +-> Partials: per batch, one partial per (split, feature), typed as the batch reads it
-            -> CombinePerKey(FeatureStatsCombineFn) -> FeatureNameStatistics
-      +-> RowCounts per split
-      -> CoGroupByKey(split) -> write Split-<name>/FeatureStats.pb
+      -> Partials: per batch (split, (rows, {feature: partial})), each column typed as the batch reads it
+      -> CombinePerKey(split, SplitStatsCombineFn) -> write Split-<name>/FeatureStats.pb
 
 The files are read once, in one fused stage: no side input, so the batches are never
 materialized between stages; the combiner merges the batches' types (the narrowest
 type of the whole split) and only a column read as numbers in some batches and as text
 in others has those batches read again (that column alone) to count their values as text.
+Few transforms: Beam's fixed cost per run (construction, translation) grows with them.
 Results are written by the pipeline itself, so the same code runs on any runner given
 an ``output_dir`` all workers see. See :mod:`feature_stats` for what is exact and the
 quantile sketch's error bound.
@@ -97,15 +96,15 @@ class _RawBatchCoder(beam.coders.Coder):
 beam.coders.registry.register_coder(cols.RawBatch, _RawBatchCoder)
 
 
-class _CombineFeature(beam.CombineFn):
+class _CombineSplit(beam.CombineFn):
     def __init__(self) -> None:
-        self._fn = fs.FeatureStatsCombineFn()
+        self._fn = fs.SplitStatsCombineFn()
 
     def create_accumulator(self):
         return self._fn.create_accumulator()
 
-    def add_input(self, acc, partial):
-        return self._fn.add_input(acc, partial)
+    def add_input(self, acc, batch):
+        return self._fn.add_input(acc, batch)
 
     def merge_accumulators(self, accs):
         return self._fn.merge_accumulators(accs)
@@ -114,10 +113,11 @@ class _CombineFeature(beam.CombineFn):
         return self._fn.extract_output(acc)
 
 
-def batch_partials(batch: cols.RawBatch):
-    """One ``((split, feature), partial)`` per column of one batch (its type as this batch
-    reads it; the combiner merges the types)."""
+def batch_partials(batch: cols.RawBatch) -> tuple[str, tuple[int, dict[str, fs.BatchPartial]]]:
+    """``(split, (rows, {feature: partial}))`` of one batch, each column typed as this batch
+    reads it (the combiner merges the types)."""
     num_rows = len(batch.frame)
+    partials = {}
     for name in batch.frame.columns:
         name = str(name)
         type_, values = cols.column_values(batch.frame[name])
@@ -128,16 +128,13 @@ def batch_partials(batch: cols.RawBatch):
             partial = fs.string_partial(values, num_rows - sum(values.values()))
         else:
             partial = fs.BatchPartial(None, num_missing=num_rows)
-        yield (batch.split, name), partial
+        partials[name] = partial
+    return batch.split, (num_rows, partials)
 
 
 def _write_split(item, output_dir: str) -> str:
-    split, grouped = item
-    num_examples = sum(grouped["rows"])
-    dataset = statistics_pb2.DatasetFeatureStatistics(name=split, num_examples=num_examples)
-    for name, acc in sorted(grouped["features"]):
-        dataset.features.append(fs.feature_statistics(name, acc, num_examples))
-    return str(write_split_statistics(output_dir, split, dataset))
+    split, acc = item
+    return str(write_split_statistics(output_dir, split, fs.dataset_statistics(split, acc)))
 
 
 def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], output_dir: str, batch_size: int) -> None:
@@ -147,12 +144,8 @@ def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], output_dir: str,
            | "ReadBatches" >> beam.FlatMapTuple(lambda split, number, path: cols.read_file(split, number, path,
                                                                                        batch_size))
               .with_output_types(cols.RawBatch))
-    features = (raw | "Partials" >> beam.FlatMap(batch_partials)
-                | "CombineFeatures" >> beam.CombinePerKey(_CombineFeature())
-                | "BySplit" >> beam.MapTuple(lambda key, acc: (key[0], (key[1], acc))))
-    zero_rows = p | "EverySplit" >> beam.Create([(split, 0) for split, _ in jobs])
-    rows = ((raw | "BatchRows" >> beam.Map(lambda b: (b.split, len(b.frame))), zero_rows)
-            | "AllRows" >> beam.Flatten())
-    _ = ({"rows": rows, "features": features}
-         | "GroupBySplit" >> beam.CoGroupByKey()
+    every_split = p | "EverySplit" >> beam.Create([(split, (0, {})) for split, _ in jobs])  # a split may be empty
+    _ = ((raw | "Partials" >> beam.Map(batch_partials), every_split)
+         | "AllBatches" >> beam.Flatten()
+         | "CombineSplits" >> beam.CombinePerKey(_CombineSplit())
          | "Write" >> beam.Map(_write_split, output_dir))
