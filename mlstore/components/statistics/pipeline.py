@@ -2,8 +2,9 @@
 
 Pipeline::
 
-    Create((split, files)) -> Reshuffle -> ReadBatches (every column, cells as read)
-      -> Partials: per batch (split, (rows, {feature: partial})), each column typed as the batch reads it
+    Create((split, files), reshuffled)
+      -> ReadPartials: per batch of a file (every column, cells as read) (split, (rows, {feature: partial})),
+         each column typed as the batch reads it
       -> CombinePerKey(split, SplitStatsCombineFn) -> write Split-<name>/FeatureStats.pb
 
 The files are read once, in one fused stage: no side input, so the batches are never
@@ -18,7 +19,6 @@ quantile sketch's error bound.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -76,26 +76,6 @@ def _check_splits(splits: Mapping[str, Sequence[str]], output_dir) -> list[tuple
     return jobs
 
 
-class _RawBatchCoder(beam.coders.Coder):
-    """Pickles a batch; estimates its size (Beam samples element sizes, the first ten of
-    every PCollection always) from the frame's memory, not by pickling the frame."""
-
-    def encode(self, batch: cols.RawBatch) -> bytes:
-        return pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def decode(self, encoded: bytes) -> cols.RawBatch:
-        return pickle.loads(encoded)
-
-    def estimate_size(self, batch: cols.RawBatch) -> int:
-        return int(batch.frame.memory_usage(index=False).sum())
-
-    def is_deterministic(self) -> bool:
-        return False
-
-
-beam.coders.registry.register_coder(cols.RawBatch, _RawBatchCoder)
-
-
 class _CombineSplit(beam.CombineFn):
     def __init__(self) -> None:
         self._fn = fs.SplitStatsCombineFn()
@@ -132,6 +112,13 @@ def batch_partials(batch: cols.RawBatch) -> tuple[str, tuple[int, dict[str, fs.B
     return batch.split, (num_rows, partials)
 
 
+def _file_partials(split: str, number: int, path: str, batch_size: int):
+    """The partials of every batch of one file: batches are never elements themselves (Beam
+    would pickle DataFrames to sample element sizes)."""
+    for batch in cols.read_file(split, number, path, batch_size):
+        yield batch_partials(batch)
+
+
 def _write_split(item, output_dir: str) -> str:
     split, acc = item
     return str(write_split_statistics(output_dir, split, fs.dataset_statistics(split, acc)))
@@ -139,13 +126,12 @@ def _write_split(item, output_dir: str) -> str:
 
 def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], output_dir: str, batch_size: int) -> None:
     files = [(split, number, path) for split, paths in jobs for number, path in enumerate(paths)]
-    raw = (p | "Files" >> beam.Create(files)
-           | "SpreadFiles" >> beam.Reshuffle()
-           | "ReadBatches" >> beam.FlatMapTuple(lambda split, number, path: cols.read_file(split, number, path,
-                                                                                       batch_size))
-              .with_output_types(cols.RawBatch))
-    every_split = p | "EverySplit" >> beam.Create([(split, (0, {})) for split, _ in jobs])  # a split may be empty
-    _ = ((raw | "Partials" >> beam.Map(batch_partials), every_split)
+    batches = (p | "Files" >> beam.Create(files)  # reshuffles them over the workers (more than one file)
+               | "ReadPartials" >> beam.FlatMapTuple(
+                   lambda split, number, path: _file_partials(split, number, path, batch_size)))
+    every_split = p | "EverySplit" >> beam.Create([(split, (0, {})) for split, _ in jobs],  # a split may be empty
+                                                  reshuffle=False)
+    _ = ((batches, every_split)
          | "AllBatches" >> beam.Flatten()
          | "CombineSplits" >> beam.CombinePerKey(_CombineSplit())
          | "Write" >> beam.Map(_write_split, output_dir))
