@@ -17,11 +17,14 @@ last line is Beam's fixed cost per run (the same pipeline over the file's first 
 pipeline construction, option parsing and validation, translation, runner start-up
 (DirectRunner first tries PrismRunner, whose binary it cannot download here).
 
-Figures (2 shared cores, load 8-30, so only ratios from the same run compare; DirectRunner,
-one worker, ``--batch-size 50000``): before the single-stage pipeline (a type side input
-materialized every batch, one combiner key per feature joined with the row counts) the
-ratio at 1M rows was 0.30-0.41, 0.65 at 3M, 0.85 at 10M. Now: 0.55-0.60 at 1M (1.06 in one
-quieter run), FIGURES_10M. At 1M about half of Beam's time is the fixed cost above.
+Figures (2 shared cores; DirectRunner, one worker, ``--batch-size 50000``, ``--repeat 3``;
+only ratios from the same run compare). Before the single-stage pipeline (a type side
+input that materialized every batch, one combiner key per feature joined with the row
+counts by CoGroupByKey, two shuffles): 0.30-0.41 at 1M rows, 0.65 at 3M, 0.85 at 10M.
+Now, 1M: 0.56 on an idle machine (pandas 0.56 s, Beam 1.01 s, fixed cost 0.20 s; the old
+pipeline 0.35 right after), 0.47-0.60 under load 8-30 (old: 0.30-0.35); 10M: 0.94
+(``--repeat 2``, pandas 15.7 s, Beam 16.7 s). Per run, Beam's fixed cost is 0.2 s idle and
+1-1.5 s under load, a quarter to a third of its time at 1M.
 Run: ``python benchmarks/bench_statistics.py --rows 1000000`` (``--rows 50000 --repeat 1`` for a
 smoke run); ``--beam-option=--direct_num_workers=2`` passes Beam options.
 """
