@@ -35,6 +35,8 @@ class RawBatch:
     split: str
     batch_id: tuple[int, int]  # (file number within the split, batch number within the file)
     frame: pd.DataFrame
+    path: str = ""  # the file, and the batch size it was read with: where to find the batch again
+    batch_size: int = 0
 
 
 def read_file(split: str, file_number: int, path: str, batch_size: int) -> Iterator[RawBatch]:
@@ -46,7 +48,7 @@ def read_file(split: str, file_number: int, path: str, batch_size: int) -> Itera
     data_format(path)
     column_names(path)  # NotFound for a missing file
     for batch_number, frame in enumerate(read_batches(path, batch_size)):
-        yield RawBatch(split, (file_number, batch_number), frame)
+        yield RawBatch(split, (file_number, batch_number), frame, path, batch_size)
 
 
 def merge_types(a: str | None, b: str | None) -> str | None:
@@ -54,36 +56,53 @@ def merge_types(a: str | None, b: str | None) -> str | None:
     return a if _ORDER[a] >= _ORDER[b] else b
 
 
-def batch_types(frame: pd.DataFrame) -> dict[str, str | None]:
-    """The type each column of one batch needs (``None``: no value in this batch)."""
-    return {str(name): column_type(frame[name]) for name in frame.columns}
 
 
-def column_type(series: pd.Series) -> str | None:
-    """The narrowest type holding every non-missing value of one batch's column."""
-    if series.isna().all():
-        return None
-    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
-        return INT
-    if pd.api.types.is_float_dtype(series.dtype):
-        return FLOAT if np.isfinite(series.dropna().to_numpy(dtype=np.float64)).all() else STRING
-    return STRING
 
 
-def numeric_values(series: pd.Series | None, num_rows: int) -> tuple[np.ndarray, int]:
-    """(non-missing values as float64, number missing) of a numeric column; ``None``: absent."""
-    if series is None:
-        return np.empty(0, dtype=np.float64), num_rows
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    keep = ~np.isnan(values)
-    return values[keep], int((~keep).sum())
+def column_values(series: pd.Series) -> tuple[str | None, np.ndarray | Counter | None]:
+    """The type of one batch's column and its non-missing values, each cell converted once.
+
+    Returns ``(INT or FLOAT, values as float64)``, ``(STRING, count of each value as text)``
+    or ``(None, None)`` (no value in this batch). A float column holding an infinity is a
+    STRING column.
+    """
+    dtype = series.dtype
+    is_int = pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
+    if is_int or pd.api.types.is_float_dtype(dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(values)
+        if not finite.all():
+            missing = np.isnan(values)
+            if missing.all():
+                return None, None
+            if (finite | missing).all():
+                values = values[finite]
+            else:  # an infinity: only text holds it
+                return STRING, _value_counts(series)
+        if values.size == 0:
+            return None, None
+        return (INT if is_int else FLOAT), values
+    counts = _value_counts(series)
+    return (STRING, counts) if counts else (None, None)
 
 
-def string_counts(series: pd.Series | None, num_rows: int) -> tuple[Counter, int]:
-    """(count of each non-missing value as text, number missing) of a string column; ``None``: absent."""
-    if series is None:
-        return Counter(), num_rows
+def _value_counts(series: pd.Series) -> Counter:
     counts: Counter = Counter()
     for value, count in series.value_counts(dropna=True, sort=False).items():
         counts[str(value)] += int(count)
-    return counts, int(series.isna().sum())
+    return counts
+
+
+
+
+
+
+def string_counts_of_batches(path: str, batch_size: int, name: str, batch_numbers: set[int]) -> Counter:
+    """The value counts (as text) of column ``name`` in the given batches of one file, read
+    again: for a column read as numbers in some batches that turned out a STRING column."""
+    counts: Counter = Counter()
+    for number, frame in enumerate(read_batches(path, batch_size, columns=[name])):
+        if number in batch_numbers:
+            counts.update(_value_counts(frame[name]))
+    return counts

@@ -33,7 +33,7 @@ from datasketches import kll_doubles_sketch
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from mlstore.components.statistics import quantiles as kll
-from mlstore.components.statistics.columns import FLOAT, INT, STRING, merge_types
+from mlstore.components.statistics.columns import FLOAT, INT, STRING, merge_types, string_counts_of_batches
 
 QUANTILE_EPSILON = kll.EPSILON
 NUM_HISTOGRAM_BUCKETS = 10
@@ -57,7 +57,9 @@ class FeatureAccumulator:
     num_zeros: int = 0
     sketch: kll_doubles_sketch | None = None  # of the numeric values, None before the first
     counts: Counter = field(default_factory=Counter)
-    total_bytes: int = 0
+    #: (file, batch size, column, batch number) of the batches read as numbers: their values
+    #: as text are counted from the file again should the feature turn out a STRING one
+    numeric_batches: set[tuple[str, int, str, int]] = field(default_factory=set)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -69,27 +71,48 @@ class FeatureAccumulator:
         self.__dict__.update(state, sketch=kll_doubles_sketch.deserialize(sketch) if sketch is not None else None)
 
 
-def numeric_partial(type_: str, batch_id: tuple, values: np.ndarray, num_missing: int) -> FeatureAccumulator:
-    """One batch's contribution to a numeric feature."""
-    acc = FeatureAccumulator(type_, num_missing)
+@dataclass
+class BatchPartial:
+    """One batch's contribution to one feature, the input of :class:`FeatureStatsCombineFn`.
+
+    A numeric batch carries its values (fed to the accumulator's sketch in ``add_input``,
+    so there is one sketch per bundle rather than one per batch) and its exact moments.
+    """
+
+    type: str | None
+    num_missing: int = 0
+    batch_id: tuple = ()
+    moments: tuple[int, float, float] | None = None  # (n, mean, M2)
+    minimum: float = np.inf
+    maximum: float = -np.inf
+    num_zeros: int = 0
+    values: np.ndarray | None = None
+    counts: Counter | None = None
+    source: tuple[str, int, str, int] | None = None  # (file, batch size, column, batch number)
+
+
+def numeric_partial(type_: str, batch_id: tuple, values: np.ndarray, num_missing: int,
+                    source: tuple[str, int, str, int] | None = None) -> BatchPartial:
+    """One batch's contribution to a numeric feature (``values``: the non-missing ones, float64)."""
+    partial = BatchPartial(type_, num_missing, batch_id, source=source)
     if values.size:
         mean = float(values.mean())
-        acc.moments[batch_id] = (int(values.size), mean, float(np.sum((values - mean) ** 2)))
-        acc.minimum, acc.maximum = float(values.min()), float(values.max())
-        acc.num_zeros = int(np.count_nonzero(values == 0))
-        acc.sketch = kll.new_sketch(values)
-    return acc
+        deviations = values - mean
+        partial.moments = (int(values.size), mean, float(np.sum(deviations * deviations)))
+        partial.minimum, partial.maximum = float(values.min()), float(values.max())
+        partial.num_zeros = int(values.size - np.count_nonzero(values))
+        partial.values = values
+    return partial
 
 
-def string_partial(counts: Counter, num_missing: int) -> FeatureAccumulator:
+def string_partial(counts: Counter, num_missing: int) -> BatchPartial:
     """One batch's contribution to a string feature (its value counts)."""
-    acc = FeatureAccumulator(STRING, num_missing, counts=counts)
-    acc.total_bytes = sum(len(value.encode("utf-8")) * n for value, n in counts.items())
-    return acc
+    return BatchPartial(STRING, num_missing, counts=counts)
 
 
 class FeatureStatsCombineFn:
-    """Beam ``CombineFn`` protocol over :class:`FeatureAccumulator` partials (per feature key).
+    """Beam ``CombineFn`` protocol over :class:`BatchPartial` inputs and
+    :class:`FeatureAccumulator` accumulators (per feature key).
 
     A plain class with the CombineFn methods, so it is usable without Beam;
     :mod:`pipeline` wraps it in ``beam.CombineFn``.
@@ -98,8 +121,19 @@ class FeatureStatsCombineFn:
     def create_accumulator(self) -> FeatureAccumulator:
         return FeatureAccumulator(None)
 
-    def add_input(self, acc: FeatureAccumulator, partial: FeatureAccumulator) -> FeatureAccumulator:
-        return self.merge_accumulators([acc, partial])
+    def add_input(self, acc: FeatureAccumulator, partial: BatchPartial) -> FeatureAccumulator:
+        acc.type = merge_types(acc.type, partial.type)
+        acc.num_missing += partial.num_missing
+        if partial.moments is not None:
+            acc.moments[partial.batch_id] = partial.moments
+            acc.minimum, acc.maximum = min(acc.minimum, partial.minimum), max(acc.maximum, partial.maximum)
+            acc.num_zeros += partial.num_zeros
+            acc.sketch = kll.add_values(acc.sketch, partial.values)
+            if partial.source is not None:
+                acc.numeric_batches.add(partial.source)
+        if partial.counts:
+            acc.counts.update(partial.counts)
+        return acc
 
     def merge_accumulators(self, accs) -> FeatureAccumulator:
         accs = list(accs)
@@ -111,7 +145,7 @@ class FeatureStatsCombineFn:
             out.minimum, out.maximum = min(out.minimum, acc.minimum), max(out.maximum, acc.maximum)
             out.num_zeros += acc.num_zeros
             out.counts.update(acc.counts)
-            out.total_bytes += acc.total_bytes
+            out.numeric_batches |= acc.numeric_batches
             if acc.sketch is not None:
                 if out.sketch is None:
                     out.sketch = copy.copy(acc.sketch)
@@ -120,7 +154,69 @@ class FeatureStatsCombineFn:
         return out
 
     def extract_output(self, acc: FeatureAccumulator) -> FeatureAccumulator:
+        """The accumulator, a STRING feature's batches read as numbers counted as text."""
+        if acc.type == STRING and acc.numeric_batches:
+            by_file: dict[tuple[str, int, str], set[int]] = {}
+            for path, batch_size, name, number in acc.numeric_batches:
+                by_file.setdefault((path, batch_size, name), set()).add(number)
+            for (path, batch_size, name), numbers in sorted(by_file.items()):
+                acc.counts.update(string_counts_of_batches(path, batch_size, name, numbers))
+            acc.numeric_batches = set()
         return acc
+
+
+@dataclass
+class SplitAccumulator:
+    """A split's row count and the accumulator of each of its features."""
+
+    num_examples: int = 0
+    features: dict[str, FeatureAccumulator] = field(default_factory=dict)
+
+
+class SplitStatsCombineFn:
+    """Beam ``CombineFn`` protocol per split: inputs ``(num_rows, {feature: BatchPartial})``
+    (one batch), a :class:`SplitAccumulator`, each feature combined by
+    :class:`FeatureStatsCombineFn`. One key per split keeps the graph small (no join of
+    row counts and features), which is most of Beam's fixed cost per run."""
+
+    def __init__(self) -> None:
+        self._feature = FeatureStatsCombineFn()
+
+    def create_accumulator(self) -> SplitAccumulator:
+        return SplitAccumulator()
+
+    def add_input(self, acc: SplitAccumulator, batch: tuple[int, dict[str, BatchPartial]]) -> SplitAccumulator:
+        num_rows, partials = batch
+        acc.num_examples += num_rows
+        for name, partial in partials.items():
+            feature = acc.features.get(name)
+            if feature is None:
+                feature = acc.features[name] = self._feature.create_accumulator()
+            self._feature.add_input(feature, partial)
+        return acc
+
+    def merge_accumulators(self, accs) -> SplitAccumulator:
+        accs = list(accs)
+        out = accs[0]
+        for acc in accs[1:]:
+            out.num_examples += acc.num_examples
+            for name, feature in acc.features.items():
+                mine = out.features.get(name)
+                out.features[name] = feature if mine is None else self._feature.merge_accumulators([mine, feature])
+        return out
+
+    def extract_output(self, acc: SplitAccumulator) -> SplitAccumulator:
+        for feature in acc.features.values():
+            self._feature.extract_output(feature)
+        return acc
+
+
+def dataset_statistics(split: str, acc: SplitAccumulator) -> statistics_pb2.DatasetFeatureStatistics:
+    """The TFDV statistics of one split (features by name) from its extracted accumulator."""
+    dataset = statistics_pb2.DatasetFeatureStatistics(name=split, num_examples=acc.num_examples)
+    for name in sorted(acc.features):
+        dataset.features.append(feature_statistics(name, acc.features[name], acc.num_examples))
+    return dataset
 
 
 def merged_moments(moments: dict[tuple, tuple[int, float, float]]) -> tuple[int, float, float]:
@@ -216,7 +312,7 @@ def _strings(stats, acc: FeatureAccumulator) -> None:
     ranked = ranked_values(acc.counts)
     for value, count in ranked[:NUM_TOP_VALUES]:
         stats.top_values.add(value=value, frequency=count)
-    stats.avg_length = acc.total_bytes / total
+    stats.avg_length = sum(len(value.encode("utf-8")) * count for value, count in ranked) / total
     for rank, (value, count) in enumerate(ranked[:NUM_RANK_HISTOGRAM_BUCKETS]):
         stats.rank_histogram.buckets.add(low_rank=rank, high_rank=rank, label=value, sample_count=count)
 

@@ -2,15 +2,17 @@
 
 Pipeline::
 
-    Create((split, files)) -> Reshuffle -> ReadBatches (every column, cells as read)
-      +-> InferTypes: per split, the narrowest type of each column (a side input)
-      +-> Partials: per batch, one accumulator per (split, feature)
-            -> CombinePerKey(FeatureStatsCombineFn) -> FeatureNameStatistics
-      +-> RowCounts per split
-      -> CoGroupByKey(split) -> DatasetFeatureStatistics per split -> ToList -> stage
+    Create((split, files), reshuffled)
+      -> ReadPartials: per batch of a file (every column, cells as read) (split, (rows, {feature: partial})),
+         each column typed as the batch reads it
+      -> CombinePerKey(split, SplitStatsCombineFn) -> DatasetFeatureStatistics per split -> collect -> stage
 
 and the driver, once the pipeline has finished, writes ``Split-<name>/FeatureStats.pb``.
-The files are read once; types, partials and counts are computed from the same batches.
+The files are read once, in one fused stage: no side input, so the batches are never
+materialized between stages; the combiner merges the batches' types (the narrowest
+type of the whole split) and only a column read as numbers in some batches and as text
+in others has those batches read again (that column alone) to count their values as text.
+Few transforms: Beam's fixed cost per run (construction, translation) grows with them.
 Workers only reach the staging directory (``--temp_location``, else ``work_dir``), so
 the same code runs on any runner (:mod:`mlstore.components.beam_options`). See :mod:`feature_stats` for what is exact and the
 quantile sketch's error bound.
@@ -89,15 +91,15 @@ def _check_splits(splits: Mapping[str, Sequence[str]], output_dir) -> list[tuple
     return jobs
 
 
-class _CombineFeature(beam.CombineFn):
+class _CombineSplit(beam.CombineFn):
     def __init__(self) -> None:
-        self._fn = fs.FeatureStatsCombineFn()
+        self._fn = fs.SplitStatsCombineFn()
 
     def create_accumulator(self):
         return self._fn.create_accumulator()
 
-    def add_input(self, acc, partial):
-        return self._fn.add_input(acc, partial)
+    def add_input(self, acc, batch):
+        return self._fn.add_input(acc, batch)
 
     def merge_accumulators(self, accs):
         return self._fn.merge_accumulators(accs)
@@ -106,53 +108,46 @@ class _CombineFeature(beam.CombineFn):
         return self._fn.extract_output(acc)
 
 
-def _merge_type_maps(maps) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for types in maps:
-        for name, type_ in types.items():
-            out[name] = cols.merge_types(out.get(name), type_)
-    return out
-
-
-def batch_partials(batch: cols.RawBatch, types_by_split: Mapping[str, Mapping[str, str | None]]):
-    """One ``((split, feature), accumulator)`` per feature of the split for one batch."""
+def batch_partials(batch: cols.RawBatch) -> tuple[str, tuple[int, dict[str, fs.BatchPartial]]]:
+    """``(split, (rows, {feature: partial}))`` of one batch, each column typed as this batch
+    reads it (the combiner merges the types)."""
     num_rows = len(batch.frame)
-    for name, type_ in types_by_split[batch.split].items():
-        series = batch.frame[name] if name in batch.frame.columns else None
+    partials = {}
+    for name in batch.frame.columns:
+        name = str(name)
+        type_, values = cols.column_values(batch.frame[name])
         if type_ in (cols.INT, cols.FLOAT):
-            values, missing = cols.numeric_values(series, num_rows)
-            partial = fs.numeric_partial(type_, batch.batch_id, values, missing)
+            source = (batch.path, batch.batch_size, name, batch.batch_id[1])
+            partial = fs.numeric_partial(type_, batch.batch_id, values, num_rows - values.size, source)
         elif type_ == cols.STRING:
-            partial = fs.string_partial(*cols.string_counts(series, num_rows))
+            partial = fs.string_partial(values, num_rows - sum(values.values()))
         else:
-            partial = fs.FeatureAccumulator(None, num_missing=num_rows)
-        yield (batch.split, name), partial
+            partial = fs.BatchPartial(None, num_missing=num_rows)
+        partials[name] = partial
+    return batch.split, (num_rows, partials)
+
+
+def _file_partials(split: str, number: int, path: str, batch_size: int):
+    """The partials of every batch of one file: batches are never elements themselves (Beam
+    would pickle DataFrames to sample element sizes)."""
+    for batch in cols.read_file(split, number, path, batch_size):
+        yield batch_partials(batch)
 
 
 def _split_statistics(item) -> tuple[str, bytes]:
-    split, grouped = item
-    num_examples = sum(grouped["rows"])
-    dataset = statistics_pb2.DatasetFeatureStatistics(name=split, num_examples=num_examples)
-    for name, acc in sorted(grouped["features"]):
-        dataset.features.append(fs.feature_statistics(name, acc, num_examples))
-    return split, dataset.SerializeToString(deterministic=True)
+    split, acc = item
+    return split, fs.dataset_statistics(split, acc).SerializeToString(deterministic=True)
 
 
 def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], staged: str, batch_size: int) -> None:
     files = [(split, number, path) for split, paths in jobs for number, path in enumerate(paths)]
-    raw = (p | "Files" >> beam.Create(files)
-           | "SpreadFiles" >> beam.Reshuffle()
-           | "ReadBatches" >> beam.FlatMapTuple(lambda split, number, path: cols.read_file(split, number, path,
-                                                                                       batch_size)))
-    types = (raw | "BatchTypes" >> beam.Map(lambda b: (b.split, cols.batch_types(b.frame)))
-             | "InferTypes" >> beam.CombinePerKey(_merge_type_maps))
-    features = (raw | "Partials" >> beam.FlatMap(batch_partials, beam.pvalue.AsDict(types))
-                | "CombineFeatures" >> beam.CombinePerKey(_CombineFeature())
-                | "BySplit" >> beam.MapTuple(lambda key, acc: (key[0], (key[1], acc))))
-    zero_rows = p | "EverySplit" >> beam.Create([(split, 0) for split, _ in jobs])
-    rows = ((raw | "BatchRows" >> beam.Map(lambda b: (b.split, len(b.frame))), zero_rows)
-            | "AllRows" >> beam.Flatten())
-    datasets = ({"rows": rows, "features": features}
-                | "GroupBySplit" >> beam.CoGroupByKey()
+    batches = (p | "Files" >> beam.Create(files)  # reshuffles them over the workers (more than one file)
+               | "ReadPartials" >> beam.FlatMapTuple(
+                   lambda split, number, path: _file_partials(split, number, path, batch_size)))
+    every_split = p | "EverySplit" >> beam.Create([(split, (0, {})) for split, _ in jobs],  # a split may be empty
+                                                  reshuffle=False)
+    datasets = ((batches, every_split)
+                | "AllBatches" >> beam.Flatten()
+                | "CombineSplits" >> beam.CombinePerKey(_CombineSplit())
                 | "SplitStatistics" >> beam.Map(_split_statistics))
     stage_value(collect(datasets), staged)

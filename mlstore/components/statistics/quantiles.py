@@ -2,9 +2,10 @@
 
 The sketch is ``datasketches.kll_doubles_sketch`` (KLL: Karnin, Lang, Liberty, "Optimal
 Quantile Approximation in Streams", FOCS 2016), the sketch TFDV uses as well (tfx_bsl's
-``QuantilesSketch`` wraps DataSketches' KLL). It is fed NumPy arrays; sketches of batches,
-bundles and workers merge in any order and cross processes in DataSketches' serialized
-form (``serialize()`` / ``kll_doubles_sketch.deserialize``).
+``QuantilesSketch`` wraps DataSketches' KLL). It is fed NumPy arrays (each batch's values go
+into the sketch of the bundle, :func:`add_values`); sketches of bundles and workers merge in
+any order and cross processes in DataSketches' serialized form (``serialize()`` /
+``kll_doubles_sketch.deserialize``).
 
 Error bound: with :data:`K` = 16,384, DataSketches states a normalized rank error of
 1.8e-4 for quantiles and ranks and 2.6e-4 for the CDF
@@ -34,10 +35,11 @@ K = 16384
 EPSILON = 0.001  # >= kll_doubles_sketch.get_normalized_rank_error(K, True) == 2.6e-4, see above
 
 
-def new_sketch(values: np.ndarray) -> kll_doubles_sketch:
-    """A sketch of ``values`` (float64; NaN values are ignored by DataSketches)."""
-    sketch = kll_doubles_sketch(K)
-    sketch.update(np.ascontiguousarray(values, dtype=np.float64))
+def add_values(sketch: kll_doubles_sketch | None, values: np.ndarray) -> kll_doubles_sketch:
+    """``sketch`` (a new one if ``None``) updated with ``values`` (float64)."""
+    if sketch is None:
+        sketch = kll_doubles_sketch(K)
+    sketch.update(np.require(values, np.float64, ["C", "W"]))  # DataSketches takes writeable arrays only
     return sketch
 
 

@@ -258,3 +258,20 @@ def test_compare_runs_tells_sketch_randomness_from_a_different_result(january):
     assert fs.compare_runs(train, one_more_zero) == (["dep_delay"], [])
     assert fs.compare_runs(day, _edited(day, "dep_delay", shift_counts(1))) == (["dep_delay"], [])  # exact up to K
     assert fs.compare_runs(train, day)[0][0] == "<dataset>"
+
+
+def test_column_numeric_in_some_batches_text_in_others_counts_every_value_as_text(tmp_path):
+    # batch 0 of a.csv reads "code" as integers, batch 1 as floats (a missing cell), batch 2 as
+    # text; b.csv reads it as integers only: the split's type is STRING, and every batch's
+    # values count as text as pandas reads them ("7" from an INT batch, "7.0" from a FLOAT one)
+    (tmp_path / "a.csv").write_text("code,n\n7,1\n8,2\n7,3\n,4\nx,5\n7,6\n")
+    (tmp_path / "b.csv").write_text("code,n\n8,7\n8,8\n")
+    stats = generate_statistics({"train": [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]}, tmp_path / "out",
+                                batch_size=2)["train"]
+    code, n = _feature(stats, "code"), _feature(stats, "n")
+    assert code.type == statistics_pb2.FeatureNameStatistics.STRING
+    s = code.string_stats
+    assert {t.value: t.frequency for t in s.top_values} == {"8": 3.0, "7": 2.0, "7.0": 1.0, "x": 1.0}
+    assert (s.unique, s.common_stats.num_non_missing, s.common_stats.num_missing) == (4, 7, 1)
+    assert s.avg_length == pytest.approx((3 * 1 + 2 * 1 + 3 + 1) / 7)
+    assert (n.type, n.num_stats.mean, n.num_stats.common_stats.num_non_missing) == (0, 4.5, 8)
