@@ -158,6 +158,25 @@ def _enable_wal(path: Path) -> None:
         con.close()
 
 
+#: Doubles MLMD stores and returns unchanged on every backend: integers of up to 15 digits
+#: (MLMD writes a double as text, 0.13436424411240122 comes back as 0.134364).
+_EXACT_DOUBLE = 1e15
+
+
+def _stored_as_sent(message: pb.Execution) -> bool:
+    """True when MLMD's copy of ``message`` equals it (SQLite keeps ints and strings as
+    they are; only integral doubles survive MLMD's text round trip)."""
+    for values in (message.properties, message.custom_properties):
+        for value in values.values():
+            kind = value.WhichOneof("value")
+            if kind == "double_value":
+                if not (value.double_value.is_integer() and abs(value.double_value) < _EXACT_DOUBLE):
+                    return False
+            elif kind not in ("int_value", "string_value"):
+                return False
+    return True
+
+
 class Metadata:
     """An MLMD connection with mlstore's types registered and errors translated."""
 
@@ -235,6 +254,41 @@ class Metadata:
         needed = [e.id for e in executions if "pipeline" not in e.properties]
         if not needed:
             return {}
+        return mlmd_tables.contexts_of(self._tables(), needed, (
+            tfx_records.PIPELINE_CONTEXT, tfx_records.RUN_CONTEXT, tfx_records.NODE_CONTEXT))
+
+    def written_executions(self, sent: Sequence[pb.Execution], execution_ids: Sequence[int]) -> list[pb.Execution]:
+        """The executions a ``put_*`` call of this process just stored, as MLMD returns them.
+
+        On SQLite, when MLMD keeps every value of ``sent`` as it is (see
+        :func:`_stored_as_sent`): ``sent`` with the ids the call returned, the type
+        names and the times MLMD set (read from its Execution table). Otherwise, or when
+        a row is not found, MLMD's ``get_executions_by_id`` (~1 ms a call on a
+        10,000-day SQLite store; the table read ~0.05 ms).
+        """
+        from mlstore.index import mlmd_tables  # noqa: PLC0415 - the index package imports this module
+
+        names = {stored.id: name for (kind, name), stored in self._types.items() if kind == "execution"}
+        if self.location.mlmd_file is None or not all(
+                _stored_as_sent(e) and e.type_id in names for e in sent):
+            return self.call(self._store.get_executions_by_id, execution_ids)
+        times = mlmd_tables.execution_times(self._tables(), execution_ids)
+        if any(i not in times for i in execution_ids):
+            return self.call(self._store.get_executions_by_id, execution_ids)
+        stored = []
+        for message, execution_id in zip(sent, execution_ids):
+            execution = pb.Execution()
+            execution.CopyFrom(message)
+            execution.id = execution_id
+            execution.type = names[message.type_id]
+            execution.create_time_since_epoch, execution.last_update_time_since_epoch = times[execution_id]
+            stored.append(execution)
+        return stored
+
+    def _tables(self):
+        """The engine reading MLMD's tables (see :func:`mlstore.index.mlmd_tables.mlmd_reader`)."""
+        from mlstore.index import mlmd_tables  # noqa: PLC0415
+
         if self._reader is None:
             engine = self._index_engine
             if engine is None and self.location.mlmd_file is None:
@@ -242,8 +296,7 @@ class Metadata:
 
                 engine = self._index_engine = index_engine(self.location)
             self._reader = mlmd_tables.mlmd_reader(self.location, engine)
-        return mlmd_tables.contexts_of(self._reader, needed, (
-            tfx_records.PIPELINE_CONTEXT, tfx_records.RUN_CONTEXT, tfx_records.NODE_CONTEXT))
+        return self._reader
 
     # -- types -----------------------------------------------------------------------
 

@@ -152,6 +152,14 @@ class IndexSync:
         and ``events`` its events (which saves reading them back). ``fingerprint`` takes
         the ``(id, uri)`` of bytes another writer recorded (default: fingerprinted now).
         """
+        return self.index_rows(executions, journal_ids, new_artifact_ids, events, fingerprint)[0]
+
+    def index_rows(self, executions: Sequence[pb.Execution], journal_ids: Sequence[str] = (),
+                   new_artifact_ids: Sequence[int] | None = None, events: Sequence[pb.Event] | None = None,
+                   fingerprint: Callable[[list[tuple[int, str]]], object] | None = None,
+                   ) -> tuple[int, list[dict] | None]:
+        """As :meth:`index`; also returns the artifact rows this call inserted (``None``
+        when another indexer had written them first), so a writer need not read them back."""
         mlmd = self.metadata
         if events is None:
             events = mlmd.call(mlmd.raw.get_events_by_execution_ids, [e.id for e in executions]) if executions else []
@@ -175,7 +183,7 @@ class IndexSync:
             fingerprints.record(self.engine, external)
         else:
             fingerprint(external)
-        return executions
+        return executions, batch.artifact_rows
 
     def _known_spans(self, events: Sequence[pb.Event], artifacts: dict[int, pb.Artifact]) -> dict[int, int | None]:
         """Spans in the index of the inputs without a span property (outputs of earlier batches).
