@@ -266,23 +266,29 @@ class Metadata:
         a row is not found, MLMD's ``get_executions_by_id`` (~1 ms a call on a
         10,000-day SQLite store; the table read ~0.05 ms).
         """
+        return self._written("execution", sent, execution_ids, self._store.get_executions_by_id)
+
+    def written_artifacts(self, sent: Sequence[pb.Artifact], artifact_ids: Sequence[int]) -> list[pb.Artifact]:
+        """The new artifacts a ``put_*`` call of this process just stored (as :meth:`written_executions`)."""
+        return self._written("artifact", sent, artifact_ids, self._store.get_artifacts_by_id)
+
+    def _written(self, kind: str, sent: Sequence, ids: Sequence[int], read: Callable) -> list:
         from mlstore.index import mlmd_tables  # noqa: PLC0415 - the index package imports this module
 
-        names = {stored.id: name for (kind, name), stored in self._types.items() if kind == "execution"}
-        if self.location.mlmd_file is None or not all(
-                _stored_as_sent(e) and e.type_id in names for e in sent):
-            return self.call(self._store.get_executions_by_id, execution_ids)
-        times = mlmd_tables.execution_times(self._tables(), execution_ids)
-        if any(i not in times for i in execution_ids):
-            return self.call(self._store.get_executions_by_id, execution_ids)
+        names = {stored.id: name for (k, name), stored in self._types.items() if k == kind}
+        if self.location.mlmd_file is None or not all(_stored_as_sent(m) and m.type_id in names for m in sent):
+            return self.call(read, ids)
+        times = mlmd_tables.node_times(self._tables(), kind, ids)
+        if any(i not in times for i in ids):
+            return self.call(read, ids)
         stored = []
-        for message, execution_id in zip(sent, execution_ids):
-            execution = pb.Execution()
-            execution.CopyFrom(message)
-            execution.id = execution_id
-            execution.type = names[message.type_id]
-            execution.create_time_since_epoch, execution.last_update_time_since_epoch = times[execution_id]
-            stored.append(execution)
+        for message, node_id in zip(sent, ids):
+            copy = type(message)()
+            copy.CopyFrom(message)
+            copy.id = node_id
+            copy.type = names[message.type_id]
+            copy.create_time_since_epoch, copy.last_update_time_since_epoch = times[node_id]
+            stored.append(copy)
         return stored
 
     def _tables(self):

@@ -315,7 +315,8 @@ class Store:
             raise
         stored = self.metadata.written_executions(graph.executions, execution_ids)
         _, rows = self._sync.index_rows(stored, journal_ids=journal_ids, new_artifact_ids=artifact_ids,
-                                        events=stored_events(graph, execution_ids, artifact_ids))
+                                        events=stored_events(graph, execution_ids, artifact_ids),
+                                        new_artifacts=self.metadata.written_artifacts(graph.artifacts, artifact_ids))
         indexed = {row["id"]: row for row in rows or ()}
         logged = []
         for execution_id, first, record in zip(execution_ids, graph.first_output, records):
