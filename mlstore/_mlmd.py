@@ -158,25 +158,6 @@ def _enable_wal(path: Path) -> None:
         con.close()
 
 
-#: Doubles MLMD stores and returns unchanged on every backend: integers of up to 15 digits
-#: (MLMD writes a double as text, 0.13436424411240122 comes back as 0.134364).
-_EXACT_DOUBLE = 1e15
-
-
-def _stored_as_sent(message: pb.Execution) -> bool:
-    """True when MLMD's copy of ``message`` equals it (SQLite keeps ints and strings as
-    they are; only integral doubles survive MLMD's text round trip)."""
-    for values in (message.properties, message.custom_properties):
-        for value in values.values():
-            kind = value.WhichOneof("value")
-            if kind == "double_value":
-                if not (value.double_value.is_integer() and abs(value.double_value) < _EXACT_DOUBLE):
-                    return False
-            elif kind not in ("int_value", "string_value"):
-                return False
-    return True
-
-
 class Metadata:
     """An MLMD connection with mlstore's types registered and errors translated."""
 
@@ -254,47 +235,6 @@ class Metadata:
         needed = [e.id for e in executions if "pipeline" not in e.properties]
         if not needed:
             return {}
-        return mlmd_tables.contexts_of(self._tables(), needed, (
-            tfx_records.PIPELINE_CONTEXT, tfx_records.RUN_CONTEXT, tfx_records.NODE_CONTEXT))
-
-    def written_executions(self, sent: Sequence[pb.Execution], execution_ids: Sequence[int]) -> list[pb.Execution]:
-        """The executions a ``put_*`` call of this process just stored, as MLMD returns them.
-
-        On SQLite, when MLMD keeps every value of ``sent`` as it is (see
-        :func:`_stored_as_sent`): ``sent`` with the ids the call returned, the type
-        names and the times MLMD set (read from its Execution table). Otherwise, or when
-        a row is not found, MLMD's ``get_executions_by_id`` (~1 ms a call on a
-        10,000-day SQLite store; the table read ~0.05 ms).
-        """
-        return self._written("execution", sent, execution_ids, self._store.get_executions_by_id)
-
-    def written_artifacts(self, sent: Sequence[pb.Artifact], artifact_ids: Sequence[int]) -> list[pb.Artifact]:
-        """The new artifacts a ``put_*`` call of this process just stored (as :meth:`written_executions`)."""
-        return self._written("artifact", sent, artifact_ids, self._store.get_artifacts_by_id)
-
-    def _written(self, kind: str, sent: Sequence, ids: Sequence[int], read: Callable) -> list:
-        from mlstore.index import mlmd_tables  # noqa: PLC0415 - the index package imports this module
-
-        names = {stored.id: name for (k, name), stored in self._types.items() if k == kind}
-        if self.location.mlmd_file is None or not all(_stored_as_sent(m) and m.type_id in names for m in sent):
-            return self.call(read, ids)
-        times = mlmd_tables.node_times(self._tables(), kind, ids)
-        if any(i not in times for i in ids):
-            return self.call(read, ids)
-        stored = []
-        for message, node_id in zip(sent, ids):
-            copy = type(message)()
-            copy.CopyFrom(message)
-            copy.id = node_id
-            copy.type = names[message.type_id]
-            copy.create_time_since_epoch, copy.last_update_time_since_epoch = times[node_id]
-            stored.append(copy)
-        return stored
-
-    def _tables(self):
-        """The engine reading MLMD's tables (see :func:`mlstore.index.mlmd_tables.mlmd_reader`)."""
-        from mlstore.index import mlmd_tables  # noqa: PLC0415
-
         if self._reader is None:
             engine = self._index_engine
             if engine is None and self.location.mlmd_file is None:
@@ -302,7 +242,8 @@ class Metadata:
 
                 engine = self._index_engine = index_engine(self.location)
             self._reader = mlmd_tables.mlmd_reader(self.location, engine)
-        return self._reader
+        return mlmd_tables.contexts_of(self._reader, needed, (
+            tfx_records.PIPELINE_CONTEXT, tfx_records.RUN_CONTEXT, tfx_records.NODE_CONTEXT))
 
     # -- types -----------------------------------------------------------------------
 

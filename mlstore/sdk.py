@@ -241,8 +241,7 @@ class Run:
             "params": json.dumps(self.params, sort_keys=True, default=str),
             "seeds": json.dumps(self.seeds, sort_keys=True),
             "start_time_ms": float(self._start_ms),
-            # Whole milliseconds, as start_time_ms: MLMD keeps an integral double as it is.
-            "end_time_ms": float(int(time.time() * 1000)),
+            "end_time_ms": time.time() * 1000.0,
             **self.properties,
         }
         if error is not None:

@@ -313,10 +313,10 @@ class Store:
         except BaseException:
             self._sync.forget(journal_ids)
             raise
-        stored = self.metadata.written_executions(graph.executions, execution_ids)
+        stored = self.metadata.call(self.metadata.raw.get_executions_by_id, execution_ids)
         _, rows = self._sync.index_rows(stored, journal_ids=journal_ids, new_artifact_ids=artifact_ids,
                                         events=stored_events(graph, execution_ids, artifact_ids),
-                                        new_artifacts=self.metadata.written_artifacts(graph.artifacts, artifact_ids))
+                                        new_artifacts=self._new_artifacts(artifact_ids))
         indexed = {row["id"]: row for row in rows or ()}
         logged = []
         for execution_id, first, record in zip(execution_ids, graph.first_output, records):
@@ -325,6 +325,10 @@ class Store:
                 i in indexed for i in output_ids) else ()
             logged.append(LoggedExecution(execution_id, output_ids, outputs))
         return logged
+
+    def _new_artifacts(self, artifact_ids: Sequence[int]):
+        """MLMD's records of a write's new artifacts (the only ones the index needs when each has a span)."""
+        return self.metadata.call(self.metadata.raw.get_artifacts_by_id, artifact_ids) if artifact_ids else []
 
     def _bind_outputs(self, pipeline: str, record: ExecutionRecord, run_id: str | None) -> ExecutionRecord:
         """``record`` checked, its outputs' uris bound to their digests (derived when empty).

@@ -1,7 +1,7 @@
 """The write path's shortcuts give what the long way gives: MLMD's own read-back, a reindex, a copy.
 
-``Store.log_executions`` no longer reads just-written records back from MLMD on SQLite,
-``mlstore.run`` takes its outputs from the rows just indexed, ``log_model`` and
+``Store.log_executions`` reads back from MLMD only a write's new artifacts (not its
+inputs) when each has a span, ``mlstore.run`` takes its outputs from the rows just indexed, ``log_model`` and
 ``log_evaluation`` publish without a temporary copy, and the package list is read from
 the metadata headers only. Each is checked against the slow path it replaces.
 """
@@ -39,30 +39,28 @@ def test_sdk_days_index_exactly_what_a_reindex_from_mlmd_builds(sqlite_store, tm
     assert _index_rows(sqlite_store) == written
 
 
-def test_records_built_from_the_write_equal_mlmds_read_back(sqlite_store, tmp_path):
-    metadata = sqlite_store.metadata
-    seen = []
+def test_a_write_reads_back_only_its_new_artifacts_and_indexes_what_a_reindex_builds(sqlite_store, tmp_path):
+    metadata, asked = sqlite_store.metadata, []
+    read = metadata.raw.get_artifacts_by_id
 
-    def compare(method, read):
-        def wrapper(sent, ids):
-            ours = method(sent, ids)
-            seen.append((ours, metadata.call(read, ids)))
-            return ours
-        return wrapper
+    def recording(ids):
+        asked.append(sorted(ids))
+        return read(ids)
 
-    metadata.written_executions = compare(metadata.written_executions, metadata.raw.get_executions_by_id)
-    metadata.written_artifacts = compare(metadata.written_artifacts, metadata.raw.get_artifacts_by_id)
-    log_day(sqlite_store, tmp_path, 1)
-    # A fractional double MLMD rounds (0.123456789 comes back as 0.123457): read back from MLMD.
-    blob = sqlite_store.blobs.publish(tmp_path / "data1")
-    sqlite_store.log_execution("Trainer", "demo", properties={"learning_rate": 0.123456789, "note": "a\\b\n🎉"},
-                               outputs=[mlstore.OutputArtifact("Model", blob.uri, blob.digest, blob.size, "model",
-                                                               {"span": 4})])
-    assert len(seen) == 10
-    for ours, theirs in seen:
-        assert list(ours) == list(theirs)
-    rounded = seen[-2][0][0].custom_properties["learning_rate"].double_value
-    assert rounded == 0.123457
+    metadata.raw.get_artifacts_by_id = recording
+    try:
+        _, model, evaluation = log_day(sqlite_store, tmp_path, 1)
+        with mlstore.run("demo", "Gate", store=sqlite_store) as r:  # inputs, one output: only it is read
+            r.use(model, "model")
+            r.use(evaluation, "evaluation")
+            r.log_artifact(tmp_path / "data1", "ModelBlessing", properties={"blessed": 1})
+    finally:
+        metadata.raw.get_artifacts_by_id = read
+    assert asked[-1] == [r.outputs[0].id]
+    assert all(len(ids) == 1 for ids in asked)
+    written = _index_rows(sqlite_store)
+    sqlite_store.reindex()
+    assert _index_rows(sqlite_store) == written
 
 
 def test_run_outputs_are_the_indexed_artifacts(sqlite_store, tmp_path):
