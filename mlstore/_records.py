@@ -39,6 +39,8 @@ class OutputArtifact:
 class LoggedExecution:
     execution_id: int
     output_ids: tuple[int, ...]
+    #: The output artifacts as the index holds them (empty when unknown, e.g. a remote store).
+    outputs: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,12 @@ import hashlib
 import os
 import shutil
 import stat
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 import fsspec
 
@@ -165,6 +167,17 @@ class BlobStore:
         """
         source = Path(source)
         files = collect_files(source)
+        single = source.name if source.resolve().is_file() else None
+        return self.publish_files(files, single_file=single)
+
+    def publish_files(self, files: Sequence[tuple[str, Path]], single_file: str | None = None) -> PublishedBlob:
+        """Stores ``(relative posix path, file)`` pairs as one blob (see :meth:`publish`).
+
+        Why: a caller that lays files out under other names (``log_model``'s
+        ``Format-Serving/``) needs no copy of them first. ``single_file`` names the one
+        file of a blob published from a file (its uri is then that file's).
+        """
+        files = sorted(files)
         for _attempt in range(2):  # a second time only when gc swept the blob we matched
             if self.is_local:
                 manifest, new = self._publish_local(files)
@@ -172,18 +185,60 @@ class BlobStore:
                 manifest, new = self._publish_remote(files)
             if new or self._refresh(manifest):
                 break
+        return self._published(manifest, new, single_file)
+
+    def publish_written(self, write: Callable[[Path], None]) -> PublishedBlob:
+        """Stores as one blob the files ``write(folder)`` creates in an empty folder.
+
+        On a local root the folder is the blob's staging directory, so the files are
+        written once and renamed into place, never copied (``log_evaluation``'s
+        ``metrics.json``). ``write`` may be called again (when gc swept a matching blob).
+
+        Raises:
+            InvalidArgument: ``write`` created no file, or a symlink leaving the folder.
+        """
+        for _attempt in range(2):
+            if self.is_local:
+                staging = self._new_staging()
+                try:
+                    staging.mkdir(parents=True)
+                    write(staging)
+                    manifest, new = self._publish_local(collect_files(staging), staged=staging)
+                finally:
+                    self._drop_staging(staging)
+            else:
+                with tempfile.TemporaryDirectory(prefix="mlstore-blob-") as tmp:
+                    write(Path(tmp))
+                    manifest, new = self._publish_remote(collect_files(Path(tmp)))
+            if new or self._refresh(manifest):
+                break
+        return self._published(manifest, new, None)
+
+    def _published(self, manifest: Manifest, new: bool, single_file: str | None) -> PublishedBlob:
         uri = self.object_uri(manifest.digest)
-        if source.resolve().is_file():
-            uri = f"{uri}/{source.name}"
+        if single_file is not None:
+            uri = f"{uri}/{single_file}"
         return PublishedBlob(manifest.digest, manifest.size, uri, new)
 
-    def _publish_local(self, files: list[tuple[str, Path]]) -> tuple[Manifest, bool]:
-        staging = Path(self._base) / "staging" / uuid.uuid4().hex
+    def _new_staging(self) -> Path:
+        return Path(self._base) / "staging" / uuid.uuid4().hex
+
+    @staticmethod
+    def _drop_staging(staging: Path) -> None:
+        if staging.exists():
+            _make_writable(staging)
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _publish_local(self, files: Sequence[tuple[str, Path]], staged: Path | None = None) -> tuple[Manifest, bool]:
+        """Copies ``files`` into a new staging directory (or takes those already in
+        ``staged``), hashes the staged copy and renames it into ``objects/``."""
+        staging = staged or self._new_staging()
         try:
-            for rel, full in files:
-                dest = staging / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(full, dest)
+            if staged is None:
+                for rel, full in files:
+                    dest = staging / rel
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(full, dest)
             # Hash the staged copy, not the source: the source may change while we copy.
             manifest = manifest_of([(rel, staging / rel) for rel, _ in files])
             hexd = hex_of(manifest.digest)
@@ -199,11 +254,9 @@ class BlobStore:
             self._write_manifest(manifest)
             return manifest, True
         finally:
-            if staging.exists():
-                _make_writable(staging)
-                shutil.rmtree(staging, ignore_errors=True)
+            self._drop_staging(staging)
 
-    def _publish_remote(self, files: list[tuple[str, Path]]) -> tuple[Manifest, bool]:
+    def _publish_remote(self, files: Sequence[tuple[str, Path]]) -> tuple[Manifest, bool]:
         manifest = manifest_of(files)
         if self.exists(manifest.digest):
             return manifest, False
@@ -232,8 +285,14 @@ class BlobStore:
 
     def _write_manifest(self, manifest: Manifest) -> None:
         path = self._manifest(hex_of(manifest.digest))
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        if self.is_local:  # the same steps without fsspec's per-call overhead
+            os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(manifest.text().encode("utf-8"))
+            os.rename(tmp, path)
+            return
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         with self.fs.open(tmp, "wb") as f:
             f.write(manifest.text().encode("utf-8"))
         self.fs.mv(tmp, path)
@@ -242,7 +301,8 @@ class BlobStore:
 
     def exists(self, digest: str) -> bool:
         """True when the blob is complete (its manifest is present)."""
-        return self.fs.exists(self._manifest(hex_of(digest)))
+        path = self._manifest(hex_of(digest))
+        return os.path.exists(path) if self.is_local else self.fs.exists(path)
 
     def manifest(self, digest: str) -> Manifest:
         """Reads a blob's manifest.

@@ -95,9 +95,42 @@ def environment() -> Environment:
 @functools.lru_cache(maxsize=1)
 def installed_packages() -> str:
     """Every installed distribution as sorted ``name==version`` lines (pip-freeze style)."""
-    lines = {f"{d.metadata['Name']}=={d.version}" for d in importlib_metadata.distributions()
-             if d.metadata["Name"]}
+    lines = set()
+    for distribution in importlib_metadata.distributions():
+        name, version = _name_and_version(distribution)
+        if name:
+            lines.add(f"{name}=={version}")
     return "\n".join(sorted(lines, key=str.lower)) + "\n"
+
+
+def _name_and_version(distribution: importlib_metadata.Distribution) -> tuple[str | None, str | None]:
+    """The ``Name`` and ``Version`` headers of a distribution's metadata (the first of each).
+
+    Why not ``distribution.metadata``: it parses the whole file (the long description
+    too) with the email parser, ~3 ms a distribution, ~0.5 s for a TFX environment on the
+    first run of every process; the headers come first and end at the first blank line.
+    """
+    text = (distribution.read_text("METADATA") or distribution.read_text("PKG-INFO")
+            or distribution.read_text("") or "")
+    name = version = None
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        key, sep, value = line.partition(":")
+        if not sep or key[:1].isspace():
+            continue
+        key = key.strip().lower()
+        if key == "name" and name is None:
+            name = value.strip()
+        elif key == "version" and version is None:
+            version = value.strip()
+    return name, version
+
+
+@functools.lru_cache(maxsize=1)
+def environment_digest() -> str:
+    """sha256 of :func:`installed_packages` (``environment_digest`` of every execution)."""
+    return "sha256:" + hashlib.sha256(installed_packages().encode()).hexdigest()
 
 
 _published_lists: dict[str, str] = {}
@@ -162,7 +195,7 @@ def capture_properties(code_dir: str | None = None, blobs=None) -> dict[str, obj
         "git_dirty": int(git.dirty),
         "git_diff_digest": git.diff_digest,
         "command": command_line(),
-        "environment_digest": "sha256:" + hashlib.sha256(installed_packages().encode()).hexdigest(),
+        "environment_digest": environment_digest(),
         **env.to_properties(),
         **stored,
     }

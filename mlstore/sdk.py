@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import shutil
-import tempfile
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from mlstore import capture, errors, schema
 from mlstore.blobs import collect_files, manifest_of
@@ -146,11 +143,16 @@ class Run:
             raise errors.InvalidArgument(f"properties must be a mapping, not {_type_name(properties)}")
         if name is not None and not isinstance(name, str):
             raise errors.InvalidArgument(f"name must be a str, not {_type_name(name)}")
+        return self._log_output(lambda blobs: blobs.publish(path), type, role, properties, name)
+
+    def _log_output(self, publish: Callable[[Any], Any], type: str, role: str | None,
+                    properties: Mapping[str, Any] | None, name: str | None = None) -> PendingOutput:
+        """Checks an output's type, properties and role, then ``publish(blobs)`` stores its bytes."""
         properties = dict(properties or {})
         schema.check_artifact_properties(type, properties)
         role = role or _snake(type)
         _check_role(role)
-        blob = self.store.blobs.publish(path)
+        blob = publish(self.store.blobs)
         self._outputs.append(OutputArtifact(type, blob.uri, blob.digest, blob.size, role, properties, name))
         pending = PendingOutput(type, role, blob.digest, blob.size, blob.uri, _run=self)
         self._pending.append(pending)
@@ -174,11 +176,15 @@ class Run:
             return self.log_artifact(source, "Model", role, properties)
         if not (source / "saved_model.pb").is_file():
             raise errors.InvalidArgument(f"{saved_model_dir} is not a SavedModel (no saved_model.pb)")
+        files = collect_files(source)
         # The digest the SavedModel has on its own (what `hub publish` of it stores).
-        serving = manifest_of(collect_files(source)).digest
-        with tempfile.TemporaryDirectory(prefix="mlstore-model-") as tmp:
-            _link_tree(source, Path(tmp) / SERVING_DIR)
-            return self.log_artifact(tmp, "Model", role, {"serving_digest": serving, **(properties or {})})
+        serving = manifest_of(files).digest
+        if properties is not None and not isinstance(properties, Mapping):
+            raise errors.InvalidArgument(f"properties must be a mapping, not {_type_name(properties)}")
+        # Stored as Format-Serving/<file> straight from the source: no copy to lay it out first.
+        laid_out = [(f"{SERVING_DIR}/{rel}", full) for rel, full in files]
+        return self._log_output(lambda blobs: blobs.publish_files(laid_out), "Model", role,
+                                {"serving_digest": serving, **(properties or {})})
 
     def log_evaluation(self, metrics: Mapping[str, Mapping[str, float]], role: str = "evaluation",
                        directory: str | Path | None = None,
@@ -195,16 +201,23 @@ class Run:
         except (TypeError, ValueError):
             raise errors.InvalidArgument("metrics must be a mapping {slice: {metric: number}}; "
                                          "a metric value is not a number") from None
-        with tempfile.TemporaryDirectory(prefix="mlstore-eval-") as tmp:
-            target = Path(directory) if directory else Path(tmp)
+        if properties is not None and not isinstance(properties, Mapping):
+            raise errors.InvalidArgument(f"properties must be a mapping, not {_type_name(properties)}")
+        props = {"metrics": json.dumps(clean, sort_keys=True),
+                 "format_version": EVALUATION_FORMAT_VERSION, **(properties or {})}
+
+        def write_metrics(target: Path) -> None:
             if not (target / "metrics.json").exists():
                 (target / "metrics.json").write_text(json.dumps(
                     {"format_version": EVALUATION_FORMAT_VERSION,
                      "slices": [{"slice": s, "metrics": m} for s, m in sorted(clean.items())]},
                     indent=1, sort_keys=True))
-            props = {"metrics": json.dumps(clean, sort_keys=True),
-                     "format_version": EVALUATION_FORMAT_VERSION, **(properties or {})}
-            return self.log_artifact(target, "ModelEvaluation", role, props)
+
+        if directory:
+            write_metrics(Path(directory))
+            return self.log_artifact(directory, "ModelEvaluation", role, props)
+        # metrics.json is written straight into the blob's staging directory: no temporary copy.
+        return self._log_output(lambda blobs: blobs.publish_written(write_metrics), "ModelEvaluation", role, props)
 
     def set_seed(self, seed: int) -> None:
         """Seeds Python, NumPy and (when imported) TensorFlow, and records the seed."""
@@ -246,7 +259,10 @@ class Run:
             self._record_failed_write(properties, write_error)
             raise
         self.execution_id = logged.execution_id
-        self.outputs = [self.store.artifact(i) for i in logged.output_ids]
+        # The artifacts as just indexed (a remote store's answer has only their ids).
+        outputs = getattr(logged, "outputs", ())
+        self.outputs = list(outputs) if len(outputs) == len(logged.output_ids) and outputs else [
+            self.store.artifact(i) for i in logged.output_ids]
         for pending, artifact in zip(self._pending, self.outputs):
             pending._artifact = artifact  # the handles a caller kept now resolve
             pending._run = None
@@ -308,16 +324,6 @@ def run(pipeline: str, step: str, params: Mapping[str, Any] | None = None, *,
         current._finish(e)
         raise
     current._finish(None)
-
-
-def _link_tree(source: Path, target: Path) -> None:
-    """Copies ``source`` to ``target``, hard-linking files where the file system allows."""
-    def link_or_copy(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-    shutil.copytree(source, target, copy_function=link_or_copy)
 
 
 def _snake(name: str) -> str:

@@ -296,10 +296,21 @@ class Store(StoreAPI):
             self._sync.forget(journal_ids)
             raise
         stored = self.metadata.call(self.metadata.raw.get_executions_by_id, execution_ids)
-        self._sync.index(stored, journal_ids=journal_ids, new_artifact_ids=artifact_ids,
-                         events=stored_events(graph, execution_ids, artifact_ids))
-        return [LoggedExecution(execution_id, tuple(artifact_ids[first:first + len(record.outputs)]))
-                for execution_id, first, record in zip(execution_ids, graph.first_output, records)]
+        _, rows = self._sync.index_rows(stored, journal_ids=journal_ids, new_artifact_ids=artifact_ids,
+                                        events=stored_events(graph, execution_ids, artifact_ids),
+                                        new_artifacts=self._new_artifacts(artifact_ids))
+        indexed = {row["id"]: row for row in rows or ()}
+        logged = []
+        for execution_id, first, record in zip(execution_ids, graph.first_output, records):
+            output_ids = tuple(artifact_ids[first:first + len(record.outputs)])
+            outputs = tuple(queries.artifact_of(indexed[i]) for i in output_ids) if all(
+                i in indexed for i in output_ids) else ()
+            logged.append(LoggedExecution(execution_id, output_ids, outputs))
+        return logged
+
+    def _new_artifacts(self, artifact_ids: Sequence[int]):
+        """MLMD's records of a write's new artifacts (the only ones the index needs when each has a span)."""
+        return self.metadata.call(self.metadata.raw.get_artifacts_by_id, artifact_ids) if artifact_ids else []
 
     def _bind_outputs(self, pipeline: str, record: ExecutionRecord, run_id: str | None) -> ExecutionRecord:
         """``record`` checked, its outputs' uris bound to their digests (derived when empty).

@@ -22,7 +22,11 @@ from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoin
 
 
 def to_artifact(row: Row) -> Artifact:
-    m = row._mapping
+    return artifact_of(row._mapping)
+
+
+def artifact_of(m) -> Artifact:
+    """An artifact from its index columns (a row's mapping, or the dict the writer inserted)."""
     return Artifact(
         id=m["id"], type=m["type"], uri=m["uri"], digest=m["digest"], size=m["size"],
         state=m["state"], pipeline=m["pipeline"], span=m["span"],

@@ -152,11 +152,28 @@ class IndexSync:
         and ``events`` its events (which saves reading them back). ``fingerprint`` takes
         the ``(id, uri)`` of bytes another writer recorded (default: fingerprinted now).
         """
+        return self.index_rows(executions, journal_ids, new_artifact_ids, events, fingerprint)[0]
+
+    def index_rows(self, executions: Sequence[pb.Execution], journal_ids: Sequence[str] = (),
+                   new_artifact_ids: Sequence[int] | None = None, events: Sequence[pb.Event] | None = None,
+                   fingerprint: Callable[[list[tuple[int, str]]], object] | None = None,
+                   new_artifacts: Sequence[pb.Artifact] | None = None) -> tuple[int, list[dict] | None]:
+        """As :meth:`index`; also returns the artifact rows this call inserted (``None``
+        when another indexer had written them first), so a writer need not read them back.
+
+        ``new_artifacts``: the MLMD records of ``new_artifact_ids`` when the caller has them
+        (a write just made). When they are all the events produce and each has a span, the
+        rows derive from them alone and the inputs are not read from MLMD (see
+        :func:`_outputs_alone`).
+        """
         mlmd = self.metadata
         if events is None:
             events = mlmd.call(mlmd.raw.get_events_by_execution_ids, [e.id for e in executions]) if executions else []
-        artifact_ids = sorted({ev.artifact_id for ev in events})
-        artifacts = mlmd.call(mlmd.raw.get_artifacts_by_id, artifact_ids) if artifact_ids else []
+        if new_artifacts is not None and _outputs_alone(events, new_artifacts):
+            artifacts = list(new_artifacts)
+        else:
+            artifact_ids = sorted({ev.artifact_id for ev in events})
+            artifacts = mlmd.call(mlmd.raw.get_artifacts_by_id, artifact_ids) if artifact_ids else []
         needed = [e.type_id for e in executions] + [a.type_id for a in artifacts]
         type_names = mlmd.type_names(needed)
         by_id = {a.id: a for a in artifacts}
@@ -175,7 +192,7 @@ class IndexSync:
             fingerprints.record(self.engine, external)
         else:
             fingerprint(external)
-        return executions
+        return executions, batch.artifact_rows
 
     def _known_spans(self, events: Sequence[pb.Event], artifacts: dict[int, pb.Artifact]) -> dict[int, int | None]:
         """Spans in the index of the inputs without a span property (outputs of earlier batches).
@@ -278,6 +295,17 @@ class IndexSync:
         """Drops the journal rows of an MLMD write that failed."""
         with self.engine.begin() as connection:
             connection.execute(delete(t.journal).where(t.journal.c.external_id.in_(list(external_ids))))
+
+
+def _outputs_alone(events: Sequence[pb.Event], new_artifacts: Sequence[pb.Artifact]) -> bool:
+    """True when ``new_artifacts`` are every artifact the events produce and each has a span.
+
+    Then the inputs' MLMD records change no row: an input's span counts only for an
+    output without one, and metric and blessing rows are made for new outputs only.
+    """
+    new = {a.id for a in new_artifacts}
+    return all(ev.artifact_id in new for ev in events if ev.type in tfx.PRODUCED) and all(
+        "span" in a.properties or "span" in a.custom_properties for a in new_artifacts)
 
 
 def _tfma_evaluations(artifacts: Sequence[pb.Artifact], type_names: dict[int, str]) -> dict[int, dict]:

@@ -46,6 +46,8 @@ class IndexBatch:
     evaluations: dict[int, dict] = field(default_factory=dict)
     #: Spans of already indexed artifacts this batch reads.
     known_spans: dict[int, int | None] = field(default_factory=dict)
+    #: The artifact rows :func:`write_batch` inserted (set once they are committed).
+    artifact_rows: list[dict] | None = None
 
     def derived(self) -> "Derived":
         """Spans and pipelines of the batch's artifacts, derived once (see :class:`Derived`)."""
@@ -54,6 +56,7 @@ class IndexBatch:
         return self._derived
 
     _derived: "Derived | None" = None
+    pending_rows: list[dict] | None = None  # artifact rows of the transaction in progress
 
 
 @dataclass
@@ -269,6 +272,7 @@ def write_batch(connection: Connection, batch: IndexBatch) -> tuple[int, int]:
         for i in sorted(batch.new_artifact_ids) if i in batch.artifacts
     ]
     metric_rows, blessing_rows = _derived_rows(batch)
+    batch.pending_rows = artifact_rows
     for table, rows in (
         (t.execution, [execution_row(e, batch.type_names.get(e.type_id, "?"), execution_pipeline(e, batch),
                                      batch.contexts.get(e.id)) for e in new_execs]),
@@ -338,7 +342,8 @@ def write_batch_safely(engine, batch: IndexBatch, journal_ids: Iterable[str] = (
             with engine.begin() as connection:
                 counts = write_batch(connection, batch)
                 _clear_journal(connection, journal_ids)
-                return counts
+            batch.artifact_rows = batch.pending_rows
+            return counts
         except IntegrityError as e:
             ids = [ex.id for ex in batch.executions]
             with engine.begin() as connection:
