@@ -42,14 +42,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 METRIC, SLICE = "auc_roc", "carrier=AA"
 MAX_EDGES_ENV = "MLSTORE_LINEAGE_CACHE_EDGES"  # mlstore.index.graph_scopes.MAX_EDGES_ENV
 
-
-def timed(fn, repeat: int):
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+from bench_core import timed  # noqa: E402 - median of repeated calls, as every benchmark times
 
 
 def rss_mb() -> float:
