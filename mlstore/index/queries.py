@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Row
 
 from mlstore.index import metric_tiers
 from mlstore.index import tables as t
-from mlstore.index.model_queries import is_rerun
+from mlstore.index.model_queries import is_rerun, rerun_model_ids
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint
 
 
@@ -222,13 +222,23 @@ def to_blessing(row: Row) -> Blessing:
 _LATEST_BLESSED = (select(t.blessing.c.model_id)
                    .where(and_(t.blessing.c.pipeline == bindparam("pipeline"), t.blessing.c.blessed.is_(True)))
                    .order_by(t.blessing.c.span.desc(), t.blessing.c.model_id.desc())
-                   .limit(1))
+                   .limit(bindparam("limit")).offset(bindparam("offset")))
 
 
 def latest_blessed_model_id(connection: Connection, pipeline: str) -> int | None:
-    """The blessed model with the newest (span, model id) in ``pipeline``."""
-    row = connection.execute(_LATEST_BLESSED, {"pipeline": pipeline}).first()
-    return row.model_id if row else None
+    """The blessed daily model with the newest (span, model id) in ``pipeline``: a model
+    ``mlstore rerun`` produced is a verification of a day, never the latest, even if gated."""
+    page = 8
+    for offset in range(0, 1 << 62, page):
+        ids = list(dict.fromkeys(connection.scalars(_LATEST_BLESSED, {"pipeline": pipeline, "limit": page,
+                                                                      "offset": offset})))
+        if not ids:
+            return None
+        reruns = rerun_model_ids(connection, pipeline, among=ids)
+        daily = [i for i in ids if i not in reruns]
+        if daily:
+            return daily[0]
+    return None
 
 
 def blessings(connection: Connection, *, pipeline: str | None = None, model_id: int | None = None) -> list[Blessing]:

@@ -180,6 +180,8 @@ def test_rerun_outputs_are_never_chosen_as_daily_models(sqlite_store, tmp_path):
             if explain == "all" or policy != "best:auc":  # ranked lists what ranks above the choice
                 assert reasons(selection)[f"artifact:{rerun}"] == RERUN_REASON
     assert f"artifact:{rerun}" not in {c.model_id for c in candidates_from_store(sqlite_store, P, metric="auc")}
+    # the latest blessed model (RPC GetLatestBlessed, the dashboard) is the daily one too
+    assert sqlite_store.latest_blessed(P).id == m[3]
 
 
 def test_reruns_are_looked_up_among_the_walked_rows_only(sqlite_store, tmp_path, monkeypatch):
