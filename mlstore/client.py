@@ -162,26 +162,22 @@ class RemoteStore(StoreAPI):
             self._checked_scopes.add(scope)
 
     def check_bytes(self, refs: Sequence[Any] = ()) -> BytesReport:
-        """Re-hashes artifacts' blobs here, in the shared artifact root (all non-DELETED
-        artifacts when ``refs`` is empty).
+        """Re-hashes artifacts' bytes here, in the shared artifact root (all non-DELETED
+        artifacts when ``refs`` is empty); another writer's bytes (TFX) against the
+        server's fingerprint of them, reported as not hashed when there is none."""
+        checked = [self._with_digest(a) for a in check_targets(self, refs)]
+        hashed = [a for a in checked if a.digest]
+        not_hashed = {a.node_id: "no digest in ML Metadata and no fingerprint on the server"
+                      for a in checked if not a.digest}
+        return BytesReport(len(hashed), not_hashed, verify_artifacts(self.blobs, hashed, self.read_roots))
 
-        Bytes another writer (TFX) recorded have no digest in MLMD: their fingerprints
-        are on the server's index, so they are reported as not hashed.
-        """
-        targets = check_targets(self, refs)
-        own = [a for a in targets if a.digest]
-        # Another writer's bytes (TFX) are checked against the server's fingerprint of them.
-        fingerprinted, not_hashed = [], {}
-        for a in targets:
-            if a.digest:
-                continue
-            fingerprint = self.content_digest(a) if a.uri else None
-            if fingerprint is None:
-                not_hashed[a.node_id] = "no digest in ML Metadata and no fingerprint on the server"
-            else:
-                fingerprinted.append(dataclasses.replace(a, digest=fingerprint))
-        corrupted = verify_artifacts(self.blobs, own + fingerprinted, self.read_roots)
-        return BytesReport(len(own) + len(fingerprinted), not_hashed, corrupted)
+    def _with_digest(self, artifact: Artifact) -> Artifact:
+        """``artifact`` with the server's fingerprint as its digest when MLMD has none, so
+        its files are checked like a blob's (unchanged when there is neither)."""
+        if artifact.digest or not artifact.uri:
+            return artifact
+        fingerprint = self.content_digest(artifact)
+        return artifact if fingerprint is None else dataclasses.replace(artifact, digest=fingerprint)
 
     @cached_property
     def read_roots(self) -> tuple[str, ...]:
@@ -209,11 +205,7 @@ class RemoteStore(StoreAPI):
                 fingerprint. PermissionDenied: an external artifact outside the read roots.
         """
         artifact = ref if isinstance(ref, Artifact) else self.artifact(ref)
-        if not artifact.digest and artifact.uri:
-            fingerprint = self.content_digest(artifact)
-            if fingerprint is not None:  # checked as a digest of the files at the uri
-                artifact = dataclasses.replace(artifact, digest=fingerprint)
-        return artifact_local_path(self.blobs, artifact, self.read_roots)
+        return artifact_local_path(self.blobs, self._with_digest(artifact), self.read_roots)
 
     def reindex(self, force: bool = False) -> int:
         """Not through a server: FailedPrecondition (reindex runs against the database)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import itertools
 import json
 from typing import Sequence
 
@@ -229,7 +230,7 @@ def latest_blessed_model_id(connection: Connection, pipeline: str) -> int | None
     """The blessed daily model with the newest (span, model id) in ``pipeline``: a model
     ``mlstore rerun`` produced is a verification of a day, never the latest, even if gated."""
     page = 8
-    for offset in range(0, 1 << 62, page):
+    for offset in itertools.count(0, page):
         ids = list(dict.fromkeys(connection.scalars(_LATEST_BLESSED, {"pipeline": pipeline, "limit": page,
                                                                       "offset": offset})))
         if not ids:
@@ -238,7 +239,6 @@ def latest_blessed_model_id(connection: Connection, pipeline: str) -> int | None
         daily = [i for i in ids if i not in reruns]
         if daily:
             return daily[0]
-    return None
 
 
 def blessings(connection: Connection, *, pipeline: str | None = None, model_id: int | None = None) -> list[Blessing]:
