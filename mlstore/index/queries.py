@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Row
 
 from mlstore.index import metric_tiers
 from mlstore.index import tables as t
-from mlstore.index.model_queries import is_rerun, rerun_model_ids
+from mlstore.index.model_queries import is_rerun
 from mlstore.types import Artifact, Blessing, EventRecord, Execution, MetricPoint
 
 
@@ -220,7 +220,14 @@ def to_blessing(row: Row) -> Blessing:
     )
 
 
-_LATEST_BLESSED = (select(t.blessing.c.model_id)
+#: Blessed models of a pipeline, newest (span, model id) first, each with its producing
+#: execution's properties (NULL when no producer is recorded), so one statement per page
+#: both orders the candidates and tells a rerun's copy from the daily model.
+_LATEST_BLESSED = (select(t.blessing.c.model_id, t.execution.c.properties)
+                   .select_from(t.blessing
+                                .outerjoin(t.event, and_(t.event.c.artifact_id == t.blessing.c.model_id,
+                                                         t.event.c.is_output.is_(True)))
+                                .outerjoin(t.execution, t.execution.c.id == t.event.c.execution_id))
                    .where(and_(t.blessing.c.pipeline == bindparam("pipeline"), t.blessing.c.blessed.is_(True)))
                    .order_by(t.blessing.c.span.desc(), t.blessing.c.model_id.desc())
                    .limit(bindparam("limit")).offset(bindparam("offset")))
@@ -231,14 +238,12 @@ def latest_blessed_model_id(connection: Connection, pipeline: str) -> int | None
     ``mlstore rerun`` produced is a verification of a day, never the latest, even if gated."""
     page = 8
     for offset in itertools.count(0, page):
-        ids = list(dict.fromkeys(connection.scalars(_LATEST_BLESSED, {"pipeline": pipeline, "limit": page,
-                                                                      "offset": offset})))
-        if not ids:
+        rows = connection.execute(_LATEST_BLESSED, {"pipeline": pipeline, "limit": page, "offset": offset}).all()
+        if not rows:
             return None
-        reruns = rerun_model_ids(connection, pipeline, among=ids)
-        daily = [i for i in ids if i not in reruns]
-        if daily:
-            return daily[0]
+        for model_id, properties in rows:
+            if not is_rerun(properties):
+                return model_id
 
 
 def blessings(connection: Connection, *, pipeline: str | None = None, model_id: int | None = None) -> list[Blessing]:
