@@ -3,7 +3,8 @@
 One place for: turning option strings into ``PipelineOptions``; the options that only
 choose *where and how* a pipeline runs (runner, parallelism, environment, endpoints —
 recorded, but no part of a cache key); the ``MLSTORE_BEAM_OPTIONS`` environment variable;
-checking that a runner can start before anything is computed; and the staging protocol
+checking that a runner can start before anything is computed; running a batch pipeline
+meant for DirectRunner on Beam's FnApiRunner directly (:func:`resolve_runner`); and the staging protocol
 that keeps steps runner-independent: a pipeline ends in :func:`stage_value`, which writes
 its one result through Beam's filesystems into a staging directory under
 ``--temp_location`` (or the step's own directory), and the driver reads it back with
@@ -137,7 +138,7 @@ def run_pipeline(options, build) -> None:
     from apache_beam.runners.runner import PipelineState  # noqa: PLC0415
 
     check_runner(options)
-    pipeline = beam.Pipeline(options=options)
+    pipeline = beam.Pipeline(runner=resolve_runner(options), options=options)
     build(pipeline)
     result = pipeline.run()
     try:
@@ -148,6 +149,47 @@ def run_pipeline(options, build) -> None:
             client.close()
     if state not in (None, PipelineState.DONE):
         raise RunnerUnavailable(f"the Beam pipeline ended {state}, not DONE")
+
+
+def resolve_runner(options):
+    """The runner object a pipeline with ``options`` runs on, or ``None`` to let Beam create ``--runner``.
+
+    The default runner or DirectRunner (any spelling Beam accepts, not a subclass) in
+    batch: Beam's FnApiRunner, built as DirectRunner builds it for a batch pipeline (the
+    options provisioned to its workers; ``--direct_num_workers``, ``--direct_running_mode``
+    and the other DirectOptions honoured), minus DirectRunner's first attempt at PrismRunner,
+    which cannot get its binary here and costs about half of a run's fixed cost. Any other
+    runner (PrismRunner, DaskRunner, PortableRunner, ``--streaming``, a runner object) is
+    kept as given.
+
+    Raises:
+        InvalidArgument: an unknown runner.
+    """
+    from apache_beam.options.pipeline_options import StandardOptions  # noqa: PLC0415
+    from apache_beam.runners.direct.direct_runner import SwitchingDirectRunner  # noqa: PLC0415
+    from apache_beam.runners.runner import create_runner  # noqa: PLC0415
+
+    standard = options.view_as(StandardOptions)
+    runner = standard.runner or StandardOptions.DEFAULT_RUNNER
+    if not isinstance(runner, str) or standard.streaming:
+        return None
+    try:
+        if type(create_runner(runner)) is not SwitchingDirectRunner:
+            return None
+    except (ValueError, ImportError) as e:
+        raise InvalidArgument(f"--runner={runner}: {str(e).splitlines()[0]}") from None
+    return _batch_direct_runner(options)
+
+
+def _batch_direct_runner(options):
+    """What ``SwitchingDirectRunner.run_pipeline`` (Beam 2.77) runs a batch pipeline on after Prism."""
+    from apache_beam.portability.api import beam_provision_api_pb2  # noqa: PLC0415
+    from apache_beam.runners.portability.fn_api_runner import fn_runner  # noqa: PLC0415
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle  # noqa: PLC0415
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
 
 
 def _all_options(options) -> dict[str, Any]:
@@ -165,17 +207,20 @@ def check_runner(options) -> None:
         RunnerUnavailable: the runner cannot start.
         InvalidArgument: an unknown runner.
     """
+    from apache_beam.options.pipeline_options import StandardOptions  # noqa: PLC0415
     from apache_beam.runners.runner import create_runner  # noqa: PLC0415
 
-    runner = _all_options(options).get("runner") or "DirectRunner"
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
     if not isinstance(runner, str):
         return  # a runner object: the caller's responsibility
     try:
         create_runner(runner)  # imports the runner's module, which registers its options
     except (ValueError, ImportError) as e:
         raise InvalidArgument(f"--runner={runner}: {str(e).splitlines()[0]}") from None
-    values = _all_options(options)
     name = runner.rsplit(".", 1)[-1].lower().removesuffix("runner")
+    if name not in ("dask", "portable", "flink", "spark", "prism"):
+        return  # nothing to reach (every option parse costs a few ms: they are per run)
+    values = _all_options(options)
     if name == "dask":
         _check_dask(values)
     elif name in ("portable", "flink", "spark") and values.get("job_endpoint"):
@@ -235,7 +280,9 @@ def staging_dir(options, fallback: str) -> Iterator[str]:
     """
     from apache_beam.io.filesystems import FileSystems  # noqa: PLC0415
 
-    base = _all_options(options).get("temp_location") or fallback
+    from apache_beam.options.pipeline_options import GoogleCloudOptions  # noqa: PLC0415
+
+    base = options.view_as(GoogleCloudOptions).temp_location or fallback
     path = FileSystems.join(base, f"mlstore-staging-{uuid.uuid4().hex}")
     FileSystems.mkdirs(path)
     try:
@@ -266,10 +313,20 @@ def stage_value(pcoll, path: str, label: str = "Stage"):
     """
     import apache_beam as beam  # noqa: PLC0415
 
-    return pcoll | label >> beam.Map(_write_staged, path)
+    return pcoll | label >> beam.Map(write_staged, path)
 
 
-def _write_staged(value: Any, path: str) -> str:
+def stage_path(staging: str, name: str) -> str:
+    """The path of the value staged as ``name`` in the staging directory ``staging``."""
+    from apache_beam.io.filesystems import FileSystems  # noqa: PLC0415
+
+    return FileSystems.join(staging, name)
+
+
+def write_staged(value: Any, path: str) -> str:
+    """Writes ``value`` (picklable) to ``path`` through Beam's filesystems, on a worker, for
+    :func:`read_staged` on the driver; returns ``path``. :func:`stage_value` for a
+    PCollection's single element; a step staging one value per key calls it from its own ParDo."""
     from apache_beam.io.filesystems import FileSystems  # noqa: PLC0415
 
     with FileSystems.create(path) as fh:

@@ -2,17 +2,20 @@
 
 Pipeline::
 
-    Create((split, files), reshuffled)
+    Create((split, number, file)) (reshuffled over the workers when there is more than one file)
       -> ReadPartials: per batch of a file (every column, cells as read) (split, (rows, {feature: partial})),
-         each column typed as the batch reads it
-      -> CombinePerKey(split, SplitStatsCombineFn) -> DatasetFeatureStatistics per split -> collect -> stage
+         each column typed as the batch reads it; a split's first file also gives (split, (0, {}))
+      -> CombinePerKey(split, SplitStatsCombineFn) -> Stage: each split's DatasetFeatureStatistics
+         written to the staging directory as ``<split>``
 
 and the driver, once the pipeline has finished, writes ``Split-<name>/FeatureStats.pb``.
 The files are read once, in one fused stage: no side input, so the batches are never
 materialized between stages; the combiner merges the batches' types (the narrowest
 type of the whole split) and only a column read as numbers in some batches and as text
 in others has those batches read again (that column alone) to count their values as text.
-Few transforms: Beam's fixed cost per run (construction, translation) grows with them.
+Few transforms, each with its output type declared: Beam's fixed cost per run
+(construction, type inference, translation, one bundle per stage) grows with them, so
+there is one shuffle (the combine) and no Flatten or collecting group.
 Workers only reach the staging directory (``--temp_location``, else ``work_dir``), so
 the same code runs on any runner (:mod:`mlstore.components.beam_options`). See :mod:`feature_stats` for what is exact and the
 quantile sketch's error bound.
@@ -25,6 +28,7 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -34,8 +38,8 @@ from mlstore.components.statistics import columns as cols
 from mlstore.components.statistics import feature_stats as fs
 from mlstore.components.statistics.layout import read_statistics, split_dir, write_split_statistics
 from mlstore.components.beam_options import pipeline_options as beam_pipeline_options
-from mlstore.components.beam_options import collect, read_staged, run_pipeline, stage_value, staging_dir
-from mlstore.errors import InvalidArgument, NotFound
+from mlstore.components.beam_options import read_staged, run_pipeline, stage_path, staging_dir, write_staged
+from mlstore.errors import InvalidArgument, NotFound, RunnerUnavailable
 
 
 def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | Path, *,
@@ -67,10 +71,13 @@ def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | P
     with contextlib.ExitStack() as stack:
         if work_dir is None:
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-statistics-"))
-        staged = os.path.join(stack.enter_context(staging_dir(options, work_dir)), "statistics")
+        staged = stack.enter_context(staging_dir(options, work_dir))
         run_pipeline(options, lambda p: _build(p, jobs, staged, batch_size))
-        datasets = read_staged(staged, [])
-    for split, serialized in sorted(datasets):
+        datasets = {split: read_staged(stage_path(staged, split)) for split, _ in jobs}
+    missing = sorted(split for split, serialized in datasets.items() if serialized is None)
+    if missing:
+        raise RunnerUnavailable(f"the Beam pipeline finished without the statistics of split(s) {', '.join(missing)}")
+    for split, serialized in sorted(datasets.items()):
         write_split_statistics(output_dir, split, statistics_pb2.DatasetFeatureStatistics.FromString(serialized))
     return read_statistics(output_dir)
 
@@ -128,26 +135,26 @@ def batch_partials(batch: cols.RawBatch) -> tuple[str, tuple[int, dict[str, fs.B
 
 
 def _file_partials(split: str, number: int, path: str, batch_size: int):
-    """The partials of every batch of one file: batches are never elements themselves (Beam
-    would pickle DataFrames to sample element sizes)."""
+    """The partials of every batch of one file, after ``(split, (0, {}))`` for a split's first
+    file (a split whose files have no rows still gets statistics): batches are never
+    elements themselves (Beam would pickle DataFrames to sample element sizes)."""
+    if number == 0:
+        yield split, (0, {})
     for batch in cols.read_file(split, number, path, batch_size):
         yield batch_partials(batch)
 
 
-def _split_statistics(item) -> tuple[str, bytes]:
-    split, acc = item
-    return split, fs.dataset_statistics(split, acc).SerializeToString(deterministic=True)
+def _stage_split(split: str, acc: fs.SplitAccumulator, staged: str) -> str:
+    serialized = fs.dataset_statistics(split, acc).SerializeToString(deterministic=True)
+    return write_staged(serialized, stage_path(staged, split))
 
 
 def _build(p: beam.Pipeline, jobs: list[tuple[str, list[str]]], staged: str, batch_size: int) -> None:
     files = [(split, number, path) for split, paths in jobs for number, path in enumerate(paths)]
-    batches = (p | "Files" >> beam.Create(files)  # reshuffles them over the workers (more than one file)
-               | "ReadPartials" >> beam.FlatMapTuple(
-                   lambda split, number, path: _file_partials(split, number, path, batch_size)))
-    every_split = p | "EverySplit" >> beam.Create([(split, (0, {})) for split, _ in jobs],  # a split may be empty
-                                                  reshuffle=False)
-    datasets = ((batches, every_split)
-                | "AllBatches" >> beam.Flatten()
-                | "CombineSplits" >> beam.CombinePerKey(_CombineSplit())
-                | "SplitStatistics" >> beam.Map(_split_statistics))
-    stage_value(collect(datasets), staged)
+    # Declared output types: Beam would otherwise infer them by decompiling the functions
+    # (and what they call) at construction; Any is what it infers, so the coders are the same.
+    (p | "Files" >> beam.Create(files)  # reshuffles them over the workers (more than one file)
+     | "ReadPartials" >> beam.FlatMapTuple(
+         lambda split, number, path: _file_partials(split, number, path, batch_size)).with_output_types(Any)
+     | "CombineSplits" >> beam.CombinePerKey(_CombineSplit())
+     | "Stage" >> beam.MapTuple(lambda split, acc: _stage_split(split, acc, staged)).with_output_types(str))
