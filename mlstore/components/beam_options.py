@@ -4,12 +4,13 @@ One place for: turning option strings into ``PipelineOptions``; the options that
 choose *where and how* a pipeline runs (runner, parallelism, environment, endpoints —
 recorded, but no part of a cache key); the ``MLSTORE_BEAM_OPTIONS`` environment variable;
 checking that a runner can start before anything is computed; running a batch pipeline
-meant for DirectRunner on Beam's FnApiRunner directly (:func:`resolve_runner`); and the staging protocol
-that keeps steps runner-independent: a pipeline ends in :func:`stage_value`, which writes
-its one result through Beam's filesystems into a staging directory under
-``--temp_location`` (or the step's own directory), and the driver reads it back with
-:func:`read_staged` after the pipeline has finished and publishes the outputs itself.
-Workers never write a step's outputs.
+meant for DirectRunner on Beam's FnApiRunner directly (:func:`resolve_runner`); and the
+staging protocol that keeps steps runner-independent: a pipeline ends in
+:func:`stage_value` (its one result) or in a ParDo calling :func:`write_staged` (one value
+per key, at :func:`stage_path`), which write through Beam's filesystems into a staging
+directory under ``--temp_location`` (or the step's own directory), and the driver reads
+them back with :func:`read_staged` after the pipeline has finished and publishes the
+outputs itself. Workers never write a step's outputs.
 
 This module imports Apache Beam only inside functions: the executor uses
 :func:`result_options` to compute cache keys without loading Beam.
@@ -160,7 +161,9 @@ def resolve_runner(options):
     and the other DirectOptions honoured), minus DirectRunner's first attempt at PrismRunner,
     which cannot get its binary here and costs about half of a run's fixed cost. Any other
     runner (PrismRunner, DaskRunner, PortableRunner, ``--streaming``, a runner object) is
-    kept as given.
+    kept as given. DirectRunner would also fall back to its bundle-based runner for what
+    FnApiRunner lacks (TestStream, Pub/Sub, real-time timers, a CombineFn with deferred
+    side inputs); mlstore's pipelines use none of them.
 
     Raises:
         InvalidArgument: an unknown runner.
