@@ -38,7 +38,9 @@ import time
 
 import numpy as np
 import pandas as pd
+from apache_beam.options.pipeline_options import StandardOptions
 
+from mlstore.components.beam_options import pipeline_options, resolve_runner
 from mlstore.components.statistics import generate_statistics
 from mlstore.pipeline import flights
 
@@ -77,6 +79,7 @@ def main() -> None:
     parser.add_argument("--beam-option", action="append", default=[], dest="beam_options")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "data.csv")
         make_data(args.rows, path)
@@ -104,10 +107,13 @@ def main() -> None:
     n = args.rows
     print(f"rows={n} batch_size={args.batch_size} beam options={args.beam_options or 'default'} best of {args.repeat}")
     print(f"pandas: {t_pandas:7.2f} s  {n / t_pandas:12,.0f} rows/s")
-    print(f"beam  : {t_beam:7.2f} s  {n / t_beam:12,.0f} rows/s  (DirectRunner)")
+    runner = resolve_runner(pipeline_options(args.beam_options))
+    runner_name = type(runner).__name__ if runner else pipeline_options(args.beam_options).view_as(StandardOptions).runner
+    print(f"beam  : {t_beam:7.2f} s  {n / t_beam:12,.0f} rows/s  ({runner_name})")
     print(f"ratio beam/pandas throughput: {t_pandas / t_beam:.2f}  (target >= 0.5)")
     print(f"max relative |mean difference|: {worst_mean:.1e}; top-5 values equal: {top_ok}")
     print(f"beam fixed cost per run (1,000 rows): {t_fixed:.2f} s")
+    print(f"load average (1 min): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
 
 
 if __name__ == "__main__":
