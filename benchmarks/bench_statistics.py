@@ -1,4 +1,4 @@
-"""Benchmark: StatisticsGen (Beam DirectRunner) vs single-process pandas, same data, same run.
+"""Benchmark: StatisticsGen (Beam, FnApiRunner) vs single-process pandas, same data, same run.
 
 What is compared (same machine, same file, both sides read it):
 
@@ -13,18 +13,28 @@ What is compared (same machine, same file, both sides read it):
   (Apache DataSketches), histograms, writing ``Split-train/FeatureStats.pb``.
 
 Times are best-of-``--repeat`` (engines alternating) because the machine is shared. The
-last line is Beam's fixed cost per run (the same pipeline over the file's first 1,000 rows):
-pipeline construction, option parsing and validation, translation, runner start-up
-(DirectRunner first tries PrismRunner, whose binary it cannot download here).
+fixed-cost line is Beam's cost per run of the same pipeline over the file's first 1,000
+rows: option parsing and validation, pipeline construction (Beam inspects every DoFn and,
+where no output type is declared, infers one by decompiling the function), translation,
+one bundle per stage. Without ``--runner`` the pipeline runs on Beam's FnApiRunner
+directly (:func:`mlstore.components.beam_options.resolve_runner`), not through
+DirectRunner, which first tries PrismRunner (it cannot get its binary here).
 
-Figures (2 shared cores; DirectRunner, one worker, ``--batch-size 50000``, ``--repeat 3``;
-only ratios from the same run compare). Before the single-stage pipeline (a type side
-input that materialized every batch, one combiner key per feature joined with the row
-counts by CoGroupByKey, two shuffles): 0.30-0.41 at 1M rows, 0.65 at 3M, 0.85 at 10M.
-Now, 1M: 0.56 on an idle machine (pandas 0.56 s, Beam 1.01 s, fixed cost 0.20 s; the old
-pipeline 0.35 right after), 0.47-0.60 under load 8-30 (old: 0.30-0.35); 10M: 0.94
-(``--repeat 2``, pandas 15.7 s, Beam 16.7 s). Per run, Beam's fixed cost is 0.2 s idle and
-1-1.5 s under load, a quarter to a third of its time at 1M.
+Figures (2 shared cores; one worker, ``--batch-size 50000``, ``--repeat 3``; only ratios
+from the same run compare). Before the single-stage pipeline (a type side input that
+materialized every batch, one combiner key per feature joined with the row counts by
+CoGroupByKey, two shuffles): 0.30-0.41 at 1M rows, 0.65 at 3M, 0.85 at 10M. Single stage
+on DirectRunner, 1M: 0.56 idle (pandas 0.56 s, Beam 1.01 s, fixed cost 0.20 s), 0.47-0.60
+under load 8-30; 10M: 0.94 (``--repeat 2``, pandas 15.7 s, Beam 16.7 s).
+Now (FnApiRunner directly; one Create, no Flatten, no collecting GroupByKey, each split's
+result staged by the combine's ParDo; declared output types), 1M, four runs each,
+alternating with the previous version (main cb2adeb) in one session at load 14-25: 0.76-1.16
+(Beam 3.7-5.1 s, pandas 3.0-5.6 s), fixed cost 0.77-1.17 s; the previous version in the
+same session: 0.47-0.63 (Beam 6.1-10.3 s), fixed cost 1.86-3.52 s. Of the fixed cost, the
+runner alone (same process, alternating, best of 5, load 19): 1.56 s on DirectRunner,
+0.93 s on FnApiRunner. At 1M, a cProfile of Beam's time puts the KLL sketch updates at a
+quarter (DataSketches, about 0.25 us a value), CSV parsing (pandas' C parser, as for
+pandas) at a fifth, the string value counts at a tenth.
 Run: ``python benchmarks/bench_statistics.py --rows 1000000`` (``--rows 50000 --repeat 1`` for a
 smoke run); ``--beam-option=--direct_num_workers=2`` passes Beam options.
 """
