@@ -24,7 +24,6 @@ quantile sketch's error bound.
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -62,7 +61,7 @@ def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | P
     Raises:
         InvalidArgument: no splits, a split without files, a bad split name or file type.
         NotFound: a file does not exist.
-        RunnerUnavailable: the Beam runner cannot start.
+        RunnerUnavailable: the Beam runner cannot start, or its run ended without every split's statistics.
     """
     jobs = _check_splits(splits, output_dir)
     if batch_size <= 0:
