@@ -11,6 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mlstore import errors
+from mlstore._uri import parse_store_uri
 from mlstore.cli._common import Context, invocation, stderr, stdout, store_options
 from mlstore.cli.lineage_text import lineage_lines
 from mlstore.pipeline import demo
@@ -34,9 +35,13 @@ def demo_command(ctx: Context, days, start, window_days, push_dir, no_cache, no_
                                beam_options=tuple(beam_options) or demo.DemoOptions.beam_options,
                                use_cache=not no_cache, resume=not no_resume)
     all_days = demo.demo_days(options)  # InvalidArgument before the store directory is created
+    location = parse_store_uri(ctx.store_uri)
+    if location.server is not None and options.use_cache:
+        raise errors.Unimplemented("through a server the demo cannot look up its step cache (the server has no "
+                                   "call for it yet): add --no-cache, or run it with --store DIR_OR_DATABASE_URI")
     store = ctx.store
     if push_dir is None:
-        base = getattr(store.location, "directory", None)
+        base = location.directory
         options = dataclasses.replace(options, push_dir=(base / "serving") if base is not None else Path("serving"))
     done = demo.completed_spans(store, options.pipeline) if options.resume else set()
     started = time.perf_counter()
