@@ -40,6 +40,7 @@ def demo_command(ctx: Context, days, start, window_days, push_dir, no_cache, no_
         raise errors.Unimplemented("through a server the demo cannot look up its step cache (the server has no "
                                    "call for it yet): add --no-cache, or run it with --store DIR_OR_DATABASE_URI")
     store = ctx.store
+    store.check_access("write")  # through a server: before the first day computes
     if push_dir is None:
         base = location.directory
         options = dataclasses.replace(options, push_dir=(base / "serving") if base is not None else Path("serving"))
@@ -159,8 +160,11 @@ def rerun_command(ctx: Context, ref: str, overrides, beam_options) -> None:
         if lines and not ctx.as_json:
             stderr.print("drift since the original run:\n  " + "\n  ".join(lines), markup=False)
 
-    report = rerun(ctx.store, ref, parse_overrides(list(overrides)), on_drift=show_drift,
-                   beam_options=tuple(beam_options))
+    parsed = parse_overrides(list(overrides))
+    # The step runs here and records through the store: a server's token must allow writing
+    # before the step computes (a Trainer rerun can take minutes).
+    ctx.store.check_access("write")
+    report = rerun(ctx.store, ref, parsed, on_drift=show_drift, beam_options=tuple(beam_options))
 
     def text() -> None:
         verdict = "reproduced" if report.reproduced else "NOT reproduced"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,9 @@ CONTRACT: dict[str, Row] = {
     "pins-empty": Row("pins", 0),
     "gc-dry-run": Row("gc --dry-run --keep-last 2 --grace-minutes 0", 0, "admin"),
     "gc-dry-run-json": Row("gc --dry-run --keep-days 2 --grace-minutes 0 --json", 0, "admin"),
-    "openlineage-export": Row("openlineage export --pipeline daily", 0),
+    # the default namespace names the store's path, so the two copies differ: see
+    # test_openlineage_export_through_the_server_names_the_served_store for the default
+    "openlineage-export": Row("openlineage export --pipeline daily --namespace contract", 0),
     "gate-no-record": Row("gate --candidate artifact:{model} --config {spec} --no-record", 1),
     "gate-no-record-json": Row("gate --candidate artifact:{first_model} --baseline none --config {spec} "
                                "--no-record --json", 0),
@@ -273,4 +276,34 @@ def test_a_token_without_the_scope_is_refused_in_one_line_before_any_work(sides,
         code, out, err = _run(capsys, [*argv, "--server", target, "--token", token])
         assert code == 2 and out == "" and err.count("\n") == 1, (argv, err)
         assert re.search(r"scope|permission|token", err, re.I), err
+    assert _run(capsys, ["ls", "--json", "--server", target, "--token", READ])[1] == before
+
+
+def test_openlineage_export_through_the_server_names_the_served_store(sides, capsys, monkeypatch):
+    """Without --namespace, an export through the server gives the very events (namespace,
+    hence run ids) an export of the served store's own directory gives, as the server's
+    live events do: not a namespace of the client's view, grpc://HOST:PORT."""
+    ids, root, target, _ = sides
+    monkeypatch.setenv("MLSTORE_TOKEN", "")
+    argv = ["openlineage", "export", "--pipeline", "flights"]
+    code, remote, err = _run(capsys, [*argv, "--server", target, "--token", READ])
+    assert code == 0, err
+    code, local, err = _run(capsys, [*argv, "--store", str(root / "side-b" / "store")])
+    assert code == 0, err
+    events = [json.loads(line) for line in remote.splitlines()]
+    assert events and {e["job"]["namespace"] for e in events} == {
+        f"mlstore://{socket.gethostname()}{(root / 'side-b' / 'store').resolve()}"}
+    assert remote == local
+
+
+def test_demo_through_a_server_needs_no_cache_and_says_so_in_one_line(sides, capsys, monkeypatch):
+    """The demo's step cache has no RPC: through a server it refuses before computing or
+    writing anything, naming the flag that makes it run (exit 2, one line)."""
+    ids, root, target, _ = sides
+    monkeypatch.setenv("MLSTORE_TOKEN", "")
+    before = _run(capsys, ["ls", "--json", "--server", target, "--token", READ])[1]
+    code, out, err = _run(capsys, ["demo", "--days", "1", "--server", target, "--token", WRITE])
+    assert (code, out, err.count("\n")) == (2, "", 1) and "--no-cache" in err, err
+    code, out, err = _run(capsys, ["demo", "--days", "1", "--no-cache", "--server", target, "--token", READ])
+    assert (code, out, err.count("\n")) == (2, "", 1) and "'write' scope" in err, err
     assert _run(capsys, ["ls", "--json", "--server", target, "--token", READ])[1] == before
