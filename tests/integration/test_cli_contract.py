@@ -307,3 +307,23 @@ def test_demo_through_a_server_needs_no_cache_and_says_so_in_one_line(sides, cap
     code, out, err = _run(capsys, ["demo", "--days", "1", "--no-cache", "--server", target, "--token", READ])
     assert (code, out, err.count("\n")) == (2, "", 1) and "'write' scope" in err, err
     assert _run(capsys, ["ls", "--json", "--server", target, "--token", READ])[1] == before
+
+
+def test_the_write_rows_wrote_the_same_on_both_sides(sides):
+    """The table's write rows did write (so their equal outputs are not two equal refusals):
+    on each copy a recorded blessing, two pushes, three reruns, a second module, a gc sweep."""
+    ids, root, _, _ = sides
+    if not all(name in CONTRACT for name in ("gate-record", "push", "push-forced", "rerun", "hub-publish", "gc")):
+        pytest.skip("the table's write rows were changed")
+    states = []
+    for side in ("side-a", "side-b"):
+        with mlstore.open(str(root / side / "store")) as store:
+            blessings = [b for b in store.blessings(model=ids["consumer_model"]) if b.blessed]
+            pushed = store.artifacts(type="PushedModel")
+            reruns = [e for e in store.executions(type="ExampleGen") if e.properties.get("rerun_of") == ids["examplegen"]]
+            modules = sorted(a.name for a in store.artifacts(type="HubModule"))
+            deleted = [a.id for a in store.artifacts(state="DELETED")]
+            states.append((len(blessings), len(pushed), len(reruns), modules, deleted))
+            assert sorted(p.name for p in (root / side / "serving" / "emb").iterdir()) == ["1", "2"]
+    assert states[0] == states[1]
+    assert states[0][:4] == (1, 2, 3, ["acme/emb/1", "acme/emb2/1"]) and states[0][4], states[0]
