@@ -36,11 +36,12 @@ def demo_command(ctx: Context, days, start, window_days, push_dir, no_cache, no_
                                use_cache=not no_cache, resume=not no_resume)
     all_days = demo.demo_days(options)  # InvalidArgument before the store directory is created
     location = parse_store_uri(ctx.store_uri)
-    if location.server is not None and options.use_cache:
-        raise errors.Unimplemented("through a server the demo cannot look up its step cache (the server has no "
-                                   "call for it yet): add --no-cache, or run it with --store DIR_OR_DATABASE_URI")
+    if location.server is not None:
+        # Its steps look up the step cache (the hub module's even with --no-cache) and record
+        # cache hits: the server has no call for either yet. Refused before anything computes.
+        raise errors.Unimplemented("the demo runs against a store directory or database, not through a server "
+                                   "(the server has no call for its step cache yet): run it with --store URI")
     store = ctx.store
-    store.check_access("write")  # through a server: before the first day computes
     if push_dir is None:
         base = location.directory
         options = dataclasses.replace(options, push_dir=(base / "serving") if base is not None else Path("serving"))

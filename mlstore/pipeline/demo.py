@@ -235,15 +235,17 @@ def carrier_module(store: Store, options: DemoOptions) -> Artifact:
 
 def choose_base_model(store: Store, pipeline: str, graph: Artifact, as_of: int) -> Artifact | None:
     """The latest blessed model, trained on data up to ``as_of``, with the same transform spec."""
-    from mlstore.warmstart.from_store import CompatibilityRequirement  # noqa: PLC0415
+    from mlstore.warmstart.from_store import CompatibilityRequirement, select_warm_start  # noqa: PLC0415
 
-    selection = store.select_warm_start(pipeline, "latest_blessed", as_of=as_of,
-                                        require_compatible=CompatibilityRequirement(
-                                            spec_digest=graph.properties.get("spec_digest")))
+    selection = select_warm_start(store, pipeline, "latest_blessed", as_of=as_of,
+                                  require_compatible=CompatibilityRequirement(
+                                      spec_digest=graph.properties.get("spec_digest")))
     return store.artifact(selection.chosen.model_id) if selection.chosen is not None else None
 
 
 def latest_blessed(store: Store, pipeline: str, as_of: int) -> Artifact | None:
     """The gate's baseline: the latest blessed model trained on data up to ``as_of``."""
-    selection = store.select_warm_start(pipeline, "latest_blessed", as_of=as_of)
+    from mlstore.warmstart.from_store import select_warm_start  # noqa: PLC0415
+
+    selection = select_warm_start(store, pipeline, "latest_blessed", as_of=as_of)
     return store.artifact(selection.chosen.model_id) if selection.chosen is not None else None
