@@ -151,6 +151,12 @@ class RemoteStore(StoreAPI):
         """
         return _ScopedBlobs(self.info.artifact_root, lambda: self.check_access("write"))
 
+    @property
+    def openlineage_namespace(self) -> str | None:
+        """The served store's OpenLineage namespace (GetStoreInfo): what ``mlstore openlineage
+        export --store`` and the server's live events name it; None from an older server."""
+        return self.info.openlineage_namespace or None
+
     def check_access(self, scope: str) -> None:
         """Asks the server whether this token has ``scope`` (once per scope and client).
 

@@ -73,6 +73,13 @@ class StoreAPI(abc.ABC):
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def check_access(self, scope: str) -> None:
+        """Raises PermissionDenied (Unauthenticated) when this store may not be used for
+        ``scope`` ("read", "write" or "admin"): through a server, the token's scopes, asked
+        before long work that would otherwise fail only when it records. A local store
+        has no scopes (the files' permissions apply)."""
+        return None
+
     # -- write path ------------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -219,8 +219,10 @@ def current(ctx: Context) -> None:
     from mlstore._uri import parse_store_uri  # noqa: PLC0415
     from mlstore.index.sync import index_engine  # noqa: PLC0415
 
-    engine = index_engine(parse_store_uri(ctx.store_uri))
-    rev = migrate.current_revision(engine)
+    location = parse_store_uri(ctx.store_uri)
+    # Through a server: the revision its index is at (GetStoreInfo); else read without opening
+    # the store, which would bring the index to the newest schema first.
+    rev = ctx.store.index_revision() if location.server else migrate.current_revision(index_engine(location))
     ctx.emit({"revision": rev, "head": migrate.head_revision()}, f"{rev} (newest: {migrate.head_revision()})")
 
 

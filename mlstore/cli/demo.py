@@ -11,6 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mlstore import errors
+from mlstore._uri import parse_store_uri
 from mlstore.cli._common import Context, invocation, stderr, stdout, store_options
 from mlstore.cli.lineage_text import lineage_lines
 from mlstore.pipeline import demo
@@ -34,9 +35,15 @@ def demo_command(ctx: Context, days, start, window_days, push_dir, no_cache, no_
                                beam_options=tuple(beam_options) or demo.DemoOptions.beam_options,
                                use_cache=not no_cache, resume=not no_resume)
     all_days = demo.demo_days(options)  # InvalidArgument before the store directory is created
+    location = parse_store_uri(ctx.store_uri)
+    if location.server is not None:
+        # Its steps look up the step cache (the hub module's even with --no-cache) and record
+        # cache hits: the server has no call for either yet. Refused before anything computes.
+        raise errors.Unimplemented("the demo runs against a store directory or database, not through a server "
+                                   "(the server has no call for its step cache yet): run it with --store URI")
     store = ctx.store
     if push_dir is None:
-        base = getattr(store.location, "directory", None)
+        base = location.directory
         options = dataclasses.replace(options, push_dir=(base / "serving") if base is not None else Path("serving"))
     done = demo.completed_spans(store, options.pipeline) if options.resume else set()
     started = time.perf_counter()
@@ -154,8 +161,11 @@ def rerun_command(ctx: Context, ref: str, overrides, beam_options) -> None:
         if lines and not ctx.as_json:
             stderr.print("drift since the original run:\n  " + "\n  ".join(lines), markup=False)
 
-    report = rerun(ctx.store, ref, parse_overrides(list(overrides)), on_drift=show_drift,
-                   beam_options=tuple(beam_options))
+    parsed = parse_overrides(list(overrides))
+    # The step runs here and records through the store: a server's token must allow writing
+    # before the step computes (a Trainer rerun can take minutes).
+    ctx.store.check_access("write")
+    report = rerun(ctx.store, ref, parsed, on_drift=show_drift, beam_options=tuple(beam_options))
 
     def text() -> None:
         verdict = "reproduced" if report.reproduced else "NOT reproduced"

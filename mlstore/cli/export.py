@@ -11,6 +11,7 @@ import datetime as dt
 import click
 
 from mlstore import errors
+from mlstore._uri import parse_store_uri
 from mlstore.cli._common import Context, store_options
 
 
@@ -67,6 +68,10 @@ def openlineage_export(ctx: Context, pipeline, since, out, url, endpoint, api_ke
     if out is not None and url is not None:
         raise errors.InvalidArgument("give --out FILE or --url URL, not both")
     since_ms = parse_since(since)
+    if namespace is None and parse_store_uri(ctx.store_uri).server is not None:
+        # The served store's own namespace, so the run ids equal those of an export with
+        # --store and of the server's live events (not the client's view, grpc://HOST:PORT).
+        namespace = ctx.store.openlineage_namespace
     result = ol.export(ctx.store, out="-" if out is None and url is None else out, url=url, endpoint=endpoint,
                        api_key=api_key, pipeline=pipeline, since_ms=since_ms, namespace=namespace)
     if result.destination == "stdout":

@@ -219,11 +219,14 @@ class StoreService(sgrpc.StoreServiceServicer):
 
     @rpc
     def GetStoreInfo(self, request, context):
+        from mlstore.openlineage.events import store_namespace  # noqa: PLC0415 - the OpenLineage client, on use
+
         store = self.backend.reader
         return spb.GetStoreInfoResponse(
             artifact_root=store.location.artifact_root, server_version=mlstore.__version__, api_version="v1",
             index_revision=store.index_revision() or "", backend=self.backend.backend_name,
-            max_message_bytes=self.max_message_bytes, read_roots=list(store.read_roots[1:]))
+            max_message_bytes=self.max_message_bytes, read_roots=list(store.read_roots[1:]),
+            openlineage_namespace=store_namespace(store))
 
     @rpc
     def GetNewestExecutionId(self, request, context):

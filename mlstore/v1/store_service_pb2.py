@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlstore/v1/store_service.proto\x12\nmlstore.v1\"\x15\n\x13GetStoreInfoRequest\"\xb2\x01\n\x14GetStoreInfoResponse\x12\x15\n\rartifact_root\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x03 \x01(\t\x12\x16\n\x0eindex_revision\x18\x04 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x19\n\x11max_message_bytes\x18\x06 \x01(\x03\x12\x12\n\nread_roots\x18\x07 \x03(\t\"\x1d\n\x1bGetNewestExecutionIdRequest\"4\n\x1cGetNewestExecutionIdResponse\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\x03\"#\n\x12\x43heckAccessRequest\x12\r\n\x05scope\x18\x01 \x01(\t\"8\n\x13\x43heckAccessResponse\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0e\n\x06scopes\x18\x02 \x03(\t2\x9c\x02\n\x0cStoreService\x12Q\n\x0cGetStoreInfo\x12\x1f.mlstore.v1.GetStoreInfoRequest\x1a .mlstore.v1.GetStoreInfoResponse\x12i\n\x14GetNewestExecutionId\x12\'.mlstore.v1.GetNewestExecutionIdRequest\x1a(.mlstore.v1.GetNewestExecutionIdResponse\x12N\n\x0b\x43heckAccess\x12\x1e.mlstore.v1.CheckAccessRequest\x1a\x1f.mlstore.v1.CheckAccessResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emlstore/v1/store_service.proto\x12\nmlstore.v1\"\x15\n\x13GetStoreInfoRequest\"\xd1\x01\n\x14GetStoreInfoResponse\x12\x15\n\rartifact_root\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x03 \x01(\t\x12\x16\n\x0eindex_revision\x18\x04 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x19\n\x11max_message_bytes\x18\x06 \x01(\x03\x12\x12\n\nread_roots\x18\x07 \x03(\t\x12\x1d\n\x15openlineage_namespace\x18\x08 \x01(\t\"\x1d\n\x1bGetNewestExecutionIdRequest\"4\n\x1cGetNewestExecutionIdResponse\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\x03\"#\n\x12\x43heckAccessRequest\x12\r\n\x05scope\x18\x01 \x01(\t\"8\n\x13\x43heckAccessResponse\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0e\n\x06scopes\x18\x02 \x03(\t2\x9c\x02\n\x0cStoreService\x12Q\n\x0cGetStoreInfo\x12\x1f.mlstore.v1.GetStoreInfoRequest\x1a .mlstore.v1.GetStoreInfoResponse\x12i\n\x14GetNewestExecutionId\x12\'.mlstore.v1.GetNewestExecutionIdRequest\x1a(.mlstore.v1.GetNewestExecutionIdResponse\x12N\n\x0b\x43heckAccess\x12\x1e.mlstore.v1.CheckAccessRequest\x1a\x1f.mlstore.v1.CheckAccessResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -24,15 +24,15 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_GETSTOREINFOREQUEST']._serialized_start=46
   _globals['_GETSTOREINFOREQUEST']._serialized_end=67
   _globals['_GETSTOREINFORESPONSE']._serialized_start=70
-  _globals['_GETSTOREINFORESPONSE']._serialized_end=248
-  _globals['_GETNEWESTEXECUTIONIDREQUEST']._serialized_start=250
-  _globals['_GETNEWESTEXECUTIONIDREQUEST']._serialized_end=279
-  _globals['_GETNEWESTEXECUTIONIDRESPONSE']._serialized_start=281
-  _globals['_GETNEWESTEXECUTIONIDRESPONSE']._serialized_end=333
-  _globals['_CHECKACCESSREQUEST']._serialized_start=335
-  _globals['_CHECKACCESSREQUEST']._serialized_end=370
-  _globals['_CHECKACCESSRESPONSE']._serialized_start=372
-  _globals['_CHECKACCESSRESPONSE']._serialized_end=428
-  _globals['_STORESERVICE']._serialized_start=431
-  _globals['_STORESERVICE']._serialized_end=715
+  _globals['_GETSTOREINFORESPONSE']._serialized_end=279
+  _globals['_GETNEWESTEXECUTIONIDREQUEST']._serialized_start=281
+  _globals['_GETNEWESTEXECUTIONIDREQUEST']._serialized_end=310
+  _globals['_GETNEWESTEXECUTIONIDRESPONSE']._serialized_start=312
+  _globals['_GETNEWESTEXECUTIONIDRESPONSE']._serialized_end=364
+  _globals['_CHECKACCESSREQUEST']._serialized_start=366
+  _globals['_CHECKACCESSREQUEST']._serialized_end=401
+  _globals['_CHECKACCESSRESPONSE']._serialized_start=403
+  _globals['_CHECKACCESSRESPONSE']._serialized_end=459
+  _globals['_STORESERVICE']._serialized_start=462
+  _globals['_STORESERVICE']._serialized_end=746
 # @@protoc_insertion_point(module_scope)

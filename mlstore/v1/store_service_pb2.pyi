@@ -10,7 +10,7 @@ class GetStoreInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStoreInfoResponse(_message.Message):
-    __slots__ = ("artifact_root", "server_version", "api_version", "index_revision", "backend", "max_message_bytes", "read_roots")
+    __slots__ = ("artifact_root", "server_version", "api_version", "index_revision", "backend", "max_message_bytes", "read_roots", "openlineage_namespace")
     ARTIFACT_ROOT_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     API_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,7 @@ class GetStoreInfoResponse(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     READ_ROOTS_FIELD_NUMBER: _ClassVar[int]
+    OPENLINEAGE_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     artifact_root: str
     server_version: str
     api_version: str
@@ -25,7 +26,8 @@ class GetStoreInfoResponse(_message.Message):
     backend: str
     max_message_bytes: int
     read_roots: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, artifact_root: _Optional[str] = ..., server_version: _Optional[str] = ..., api_version: _Optional[str] = ..., index_revision: _Optional[str] = ..., backend: _Optional[str] = ..., max_message_bytes: _Optional[int] = ..., read_roots: _Optional[_Iterable[str]] = ...) -> None: ...
+    openlineage_namespace: str
+    def __init__(self, artifact_root: _Optional[str] = ..., server_version: _Optional[str] = ..., api_version: _Optional[str] = ..., index_revision: _Optional[str] = ..., backend: _Optional[str] = ..., max_message_bytes: _Optional[int] = ..., read_roots: _Optional[_Iterable[str]] = ..., openlineage_namespace: _Optional[str] = ...) -> None: ...
 
 class GetNewestExecutionIdRequest(_message.Message):
     __slots__ = ()
