@@ -30,6 +30,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
+from mlstore.components import uris
 from mlstore.components.statistics import columns as cols
 from mlstore.components.statistics import feature_stats as fs
 from mlstore.components.statistics.layout import read_statistics, split_dir, write_split_statistics
@@ -44,7 +45,8 @@ def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | P
     """Computes TFDV statistics of each split and writes them in TFX's ExampleStatistics layout.
 
     Args:
-        splits: split name -> its CSV/Parquet/tf.Example TFRecord files (e.g. ``{"train": [".../Split-train/data.csv"]}``).
+        splits: split name -> its CSV/Parquet/tf.Example TFRecord files (e.g. ``{"train": [".../Split-train/data.csv"]}``),
+            local paths or URIs the workers read (``file://``, fsspec URLs; :mod:`mlstore.components.uris`).
         output_dir: where ``Split-<name>/FeatureStats.pb`` are written (by the driver).
         pipeline_options: Beam options, as Transform and Evaluator take them (a list of strings
             such as ``["--direct_num_workers=2", "--direct_running_mode=multi_processing"]``).
@@ -85,9 +87,9 @@ def _check_splits(splits: Mapping[str, Sequence[str]], output_dir) -> list[tuple
             raise InvalidArgument(f"split {split!r} needs a non-empty list of files")
         for path in paths:
             cols.data_format(str(path))
-            if not Path(path).is_file():
+            if not uris.exists(uris.absolute(path)):
                 raise NotFound(f"examples file {str(path)!r} of split {split!r} does not exist")
-        jobs.append((split, [str(Path(path).absolute()) for path in paths]))
+        jobs.append((split, [uris.absolute(path) for path in paths]))
     return jobs
 
 

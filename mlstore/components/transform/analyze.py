@@ -41,6 +41,7 @@ from apache_beam.transforms.stats import ApproximateQuantilesCombineFn
 from mlstore.components.beam_options import pipeline_options as beam_pipeline_options
 from mlstore.components.beam_options import collect, read_staged, run_pipeline, stage_value, staging_dir
 
+from mlstore.components import uris
 from mlstore.components.transform.rawio import MalformedRow, file_format, read_batches
 from mlstore.components.transform.results import AnalyzerResults, result_from_dict
 from mlstore.components.transform.spec import TransformSpec
@@ -60,7 +61,8 @@ def analyze(spec: TransformSpec, input_paths: Sequence[str], *,
 
     Args:
         spec: the preprocessing spec.
-        input_paths: CSV (.csv/.csv.gz) or Parquet files; read once.
+        input_paths: CSV (.csv/.csv.gz) or Parquet files, local paths or URIs the workers
+            can read (``file://``, an fsspec URL; :mod:`mlstore.components.uris`); read once.
         pipeline_options: Beam options as a PipelineOptions or a list of
             strings such as ``["--direct_num_workers=2", "--direct_running_mode=multi_processing"]``.
         drop_malformed: drop malformed rows (counted in the result) instead of failing.
@@ -99,10 +101,10 @@ def _check_paths(input_paths: Sequence[str]) -> list[str]:
     if isinstance(input_paths, str) or not input_paths:
         raise InvalidArgument("input_paths must be a non-empty list of file paths")
     for path in input_paths:
-        file_format(path)
-        if not os.path.exists(path):
-            raise NotFound(f"input file {path!r} does not exist")
-    return sorted(os.path.abspath(p) for p in input_paths)
+        file_format(str(path))
+        if not uris.exists(uris.absolute(path)):
+            raise NotFound(f"input file {str(path)!r} does not exist")
+    return sorted(uris.absolute(p) for p in input_paths)
 
 
 def _build_pipeline(p: beam.Pipeline, spec: TransformSpec, paths: list[str], out_path: str,
