@@ -127,6 +127,13 @@ def test_dask_cluster_gives_direct_runner_results(data, direct, dask_options, tm
     _assert_same(direct, _run_all(data, dask_options, tmp_path))
 
 
+def test_dask_cluster_reads_inputs_by_file_uri(data, direct, dask_options, tmp_path):
+    """Workers read the inputs from ``file://`` URIs (as a step hands them its inputs'
+    object URIs): the DirectRunner's results from the plain paths."""
+    urls = [f"file://{path}" for path in data]
+    _assert_same(direct, _run_all(urls, dask_options, tmp_path))
+
+
 def test_portable_job_service_gives_direct_runner_results(data, direct, portable_options, tmp_path):
     _assert_same(direct, _run_all(data, portable_options, tmp_path))
 

@@ -70,7 +70,8 @@ def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | P
         if work_dir is None:
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-statistics-"))
         staged = os.path.join(stack.enter_context(staging_dir(options, work_dir)), "statistics")
-        run_pipeline(options, lambda p: _build(p, jobs, staged, batch_size))
+        run_pipeline(options, lambda p: _build(p, jobs, staged, batch_size),
+                     parallelism=sum(len(paths) for _, paths in jobs))
         datasets = read_staged(staged, [])
     for split, serialized in sorted(datasets):
         write_split_statistics(output_dir, split, statistics_pb2.DatasetFeatureStatistics.FromString(serialized))
