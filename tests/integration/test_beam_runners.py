@@ -207,6 +207,24 @@ def test_cli_demo_and_rerun_with_unreachable_scheduler_exit_2_and_record_nothing
         store.close()
 
 
+def test_cli_demo_with_a_bad_config_file_exits_2_and_records_nothing_complete(tmp_path):
+    store_dir = tmp_path / "store"
+    config = tmp_path / "mlstore.yaml"
+    config.write_text("beam_options: --runner=DaskRunner\n")  # one string, not a list or mapping
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
+           "MLSTORE_CONFIG": str(config)}
+    proc = subprocess.run([sys.executable, "-m", "mlstore", "demo", "--days", "1", "--store", str(store_dir)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"MLSTORE_CONFIG={config}" in lines[0], proc.stderr
+    store = mlstore.open(str(store_dir))
+    try:
+        assert not [e for e in store.executions() if e.state == "COMPLETE" and e.type != "ExampleGen"]
+    finally:
+        store.close()
+
+
 def test_cli_rerun_on_unreachable_scheduler_exits_2_and_records_nothing_complete(tmp_path):
     store_dir = tmp_path / "store"
     store = mlstore.open(str(store_dir))
