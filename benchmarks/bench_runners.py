@@ -12,10 +12,17 @@ Runners (each measured in a fresh driver process, so its peak RSS is the driver'
 * ``portable``: PortableRunner over the Beam Job API to Beam's Python job service, SDK
   workers from an external worker pool process (tests/beam_clusters.py starts both).
 
-Reported per job and runner: seconds, rows/s, time ratio against ``direct``, the
-driver's peak RSS, and whether the results equal ``direct``'s (analyzers equal; every
-metric of every slice within 1e-9). A pandas baseline (the same z-score, vocabulary and
-quantile statistics with pandas, in this process) puts the analyze times in context.
+Each job runs ``--repeat`` times per runner (each time in a fresh driver process, on the
+same cluster). The first run on a fresh cluster is *cold*: every Dask or SDK worker
+process imports mlstore, Beam and pandas for the first time (tens of seconds on a loaded
+2-core machine), which a long-lived cluster pays once; ``seconds`` is the median of the
+later (warm) runs, ``cold s`` the first run.
+
+Reported per job and runner: warm seconds, rows/s, warm time ratio against ``direct``,
+the first run's seconds and ratio, the driver's peak RSS, and whether the results equal
+``direct``'s (analyzers equal; every metric of every slice within 1e-9). A pandas
+baseline (the same z-score, vocabulary and quantile statistics with pandas, in this
+process) puts the analyze times in context; ``uptime``'s load is printed with the table.
 
 Run: ``python benchmarks/bench_runners.py --rows 1000000`` (``--rows 50000`` for a smoke run).
 """
@@ -26,6 +33,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,8 +81,20 @@ def _child(job: str, options: list[str], data: list[str], out: str) -> dict:
         summary = {name: repr(r) for name, r in sorted(results.features.items())}
         summary["__rows__"] = results.num_rows_analyzed
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "summary": summary}
+    return {"seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "summary": summary}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS: VmHWM (reset by exec), not ru_maxrss, which a child started by
+    fork+exec inherits from its parent (the benchmark process holding the generated rows)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -109,6 +129,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--runners", default=",".join(RUNNERS))
+    parser.add_argument("--repeat", type=int, default=3, help="runs per job and runner (first = cold)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # JSON job spec (internal)
     args = parser.parse_args()
     if args.child:
@@ -137,16 +158,26 @@ def main() -> None:
         t_pandas = _pandas_analyze(paths)
 
         def measure(runner: str, options: list[str]) -> dict:
+            runs: dict[str, list[dict]] = {job: [] for job in JOBS}
+            for n in range(max(1, args.repeat)):
+                for job in JOBS:
+                    spec = {"job": job, "options": options, "data": paths,
+                            "out": os.path.join(tmp, f"{runner}-{job}-{n}")}
+                    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
+                                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+                    if proc.returncode or line is None:
+                        raise SystemExit(f"{runner} {job} failed:\n{proc.stderr[-3000:]}")
+                    runs[job].append(json.loads(line[len("RESULT "):]))
+                    print(f"  {runner:<9} {job:<9} run {n}: {runs[job][-1]['seconds']:.1f} s  ({_load()})",
+                          file=sys.stderr, flush=True)
             out = {}
-            for job in JOBS:
-                spec = {"job": job, "options": options, "data": paths, "out": os.path.join(tmp, f"{runner}-{job}")}
-                proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
-                                      text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-                line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
-                if proc.returncode or line is None:
-                    raise SystemExit(f"{runner} {job} failed:\n{proc.stderr[-3000:]}")
-                out[job] = json.loads(line[len("RESULT "):])
-                print(f"  {runner:<9} {job:<9} {out[job]['seconds']:.1f} s", file=sys.stderr, flush=True)
+            for job, results in runs.items():
+                warm = results[1:] or results
+                out[job] = {**results[0], "cold": results[0]["seconds"],
+                            "seconds": statistics.median(r["seconds"] for r in warm),
+                            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+                            "same_runs": all(_same(results[0]["summary"], r["summary"]) for r in results)}
             return out
 
         measured: dict[str, dict] = {}
@@ -163,17 +194,23 @@ def main() -> None:
                 with portable_job_service() as options:
                     measured[runner] = measure(runner, options)
 
-    print(f"rows={args.rows:,} files={args.files} cores={os.cpu_count()} "
+    print(f"rows={args.rows:,} files={args.files} cores={os.cpu_count()} repeat={args.repeat} ({_load()}) "
           f"(pandas analyze baseline in-process: {t_pandas:.2f} s, {args.rows / t_pandas:,.0f} rows/s)")
-    print(f"{'job':<10}{'runner':<11}{'seconds':>9}{'rows/s':>12}{'x direct':>10}{'driver MB':>11}  same as direct")
+    print(f"{'job':<10}{'runner':<11}{'seconds':>9}{'rows/s':>12}{'x direct':>10}{'cold s':>8}{'x cold':>8}"
+          f"{'driver MB':>11}  same as direct (and over runs)")
     for job in JOBS:
         reference = measured.get("direct", {}).get(job)
         for runner, jobs in measured.items():
             r = jobs[job]
             ratio = r["seconds"] / reference["seconds"] if reference else float("nan")
-            same = _same(reference["summary"], r["summary"]) if reference else "n/a"
+            cold = r["cold"] / reference["cold"] if reference else float("nan")
+            same = (_same(reference["summary"], r["summary"]) and r["same_runs"]) if reference else "n/a"
             print(f"{job:<10}{runner:<11}{r['seconds']:>9.1f}{args.rows / r['seconds']:>12,.0f}{ratio:>10.2f}"
-                  f"{r['peak_rss_mb']:>11.0f}  {same}")
+                  f"{r['cold']:>8.1f}{cold:>8.2f}{r['peak_rss_mb']:>11.0f}  {same}")
+
+
+def _load() -> str:
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

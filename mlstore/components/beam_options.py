@@ -2,7 +2,8 @@
 
 One place for: turning option strings into ``PipelineOptions``; the options that only
 choose *where and how* a pipeline runs (runner, parallelism, environment, endpoints —
-recorded, but no part of a cache key); the ``MLSTORE_BEAM_OPTIONS`` environment variable;
+recorded, but no part of a cache key); the ``MLSTORE_BEAM_OPTIONS`` environment variable
+and the ``beam_options`` of the config file ``MLSTORE_CONFIG`` names;
 checking that a runner can start before anything is computed; running a batch pipeline
 meant for DirectRunner on Beam's FnApiRunner directly (:func:`resolve_runner`); and the
 staging protocol that keeps steps runner-independent: a pipeline ends in
@@ -34,6 +35,10 @@ from mlstore.errors import InvalidArgument, RunnerUnavailable
 #: The environment variable holding extra Beam options for every Beam step
 #: (shell-quoted, e.g. ``--runner=DaskRunner --dask_client_address=tcp://10.0.0.5:8786``).
 ENV_VAR = "MLSTORE_BEAM_OPTIONS"
+
+#: The environment variable naming an mlstore config file (YAML) whose ``beam_options``
+#: apply to every Beam step, before ``MLSTORE_BEAM_OPTIONS``.
+CONFIG_VAR = "MLSTORE_CONFIG"
 
 #: Options that choose where and how a pipeline runs, never what it computes. They are
 #: recorded with a step's params but left out of its cache key, so a step computed on
@@ -86,19 +91,68 @@ def result_options(options: Sequence[str]) -> list[str]:
 
 
 def env_options() -> list[str]:
-    """The options in ``MLSTORE_BEAM_OPTIONS`` (empty when unset).
+    """The options of the config file in ``MLSTORE_CONFIG`` (:func:`config_options`), then those
+    in ``MLSTORE_BEAM_OPTIONS`` (empty when neither is set).
 
     Raises:
-        InvalidArgument: the variable is not valid shell quoting.
+        InvalidArgument: the variable is not valid shell quoting, or the config file is bad.
     """
+    path = os.environ.get(CONFIG_VAR)
+    from_file = config_options(path) if path else []
     try:
-        return shlex.split(os.environ.get(ENV_VAR, ""))
+        return from_file + shlex.split(os.environ.get(ENV_VAR, ""))
     except ValueError as e:
         raise InvalidArgument(f"{ENV_VAR} is not valid shell quoting: {e}") from None
 
 
+def config_options(path: str) -> list[str]:
+    """The ``beam_options`` of an mlstore config file, as option strings.
+
+    The file is YAML with one key, ``beam_options``: a list of option strings
+    (``["--runner=DaskRunner", ...]``) or a mapping of option name to value
+    (``{runner: DaskRunner, dask_client_address: "tcp://10.0.0.5:8786"}``; ``true`` is a
+    bare flag, a list repeats the option).
+
+    Raises:
+        InvalidArgument: the file cannot be read, is not YAML of that shape.
+    """
+    import yaml  # noqa: PLC0415
+
+    where = f"{CONFIG_VAR}={path}"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            config = yaml.safe_load(fh)
+    except OSError as e:
+        raise InvalidArgument(f"{where}: cannot read the config file ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise InvalidArgument(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if config is None:
+        return []
+    if not isinstance(config, dict) or set(config) - {"beam_options"}:
+        raise InvalidArgument(f"{where}: expected a mapping with the one key beam_options")
+    given = config.get("beam_options") or []
+    if isinstance(given, list) and all(isinstance(o, str) for o in given):
+        return list(given)
+    if isinstance(given, dict):
+        options = []
+        for name, value in given.items():
+            flag = "--" + str(name).lstrip("-")
+            for item in value if isinstance(value, list) else [value]:
+                if item is True:
+                    options.append(flag)
+                elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
+                    options.append(f"{flag}={item}")
+                else:
+                    raise InvalidArgument(f"{where}: beam_options.{name}: expected a string, number, "
+                                          f"true or a list of them, not {item!r}")
+        return options
+    raise InvalidArgument(f"{where}: beam_options must be a list of option strings or a mapping "
+                          "of option name to value")
+
+
 def step_options(params: dict[str, Any] | Any) -> list[str]:
-    """A step's Beam options: its ``beam_options`` param, then ``MLSTORE_BEAM_OPTIONS`` (later wins)."""
+    """A step's Beam options: its ``beam_options`` param, then the config file's, then
+    ``MLSTORE_BEAM_OPTIONS`` (later wins)."""
     given = params.get("beam_options", []) if params else []
     if isinstance(given, str):
         raise InvalidArgument("param beam_options must be a list of strings, not one string")
@@ -127,9 +181,15 @@ def _alias(option: str) -> str:
     return RUNNER_ALIASES.get(option, option)
 
 
-def run_pipeline(options, build) -> None:
+def run_pipeline(options, build, *, parallelism: int | None = None) -> None:
     """Checks the runner (:func:`check_runner`), builds the pipeline with ``build(pipeline)``, runs it
     to the end and releases the runner's client (a Dask client is closed).
+
+    ``parallelism`` is how many elements the pipeline's first ``Create`` has that are worth
+    spreading over the workers (its files). Beam's DaskRunner puts up to 128 created elements
+    in one Dask partition, i.e. on one worker, and treats ``Reshuffle`` as a no-op; unless
+    ``--dask_npartitions`` or ``--dask_partition_size`` is given, it gets
+    ``--dask_npartitions=parallelism`` (an execution option: results do not change).
 
     Raises:
         RunnerUnavailable, InvalidArgument: see :func:`check_runner`.
@@ -139,6 +199,7 @@ def run_pipeline(options, build) -> None:
     from apache_beam.runners.runner import PipelineState  # noqa: PLC0415
 
     check_runner(options)
+    options = _with_dask_partitions(options, parallelism)
     pipeline = beam.Pipeline(runner=resolve_runner(options), options=options)
     build(pipeline)
     result = pipeline.run()
@@ -193,6 +254,21 @@ def _batch_direct_runner(options):
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
     return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
         beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
+
+
+def _with_dask_partitions(options, parallelism: int | None):
+    """``options`` with ``--dask_npartitions=parallelism`` on the DaskRunner when no partitioning
+    is given (a copy; the caller's options are left alone)."""
+    from apache_beam.options.pipeline_options import PipelineOptions  # noqa: PLC0415
+
+    values = options.get_all_options(drop_default=True, retain_unknown_options=True)
+    runner = values.get("runner")
+    if (not parallelism or parallelism < 2 or not isinstance(runner, str)
+            or not runner.rsplit(".", 1)[-1].lower().startswith("dask")):
+        return options
+    if any(values.get(k) for k in ("npartitions", "partition_size", "dask_npartitions", "dask_partition_size")):
+        return options
+    return PipelineOptions([], **{**values, "npartitions": int(parallelism)})
 
 
 def _all_options(options) -> dict[str, Any]:

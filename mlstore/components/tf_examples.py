@@ -27,9 +27,11 @@ def is_tfrecord(path: str) -> bool:
 def _records(path: str) -> Iterator[bytes]:
     import tensorflow as tf  # noqa: PLC0415 - heavy; only TFRecord readers pay for it
 
+    from mlstore.components.uris import local_path  # noqa: PLC0415
+
     compression = "GZIP" if path.lower().endswith(".gz") else ""
-    try:
-        yield from tf.data.TFRecordDataset(path, compression_type=compression).as_numpy_iterator()
+    try:  # TensorFlow reads local paths and its own schemes (gs://), not file:// nor other fsspec URLs
+        yield from tf.data.TFRecordDataset(local_path(path) or path, compression_type=compression).as_numpy_iterator()
     except tf.errors.OpError as e:
         raise DataError(f"{path} is not a readable TFRecord file ({e.message.splitlines()[0]})") from None
 

@@ -44,10 +44,24 @@ RESULT_LIBRARIES = ("tensorflow-cpu", "tensorflow", "keras", "apache-beam", "num
 
 @dataclass(frozen=True)
 class StepInput:
-    """An input artifact and a local, verified copy of its bytes."""
+    """An input artifact, a local verified copy of its bytes (``path``) and ``uri``, where
+    Beam workers read those bytes: the blob's object URI under the artifact root (a local
+    path for a local root, ``<root URL>/objects/<hex>`` for an fsspec root), re-hashed
+    against the digest just before the step runs; for another writer's bytes (no blob),
+    the verified path itself. Objects are read-only once published.
+    """
 
     artifact: Artifact
     path: Path
+    uri: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.uri:
+            object.__setattr__(self, "uri", str(self.path))
+
+    def file_uri(self, relative: str) -> str:
+        """The URI of the file ``relative`` (posix) inside this input."""
+        return f"{self.uri.rstrip('/')}/{relative}" if "://" in self.uri else str(Path(self.uri) / relative)
 
 
 @dataclass(frozen=True)
@@ -203,8 +217,8 @@ def cache_key(step: str, fn: Callable, params: Mapping[str, Any], inputs: Mappin
 
 
 def fetch_inputs(store: StoreAPI, inputs: Mapping[str, Artifact]) -> dict[str, StepInput]:
-    """Local paths of the inputs, each verified against its digest (bytes another writer
-    recorded, e.g. TFX's, against their fingerprint).
+    """The inputs' local paths and worker URIs (:class:`StepInput`), each verified against
+    its digest (bytes another writer recorded, e.g. TFX's, against their fingerprint).
 
     Raises:
         IntegrityError: an input's bytes no longer match its digest.
@@ -221,10 +235,23 @@ def fetch_inputs(store: StoreAPI, inputs: Mapping[str, Artifact]) -> dict[str, S
                 raise errors.IntegrityError(
                     f"input {role} ({artifact.node_id}) is corrupt: {problems[0].path} {problems[0].problem}")
         try:
-            fetched[role] = StepInput(artifact, Path(store.local_path(artifact)))
+            path = Path(store.local_path(artifact))
+            fetched[role] = StepInput(artifact, path, _object_uri(store, artifact, path))
         except errors.NotFound as e:
             raise errors.FailedPrecondition(f"input {role} ({artifact.node_id}) has no stored bytes: {e}") from e
     return fetched
+
+
+def _object_uri(store: StoreAPI, artifact: Artifact, path: Path) -> str:
+    """Where workers read an input: its object under the artifact root (verified by
+    ``blobs.verify`` above; ``path`` is the driver's copy of the same files)."""
+    blobs = store.blobs
+    if blobs.is_local or not artifact.digest or not blobs.exists(artifact.digest):
+        return str(path)  # a local root's object itself, or another writer's verified bytes
+    base = Path(blobs.local_path(artifact.digest))
+    member = path.relative_to(base).as_posix() if path.is_relative_to(base) else "."
+    uri = blobs.object_uri(artifact.digest)
+    return uri if member == "." else f"{uri}/{member}"
 
 
 def find_cached(store: StoreAPI, key: str) -> tuple[int, dict[str, Artifact]] | None:

@@ -1,6 +1,7 @@
 """The built-in pipeline steps as plain functions ``fn(inputs, params, out_dir) -> outputs``.
 
-Each reads its inputs from verified local paths, computes with the components in
+Each reads its inputs from verified local paths (Beam steps hand their workers the
+inputs' object URIs, :attr:`~mlstore.pipeline.executor.StepInput.uri`), computes with the components in
 ``mlstore.components`` and returns what to log; :mod:`mlstore.pipeline.executor`
 records it. :data:`STEPS` maps an execution type to its function — this is how
 ``mlstore rerun`` re-executes a recorded step.
@@ -38,6 +39,20 @@ def split_file(examples_dir: Path, split: str) -> Path:
     return path
 
 
+def split_uri(examples: StepInput, split: str) -> str:
+    """The URI Beam workers read one split's data file from (:attr:`StepInput.uri`).
+
+    Raises:
+        NotFound: the Examples have no such split.
+    """
+    from mlstore.components import uris  # noqa: PLC0415
+
+    uri = examples.file_uri(f"Split-{split}/data.csv")
+    if not uris.exists(uri):
+        raise errors.NotFound(f"Examples at {examples.uri} has no {split} split")
+    return uri
+
+
 def serving_dir(model_dir: Path) -> Path:
     """The serving SavedModel inside a Model artifact (TFX's ``Format-Serving/``, older layouts too)."""
     return serving_model_path(model_dir)
@@ -70,7 +85,7 @@ def transform(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: P
     from mlstore.components.transform import analyze, export_transform_graph, parse_spec  # noqa: PLC0415
 
     spec = parse_spec(params["spec"])
-    results = analyze(spec, [str(split_file(inputs["examples"].path, "train"))],
+    results = analyze(spec, [split_uri(inputs["examples"], "train")],
                       pipeline_options=step_options(params), work_dir=str(out.parent),
                       drop_malformed=bool(params.get("drop_malformed", False)))
     export_transform_graph(results, str(out))
@@ -170,7 +185,7 @@ def evaluator(inputs: Mapping[str, StepInput], params: Mapping[str, Any], out: P
 
     config = EvalConfig(LabelSpec.parse(params["label"]),
                         tuple(SliceSpec.from_dict(s) for s in params.get("slices", [])))
-    data = [str(split_file(inputs["examples"].path, "eval"))]
+    data = [split_uri(inputs["examples"], "eval")]
     options = step_options(params)
     outputs = []
     for model_role, role in (("model", "evaluation"), ("baseline_model", "baseline_evaluation")):

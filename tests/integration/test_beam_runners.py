@@ -127,6 +127,13 @@ def test_dask_cluster_gives_direct_runner_results(data, direct, dask_options, tm
     _assert_same(direct, _run_all(data, dask_options, tmp_path))
 
 
+def test_dask_cluster_reads_inputs_by_file_uri(data, direct, dask_options, tmp_path):
+    """Workers read the inputs from ``file://`` URIs (as a step hands them its inputs'
+    object URIs): the DirectRunner's results from the plain paths."""
+    urls = [f"file://{path}" for path in data]
+    _assert_same(direct, _run_all(urls, dask_options, tmp_path))
+
+
 def test_portable_job_service_gives_direct_runner_results(data, direct, portable_options, tmp_path):
     _assert_same(direct, _run_all(data, portable_options, tmp_path))
 
@@ -196,6 +203,24 @@ def test_cli_demo_and_rerun_with_unreachable_scheduler_exit_2_and_record_nothing
         assert not store.executions(type="Transform")
         example_gen = store.executions(type="ExampleGen")
         assert [e.state for e in example_gen] == ["COMPLETE"]  # the step before needs no runner
+    finally:
+        store.close()
+
+
+def test_cli_demo_with_a_bad_config_file_exits_2_and_records_nothing_complete(tmp_path):
+    store_dir = tmp_path / "store"
+    config = tmp_path / "mlstore.yaml"
+    config.write_text("beam_options: --runner=DaskRunner\n")  # one string, not a list or mapping
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
+           "MLSTORE_CONFIG": str(config)}
+    proc = subprocess.run([sys.executable, "-m", "mlstore", "demo", "--days", "1", "--store", str(store_dir)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"MLSTORE_CONFIG={config}" in lines[0], proc.stderr
+    store = mlstore.open(str(store_dir))
+    try:
+        assert not [e for e in store.executions() if e.state == "COMPLETE" and e.type != "ExampleGen"]
     finally:
         store.close()
 

@@ -2,18 +2,20 @@
 
 Pipeline::
 
-    Create(files) -> ReadBatches (DataFrames of `batch_size` rows)
-      -> PredictAndSlice (model loaded once per DoFn in setup(); one model call and
-         one vectorised accumulation per batch; emits ("slice", (slice_key, accumulator))
-         and ("dropped", rows dropped for a missing label))
+    Create(files) -> PredictAndSlice, per file (model loaded once per DoFn in setup(); the
+         file read in DataFrames of `batch_size` rows, one model call and one vectorised
+         accumulation per batch, merged over the file; emits ("slice", (slice_key,
+         accumulator)) per slice of the file and ("dropped", rows dropped for a missing label))
       -> CombinePerKey(merge accumulators), and the dropped rows summed
       -> collect (one list) -> finalize metrics + plots -> stage (beam_options.stage_value)
 
 and the driver, once the pipeline has finished, reads the staged result back and
 writes the ModelEvaluation layout (layout.py) into `output_dir`.
 
-Per-batch pre-aggregation matters: a batch turns into one accumulator per slice, so
-the combine sees a few elements per batch rather than one per row.
+Per-file pre-aggregation matters: a file turns into one accumulator per slice, so the
+combine sees a few elements per file rather than one per row or batch (a runner without
+combiner lifting, like Beam's DaskRunner, shuffles every element the combine gets), and
+no batch is ever an element (the DaskRunner would materialize a partition's batches).
 Workers never write the output; they only need to reach the staging directory
 (``--temp_location``, else ``work_dir``).
 """
@@ -85,17 +87,9 @@ def batch_slice_accumulators(batch: pd.DataFrame, predictions: np.ndarray, label
         yield from zip(keys, accs)
 
 
-class _ReadBatches(beam.DoFn):
-    def __init__(self, batch_size: int, columns: list[str] | None):
-        self._batch_size = batch_size
-        self._columns = columns
-
-    def process(self, path: str) -> Iterator[pd.DataFrame]:
-        yield from read_batches(path, self._batch_size, self._columns)
-
-
 class _PredictAndSlice(beam.DoFn):
-    """Model inference once per batch, then per-slice accumulators of the batch."""
+    """Per file: model inference once per batch, per-slice accumulators of each batch merged
+    over the file's batches (in file order); emits one accumulator per slice of the file."""
 
     def __init__(self, model_dir: str | None, config: EvalConfig):
         self._model_dir = model_dir
@@ -109,7 +103,23 @@ class _PredictAndSlice(beam.DoFn):
             self._loaded, self._signature = load_serving_signature(self._model_dir)
             self._input_dtypes = signature_inputs(self._signature)
 
-    def process(self, batch: pd.DataFrame):
+    def process(self, path: str):
+        per_slice: dict[str, m.MetricsAccumulator] = {}
+        dropped = 0
+        for batch in read_batches(path, self._config.batch_size, None):
+            for kind, value in self._batch(batch):
+                if kind == _DROPPED:
+                    dropped += value
+                elif value[0] in per_slice:
+                    per_slice[value[0]].merge(value[1])
+                else:
+                    per_slice[value[0]] = value[1]
+        if dropped:
+            yield _DROPPED, dropped
+        for pair in per_slice.items():
+            yield _SLICE, pair
+
+    def _batch(self, batch: pd.DataFrame):
         cfg = self._config
         labels, keep = cfg.label.labels(batch)
         dropped = int((~keep).sum())
@@ -216,7 +226,7 @@ def evaluate(model_dir: str | None, data_paths: Sequence[str], output_dir: str,
         if work_dir is None:
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-evaluate-"))
         staged = os.path.join(stack.enter_context(staging_dir(options, work_dir)), "evaluation")
-        run_pipeline(options, lambda p: _build(p, paths, model_dir, config, staged))
+        run_pipeline(options, lambda p: _build(p, paths, model_dir, config, staged), parallelism=len(paths))
         write_evaluation(output_dir, read_staged(staged) or finalize([], 0, config))  # nothing staged: no rows
     result = read_evaluation(output_dir)
     if result.num_examples == 0:
@@ -227,7 +237,6 @@ def evaluate(model_dir: str | None, data_paths: Sequence[str], output_dir: str,
 def _build(p: beam.Pipeline, paths: list[str], model_dir: str | None, config: EvalConfig, staged: str) -> None:
     scored = (p
               | "Files" >> beam.Create(paths)
-              | "ReadBatches" >> beam.ParDo(_ReadBatches(config.batch_size, None))
               | "PredictAndSlice" >> beam.ParDo(_PredictAndSlice(model_dir, config)))
     dropped = (scored | "Dropped" >> beam.Filter(lambda kv: kv[0] == _DROPPED)
                | "CountDropped" >> beam.CombinePerKey(sum))

@@ -6,7 +6,6 @@ Kept free of Beam so the same code serves the Beam pipeline and plain NumPy call
 from __future__ import annotations
 
 import operator
-import os
 import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
@@ -14,7 +13,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-from mlstore.components import tf_examples
+from mlstore.components import tf_examples, uris
 from mlstore.errors import DataError, InvalidArgument, NotFound
 
 from .slicing import SliceSpec
@@ -128,32 +127,35 @@ def data_format(path: str) -> str:
 
 
 def column_names(path: str) -> list[str]:
-    """Column names of a CSV/Parquet file without reading its rows.
+    """Column names of a CSV/Parquet file (a local path or URI) without reading its rows.
 
     Raises:
         NotFound: the file does not exist.
     """
-    if not os.path.exists(path):
+    if not uris.exists(path):
         raise NotFound(f"evaluation data file not found: {path}")
-    if data_format(path) == "parquet":
-        import pyarrow.parquet as pq
-        return list(pq.read_schema(path).names)
     if data_format(path) == "tfrecord":
         return tf_examples.column_names(path)
-    return list(pd.read_csv(path, nrows=0).columns)
+    with uris.open_input(path) as fh:
+        if data_format(path) == "parquet":
+            import pyarrow.parquet as pq
+            return list(pq.read_schema(fh).names)
+        return list(pd.read_csv(fh, nrows=0).columns)
 
 
 def read_batches(path: str, batch_size: int, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-    """Yield the rows of one file as DataFrames of at most ``batch_size`` rows."""
+    """Yield the rows of one file (a local path or URI, :mod:`mlstore.components.uris`) as
+    DataFrames of at most ``batch_size`` rows."""
     if data_format(path) == "tfrecord":
         yield from tf_examples.read_batches(path, batch_size, columns)
         return
-    if data_format(path) == "parquet":
-        import pyarrow.parquet as pq
-        for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
-            yield record_batch.to_pandas()
-        return
-    yield from pd.read_csv(path, chunksize=batch_size, usecols=columns)
+    with uris.open_input(path) as fh:
+        if data_format(path) == "parquet":
+            import pyarrow.parquet as pq
+            for record_batch in pq.ParquetFile(fh).iter_batches(batch_size=batch_size, columns=columns):
+                yield record_batch.to_pandas()
+            return
+        yield from pd.read_csv(fh, chunksize=batch_size, usecols=columns)
 
 
 def model_features(batch: pd.DataFrame, input_dtypes: Mapping[str, str]) -> dict[str, np.ndarray]:

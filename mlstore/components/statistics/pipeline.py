@@ -33,6 +33,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
+from mlstore.components import uris
 from mlstore.components.statistics import columns as cols
 from mlstore.components.statistics import feature_stats as fs
 from mlstore.components.statistics.layout import read_statistics, split_dir, write_split_statistics
@@ -47,7 +48,8 @@ def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | P
     """Computes TFDV statistics of each split and writes them in TFX's ExampleStatistics layout.
 
     Args:
-        splits: split name -> its CSV/Parquet/tf.Example TFRecord files (e.g. ``{"train": [".../Split-train/data.csv"]}``).
+        splits: split name -> its CSV/Parquet/tf.Example TFRecord files (e.g. ``{"train": [".../Split-train/data.csv"]}``),
+            local paths or URIs the workers read (``file://``, fsspec URLs; :mod:`mlstore.components.uris`).
         output_dir: where ``Split-<name>/FeatureStats.pb`` are written (by the driver).
         pipeline_options: Beam options, as Transform and Evaluator take them (a list of strings
             such as ``["--direct_num_workers=2", "--direct_running_mode=multi_processing"]``).
@@ -71,7 +73,8 @@ def generate_statistics(splits: Mapping[str, Sequence[str]], output_dir: str | P
         if work_dir is None:
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-statistics-"))
         staged = stack.enter_context(staging_dir(options, work_dir))
-        run_pipeline(options, lambda p: _build(p, jobs, staged, batch_size))
+        run_pipeline(options, lambda p: _build(p, jobs, staged, batch_size),
+                     parallelism=sum(len(paths) for _, paths in jobs))
         datasets = {split: read_staged(stage_path(staged, split)) for split, _ in jobs}
     missing = sorted(split for split, serialized in datasets.items() if serialized is None)
     if missing:
@@ -91,9 +94,9 @@ def _check_splits(splits: Mapping[str, Sequence[str]], output_dir) -> list[tuple
             raise InvalidArgument(f"split {split!r} needs a non-empty list of files")
         for path in paths:
             cols.data_format(str(path))
-            if not Path(path).is_file():
+            if not uris.exists(uris.absolute(path)):
                 raise NotFound(f"examples file {str(path)!r} of split {split!r} does not exist")
-        jobs.append((split, [str(Path(path).absolute()) for path in paths]))
+        jobs.append((split, [uris.absolute(path) for path in paths]))
     return jobs
 
 

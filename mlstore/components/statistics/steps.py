@@ -27,17 +27,21 @@ from mlstore.pipeline.executor import StepInput, StepOutput
 
 
 
-def example_splits(examples_dir: Path) -> dict[str, list[str]]:
-    """Split name -> data files of an Examples directory (``Split-<name>/``).
+def example_splits(examples_dir: Path | str) -> dict[str, list[str]]:
+    """Split name -> data files of an Examples directory (``Split-<name>/``), a local path or
+    a URI (then the files are URIs too, :mod:`mlstore.components.uris`).
 
     Raises:
         DataError: no split holds CSV, Parquet or tf.Example TFRecord files.
     """
-    splits = {}
-    for folder in sorted(Path(examples_dir).glob("Split-*")):
-        files = sorted(str(p) for p in folder.iterdir() if _is_data_file(str(p)))
-        if files:
-            splits[folder.name[len("Split-"):]] = files
+    from mlstore.components import uris  # noqa: PLC0415
+
+    base = str(examples_dir)
+    splits: dict[str, list[str]] = {}
+    for relative in uris.list_files(base):
+        folder, _, name = relative.partition("/")
+        if folder.startswith("Split-") and name and "/" not in name and _is_data_file(name):
+            splits.setdefault(folder[len("Split-"):], []).append(uris.join(base, relative))
     if not splits:
         raise errors.DataError(f"Examples at {examples_dir} have no Split-<name>/ with CSV, Parquet or TFRecord files")
     return splits
@@ -65,7 +69,7 @@ def statistics_gen(inputs: Mapping[str, StepInput], params: Mapping[str, Any], o
     from mlstore.components.beam_options import step_options  # noqa: PLC0415
     from mlstore.components.statistics.pipeline import generate_statistics  # noqa: PLC0415
 
-    splits = example_splits(inputs["examples"].path)
+    splits = example_splits(inputs["examples"].uri)  # the workers read the object URIs
     generate_statistics(splits, out, pipeline_options=step_options(params), work_dir=str(out.parent),
                         batch_size=int(params.get("batch_size", 4096)))
     return [StepOutput(out, "ExampleStatistics", "statistics", _span_properties(inputs["examples"].artifact, splits))]

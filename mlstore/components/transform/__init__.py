@@ -7,13 +7,14 @@ Typical use::
     export_transform_graph(results, "out/transform")
     graph = load_transform_graph("out/transform")
     outputs = graph.transform({"distance": [...], "carrier": [...], ...})
+
+The graph names (TensorFlow) load on first use: Beam workers that only analyze (they
+unpickle functions of this package) never import TensorFlow.
 """
 
+from typing import Any
+
 from mlstore.components.transform.analyze import analyze
-from mlstore.components.transform.graph import (SIGNATURE, TransformedFeature, TransformGraph,
-                                                export_transform_graph, load_transform_graph,
-                                                raw_input_signature, raw_tensor_specs, to_raw_tensors,
-                                                transformed_feature_spec)
 from mlstore.components.transform.rawio import MalformedRow, read_batches
 from mlstore.components.transform.results import (AnalyzerResults, QuantileResult, VocabularyResult,
                                                   ZScoreStats, read_results_json)
@@ -26,3 +27,16 @@ __all__ = [
     "raw_input_signature", "raw_tensor_specs", "read_batches", "read_results_json", "to_raw_tensors",
     "transformed_feature_spec",
 ]
+
+#: Names from :mod:`mlstore.components.transform.graph`, imported on first access.
+_GRAPH_NAMES = frozenset({"SIGNATURE", "TransformedFeature", "TransformGraph", "export_transform_graph",
+                          "load_transform_graph", "raw_input_signature", "raw_tensor_specs", "to_raw_tensors",
+                          "transformed_feature_spec"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _GRAPH_NAMES:
+        from mlstore.components.transform import graph  # noqa: PLC0415 - TensorFlow
+
+        return getattr(graph, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,9 @@
-"""The analyze phase: one Apache Beam pipeline computing every analyzer in one read.
+"""The analyze phase: one Apache Beam pipeline per analyzer stage, each analyzer of a stage in one read.
 
-Pipeline shape: input paths -> read + parse each file into batches of rows
-(:class:`~mlstore.components.transform.rawio.ParsedBatch`) -> for every feature
-that needs an analyzer, compute its input values per batch and combine:
+Pipeline shape: input paths -> per file: read + parse into batches of rows
+(:class:`~mlstore.components.transform.rawio.ParsedBatch`), every analyzer's
+accumulator fed with its input values batch by batch, one partial per file ->
+the files' partials collected and merged in path order -> staged:
 
 * ``scale_to_z_score``: exact count/mean/population variance per batch, batches
   merged with Chan et al.'s parallel update (numerically stable) in the order of
@@ -12,10 +13,15 @@ that needs an analyzer, compute its input values per batch and combine:
   token ascending (Python string order, i.e. Unicode code points); then
   ``min_frequency`` filter, then ``top_k`` cut.
 * ``bucketize``: Beam's ``ApproximateQuantilesCombineFn`` with epsilon 0.005
-  (rank error <= 0.5%); boundaries are the interior quantiles, de-duplicated.
+  (rank error <= 0.5%), fed in file order and merged in path order (the same
+  result on every runner); boundaries are the interior quantiles, de-duplicated.
 
-Chained analyzers (e.g. bucketize of a z-scored column) run in later stages
-that get earlier results as a side input; the files are still read once.
+Only the partials move between workers (no per-batch values are shuffled, which a
+runner without combiner lifting, like Beam's DaskRunner, would do for a
+``CombineGlobally``), and no side inputs (Beam's DaskRunner recomputes the
+producing pipeline inside a worker for each). Chained analyzers (e.g. bucketize of a
+z-scored column) are a later stage: a second pipeline, given the earlier stage's
+results as a plain argument, reads the files again.
 The pipeline stages its one result (see :mod:`mlstore.components.beam_options`)
 and the driver reads it back, so the code works the same on any runner
 (DirectRunner in-process or multi-process, Dask, a portable job service, Flink,
@@ -41,6 +47,7 @@ from apache_beam.transforms.stats import ApproximateQuantilesCombineFn
 from mlstore.components.beam_options import pipeline_options as beam_pipeline_options
 from mlstore.components.beam_options import collect, read_staged, run_pipeline, stage_value, staging_dir
 
+from mlstore.components import uris
 from mlstore.components.transform.rawio import MalformedRow, file_format, read_batches
 from mlstore.components.transform.results import AnalyzerResults, result_from_dict
 from mlstore.components.transform.spec import TransformSpec
@@ -60,7 +67,8 @@ def analyze(spec: TransformSpec, input_paths: Sequence[str], *,
 
     Args:
         spec: the preprocessing spec.
-        input_paths: CSV (.csv/.csv.gz) or Parquet files; read once.
+        input_paths: CSV (.csv/.csv.gz) or Parquet files, local paths or URIs the workers
+            can read (``file://``, an fsspec URL; :mod:`mlstore.components.uris`); read once.
         pipeline_options: Beam options as a PipelineOptions or a list of
             strings such as ``["--direct_num_workers=2", "--direct_running_mode=multi_processing"]``.
         drop_malformed: drop malformed rows (counted in the result) instead of failing.
@@ -85,9 +93,19 @@ def analyze(spec: TransformSpec, input_paths: Sequence[str], *,
         if work_dir is None:
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlstore-analyze-"))
         staging = stack.enter_context(staging_dir(options, work_dir))
-        out_path = os.path.join(staging, "analyzer_output")
-        run_pipeline(options, lambda p: _build_pipeline(p, spec, paths, out_path, batch_size))
-        payload = dict(json.loads(read_staged(out_path, "[]")))  # nothing staged: no batches
+        payload: dict[str, Any] = {}
+        for stage, names in enumerate(_stages(spec) or [[]]):
+            if any(not _needs(spec, name) <= payload.keys() for name in names):
+                break  # no usable rows: no earlier result to chain on
+            out_path = os.path.join(staging, f"analyzer_output_{stage}")
+            earlier = {k: v for k, v in payload.items() if not k.startswith("__")}
+            run_pipeline(options, lambda p, names=names, earlier=earlier, out_path=out_path, first=stage == 0:
+                         _build_pipeline(p, spec, paths, names, earlier, first, out_path, batch_size),
+                         parallelism=len(paths))
+            staged = dict(json.loads(read_staged(out_path, "[]")))  # nothing staged: no files read
+            if stage:
+                staged = {k: v for k, v in staged.items() if not k.startswith("__")}
+            payload.update(staged)
     results = _to_results(spec, payload, drop_malformed)
     if summary_path:
         results.write_json(summary_path)
@@ -99,32 +117,28 @@ def _check_paths(input_paths: Sequence[str]) -> list[str]:
     if isinstance(input_paths, str) or not input_paths:
         raise InvalidArgument("input_paths must be a non-empty list of file paths")
     for path in input_paths:
-        file_format(path)
-        if not os.path.exists(path):
-            raise NotFound(f"input file {path!r} does not exist")
-    return sorted(os.path.abspath(p) for p in input_paths)
+        file_format(str(path))
+        if not uris.exists(uris.absolute(path)):
+            raise NotFound(f"input file {str(path)!r} does not exist")
+    return sorted(uris.absolute(p) for p in input_paths)
 
 
-def _build_pipeline(p: beam.Pipeline, spec: TransformSpec, paths: list[str], out_path: str,
-                    batch_size: int) -> None:
-    dtypes = {c.name: c.dtype for c in spec.raw_columns}
-    defaults = {c.name: c.default for c in spec.raw_columns if c.default is not None}
-    parsed = (p | "Paths" >> beam.Create(paths)
-              | "SpreadFiles" >> beam.Reshuffle()
-              | "ReadAndParse" >> beam.FlatMap(
-                  lambda path: read_batches(path, dtypes, defaults, batch_size)))
-    outputs = [_row_counts(parsed), _malformed_examples(parsed)]
-    batches = (parsed | "NonEmpty" >> beam.Filter(lambda b: b.num_rows > 0)
-               | "Columns" >> beam.Map(lambda b: (b.source, b.columns)))
-    stage_results: list[beam.PCollection] = []
-    for stage, feats in enumerate(_stages(spec)):
-        side = (None if not stage_results else
-                beam.pvalue.AsDict(stage_results | f"Earlier{stage}" >> beam.Flatten()))
-        for name in feats:
-            stage_results.append(_analyzer(batches, spec, name, side))
-    as_json = (collect(outputs + stage_results | "AllResults" >> beam.Flatten(), "ToList")
-               | "ToJson" >> beam.Map(lambda items: json.dumps(sorted(items), sort_keys=True)))
-    stage_value(as_json, out_path)
+def _build_pipeline(p: beam.Pipeline, spec: TransformSpec, paths: list[str], names: list[str],
+                    earlier: dict[str, Any], with_counts: bool, out_path: str, batch_size: int) -> None:
+    """One stage: every file read and reduced to one partial (all the stage's analyzers) where it
+    is read, the partials collected and merged in file order, the result staged.
+
+    Combiner lifting by hand: Beam's DaskRunner (and any runner without combiner lifting)
+    expands ``CombineGlobally`` into a GroupByKey of every input element, i.e. it would
+    shuffle each batch's values; here only one small partial per file moves.
+    """
+    read = (p | "Paths" >> beam.Create(paths)
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "AnalyzeFiles" >> beam.Map(_file_partial, spec, names, earlier, with_counts, batch_size))
+    merged = (collect(read, "Partials")
+              | "Merge" >> beam.Map(_merge_partials, spec, names)
+              | "ToJson" >> beam.Map(lambda items: json.dumps(sorted(items), sort_keys=True)))
+    stage_value(merged, out_path)
 
 
 def _stages(spec: TransformSpec) -> list[list[str]]:
@@ -146,42 +160,79 @@ def _upstream_analyzers(spec: TransformSpec, name: str) -> int:
     return _upstream_analyzers(spec, feat.input) + (feat.op in ANALYZER_OPS)
 
 
-def _row_counts(parsed: beam.PCollection) -> beam.PCollection:
-    return (parsed | "Counts" >> beam.Map(lambda b: (b.num_rows, b.num_malformed_rows))
-            | "SumCounts" >> beam.CombineGlobally(_sum_pairs).without_defaults()
-            | "CountsKey" >> beam.Map(lambda c: ("__rows__", list(c))))
+def _needs(spec: TransformSpec, name: str) -> set[str]:
+    """The analyzer features whose results computing ``name``'s input values needs."""
+    feat = spec.feature(spec.feature(name).input)
+    needed: set[str] = set()
+    while feat is not None:
+        if feat.op in ANALYZER_OPS:
+            needed.add(feat.name)
+        feat = spec.feature(feat.input)
+    return needed
 
 
-def _sum_pairs(pairs) -> tuple[int, int]:
-    pairs = list(pairs)
-    return (sum(p[0] for p in pairs), sum(p[1] for p in pairs))
-
-
-def _malformed_examples(parsed: beam.PCollection) -> beam.PCollection:
-    return (parsed | "Malformed" >> beam.FlatMap(lambda b: b.malformed)
-            | "FirstMalformed" >> beam.combiners.Top.Smallest(MAX_MALFORMED_EXAMPLES)
-            | "MalformedKey" >> beam.Map(lambda rows: ("__malformed__", [m.__dict__ for m in rows])))
-
-
-def _analyzer(batches: beam.PCollection, spec: TransformSpec, name: str, side) -> beam.PCollection:
+def _combiner(spec: TransformSpec, name: str) -> beam.CombineFn:
     feat = spec.feature(name)
-    extra = [side] if side is not None else []
-    keyed = batches | f"Values[{name}]" >> beam.Map(
-        lambda batch, earlier=None: (batch[0], input_values(spec, feat.input, batch[1], earlier or {})), *extra)
-    values = keyed | f"Unkeyed[{name}]" >> beam.Map(lambda kv: kv[1])
     if feat.op == "scale_to_z_score":
-        combined = keyed | f"MeanVar[{name}]" >> beam.CombineGlobally(MeanVarCombineFn()).without_defaults()
-    elif feat.op == "vocabulary":
-        combined = (values | f"Counts[{name}]" >> beam.CombineGlobally(TokenCountCombineFn()).without_defaults()
-                    | f"Rank[{name}]" >> beam.Map(rank_vocabulary, feat.top_k, feat.min_frequency,
-                                                  feat.num_oov_buckets))
-    else:
-        fn = ApproximateQuantilesCombineFn.create(num_quantiles=feat.num_buckets + 1,
-                                                  epsilon=QUANTILE_EPSILON, input_batched=True)
-        combined = (values | f"ToList[{name}]" >> beam.Map(lambda v: v.tolist())
-                    | f"Quantiles[{name}]" >> beam.CombineGlobally(fn).without_defaults()
-                    | f"Bounds[{name}]" >> beam.Map(quantile_boundaries, feat.num_buckets))
-    return combined | f"Key[{name}]" >> beam.Map(lambda r, n=name: (n, r))
+        return MeanVarCombineFn()
+    if feat.op == "vocabulary":
+        return TokenCountCombineFn()
+    return ApproximateQuantilesCombineFn.create(num_quantiles=feat.num_buckets + 1,
+                                                epsilon=QUANTILE_EPSILON, input_batched=True)
+
+
+def _file_partial(path: str, spec: TransformSpec, names: list[str], earlier: dict[str, Any],
+                  with_counts: bool, batch_size: int) -> tuple[str, dict[str, Any]]:
+    """``(path, partial)`` of one file: each analyzer's accumulator over its batches in file
+    order, plus (``with_counts``) row and malformed-row counts and the first malformed rows."""
+    dtypes = {c.name: c.dtype for c in spec.raw_columns}
+    defaults = {c.name: c.default for c in spec.raw_columns if c.default is not None}
+    fns = {name: _combiner(spec, name) for name in names}
+    accs = {name: fn.create_accumulator() for name, fn in fns.items()}
+    rows = malformed = 0
+    examples: list[MalformedRow] = []
+    seen = False
+    for batch in read_batches(path, dtypes, defaults, batch_size):
+        rows += batch.num_rows
+        malformed += batch.num_malformed_rows
+        if with_counts and batch.malformed:
+            examples = sorted(examples + list(batch.malformed))[:MAX_MALFORMED_EXAMPLES]
+        if batch.num_rows == 0:
+            continue
+        seen = True
+        for name in names:
+            feat = spec.feature(name)
+            values = input_values(spec, feat.input, batch.columns, earlier)
+            if feat.op == "scale_to_z_score":
+                values = (batch.source, values)
+            elif feat.op == "bucketize":
+                values = values.tolist()
+            accs[name] = fns[name].add_input(accs[name], values)
+    return path, {"rows": rows, "malformed": malformed, "examples": examples, "seen": seen, "accs": accs}
+
+
+def _merge_partials(partials: list[tuple[str, dict[str, Any]]], spec: TransformSpec,
+                    names: list[str]) -> list[tuple[str, Any]]:
+    """The stage's ``(name, result)`` items from the files' partials, merged in path order (the
+    same merges on every runner, whatever order its workers finish in)."""
+    ordered = [partial for _, partial in sorted(partials, key=lambda item: item[0])]
+    items: list[tuple[str, Any]] = [
+        ("__rows__", [sum(p["rows"] for p in ordered), sum(p["malformed"] for p in ordered)]),
+        ("__malformed__", [m.__dict__ for m in sorted(m for p in ordered for m in p["examples"])
+                           [:MAX_MALFORMED_EXAMPLES]])]
+    with_rows = [p for p in ordered if p["seen"]]
+    if not with_rows:
+        return items  # no usable row: no analyzer result (as a combine without defaults)
+    for name in names:
+        feat = spec.feature(name)
+        fn = _combiner(spec, name)
+        result = fn.extract_output(fn.merge_accumulators([p["accs"][name] for p in with_rows]))
+        if feat.op == "vocabulary":
+            result = rank_vocabulary(result, feat.top_k, feat.min_frequency, feat.num_oov_buckets)
+        elif feat.op == "bucketize":
+            result = quantile_boundaries(result, feat.num_buckets)
+        items.append((name, result))
+    return items
 
 
 def input_values(spec: TransformSpec, name: str, columns: dict[str, np.ndarray],

@@ -15,7 +15,6 @@ Row numbers are 1-based data rows (the CSV header is not counted).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from mlstore.components import uris
 from mlstore.errors import InvalidArgument, NotFound
 
 #: Strings read as "missing" in numeric columns (in string columns only "" is missing).
@@ -75,7 +75,7 @@ def read_batches(path: str, dtypes: Mapping[str, str], defaults: Mapping[str, ob
     """Yield parsed batches of the given columns of one file.
 
     Args:
-        path: a CSV or Parquet file.
+        path: a CSV or Parquet file: a local path or URI (:mod:`mlstore.components.uris`).
         dtypes: column name -> "float" | "int" | "string".
         defaults: column name -> default for missing values (absent = required).
         batch_size: rows per batch.
@@ -84,7 +84,7 @@ def read_batches(path: str, dtypes: Mapping[str, str], defaults: Mapping[str, ob
         NotFound: the file does not exist.
         InvalidArgument: unsupported file type.
     """
-    if not os.path.exists(path):
+    if not uris.exists(path):
         raise NotFound(f"input file {path!r} does not exist")
     first_row = 1
     for frame in _read_frames(path, list(dtypes), batch_size):
@@ -93,20 +93,22 @@ def read_batches(path: str, dtypes: Mapping[str, str], defaults: Mapping[str, ob
 
 
 def _read_frames(path: str, columns: list[str], batch_size: int) -> Iterator[pd.DataFrame]:
-    if file_format(path) == "csv":
-        header = pd.read_csv(path, nrows=0).columns
-        present = [c for c in columns if c in header]
-        # dtype=str + keep_default_na=False: we parse values ourselves so that a bad
-        # value is reported instead of silently turning the column into NaN/object.
-        reader = pd.read_csv(path, usecols=present, dtype=str, keep_default_na=False,
-                             chunksize=batch_size)
-        for chunk in reader:
-            yield chunk.reindex(columns=[c for c in columns if c in present])
-        return
-    pfile = pq.ParquetFile(path)
-    present = [c for c in columns if c in pfile.schema_arrow.names]
-    for batch in pfile.iter_batches(batch_size=batch_size, columns=present):
-        yield batch.to_pandas()
+    with uris.open_input(path) as fh:
+        if file_format(path) == "csv":
+            header = pd.read_csv(fh, nrows=0).columns
+            fh.seek(0)
+            present = [c for c in columns if c in header]
+            # dtype=str + keep_default_na=False: we parse values ourselves so that a bad
+            # value is reported instead of silently turning the column into NaN/object.
+            reader = pd.read_csv(fh, usecols=present, dtype=str, keep_default_na=False,
+                                 chunksize=batch_size)
+            for chunk in reader:
+                yield chunk.reindex(columns=[c for c in columns if c in present])
+            return
+        pfile = pq.ParquetFile(fh)
+        present = [c for c in columns if c in pfile.schema_arrow.names]
+        for batch in pfile.iter_batches(batch_size=batch_size, columns=present):
+            yield batch.to_pandas()
 
 
 def parse_frame(frame: pd.DataFrame, path: str, first_row: int, dtypes: Mapping[str, str],
