@@ -107,12 +107,80 @@ class Raw:
                         if e.type == pb.Event.OUTPUT)
         return bool(self.store.get_artifacts_by_id([blessing])[0].custom_properties["blessed"].int_value)
 
+    def home_page(self) -> tuple[int, int]:
+        """The home page's answers from MLMD: pipeline names, the pipeline's evaluations (metric
+        names, slices and every slice's series of METRIC) and its gate decisions with their models."""
+        from ml_metadata.proto import metadata_store_pb2 as pb  # noqa: PLC0415
+
+        names = sorted(c.name for c in self.store.get_contexts_by_type("pipeline"))
+        assert self.pipeline in names
+        evaluations = sorted(self.store.get_artifacts(list_options=self._filter("type = 'ModelEvaluation'")),
+                             key=lambda a: a.id)
+        metrics = [json.loads(a.custom_properties["metrics"].string_value) for a in evaluations]
+        slices = sorted({s for m in metrics for s in m}, key=lambda s: (s != "Overall", s))
+        series = {s: [m[s][METRIC] for m in metrics if METRIC in m.get(s, {})] for s in slices}
+        blessings = self.store.get_artifacts(list_options=self._filter("type = 'ModelBlessing'"))
+        gates = {e.artifact_id: e.execution_id for e in self.store.get_events_by_artifact_ids([b.id for b in blessings])
+                 if e.type == pb.Event.OUTPUT}
+        models = {e.execution_id: e.artifact_id for e in self.store.get_events_by_execution_ids(list(gates.values()))
+                  if e.type == pb.Event.INPUT and e.path.steps[0].key == "model"}
+        decided = {models[gates[b.id]]: bool(b.custom_properties["blessed"].int_value) for b in blessings}
+        return sum(len(v) for v in series.values()), len(decided)
+
     def newest_executions(self) -> list[int]:
         options = self._filter("type != ''", order_by=self.ms.OrderByField.ID, is_asc=False, limit=50)
         return [e.id for e in self.store.get_executions(list_options=options)]
 
 
-def queries(uri: str, pipeline: str | None, repeat: int) -> tuple[str, list[tuple]]:
+def home_page(store, pipeline: str) -> tuple[int, int]:
+    """The store calls the dashboard's home page (views/models.py) makes on a cold cache, in
+    its order: store version, pipelines, metric catalogue, gate decisions, the default
+    slice's series, then (per-slice section) every slice's series. Returns (points, decisions)."""
+    store.newest_execution_id()
+    assert pipeline in store.pipelines()
+    metrics, slices = store.metric_names(pipeline), store.slices(pipeline)
+    metric = METRIC if METRIC in metrics else metrics[0]
+    decisions = store.blessings(pipeline=pipeline)
+    points = 0
+    for slice_key in slices:  # slices[:1] first, then all; st.cache_data answers the repeat
+        points += len(store.metric_series(pipeline, metric, slice_key))
+    if "example_count" in metrics:
+        for slice_key in slices:
+            store.metric_series(pipeline, "example_count", slice_key)
+    return points, len({b.model_id for b in decisions})
+
+
+def home_page_apptest(uri: str, pipeline: str, repeat: int) -> float:
+    """Median run time of the home page in Streamlit's AppTest, st.cache_data emptied before each run."""
+    import streamlit as st  # noqa: PLC0415
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415
+
+    from streamlit import logger  # noqa: PLC0415
+
+    from mlstore._dashboard import data  # noqa: PLC0415
+
+    logger.set_log_level("error")  # not one "No runtime found" line per cached function
+    os.environ[data.STORE_ENV] = uri
+    sys.argv[1:] = []  # data.store_uri() reads `--store` from the command line first: this script's own
+    times = []
+    for i in range(repeat + 1):
+        st.cache_data.clear()
+        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=300)
+        at.query_params["pipeline"] = pipeline
+        t0 = time.perf_counter()
+        at.run()
+        elapsed = time.perf_counter() - t0
+        if at.exception:
+            raise SystemExit(f"error: the home page raised: {at.exception[0].value}")
+        if i == 0:  # Streamlit's one-off start-up and the dashboard's lineage warm-up: not a page cost
+            data.warm_up(uri, data.store()).join()
+            continue
+        assert any(m.label == "Models" for m in at.metric), "the home page did not render its tiles"
+        times.append(elapsed)
+    return statistics.median(times)
+
+
+def queries(uri: str, pipeline: str | None, repeat: int, apptest: bool = True) -> tuple[str, list[tuple]]:
     import mlstore  # noqa: PLC0415
     from mlstore.warmstart.from_store import select_warm_start  # noqa: PLC0415
 
@@ -148,6 +216,12 @@ def queries(uri: str, pipeline: str | None, repeat: int) -> tuple[str, list[tupl
     theirs, raw_listing = timed(raw.newest_executions, repeat)
     assert [e.id for e in listing] == raw_listing
     rows.append(("newest 50 executions of the pipeline", ours, theirs))
+    ours, home = timed(lambda: home_page(store, pipeline), repeat)
+    theirs, raw_home = timed(raw.home_page, max(1, repeat // 2))
+    assert home == raw_home, (home, raw_home)
+    rows.append((f"home page queries [{home[0]} points, {home[1]} gates]", ours, theirs))
+    if apptest:
+        rows.append(("home page, Streamlit AppTest (cold cache)", home_page_apptest(uri, pipeline, repeat), None))
     store.close()
     return pipeline, rows
 
@@ -229,6 +303,36 @@ def cold_start(uri: str) -> dict:
             "every_pipeline_s": every_s, "pipelines": len(models)}
 
 
+def index_rows(store) -> dict[str, int]:
+    """Rows of every index table a rebuild writes."""
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from mlstore.index import tables as t  # noqa: PLC0415
+
+    with store.engine.connect() as connection:
+        return {table.name.removeprefix("mlstore_"): connection.scalar(select(func.count()).select_from(table))
+                for table in (t.execution, t.artifact, t.event, t.metric, t.metric_recent, t.blessing)}
+
+
+def reindex_child(uri: str) -> dict:
+    """``Store.reindex()`` (what ``mlstore reindex`` runs) timed, with the process's peak RSS."""
+    import mlstore  # noqa: PLC0415
+
+    store = mlstore.open(uri)
+    before, opened_mb = index_rows(store), rss_mb()
+    t0 = time.perf_counter()
+    executions = store.reindex()
+    seconds = time.perf_counter() - t0
+    after = index_rows(store)
+    store.close()
+    tiers = lambda rows: {**rows, "metric": rows["metric"] + rows["metric_recent"], "metric_recent": 0}  # noqa: E731
+    assert tiers(after) == tiers(before), (before, after)  # the rebuild gives back the index the writes made
+    rows = sum(after.values())
+    return {"executions_indexed": executions, "index_rows": after, "seconds": seconds, "rows_per_s": rows / seconds,
+            "executions_per_s": executions / seconds, "rss_after_open_mb": opened_mb,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def in_child(kind: str, uri: str, bound: int | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if bound:
@@ -248,23 +352,45 @@ def main() -> int:
     parser.add_argument("--bound", type=int, default=20_000,
                         help="also measure memory and cold start with the lineage caches bounded to this many "
                              "edges (per-pipeline caches; 0: skip)")
-    parser.add_argument("--queries-only", action="store_true", help="only the query table")
-    parser.add_argument("--child", choices=("memory", "cold"), help=argparse.SUPPRESS)
+    parser.add_argument("--queries-only", action="store_true", help="only the query tables")
+    parser.add_argument("--reference", default=None,
+                        help="LABEL of the store every other is compared with (default: the first --store)")
+    parser.add_argument("--no-apptest", action="store_true", help="skip the home page's Streamlit AppTest")
+    parser.add_argument("--reindex", action="store_true",
+                        help="only time Store.reindex() on each store, in a fresh process (rebuilds its index)")
+    parser.add_argument("--child", choices=("memory", "cold", "reindex"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     stores = [s.split("=", 1) for s in args.store]
     if args.child:
-        print(json.dumps(memory_child(stores[0][1]) if args.child == "memory" else cold_start(stores[0][1])))
+        child = {"memory": memory_child, "cold": cold_start, "reindex": reindex_child}[args.child]
+        print(json.dumps(child(stores[0][1])))
+        return 0
+    if args.reindex:
+        for label, uri in stores:
+            figures = in_child("reindex", uri)
+            print(f"{label}: reindex {json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in figures.items()})}",
+                  flush=True)
         return 0
     print(f"{'backend':12} {'query (warm medians)':44} {'mlstore ms':>11} {'raw MLMD ms':>12} {'raw/mlstore':>12}")
-    extra = []
+    extra, medians = [], {}
     for label, uri in stores:
-        pipeline, rows = queries(uri, args.pipeline, args.repeat)
+        pipeline, rows = queries(uri, args.pipeline, args.repeat, apptest=not args.no_apptest)
         for name, ours, theirs in rows:
-            print(f"{label:12} {name:44} {ours * 1000:11.2f} {theirs * 1000:12.2f} {theirs / ours:11.1f}x", flush=True)
+            medians.setdefault(name.split(" [")[0], {})[label] = ours
+            raw = f"{theirs * 1000:12.2f} {theirs / ours:11.1f}x" if theirs is not None else f"{'-':>12} {'-':>12}"
+            print(f"{label:12} {name:44} {ours * 1000:11.2f} {raw}", flush=True)
         if args.queries_only:
             continue
         bounds = [None] + ([args.bound] if args.bound else [])
         extra.append((label, pipeline, [(b, in_child("memory", uri, b), in_child("cold", uri, b)) for b in bounds]))
+    reference = args.reference or stores[0][0]
+    others = [label for label, _ in stores if label != reference]
+    print(f"\nmlstore's time relative to {reference} (target <= 2x)")
+    print(f"{'query':44} " + " ".join(f"{label:>14}" for label in others))
+    for name, by_label in medians.items():
+        print(f"{name:44} " + " ".join(
+            f"{by_label[label] / by_label[reference]:13.2f}x" if reference in by_label and label in by_label
+            else f"{'-':>14}" for label in others))
     for label, pipeline, runs in extra:
         for bound, memory, cold in runs:
             how = f"caches bounded to {bound} edges" if bound else "default bound"

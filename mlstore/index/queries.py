@@ -299,5 +299,4 @@ def metric_names(connection: Connection, pipeline: str) -> list[str]:
 def slice_keys(connection: Connection, pipeline: str, metric: str | None = None) -> list[str]:
     """Sorted slice keys evaluated in ``pipeline`` (only those with ``metric`` when given)."""
     metrics = [metric] if metric is not None else metric_names(connection, pipeline)
-    return sorted({key for name in metrics
-                   for key in metric_tiers.distinct_values(connection, "slice", pipeline=pipeline, metric=name)})
+    return metric_tiers.distinct_values_of_each(connection, "slice", "metric", metrics, pipeline=pipeline)
