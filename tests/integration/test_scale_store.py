@@ -157,7 +157,19 @@ def test_mariadb_metric_catalogue_is_a_seek_per_value_not_a_scan_of_the_history(
             after_names = reads(connection)
             slices = queries.slice_keys(connection, name)
             after_slices = reads(connection)
+            # latest blessed: a backward seek of (pipeline, blessed), not a sort of the pipeline's blessings
+            latest = queries._LATEST_BLESSED.compile(dialect=connection.dialect)
+            params = latest.construct_params({"pipeline": name, "limit": 8, "offset": 0})
+            if latest.positional:
+                params = tuple(params[key] for key in latest.positiontup)
+            plan = connection.exec_driver_sql(f"EXPLAIN {latest.string}", params).mappings().all()
+            latest_id = queries.latest_blessed_model_id(connection, name)
+        latest_model = store.latest_blessed(name)
         store.close()
+        assert (latest_model.id, latest_model.span) == (latest_id, gen.last_blessed_day(days))
+        blessing_step = next(row for row in plan if row["table"] == "mlstore_blessing")
+        assert "filesort" not in (blessing_step["Extra"] or "") and blessing_step["ref"] == "const,const", plan
+
         assert names == sorted(gen.METRICS)
         assert slices == sorted(gen.SLICES)
         history = days * len(gen.METRICS) * len(gen.SLICES)
