@@ -1,8 +1,10 @@
 """Platform scale: one pipeline's queries on stores of many pipelines, against raw MLMD.
 
-    python benchmarks/bench_scale.py --store sqlite=/work/scale-stores/sqlite-1x2000 \
-        --store postgresql=postgresql://postgres@127.0.0.1:5432/scale_big \
-        --store mariadb=mysql://mlstore:mlstore@127.0.0.1:3306/scale_big
+    python benchmarks/bench_scale.py --reference sqlite-1x10000 \
+        --store sqlite-1x10000=/work/scale-stores/sqlite-1x10000 \
+        --store pg-100x70='postgresql://postgres@127.0.0.1:5432/scale_pg?artifact_root=/work/scale-stores/blobs-pg' \
+        --store mariadb-100x100='mysql://mlstore:mlstore@127.0.0.1:3306/scale_my?artifact_root=/work/scale-stores/blobs-my'
+    python benchmarks/bench_scale.py --reindex --store pg=...   # rebuilds that store's index
 
 Stores come from ``gen_scale_store.py``. Per store, for the newest model of one pipeline
 (``--pipeline``, default the middle one), warm medians of mlstore's public API beside
@@ -14,12 +16,56 @@ raw MLMD's own calls for the same answer, in the same process (each answer check
 * warm-start selection, latest blessed (raw: as TFX's resolver, every blessing of the
   pipeline fetched and chosen in Python);
 * gate decision of the newest model (raw: the model's events, the Gate reading it, its blessing);
-* newest 50 executions of the pipeline (raw: ordered listing by filter query).
+* newest 50 executions of the pipeline (raw: ordered listing by filter query);
+* the dashboard's home page: the store calls views/models.py makes on a cold cache
+  (raw: pipeline contexts, the pipeline's evaluations and blessings by filter query, the
+  Gates' events), and the page itself in Streamlit's AppTest, st.cache_data emptied.
+
+A last table gives each query's time relative to ``--reference`` (the issue's target: <= 2x).
 
 Then, each in a fresh process: a replica's memory (RSS before and after the full
 lineage of every pipeline's newest model, the edges its lineage caches hold, bytes per
 edge), and the cold start of ``mlstore serve`` to its first lineage answer and to every
 pipeline answering.
+
+Figures (2026-12-08, 2 shared cores, load 11-20; warm medians of 5; each store's
+pipeline is the middle one). Stores: SQLite 1 x 10,000 days (120,000 nodes, 179,997
+events); PostgreSQL 15 100 x 70-75 days (84,828 nodes, 126,942 events; built in 40 min
+by 4 writers); MariaDB 100 x 100-105 days (123,360 nodes, 184,740 events; 35 min, 3
+writers). Relative to SQLite 1 x 10,000 (second run, after the fixes below):
+
+    query                          PostgreSQL 100x70      MariaDB 100x100
+    full upstream lineage          18.0 ms   0.17x        12.3 ms   0.12x
+    metric series, one slice        1.3 ms   0.02x        15.9 ms   0.19x
+    latest blessed                  5.2 ms   9.0x          7.6 ms  13.4x   (SQLite 0.57 ms)
+    warm-start selection           18.8 ms   0.24x        28.0 ms   0.36x
+    gate decision                   7.3 ms   8.7x         11.0 ms  13.1x   (SQLite 0.84 ms)
+    newest 50 executions            9.8 ms   0.04x        14.1 ms   0.05x
+    home page queries             404 ms     0.29x       932 ms     0.67x   (SQLite 1,394 ms)
+    home page, AppTest, cold*   3.2 s      0.44x       4.1 s      0.55x   (SQLite 7.3 s)
+
+(* first run, before the latest-blessed fix; the store calls of that run: 187 / 692 ms.)
+The per-pipeline answers here are 70-105 days, not 10,000 (the issue's 100 x 10,000 did
+not fit the build budget): lineage, series and home page are cheaper for that alone.
+Latest blessed and the gate decision are 2 statements each: index seeks on both servers
+(PostgreSQL: Index Only Scan Backward on (pipeline, blessed, span, model_id); MariaDB:
+ref const,const, no filesort), i.e. a server round trip (3-5 ms at this load) against
+SQLite's in-process 0.3 ms; they do not grow with the store. Found and fixed at this
+scale: MariaDB's metric catalogue (the skip scan's correlated MIN read the pipeline's
+whole metric history per value: 1.1 s for the metric names, 1.7 s for the slices at
+100 days; now a seek per value) and MariaDB's latest blessed (``blessed IS true`` sorted
+every blessing of the pipeline; ``= true`` seeks). PostgreSQL on this machine runs
+with autovacuum off: the recent metric tier (rows inserted and deleted by each fold)
+had 1.2 M dead rows in 106 MB, and every catalogue or series query scanned it (the
+slices took 3 s); after ``VACUUM FULL mlstore_metric_recent`` 168 kB.
+
+``--reindex`` on PostgreSQL 100 x 25 (30,000 nodes, 44,700 events, 577,200 index rows,
+500,000 of them metric rows): 1,589 s, 363 rows/s, 9.4 executions/s at load 15-23 (47 s
+of the process's CPU); RSS 190 MB after open, peak 286 MB: the rebuild reads every MLMD
+execution at once (``IndexSync.rebuild``), so its memory grows with the store.
+
+8 writers x 200 ``mlstore.run`` on PostgreSQL 100 x 70 (bench_concurrent_writers.py
+--store): 0 failed, p50 0.24 s, p99 0.84 s, max 3.2 s, 13.5 runs/s, load 16-22.
 """
 
 from __future__ import annotations
