@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Callable, Sequence
 
-from sqlalchemy import Select, delete, func, insert, select, union, union_all
+from sqlalchemy import Select, bindparam, delete, func, insert, literal, select, union, union_all
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
@@ -123,18 +123,56 @@ def distinct_values(connection: Connection, column: str, **equal: str) -> list[s
     as a recursive CTE), the recent tier by a plain scan. ``equal`` must name a prefix
     of the index (``pipeline`` then ``metric``) followed by ``column``.
     """
-    m = t.metric.c
+    m, r = t.metric.c, t.metric_recent.c
     where = [m[name] == value for name, value in equal.items()]
+    recent = select(r[column].label("value")).where(*(r[name] == value for name, value in equal.items()))
+    if connection.dialect.name in ("mysql", "mariadb"):
+        # MariaDB runs the recursive step's correlated ``MIN(column) ... > skip.value`` as a
+        # scan of every row of the prefix (the pipeline's whole history, per distinct value;
+        # ANALYZE: r_rows 18,000 a step at 100 days); with the bound value as a parameter
+        # the same MIN is one index seek ("Select tables optimized away"): a round trip each.
+        found: set[str] = set(connection.scalars(recent))
+        following = select(func.min(m[column])).where(*where, m[column] > bindparam("after"))
+        value = connection.scalar(select(func.min(m[column])).where(*where))
+        while value is not None:
+            found.add(value)
+            value = connection.scalar(following, {"after": value})
+        return sorted(found)
     skip = select(select(func.min(m[column])).where(*where).scalar_subquery().label("value")).cte(
         "skip", recursive=True)
     following = select(func.min(m[column])).where(*where, m[column] > skip.c.value).scalar_subquery()
     skip = skip.union_all(select(following.label("value")).where(skip.c.value.is_not(None)))
-    r = t.metric_recent.c
-    query = union(
-        select(skip.c.value).where(skip.c.value.is_not(None)),
-        select(r[column].label("value")).where(*(r[name] == value for name, value in equal.items())),
-    )
+    query = union(select(skip.c.value).where(skip.c.value.is_not(None)), recent)
     return sorted(connection.scalars(query))
 
 
-__all__ = ["FOLD_ROWS", "FoldSchedule", "both", "distinct_values", "fold", "recent_rows"]
+def distinct_values_of_each(connection: Connection, column: str, by: str, values: Sequence[str],
+                            **equal: str) -> list[str]:
+    """Sorted distinct values of ``column`` among the rows matching ``equal`` whose ``by``
+    is one of ``values`` (``equal``, ``by``, ``column``: a prefix of the series index).
+
+    The same answer as :func:`distinct_values` per value, in fewer round trips on
+    MariaDB: one statement per step of the skip scans, which advance together (a seek
+    per value and step), so a pipeline's slices of 20 metrics cost ~11 statements, not 220.
+    """
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        return sorted({v for value in values for v in distinct_values(connection, column, **equal, **{by: value})})
+    m, r = t.metric.c, t.metric_recent.c
+    where = [m[name] == value for name, value in equal.items()]
+    found: set[str] = set(connection.scalars(select(r[column]).where(
+        *(r[name] == value for name, value in equal.items()), r[by].in_(list(values)))))
+    after: dict[str, str | None] = {value: None for value in values}
+    while after:
+        steps = [select(literal(value).label("by"), func.min(m[column]).label("value"))
+                 .where(*where, m[by] == value, *([m[column] > last] if last is not None else []))
+                 for value, last in after.items()]
+        for value, following in connection.execute(union_all(*steps) if len(steps) > 1 else steps[0]).all():
+            if following is None:
+                del after[value]
+            else:
+                found.add(following)
+                after[value] = following
+    return sorted(found)
+
+
+__all__ = ["FOLD_ROWS", "FoldSchedule", "both", "distinct_values", "distinct_values_of_each", "fold", "recent_rows"]

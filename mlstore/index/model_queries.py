@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Sequence
 
-from sqlalchemy import JSON, Integer, Select, bindparam, cast, exists, func, select, type_coerce
+from sqlalchemy import JSON, Integer, Select, bindparam, cast, exists, func, select, true, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -149,7 +149,7 @@ def _page(connection: Connection, query: Select, limit: int, offset: int) -> lis
 def blessed_among(connection: Connection, model_ids: Sequence[int]) -> set[int]:
     """The ids among ``model_ids`` with at least one positive gate decision."""
     b = t.blessing.c
-    query = select(b.model_id).distinct().where(b.model_id.in_(list(model_ids)), b.blessed.is_(True))
+    query = select(b.model_id).distinct().where(b.model_id.in_(list(model_ids)), b.blessed == true())
     return set(connection.scalars(query))
 
 
@@ -187,7 +187,7 @@ def model_row(connection: Connection, model_id: int) -> ModelRow | None:
 def blessed_model_ids(connection: Connection, pipeline: str) -> set[int]:
     """Ids of the models of ``pipeline`` with at least one positive gate decision."""
     b = t.blessing.c
-    query = select(b.model_id).distinct().where(b.pipeline == pipeline, b.blessed.is_(True))
+    query = select(b.model_id).distinct().where(b.pipeline == pipeline, b.blessed == true())  # `=`: an index seek on MariaDB
     return set(connection.scalars(query))
 
 

@@ -13,7 +13,7 @@ import itertools
 import json
 from typing import Sequence
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.engine import Connection, Row
 
 from mlstore.index import metric_tiers
@@ -228,7 +228,9 @@ _LATEST_BLESSED = (select(t.blessing.c.model_id, t.execution.c.properties)
                                 .outerjoin(t.event, and_(t.event.c.artifact_id == t.blessing.c.model_id,
                                                          t.event.c.is_output.is_(True)))
                                 .outerjoin(t.execution, t.execution.c.id == t.event.c.execution_id))
-                   .where(and_(t.blessing.c.pipeline == bindparam("pipeline"), t.blessing.c.blessed.is_(True)))
+                   # `= true`, not `IS true`: MariaDB seeks (pipeline, blessed) only for an equality
+                   # (with IS it reads and sorts every blessing of the pipeline)
+                   .where(and_(t.blessing.c.pipeline == bindparam("pipeline"), t.blessing.c.blessed == true()))
                    .order_by(t.blessing.c.span.desc(), t.blessing.c.model_id.desc())
                    .limit(bindparam("limit")).offset(bindparam("offset")))
 
@@ -299,5 +301,4 @@ def metric_names(connection: Connection, pipeline: str) -> list[str]:
 def slice_keys(connection: Connection, pipeline: str, metric: str | None = None) -> list[str]:
     """Sorted slice keys evaluated in ``pipeline`` (only those with ``metric`` when given)."""
     metrics = [metric] if metric is not None else metric_names(connection, pipeline)
-    return sorted({key for name in metrics
-                   for key in metric_tiers.distinct_values(connection, "slice", pipeline=pipeline, metric=name)})
+    return metric_tiers.distinct_values_of_each(connection, "slice", "metric", metrics, pipeline=pipeline)

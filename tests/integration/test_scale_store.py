@@ -124,3 +124,58 @@ def test_every_pipeline_answers_for_itself_and_lineage_matches_raw_mlmd(store_ur
     assert scoped.graph_scopes.scopes() == [frozenset({p0, p1})]
     scoped.close()
     whole.close()
+
+
+def test_mariadb_metric_catalogue_is_a_seek_per_value_not_a_scan_of_the_history(tmp_path):
+    """The dashboard home page's metric names and slices on MariaDB read a few index
+    entries per distinct value, not every metric row of the pipeline once per value (the
+    recursive skip scan did: 21 x 200 x days rows for the metric names)."""
+    from sqlalchemy import text
+
+    from mlstore.index import metric_tiers, queries
+    from tests import backends
+
+    fresh = backends.fresh_store_uri("mysql", tmp_path)
+    uri = next(fresh)
+    try:
+        days = 45  # 9,000 metric rows a pipeline: more than FOLD_ROWS, so most are in the series index
+        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_scale_store.py"), "--store", uri,
+                               "--pipelines", "2", "--days", str(days), "--workers", "2", "--chunk-days", "15"],
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        store = mlstore.open(uri)
+        metric_tiers.fold(store.engine)  # every row in the series index: the reads counted are its seeks
+        name = gen.pipeline_name(1)
+
+        def reads(connection) -> int:
+            rows = connection.execute(text("SHOW SESSION STATUS LIKE 'Handler_read%'")).all()
+            return sum(int(value) for _, value in rows)
+
+        with store.engine.connect() as connection:
+            before = reads(connection)
+            names = queries.metric_names(connection, name)
+            after_names = reads(connection)
+            slices = queries.slice_keys(connection, name)
+            after_slices = reads(connection)
+            # latest blessed: a backward seek of (pipeline, blessed), not a sort of the pipeline's blessings
+            latest = queries._LATEST_BLESSED.compile(dialect=connection.dialect)
+            params = latest.construct_params({"pipeline": name, "limit": 8, "offset": 0})
+            if latest.positional:
+                params = tuple(params[key] for key in latest.positiontup)
+            plan = connection.exec_driver_sql(f"EXPLAIN {latest.string}", params).mappings().all()
+            latest_id = queries.latest_blessed_model_id(connection, name)
+        latest_model = store.latest_blessed(name)
+        store.close()
+        assert (latest_model.id, latest_model.span) == (latest_id, gen.last_blessed_day(days))
+        blessing_step = next(row for row in plan if row["table"] == "mlstore_blessing")
+        assert "filesort" not in (blessing_step["Extra"] or "") and blessing_step["ref"] == "const,const", plan
+
+        assert names == sorted(gen.METRICS)
+        assert slices == sorted(gen.SLICES)
+        history = days * len(gen.METRICS) * len(gen.SLICES)
+        # a seek reads ~2 entries; SHOW STATUS reads its own few dozen rows
+        assert after_names - before < 10 * (len(names) + 1) + 200 < history, after_names - before
+        assert after_slices - after_names < 10 * len(names) * (len(slices) + 1) + 200 < 2 * history, \
+            after_slices - after_names
+    finally:
+        fresh.close()
