@@ -11,6 +11,11 @@ range, and a day's share of a fold is ~1.5 ms.
 
 Readers see both tiers through :func:`both` (a ``UNION ALL``); the recent tier is
 small enough to scan (~1 ms). A row is in exactly one tier in every committed state.
+
+Rows name their (pipeline, metric, slice) by ``series_id``, an entry of the small
+``mlstore_metric_series`` dictionary (:func:`series_ids`, :func:`ensure_series`). An
+entry is never deleted or renumbered (``reindex`` keeps them), so an id read in one
+transaction is still right in the next; readers list names only of series with rows.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from __future__ import annotations
 import logging
 from typing import Callable, Sequence
 
-from sqlalchemy import Select, delete, func, insert, select, union, union_all
+from sqlalchemy import Select, bindparam, delete, exists, func, insert, or_, select, union_all
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from mlstore.index import tables as t
@@ -115,26 +121,73 @@ class _LostRace(Exception):
     """Rows changed tier between the copy and the delete of :func:`fold`."""
 
 
-def distinct_values(connection: Connection, column: str, **equal: str) -> list[str]:
-    """Sorted distinct values of ``column`` among the metric rows matching ``equal``.
+#: A series' (pipeline, metric, slice) names, as stored: "" for no pipeline.
+SeriesKey = tuple[str, str, str]
 
-    The series index holds millions of rows but only a few distinct metric names and
-    slices: the folded tier is read by a skip scan (one index seek per distinct value,
-    as a recursive CTE), the recent tier by a plain scan. ``equal`` must name a prefix
-    of the index (``pipeline`` then ``metric``) followed by ``column``.
+
+def series_key(pipeline: str | None, metric: str, slice_key: str) -> SeriesKey:
+    return (pipeline or "", metric, slice_key)
+
+
+def series_id() -> ScalarSelect:
+    """The id of the series named by the parameters ``pipeline``, ``metric`` and ``slice``
+    (NULL when there is none: the query matches no row)."""
+    s = t.metric_series.c
+    return (select(s.id).where(s.pipeline == bindparam("pipeline"), s.metric == bindparam("metric"),
+                               s.slice == bindparam("slice")).scalar_subquery())
+
+
+_SERIES_OF_PIPELINES = select(t.metric_series.c.pipeline, t.metric_series.c.metric, t.metric_series.c.slice,
+                              t.metric_series.c.id).where(
+    t.metric_series.c.pipeline.in_(bindparam("pipelines", expanding=True)))
+
+
+def series_ids(connection: Connection, keys: set[SeriesKey]) -> dict[SeriesKey, int]:
+    """``{key: id}`` of those of ``keys`` the dictionary has (one query: every series of
+    their pipelines, a few hundred rows each)."""
+    rows = connection.execute(_SERIES_OF_PIPELINES, {"pipelines": sorted({k[0] for k in keys})})
+    return {key: i for *names, i in rows if (key := tuple(names)) in keys}
+
+
+def ensure_series(engine: Engine, keys: set[SeriesKey], attempts: int = 5) -> dict[SeriesKey, int]:
+    """``{key: id}`` for every one of ``keys``, adding the missing ones to the dictionary.
+
+    In transactions of their own, before the rows that use them: a writer adding the
+    same new series at the same time makes one attempt fail with a unique-key
+    violation, and the next attempt reads the winner's id.
+
+    Raises:
+        IntegrityError: still conflicting after ``attempts``.
     """
-    m = t.metric.c
-    where = [m[name] == value for name, value in equal.items()]
-    skip = select(select(func.min(m[column])).where(*where).scalar_subquery().label("value")).cte(
-        "skip", recursive=True)
-    following = select(func.min(m[column])).where(*where, m[column] > skip.c.value).scalar_subquery()
-    skip = skip.union_all(select(following.label("value")).where(skip.c.value.is_not(None)))
-    r = t.metric_recent.c
-    query = union(
-        select(skip.c.value).where(skip.c.value.is_not(None)),
-        select(r[column].label("value")).where(*(r[name] == value for name, value in equal.items())),
-    )
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as connection:
+                found = series_ids(connection, keys)
+                missing = sorted(keys - found.keys())
+                if missing:
+                    connection.execute(insert(t.metric_series),
+                                       [{"pipeline": p, "metric": m, "slice": k} for p, m, k in missing])
+                    found.update(series_ids(connection, set(missing)))
+                return found
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def distinct_values(connection: Connection, column: str, **equal: str) -> list[str]:
+    """Sorted distinct values of ``column`` (``metric`` or ``slice``) among the series that
+    have metric rows and match ``equal`` (``pipeline``, optionally ``metric``).
+
+    Reads the small series dictionary: an existence probe per entry in the folded tier
+    (a primary-key seek) and one scan of the recent tier.
+    """
+    s, m, r = t.metric_series.c, t.metric.c, t.metric_recent.c
+    has_rows = or_(exists().where(m.series_id == s.id), s.id.in_(select(r.series_id)))
+    query = (select(s[column]).distinct()
+             .where(*(s[name] == (value or "") for name, value in equal.items()), has_rows))
     return sorted(connection.scalars(query))
 
 
-__all__ = ["FOLD_ROWS", "FoldSchedule", "both", "distinct_values", "fold", "recent_rows"]
+__all__ = ["FOLD_ROWS", "FoldSchedule", "SeriesKey", "both", "distinct_values", "ensure_series", "fold",
+           "recent_rows", "series_id", "series_ids", "series_key"]

@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 VERSION_TABLE = "mlstore_alembic_version"
 
@@ -46,9 +47,32 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrates the index tables to ``revision`` (default: the newest)."""
+    """Migrates the index tables to ``revision`` (default: the newest).
+
+    On SQLite, a migration that left most of the file free (0009 rewrites the metric
+    rows in a fraction of their old size) is followed by ``VACUUM``, which gives the
+    free pages back to the file system.
+    """
     with engine.begin() as connection:
         command.upgrade(_config(connection), revision)
+    reclaim_free_pages(engine)
+
+
+def reclaim_free_pages(engine: Engine, threshold: float = 0.5) -> bool:
+    """``VACUUM`` of a SQLite index whose free pages are more than ``threshold`` of the
+    file; True if it ran. Another process reading the file meanwhile makes it a no-op."""
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        free = connection.exec_driver_sql("PRAGMA freelist_count").scalar() or 0
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar() or 0
+        if not pages or free <= threshold * pages:
+            return False
+        try:
+            connection.exec_driver_sql("VACUUM")
+        except OperationalError:  # "database is locked": the pages stay free, for later writes
+            return False
+        return True
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -167,8 +167,7 @@ def compiled(dialect, statement, column_keys: tuple[str, ...] | None = None):
 
 
 _METRIC_SERIES = metric_tiers.both(
-    lambda m: select(m.model_id, m.evaluation_id, m.span, m.value).where(
-        m.pipeline == bindparam("pipeline"), m.metric == bindparam("metric"), m.slice == bindparam("slice")),
+    lambda m: select(m.model_id, m.evaluation_id, m.span, m.value).where(m.series_id == metric_tiers.series_id()),
     order_by=("span", "model_id", "evaluation_id"))
 
 
@@ -201,8 +200,12 @@ def rerun_outputs(connection: Connection, artifact_ids: Sequence[int]) -> set[in
     return {artifact_id for artifact_id, properties in rows if is_rerun(properties)}
 
 
+#: An evaluation's rows: a primary-key seek per series in the folded tier (its key is the
+#: series first), one range in the recent tier.
 _METRICS_OF_EVALUATION = metric_tiers.both(
-    lambda m: select(m.slice, m.metric, m.value).where(m.evaluation_id == bindparam("id")))
+    lambda m: select(t.metric_series.c.slice, t.metric_series.c.metric, m.value)
+    .join_from(m.series_id.table, t.metric_series, t.metric_series.c.id == m.series_id)
+    .where(m.evaluation_id == bindparam("id")))
 
 
 def metrics_of_evaluation(connection: Connection, evaluation_id: int) -> dict[str, dict[str, float]]:
