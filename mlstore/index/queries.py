@@ -200,12 +200,13 @@ def rerun_outputs(connection: Connection, artifact_ids: Sequence[int]) -> set[in
     return {artifact_id for artifact_id, properties in rows if is_rerun(properties)}
 
 
-#: An evaluation's rows: a primary-key seek per series in the folded tier (its key is the
-#: series first), one range in the recent tier.
+#: An evaluation's rows: a primary-key seek per entry of the series dictionary in the
+#: folded tier (its key is the series first: ``IN`` makes SQLite seek, not scan), one
+#: range in the recent tier.
 _METRICS_OF_EVALUATION = metric_tiers.both(
     lambda m: select(t.metric_series.c.slice, t.metric_series.c.metric, m.value)
     .join_from(m.series_id.table, t.metric_series, t.metric_series.c.id == m.series_id)
-    .where(m.evaluation_id == bindparam("id")))
+    .where(m.evaluation_id == bindparam("id"), m.series_id.in_(select(t.metric_series.c.id).scalar_subquery())))
 
 
 def metrics_of_evaluation(connection: Connection, evaluation_id: int) -> dict[str, dict[str, float]]:
