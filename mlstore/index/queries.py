@@ -11,6 +11,7 @@ import collections
 import functools
 import itertools
 import json
+import zlib
 from typing import Sequence
 
 from sqlalchemy import and_, bindparam, func, select
@@ -31,8 +32,18 @@ def artifact_of(m) -> Artifact:
     return Artifact(
         id=m["id"], type=m["type"], uri=m["uri"], digest=m["digest"], size=m["size"],
         state=m["state"], pipeline=m["pipeline"], span=m["span"],
-        create_time_ms=m["create_time_ms"], name=m["name"], properties=json.loads(m["properties"]),
+        create_time_ms=m["create_time_ms"], name=m["name"], properties=joined_properties(m["properties"], m.get("packed")),
     )
+
+
+def joined_properties(properties: str, packed: bytes | None) -> dict:
+    """The properties of an artifact from its ``properties`` and ``packed`` columns
+    (see ``writer.split_properties``), sorted by name."""
+    props = json.loads(properties)
+    if packed is None:
+        return props
+    props.update(json.loads(zlib.decompress(packed)))
+    return dict(sorted(props.items()))
 
 
 def to_execution(row: Row) -> Execution:

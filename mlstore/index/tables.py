@@ -15,6 +15,7 @@ from sqlalchemy import (
     Double,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -62,6 +63,9 @@ artifact = Table(
     Column("span", BigInteger),
     Column("create_time_ms", BigInteger, nullable=False),
     Column("properties", Text, nullable=False),  # JSON
+    # The long string properties (an evaluation's metrics JSON), as zlib-compressed JSON:
+    # no query reads them in SQL (see writer.split_properties, migration 0010).
+    Column("packed", LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql")),  # MySQL's BLOB stops at 64 kB
     Index(None, "digest"),
     Index(None, "type", "pipeline", "span"),
     Index(None, "state"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import zlib
 import time
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -119,6 +120,27 @@ def role_of(event: pb.Event) -> str:
     return ""
 
 
+#: String properties this long (or longer) are stored compressed (:func:`split_properties`).
+PACK_FROM = 1024
+
+
+def split_properties(type_name: str, props: dict) -> tuple[str, bytes | None]:
+    """An artifact's properties as its index columns ``(properties, packed)``.
+
+    ``properties`` is JSON; ``packed`` (None when there is nothing to pack) is the
+    zlib-compressed JSON of the string properties of at least :data:`PACK_FROM`
+    characters, such as an evaluation's ``metrics`` (about 3.5 kB a day, kept in MLMD
+    and as metric rows too, never read in SQL). A Model's stay plain: the compatibility
+    check reads them in SQL (``model_queries``).
+    """
+    long = {} if type_name == "Model" else {
+        key: value for key, value in props.items() if isinstance(value, str) and len(value) >= PACK_FROM}
+    if not long:
+        return json.dumps(props, sort_keys=True), None
+    rest = {key: value for key, value in props.items() if key not in long}
+    return json.dumps(rest, sort_keys=True), zlib.compress(json.dumps(long, sort_keys=True).encode(), 6)
+
+
 def artifact_row(artifact: pb.Artifact, type_name: str, derived: "Derived | None" = None) -> dict:
     props = properties_of(artifact)
     span, pipeline = props.get("span"), props.get("pipeline")
@@ -137,7 +159,7 @@ def artifact_row(artifact: pb.Artifact, type_name: str, derived: "Derived | None
         "pipeline": pipeline,
         "span": span if isinstance(span, int) else None,
         "create_time_ms": artifact.create_time_since_epoch,
-        "properties": json.dumps(props, sort_keys=True),
+        **dict(zip(("properties", "packed"), split_properties(type_name, props))),
     }
 
 
