@@ -22,8 +22,7 @@ of the dictionary instead). The values are also in MLMD; the index keeps them to
 series without parsing every evaluation's JSON.
 
 SQLite does not return the freed pages to the file system by itself: ``mlstore db
-upgrade`` runs ``VACUUM`` after a migration that leaves most of the file free (see
-mlstore/index/migrate.py).
+upgrade`` runs ``VACUUM`` after this migration (``vacuum_after``, mlstore/index/migrate.py).
 
 Revision ID: 0009
 Revises: 0008
@@ -37,6 +36,8 @@ revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
+#: Rewrites most of the index: `mlstore db upgrade` runs VACUUM on SQLite after it (migrate.py).
+vacuum_after = True
 
 _OLD = ("mlstore_metric", "mlstore_metric_recent")
 _NEW = ("mlstore_metric_value", "mlstore_metric_value_recent")

@@ -24,6 +24,8 @@ revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
+#: Rewrites most of the index: `mlstore db upgrade` runs VACUUM on SQLite after it (migrate.py).
+vacuum_after = True
 
 #: As mlstore/index/writer.py's PACK_FROM at this revision.
 _PACK_FROM = 1024

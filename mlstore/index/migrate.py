@@ -49,33 +49,34 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrates the index tables to ``revision`` (default: the newest).
 
-    On SQLite, a migration that left most of the file free (0009 rewrites the metric
-    rows in a fraction of their old size) is followed by ``VACUUM``, which gives the
-    free pages back to the file system.
+    On SQLite, after a migration that rewrites most of the rows of a table (its script
+    sets ``vacuum_after = True``: 0009 and 0010 store the metrics in a fraction of their
+    old size), ``VACUUM`` gives the freed space back to the file system.
     """
+    before = current_revision(engine)
     with engine.begin() as connection:
         command.upgrade(_config(connection), revision)
-    reclaim_free_pages(engine)
+    after = current_revision(engine)
+    if before is not None and after != before and _rewrites_rows(before, after):
+        vacuum(engine)
 
 
-def reclaim_free_pages(engine: Engine, threshold: float = 0.5) -> bool:
-    """``VACUUM`` of a SQLite index whose free pages are more than ``threshold`` of the
-    file; True if it ran. Another process reading the file meanwhile makes it a no-op."""
+def _rewrites_rows(before: str, after: str) -> bool:
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    scripts = ScriptDirectory.from_config(config)
+    return any(getattr(script.module, "vacuum_after", False)
+               for script in scripts.iterate_revisions(after, before) if script.revision != before)
+
+
+def vacuum(engine: Engine) -> bool:
+    """``VACUUM`` of a SQLite index (a no-op elsewhere); True if it ran. Another process
+    using the file meanwhile makes it fail: the space then stays free for later writes."""
     if engine.dialect.name != "sqlite":
         return False
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        free = connection.exec_driver_sql("PRAGMA freelist_count").scalar() or 0
-        pages = connection.exec_driver_sql("PRAGMA page_count").scalar() or 0
-        if not pages or free <= threshold * pages:
-            return False
         try:
             connection.exec_driver_sql("VACUUM")
-        except OperationalError:  # "database is locked": the pages stay free, for later writes
+        except OperationalError:  # "database is locked"
             return False
         return True
-
-
-def downgrade(engine: Engine, revision: str) -> None:
-    """Migrates the index tables down to ``revision`` ("base" removes them)."""
-    with engine.begin() as connection:
-        command.downgrade(_config(connection), revision)

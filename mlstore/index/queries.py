@@ -211,18 +211,24 @@ def rerun_outputs(connection: Connection, artifact_ids: Sequence[int]) -> set[in
     return {artifact_id for artifact_id, properties in rows if is_rerun(properties)}
 
 
+def _evaluation_rows(m):
+    s = t.metric_series.c
+    query = (select(s.slice, s.metric, m.value).join_from(m.series_id.table, t.metric_series, s.id == m.series_id)
+             .where(m.evaluation_id == bindparam("id")))
+    if m.series_id.table is t.metric:  # keyed series first: a seek per series (IN makes SQLite seek, not scan)
+        query = query.where(m.series_id.in_(select(s.id).scalar_subquery()))
+    return query
+
+
 #: An evaluation's rows: a primary-key seek per entry of the series dictionary in the
-#: folded tier (its key is the series first: ``IN`` makes SQLite seek, not scan), one
-#: range in the recent tier.
-_METRICS_OF_EVALUATION = metric_tiers.both(
-    lambda m: select(t.metric_series.c.slice, t.metric_series.c.metric, m.value)
-    .join_from(m.series_id.table, t.metric_series, t.metric_series.c.id == m.series_id)
-    .where(m.evaluation_id == bindparam("id"), m.series_id.in_(select(t.metric_series.c.id).scalar_subquery())))
+#: folded tier, one range of the recent tier.
+_METRICS_OF_EVALUATION = metric_tiers.both(_evaluation_rows)
 
 
 def metrics_of_evaluation(connection: Connection, evaluation_id: int) -> dict[str, dict[str, float]]:
+    """``{slice: {metric: value}}`` of an evaluation, slices and metrics sorted by name."""
     result: dict[str, dict[str, float]] = {}
-    for slice_key, name, value in connection.execute(_METRICS_OF_EVALUATION, {"id": evaluation_id}):
+    for slice_key, name, value in sorted(fetch_tuples(connection, _METRICS_OF_EVALUATION, id=evaluation_id)):
         result.setdefault(slice_key, {})[name] = value
     return result
 
