@@ -80,3 +80,9 @@ def vacuum(engine: Engine) -> bool:
         except OperationalError:  # "database is locked"
             return False
         return True
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrates the index tables down to ``revision`` ("base" removes them)."""
+    with engine.begin() as connection:
+        command.downgrade(_config(connection), revision)
