@@ -3,11 +3,12 @@
 Why two: a day's evaluation adds a row per (slice, metric), 200 in a typical day, one
 for each series. In an index ordered by series each row lands on a different leaf page,
 so indexing one day at a time rewrites ~200 pages a day (about 4 ms of a day's logging
-at 10,000 days on SQLite). New rows go to ``mlstore_metric_recent`` instead, which
-has only its primary key (evaluation first): a day's rows sit together on a few pages.
-Once it holds :data:`FOLD_ROWS` rows, :func:`fold` moves them to ``mlstore_metric`` in
-one transaction, sorted by series: each series' new rows share the last pages of its
-range, and a day's share of a fold is ~1.5 ms.
+at 10,000 days on SQLite). New rows go to ``mlstore_metric_value_recent`` instead,
+keyed by evaluation first: a day's rows sit together on a few pages. Once it holds
+:data:`FOLD_ROWS` rows, :func:`fold` moves them to ``mlstore_metric_value`` (keyed by
+series first: the table is the series index) in one transaction, sorted by series:
+each series' new rows share the last pages of its range, and a day's share of a fold
+is ~1.5 ms.
 
 Readers see both tiers through :func:`both` (a ``UNION ALL``); the recent tier is
 small enough to scan (~1 ms). A row is in exactly one tier in every committed state.
