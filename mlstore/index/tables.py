@@ -102,6 +102,12 @@ event = Table(
     Index(None, "artifact_id"),
 )
 
+def exact_string(length: int) -> String:
+    """VARCHAR compared byte for byte: MariaDB's default collation would make "AUC" and
+    "auc" one series (and so the dictionary's unique key refuse one of them)."""
+    return String(length).with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql")
+
+
 #: Metric rows, in two tiers (see ``metric_tiers.py``). What they keep and why: one row
 #: per (evaluation, slice, metric) with the few columns the metric queries read (the
 #: model, its span, the value), names as a small integer: ``series_id`` names the
@@ -109,12 +115,6 @@ event = Table(
 #: hundred rows per pipeline. The same values are in MLMD (the evaluation's ``metrics``
 #: property or TFMA files); the index keeps them to read a series without parsing JSON.
 #: Migration 0009 (alembic/versions) says what this replaced and what it saves.
-def exact_string(length: int) -> String:
-    """VARCHAR compared byte for byte: MariaDB's default collation would make "AUC" and
-    "auc" one series (and so the dictionary's unique key refuse one of them)."""
-    return String(length).with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql")
-
-
 metric_series = Table(
     "mlstore_metric_series",
     metadata,
@@ -140,7 +140,8 @@ def _metric_columns(*key: str) -> list[Column]:
 
 
 #: Folded metric rows: the table is its own series index (a clustered primary key,
-#: WITHOUT ROWID on SQLite, InnoDB's clustered key on MariaDB): a series is one range,
+#: WITHOUT ROWID on SQLite, InnoDB's clustered key on MariaDB; PostgreSQL keeps a heap
+#: beside the key): a series is one range,
 #: in evaluation order, holding every column its readers select.
 metric = Table("mlstore_metric_value", metadata, *_metric_columns("series_id", "evaluation_id"),
                sqlite_with_rowid=False)
