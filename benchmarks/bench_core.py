@@ -251,6 +251,39 @@ def bounded_walk_scaling(store, raw, prev: int, raw_prev: int, repeat: int, days
           f"raw MLMD get_lineage_subgraph {raw_time * 1000:.2f} ms")
 
 
+def metric_queries(store, raw, repeat: int, days: int) -> None:
+    """Only the metric queries (the series, the dashboard's name lists, one evaluation's
+    metrics, the warm start's best model, the latest blessed model), each ``repeat`` times:
+    median and fastest repetition, with raw MLMD's series in the same process as the yardstick."""
+    newest_evaluation = store.artifacts(type="ModelEvaluation", pipeline="bench")[-1].id
+    queries = [
+        ("metric series, one slice", lambda: store.metric_series("bench", "auc_roc", "carrier=AA")),
+        ("metric names (dashboard)", lambda: store.metric_names("bench")),
+        ("slices of a metric (dashboard)", lambda: store.slices("bench", "auc_roc")),
+        ("every slice (dashboard)", lambda: store.slices("bench")),
+        ("one evaluation's metrics", lambda: store.evaluation_metrics(newest_evaluation)),
+        ("warm start best:auc_roc@carrier=AA", lambda: store.select_warm_start("bench", "best:auc_roc@carrier=AA")),
+        ("latest blessed model", lambda: store.latest_blessed("bench")),
+    ]
+    raw_times = []
+    for _ in range(max(2, repeat // 10)):
+        t0 = time.perf_counter()
+        raw.metric_series("auc_roc", "carrier=AA")
+        raw_times.append(time.perf_counter() - t0)
+    raw_series = statistics.median(raw_times)
+    print(f"\nmetric queries, {days} days, {repeat} reps; raw MLMD metric series {raw_series * 1000:.1f} ms (median)")
+    print(f"{'query':40} {'median ms':>10} {'fastest ms':>10} {'raw series/median':>18}")
+    for name, fn in queries:
+        fn()
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        median = statistics.median(times)
+        print(f"{name:40} {median * 1000:10.3f} {min(times) * 1000:10.3f} {raw_series / median:17.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=1000)
@@ -261,6 +294,8 @@ def main() -> None:
     parser.add_argument("--days-per-batch", type=int, default=1,
                         help="Build the stores fast, this many days per transaction on both sides (the "
                              "same records; no logging figures). For 100,000-day query figures.")
+    parser.add_argument("--metric-queries", action="store_true",
+                        help="Time only the metric queries (median and fastest of 10 x --repeat).")
     parser.add_argument("--bounded-only", action="store_true",
                         help="Time only the depth-5 lineage (median and fastest of 20 x --repeat).")
     args = parser.parse_args()
@@ -311,6 +346,9 @@ def main() -> None:
         ("logging per day, one call per step (ms)", t_ours[0] / odd, t_raw[0] / odd),
         ("logging per day, one batch per day (ms)", t_ours[1] / even, t_raw[1] / even),
     ]
+    if args.metric_queries:
+        metric_queries(store, raw, args.repeat * 10, args.days)
+        return
     store.lineage(f"artifact:{prev}", "up")  # load the adjacency cache (a server does this once)
     if args.bounded_only:
         bounded_walk_scaling(store, raw, prev, raw_prev, args.repeat * 20, args.days)

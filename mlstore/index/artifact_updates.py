@@ -5,15 +5,14 @@ Used by pins (custom properties gc reads from the index at once).
 
 from __future__ import annotations
 
-import json
 from typing import Mapping
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from mlstore._mlmd import Metadata
 from mlstore.index import tables as t
-from mlstore.index.writer import properties_of
+from mlstore.index.writer import properties_of, split_properties
 
 __all__ = ["set_custom_properties"]
 
@@ -32,7 +31,7 @@ def set_custom_properties(metadata: Metadata, engine: Engine, artifact_id: int,
             proto.custom_properties[key].string_value = str(value)
     metadata.call(metadata.raw.put_artifacts, [proto])
     with engine.begin() as connection:
+        type_name = connection.scalar(select(t.artifact.c.type).where(t.artifact.c.id == artifact_id))
+        properties, packed = split_properties(type_name or "", properties_of(proto))
         connection.execute(
-            update(t.artifact).where(t.artifact.c.id == artifact_id)
-            .values(properties=json.dumps(properties_of(proto), sort_keys=True))
-        )
+            update(t.artifact).where(t.artifact.c.id == artifact_id).values(properties=properties, packed=packed))

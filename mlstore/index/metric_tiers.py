@@ -3,14 +3,20 @@
 Why two: a day's evaluation adds a row per (slice, metric), 200 in a typical day, one
 for each series. In an index ordered by series each row lands on a different leaf page,
 so indexing one day at a time rewrites ~200 pages a day (about 4 ms of a day's logging
-at 10,000 days on SQLite). New rows go to ``mlstore_metric_recent`` instead, which
-has only its primary key (evaluation first): a day's rows sit together on a few pages.
-Once it holds :data:`FOLD_ROWS` rows, :func:`fold` moves them to ``mlstore_metric`` in
-one transaction, sorted by series: each series' new rows share the last pages of its
-range, and a day's share of a fold is ~1.5 ms.
+at 10,000 days on SQLite). New rows go to ``mlstore_metric_value_recent`` instead,
+keyed by evaluation first: a day's rows sit together on a few pages. Once it holds
+:data:`FOLD_ROWS` rows, :func:`fold` moves them to ``mlstore_metric_value`` (keyed by
+series first: the table is the series index) in one transaction, sorted by series:
+each series' new rows share the last pages of its range, and a day's share of a fold
+is ~1.5 ms.
 
 Readers see both tiers through :func:`both` (a ``UNION ALL``); the recent tier is
 small enough to scan (~1 ms). A row is in exactly one tier in every committed state.
+
+Rows name their (pipeline, metric, slice) by ``series_id``, an entry of the small
+``mlstore_metric_series`` dictionary (:func:`series_ids`, :func:`ensure_series`). An
+entry is never deleted or renumbered (``reindex`` keeps them), so an id read in one
+transaction is still right in the next; readers list names only of series with rows.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from __future__ import annotations
 import logging
 from typing import Callable, Sequence
 
-from sqlalchemy import Select, bindparam, delete, func, insert, literal, select, union, union_all
+from sqlalchemy import Select, bindparam, delete, exists, func, insert, or_, select, union_all
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from mlstore.index import tables as t
@@ -115,64 +122,73 @@ class _LostRace(Exception):
     """Rows changed tier between the copy and the delete of :func:`fold`."""
 
 
-def distinct_values(connection: Connection, column: str, **equal: str) -> list[str]:
-    """Sorted distinct values of ``column`` among the metric rows matching ``equal``.
+#: A series' (pipeline, metric, slice) names, as stored: "" for no pipeline.
+SeriesKey = tuple[str, str, str]
 
-    The series index holds millions of rows but only a few distinct metric names and
-    slices: the folded tier is read by a skip scan (one index seek per distinct value,
-    as a recursive CTE), the recent tier by a plain scan. ``equal`` must name a prefix
-    of the index (``pipeline`` then ``metric``) followed by ``column``.
+
+def series_key(pipeline: str | None, metric: str, slice_key: str) -> SeriesKey:
+    return (pipeline or "", metric, slice_key)
+
+
+def series_id() -> ScalarSelect:
+    """The id of the series named by the parameters ``pipeline``, ``metric`` and ``slice``
+    (NULL when there is none: the query matches no row)."""
+    s = t.metric_series.c
+    return (select(s.id).where(s.pipeline == bindparam("pipeline"), s.metric == bindparam("metric"),
+                               s.slice == bindparam("slice")).scalar_subquery())
+
+
+_SERIES_OF_PIPELINES = select(t.metric_series.c.pipeline, t.metric_series.c.metric, t.metric_series.c.slice,
+                              t.metric_series.c.id).where(
+    t.metric_series.c.pipeline.in_(bindparam("pipelines", expanding=True)))
+
+
+def series_ids(connection: Connection, keys: set[SeriesKey]) -> dict[SeriesKey, int]:
+    """``{key: id}`` of those of ``keys`` the dictionary has (one query: every series of
+    their pipelines, a few hundred rows each)."""
+    rows = connection.execute(_SERIES_OF_PIPELINES, {"pipelines": sorted({k[0] for k in keys})})
+    return {key: i for *names, i in rows if (key := tuple(names)) in keys}
+
+
+def ensure_series(engine: Engine, keys: set[SeriesKey], attempts: int = 5) -> dict[SeriesKey, int]:
+    """``{key: id}`` for every one of ``keys``, adding the missing ones to the dictionary.
+
+    In transactions of their own, before the rows that use them: a writer adding the
+    same new series at the same time makes one attempt fail with a unique-key
+    violation, and the next attempt reads the winner's id.
+
+    Raises:
+        IntegrityError: still conflicting after ``attempts``.
     """
-    m, r = t.metric.c, t.metric_recent.c
-    where = [m[name] == value for name, value in equal.items()]
-    recent = select(r[column].label("value")).where(*(r[name] == value for name, value in equal.items()))
-    if connection.dialect.name in ("mysql", "mariadb"):
-        # MariaDB runs the recursive step's correlated ``MIN(column) ... > skip.value`` as a
-        # scan of every row of the prefix (the pipeline's whole history, per distinct value;
-        # ANALYZE: r_rows 18,000 a step at 100 days); with the bound value as a parameter
-        # the same MIN is one index seek ("Select tables optimized away"): a round trip each.
-        found: set[str] = set(connection.scalars(recent))
-        following = select(func.min(m[column])).where(*where, m[column] > bindparam("after"))
-        value = connection.scalar(select(func.min(m[column])).where(*where))
-        while value is not None:
-            found.add(value)
-            value = connection.scalar(following, {"after": value})
-        return sorted(found)
-    skip = select(select(func.min(m[column])).where(*where).scalar_subquery().label("value")).cte(
-        "skip", recursive=True)
-    following = select(func.min(m[column])).where(*where, m[column] > skip.c.value).scalar_subquery()
-    skip = skip.union_all(select(following.label("value")).where(skip.c.value.is_not(None)))
-    query = union(select(skip.c.value).where(skip.c.value.is_not(None)), recent)
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as connection:
+                found = series_ids(connection, keys)
+                missing = sorted(keys - found.keys())
+                if missing:
+                    connection.execute(insert(t.metric_series),
+                                       [{"pipeline": p, "metric": m, "slice": k} for p, m, k in missing])
+                    found.update(series_ids(connection, set(missing)))
+                return found
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def distinct_values(connection: Connection, column: str, **equal: str) -> list[str]:
+    """Sorted distinct values of ``column`` (``metric`` or ``slice``) among the series that
+    have metric rows and match ``equal`` (``pipeline``, optionally ``metric``).
+
+    Reads the small series dictionary: an existence probe per entry in the folded tier
+    (a primary-key seek) and one scan of the recent tier.
+    """
+    s, m, r = t.metric_series.c, t.metric.c, t.metric_recent.c
+    has_rows = or_(exists().where(m.series_id == s.id), s.id.in_(select(r.series_id)))
+    query = (select(s[column]).distinct()
+             .where(*(s[name] == (value or "") for name, value in equal.items()), has_rows))
     return sorted(connection.scalars(query))
 
 
-def distinct_values_of_each(connection: Connection, column: str, by: str, values: Sequence[str],
-                            **equal: str) -> list[str]:
-    """Sorted distinct values of ``column`` among the rows matching ``equal`` whose ``by``
-    is one of ``values`` (``equal``, ``by``, ``column``: a prefix of the series index).
-
-    The same answer as :func:`distinct_values` per value, in fewer round trips on
-    MariaDB: one statement per step of the skip scans, which advance together (a seek
-    per value and step), so a pipeline's slices of 20 metrics cost ~11 statements, not 220.
-    """
-    if connection.dialect.name not in ("mysql", "mariadb"):
-        return sorted({v for value in values for v in distinct_values(connection, column, **equal, **{by: value})})
-    m, r = t.metric.c, t.metric_recent.c
-    where = [m[name] == value for name, value in equal.items()]
-    found: set[str] = set(connection.scalars(select(r[column]).where(
-        *(r[name] == value for name, value in equal.items()), r[by].in_(list(values)))))
-    after: dict[str, str | None] = {value: None for value in values}
-    while after:
-        steps = [select(literal(value).label("by"), func.min(m[column]).label("value"))
-                 .where(*where, m[by] == value, *([m[column] > last] if last is not None else []))
-                 for value, last in after.items()]
-        for value, following in connection.execute(union_all(*steps) if len(steps) > 1 else steps[0]).all():
-            if following is None:
-                del after[value]
-            else:
-                found.add(following)
-                after[value] = following
-    return sorted(found)
-
-
-__all__ = ["FOLD_ROWS", "FoldSchedule", "both", "distinct_values", "distinct_values_of_each", "fold", "recent_rows"]
+__all__ = ["FOLD_ROWS", "FoldSchedule", "SeriesKey", "both", "distinct_values", "ensure_series", "fold",
+           "recent_rows", "series_id", "series_ids", "series_key"]

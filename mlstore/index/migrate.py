@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 VERSION_TABLE = "mlstore_alembic_version"
 
@@ -46,9 +47,39 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrates the index tables to ``revision`` (default: the newest)."""
+    """Migrates the index tables to ``revision`` (default: the newest).
+
+    On SQLite, after a migration that rewrites most of the rows of a table (its script
+    sets ``vacuum_after = True``: 0009 and 0010 store the metrics in a fraction of their
+    old size), ``VACUUM`` gives the freed space back to the file system.
+    """
+    before = current_revision(engine)
     with engine.begin() as connection:
         command.upgrade(_config(connection), revision)
+    after = current_revision(engine)
+    if before is not None and after != before and _rewrites_rows(before, after):
+        vacuum(engine)
+
+
+def _rewrites_rows(before: str, after: str) -> bool:
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    scripts = ScriptDirectory.from_config(config)
+    return any(getattr(script.module, "vacuum_after", False)
+               for script in scripts.iterate_revisions(after, before) if script.revision != before)
+
+
+def vacuum(engine: Engine) -> bool:
+    """``VACUUM`` of a SQLite index (a no-op elsewhere); True if it ran. Another process
+    using the file meanwhile makes it fail: the space then stays free for later writes."""
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        try:
+            connection.exec_driver_sql("VACUUM")
+        except OperationalError:  # "database is locked"
+            return False
+        return True
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -124,8 +124,7 @@ def _best_statement(dialect: str, higher: bool, with_as_of: bool, with_propertie
 
     def candidates(m):
         query = select(m.model_id, m.value, m.evaluation_id, m.span).where(
-            m.pipeline == bindparam("pipeline"), m.metric == bindparam("metric"), m.slice == bindparam("slice"),
-            m.value.is_not(None), m.model_id.is_not(None))
+            m.series_id == metric_tiers.series_id(), m.value.is_not(None), m.model_id.is_not(None))
         return query.where(m.span <= bindparam("as_of")) if with_as_of else query
 
     def best_first(c) -> list:
@@ -161,9 +160,11 @@ def latest_evaluation_ids(connection: Connection, model_ids: Sequence[int], metr
 
 
 def _latest_evaluations() -> Select:
-    rows = metric_tiers.both(lambda m: select(m.model_id, m.evaluation_id).where(
-        m.model_id.in_(bindparam("ids", expanding=True)), m.metric == bindparam("metric"),
-        m.slice == bindparam("slice"))).subquery()
+    s = t.metric_series.c  # one series per pipeline with the metric on the slice: each one range of rows
+    rows = metric_tiers.both(lambda m: select(m.model_id, m.evaluation_id).join_from(
+        m.series_id.table, t.metric_series, s.id == m.series_id).where(
+        m.model_id.in_(bindparam("ids", expanding=True)), s.metric == bindparam("metric"),
+        s.slice == bindparam("slice"))).subquery()
     return select(rows.c.model_id, func.max(rows.c.evaluation_id)).group_by(rows.c.model_id)
 
 
@@ -205,8 +206,7 @@ def metric_by_model(connection: Connection, pipeline: str, metric: str, slice_ke
 
 _METRIC_BY_MODEL = metric_tiers.both(
     lambda m: select(m.model_id, m.value, m.evaluation_id).where(
-        m.pipeline == bindparam("pipeline"), m.metric == bindparam("metric"), m.slice == bindparam("slice"),
-        m.model_id.is_not(None)),
+        m.series_id == metric_tiers.series_id(), m.model_id.is_not(None)),
     order_by=("evaluation_id",))
 
 

@@ -11,6 +11,7 @@ import collections
 import functools
 import itertools
 import json
+import zlib
 from typing import Sequence
 
 from sqlalchemy import and_, bindparam, func, select, true
@@ -31,8 +32,18 @@ def artifact_of(m) -> Artifact:
     return Artifact(
         id=m["id"], type=m["type"], uri=m["uri"], digest=m["digest"], size=m["size"],
         state=m["state"], pipeline=m["pipeline"], span=m["span"],
-        create_time_ms=m["create_time_ms"], name=m["name"], properties=json.loads(m["properties"]),
+        create_time_ms=m["create_time_ms"], name=m["name"], properties=joined_properties(m["properties"], m.get("packed")),
     )
+
+
+def joined_properties(properties: str, packed: bytes | None) -> dict:
+    """The properties of an artifact from its ``properties`` and ``packed`` columns
+    (see ``writer.split_properties``), sorted by name."""
+    props = json.loads(properties)
+    if packed is None:
+        return props
+    props.update(json.loads(zlib.decompress(packed)))
+    return dict(sorted(props.items()))
 
 
 def to_execution(row: Row) -> Execution:
@@ -167,8 +178,7 @@ def compiled(dialect, statement, column_keys: tuple[str, ...] | None = None):
 
 
 _METRIC_SERIES = metric_tiers.both(
-    lambda m: select(m.model_id, m.evaluation_id, m.span, m.value).where(
-        m.pipeline == bindparam("pipeline"), m.metric == bindparam("metric"), m.slice == bindparam("slice")),
+    lambda m: select(m.model_id, m.evaluation_id, m.span, m.value).where(m.series_id == metric_tiers.series_id()),
     order_by=("span", "model_id", "evaluation_id"))
 
 
@@ -201,13 +211,24 @@ def rerun_outputs(connection: Connection, artifact_ids: Sequence[int]) -> set[in
     return {artifact_id for artifact_id, properties in rows if is_rerun(properties)}
 
 
-_METRICS_OF_EVALUATION = metric_tiers.both(
-    lambda m: select(m.slice, m.metric, m.value).where(m.evaluation_id == bindparam("id")))
+def _evaluation_rows(m):
+    s = t.metric_series.c
+    query = (select(s.slice, s.metric, m.value).join_from(m.series_id.table, t.metric_series, s.id == m.series_id)
+             .where(m.evaluation_id == bindparam("id")))
+    if m.series_id.table is t.metric:  # keyed series first: a seek per series (IN makes SQLite seek, not scan)
+        query = query.where(m.series_id.in_(select(s.id).scalar_subquery()))
+    return query
+
+
+#: An evaluation's rows: a primary-key seek per entry of the series dictionary in the
+#: folded tier, one range of the recent tier.
+_METRICS_OF_EVALUATION = metric_tiers.both(_evaluation_rows)
 
 
 def metrics_of_evaluation(connection: Connection, evaluation_id: int) -> dict[str, dict[str, float]]:
+    """``{slice: {metric: value}}`` of an evaluation, slices and metrics sorted by name."""
     result: dict[str, dict[str, float]] = {}
-    for slice_key, name, value in connection.execute(_METRICS_OF_EVALUATION, {"id": evaluation_id}):
+    for slice_key, name, value in sorted(fetch_tuples(connection, _METRICS_OF_EVALUATION, id=evaluation_id)):
         result.setdefault(slice_key, {})[name] = value
     return result
 
@@ -300,5 +321,5 @@ def metric_names(connection: Connection, pipeline: str) -> list[str]:
 
 def slice_keys(connection: Connection, pipeline: str, metric: str | None = None) -> list[str]:
     """Sorted slice keys evaluated in ``pipeline`` (only those with ``metric`` when given)."""
-    metrics = [metric] if metric is not None else metric_names(connection, pipeline)
-    return metric_tiers.distinct_values_of_each(connection, "slice", "metric", metrics, pipeline=pipeline)
+    return metric_tiers.distinct_values(connection, "slice", pipeline=pipeline,
+                                        **({"metric": metric} if metric is not None else {}))

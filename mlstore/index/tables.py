@@ -13,15 +13,16 @@ from sqlalchemy import (
     Boolean,
     Column,
     Double,
-    Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -62,6 +63,9 @@ artifact = Table(
     Column("span", BigInteger),
     Column("create_time_ms", BigInteger, nullable=False),
     Column("properties", Text, nullable=False),  # JSON
+    # The long string properties (an evaluation's metrics JSON), as zlib-compressed JSON:
+    # no query reads them in SQL (see writer.split_properties, migration 0010).
+    Column("packed", LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql")),  # MySQL's BLOB stops at 64 kB
     Index(None, "digest"),
     Index(None, "type", "pipeline", "span"),
     Index(None, "state"),
@@ -98,37 +102,56 @@ event = Table(
     Index(None, "artifact_id"),
 )
 
-#: The metric series index: a series' rows in span order, covering what its readers select.
-SERIES_INDEX_COLUMNS = ("pipeline", "metric", "slice", "span", "model_id", "evaluation_id", "value")
+def exact_string(length: int) -> String:
+    """VARCHAR compared byte for byte: MariaDB's default collation would make "AUC" and
+    "auc" one series (and so the dictionary's unique key refuse one of them)."""
+    return String(length).with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql")
 
 
-def _metric_columns() -> list[Column]:
-    """The columns shared by the two tiers of metric rows (see ``metric_tiers.py``)."""
-    return [
-        Column("evaluation_id", BigInteger, primary_key=True, autoincrement=False),
-        Column("slice", String(255), primary_key=True),
-        Column("metric", String(64), primary_key=True),
+#: Metric rows, in two tiers (see ``metric_tiers.py``). What they keep and why: one row
+#: per (evaluation, slice, metric) with the few columns the metric queries read (the
+#: model, its span, the value), names as a small integer: ``series_id`` names the
+#: (pipeline, metric, slice) of the row in :data:`metric_series`, a dictionary of a few
+#: hundred rows per pipeline. The same values are in MLMD (the evaluation's ``metrics``
+#: property or TFMA files); the index keeps them to read a series without parsing JSON.
+#: Migration 0009 (alembic/versions) says what this replaced and what it saves.
+metric_series = Table(
+    "mlstore_metric_series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pipeline", exact_string(255), nullable=False),  # "" for an evaluation outside any pipeline
+    Column("metric", exact_string(64), nullable=False),
+    Column("slice", exact_string(255), nullable=False),
+    UniqueConstraint("pipeline", "metric", "slice"),
+)
+
+
+def _metric_columns(*key: str) -> list[Column]:
+    """The columns shared by the two tiers, with the primary key ``key`` (in that order)."""
+    keys = {
+        "series_id": Column("series_id", Integer, primary_key=True, autoincrement=False),
+        "evaluation_id": Column("evaluation_id", BigInteger, primary_key=True, autoincrement=False),
+    }
+    return [keys[name] for name in key] + [
         Column("model_id", BigInteger),
-        Column("pipeline", String(255)),
         Column("span", BigInteger),
-        # MySQL's FLOAT is single precision; SQLite keeps the FLOAT of 0001 (REAL either way).
-        Column("value", Double().with_variant(Float(), "sqlite")),
+        Column("value", Double),
     ]
 
 
-metric = Table(
-    "mlstore_metric",
-    metadata,
-    *_metric_columns(),
-    # Covering index for the metric series (in span order) and "best on a slice" (a
-    # scan of the same range): see alembic/versions/0005.
-    Index("ix_mlstore_metric_series", *SERIES_INDEX_COLUMNS),
-    Index(None, "model_id"),
-)
+#: Folded metric rows: the table is its own series index (a clustered primary key,
+#: WITHOUT ROWID on SQLite, InnoDB's clustered key on MariaDB; PostgreSQL keeps a heap
+#: beside the key): a series is one range,
+#: in evaluation order, holding every column its readers select.
+metric = Table("mlstore_metric_value", metadata, *_metric_columns("series_id", "evaluation_id"),
+               sqlite_with_rowid=False)
 
-#: The newest metric rows, not yet in ``metric``'s series index (see ``metric_tiers.py``).
-metric_recent = Table("mlstore_metric_recent", metadata, *_metric_columns(),
-                      sqlite_with_rowid=False)  # on SQLite its primary key is the table: one B-tree, not two
+#: The newest metric rows, keyed by evaluation first: a day's rows share a few pages.
+metric_recent = Table("mlstore_metric_value_recent", metadata, *_metric_columns("evaluation_id", "series_id"),
+                      sqlite_with_rowid=False)
+
+#: The order :func:`metric_tiers.fold` inserts folded rows in (the primary key's).
+SERIES_INDEX_COLUMNS = ("series_id", "evaluation_id")
 
 blessing = Table(
     "mlstore_blessing",

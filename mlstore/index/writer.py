@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import zlib
 import time
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mlstore import errors
 from mlstore._mlmd import get_property
+from mlstore.index import metric_tiers
 from mlstore.index import tables as t
 from mlstore.index.queries import execute_many
 from mlstore.tfx import records as tfx
@@ -118,6 +120,27 @@ def role_of(event: pb.Event) -> str:
     return ""
 
 
+#: String properties this long (or longer) are stored compressed (:func:`split_properties`).
+PACK_FROM = 1024
+
+
+def split_properties(type_name: str, props: dict) -> tuple[str, bytes | None]:
+    """An artifact's properties as its index columns ``(properties, packed)``.
+
+    ``properties`` is JSON; ``packed`` (None when there is nothing to pack) is the
+    zlib-compressed JSON of the string properties of at least :data:`PACK_FROM`
+    characters, such as an evaluation's ``metrics`` (about 3.5 kB a day, kept in MLMD
+    and as metric rows too, never read in SQL). A Model's stay plain: the compatibility
+    check reads them in SQL (``model_queries``).
+    """
+    long = {} if type_name == "Model" else {
+        key: value for key, value in props.items() if isinstance(value, str) and len(value) >= PACK_FROM}
+    if not long:
+        return json.dumps(props, sort_keys=True), None
+    rest = {key: value for key, value in props.items() if key not in long}
+    return json.dumps(rest, sort_keys=True), zlib.compress(json.dumps(long, sort_keys=True).encode(), 6)
+
+
 def artifact_row(artifact: pb.Artifact, type_name: str, derived: "Derived | None" = None) -> dict:
     props = properties_of(artifact)
     span, pipeline = props.get("span"), props.get("pipeline")
@@ -136,7 +159,7 @@ def artifact_row(artifact: pb.Artifact, type_name: str, derived: "Derived | None
         "pipeline": pipeline,
         "span": span if isinstance(span, int) else None,
         "create_time_ms": artifact.create_time_since_epoch,
-        "properties": json.dumps(props, sort_keys=True),
+        **dict(zip(("properties", "packed"), split_properties(type_name, props))),
     }
 
 
@@ -221,21 +244,40 @@ def _span_of(artifact_id: int | None, batch: IndexBatch) -> int | None:
     return batch.derived().spans.get(artifact_id) if artifact_id else None
 
 
-#: The order of the values in a metric row (see :func:`_metric_rows`).
-METRIC_COLUMNS = ("evaluation_id", "slice", "metric", "model_id", "pipeline", "span", "value")
+#: The order of the values in a metric row as inserted (see :func:`_metric_rows`).
+METRIC_COLUMNS = ("evaluation_id", "series_id", "model_id", "span", "value")
 
 
 def _metric_rows(art: pb.Artifact, slices: dict, model_id: int | None, batch: IndexBatch) -> list[tuple]:
-    """The metric rows of an evaluation, as tuples of :data:`METRIC_COLUMNS` (200 a day: no dicts)."""
+    """The metric rows of an evaluation, as tuples of :data:`METRIC_COLUMNS` with the
+    series' names in place of its id (200 a day: no dicts); see :func:`_with_series_ids`."""
     span = _span_of(model_id, batch)
     span = span if span is not None else _span_of(art.id, batch)
     pipeline = properties_of(art).get("pipeline") or batch.derived().pipelines.get(art.id)
     return [
-        (art.id, slice_key, name, model_id, pipeline, span, None if value is None else float(value))
+        (art.id, metric_tiers.series_key(pipeline, name, slice_key), model_id, span,
+         None if value is None else float(value))
         for slice_key, metrics in sorted(slices.items())
         for name, value in sorted(metrics.items())
         if value is None or isinstance(value, (int, float))
     ]
+
+
+class _NewSeries(Exception):
+    """Metric rows name series the dictionary does not have yet: :func:`write_batch_safely`
+    adds them (:func:`metric_tiers.ensure_series`) and writes the batch again."""
+
+    def __init__(self, keys: set):
+        super().__init__(f"{len(keys)} new metric series")
+        self.keys = keys
+
+
+def _with_series_ids(connection: Connection, rows: list[tuple]) -> list[tuple]:
+    keys = {row[1] for row in rows}
+    ids = metric_tiers.series_ids(connection, keys)
+    if len(ids) < len(keys):
+        raise _NewSeries(keys - ids.keys())
+    return [(e, ids[key], model_id, span, value) for e, key, model_id, span, value in rows]
 
 
 def _blessing_row(art: pb.Artifact, props: dict, model_id: int, evaluation_input: int | None,
@@ -272,6 +314,8 @@ def write_batch(connection: Connection, batch: IndexBatch) -> tuple[int, int]:
         for i in sorted(batch.new_artifact_ids) if i in batch.artifacts
     ]
     metric_rows, blessing_rows = _derived_rows(batch)
+    if metric_rows:
+        metric_rows = _with_series_ids(connection, metric_rows)
     batch.pending_rows = artifact_rows
     for table, rows in (
         (t.execution, [execution_row(e, batch.type_names.get(e.type_id, "?"), execution_pipeline(e, batch),
@@ -337,14 +381,28 @@ def write_batch_safely(engine, batch: IndexBatch, journal_ids: Iterable[str] = (
             journal rows stay, so whoever opens the store next indexes them.
     """
     journal_ids = list(journal_ids)
-    for attempt in range(DEADLOCK_ATTEMPTS):
+    attempt = new_series = 0
+    adding: set | None = None  # series to add to the dictionary before the write
+    while True:
         try:
+            if adding:
+                metric_tiers.ensure_series(engine, adding)
+                adding = None
             with engine.begin() as connection:
                 counts = write_batch(connection, batch)
                 _clear_journal(connection, journal_ids)
             batch.artifact_rows = batch.pending_rows
             return counts
+        except _NewSeries as new:  # once per new series; then the write again
+            new_series += 1
+            if new_series > DEADLOCK_ATTEMPTS:
+                raise errors.IndexInconsistent(f"{len(new.keys)} metric series vanished from the dictionary "
+                                               "while they were being written") from new
+            adding = new.keys
         except IntegrityError as e:
+            if adding:
+                raise errors.IndexInconsistent(
+                    f"adding metric series failed: {str(e.orig).splitlines()[0]}") from e
             ids = [ex.id for ex in batch.executions]
             with engine.begin() as connection:
                 present = set(connection.scalars(select(t.execution.c.id).where(t.execution.c.id.in_(ids))).all())
@@ -360,7 +418,7 @@ def write_batch_safely(engine, batch: IndexBatch, journal_ids: Iterable[str] = (
                 raise errors.IndexBehind(f"the index write stayed deadlocked after {DEADLOCK_ATTEMPTS} attempts "
                                          "(ML Metadata has the execution; the next open of the store indexes it)") from e
             time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
-    raise AssertionError("unreachable")
+            attempt += 1
 
 
 _DELETE_JOURNAL = delete(t.journal).where(t.journal.c.external_id == bindparam("external_id"))

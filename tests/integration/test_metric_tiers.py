@@ -7,7 +7,7 @@ and writes must neither lose nor duplicate a row.
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, table
 from sqlalchemy.exc import OperationalError
 
 from mlstore.index import metric_tiers, migrate
@@ -97,7 +97,7 @@ def test_reindex_and_migrations_keep_both_tiers(store, monkeypatch):
     assert store.metric_series("daily", "auc_roc", "Overall") == before
     migrate.downgrade(store.engine, "0004")  # the recent tier folds back into the one table
     with store.engine.connect() as c:
-        assert c.scalar(select(func.count()).select_from(t.metric)) == 3 * ROWS_PER_DAY
+        assert c.scalar(select(func.count()).select_from(table("mlstore_metric"))) == 3 * ROWS_PER_DAY
     migrate.upgrade(store.engine)
     assert tier_counts(store) == (3 * ROWS_PER_DAY, 0)
     after = store.metric_series("daily", "auc_roc", "Overall")
