@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -324,6 +325,7 @@ class _TfmaCache:
 
     def __init__(self) -> None:
         self._parsed: dict[tuple, dict | None] = {}
+        self._lock = threading.Lock()
 
     def evaluations(self, artifacts: Sequence[pb.Artifact], type_names: dict[int, str]) -> dict[int, dict]:
         out = {}
@@ -346,11 +348,15 @@ class _TfmaCache:
         except OSError:  # not a directory, gone, a dangling link inside: read uncached
             return _read_tfma(path)
         key = (str(real), state)
-        if key not in self._parsed:
+        with self._lock:  # a following store's IndexSync may serve several threads
+            if key in self._parsed:
+                return self._parsed[key]
+        metrics = _read_tfma(path)
+        with self._lock:
             if len(self._parsed) >= self._SIZE:
                 self._parsed.pop(next(iter(self._parsed)))
-            self._parsed[key] = _read_tfma(path)
-        return self._parsed[key]
+            self._parsed[key] = metrics
+        return metrics
 
 
 def _read_tfma(path: Path) -> dict | None:
