@@ -18,7 +18,7 @@ Timed, in this process:
 
 Prints one JSON document with figures and ratios.
 
-First attach, measured 2026-12-08 on the shared 2-core machine (load 15-24, so wall
+First attach, measured 2026-12-08 on the shared 2-core machine (load 3-24; under load wall
 times there are mostly waiting for a core; CPU seconds of this process + the
 fingerprint helper are the comparable figure). 10,000 days = 80,000 executions,
 160,000 artifacts; index contents identical before and after (every table dumped):
