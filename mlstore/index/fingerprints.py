@@ -9,10 +9,14 @@ the bytes changed.
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
+import subprocess
+import sys
+import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -20,6 +24,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from mlstore import errors
 from mlstore.artifact_bytes import external_path
@@ -93,22 +98,45 @@ class BulkFingerprints:
     attach: tens of thousands of artifact directories), recorded when the block ends.
 
     Hashing is GIL-bound Python work as much as I/O; in a second process it runs beside
-    the index build instead of after it. Without a process (``spawn`` refused) it falls
-    back to :func:`record` inline. Use as a context manager; :meth:`add` per page.
+    the index build instead of after it. The helper is ``python -m
+    mlstore.index.fingerprint_worker`` fed pages over a pipe, not a multiprocessing
+    child: that would import the caller's ``__main__`` again, so a script without an
+    ``if __name__ == "__main__"`` guard would run twice. The helper holds at most
+    :data:`_IN_FLIGHT` pages; when the index build is done first, this process hashes
+    the pages not handed over yet, newest first, so both work until the end. Without a
+    helper (it cannot start, or dies) every page is hashed here. Use as a context
+    manager; :meth:`add` per page.
     """
+
+    _IN_FLIGHT = 2
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: list[Future] = []
+        self._proc: subprocess.Popen | None = None
         self._queued: set[int] = set()  # an artifact read by several pages is hashed once
+        self._pages: deque[list[tuple[int, str]]] = deque()  # not handed to the helper yet
+        self._sent: deque[list[tuple[int, str]]] = deque()  # handed over, not answered yet
+        self._found: list[Fingerprint] = []
+        self._cv = threading.Condition()
+        self._closing = self._dead = False
+        self._threads: list[threading.Thread] = []
         self.taken = 0
 
     def __enter__(self) -> "BulkFingerprints":
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])  # this mlstore, not another install
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         try:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        except (OSError, ValueError):
-            self._pool = None
+            self._proc = subprocess.Popen([sys.executable, "-m", "mlstore.index.fingerprint_worker"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                                          text=True, encoding="utf-8", errors="surrogatepass")
+        except OSError:
+            self._proc = None
+            return self
+        self._threads = [threading.Thread(target=target, daemon=True, name=f"mlstore-fingerprints-{target.__name__}")
+                         for target in (self._feed, self._collect)]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def add(self, artifacts: Iterable[tuple[int, str]]) -> None:
@@ -116,33 +144,108 @@ class BulkFingerprints:
         pairs = list(artifacts)
         if not pairs:
             return
-        if self._pool is None:
+        if self._proc is None:
             self.taken += record(self.engine, pairs)
             return
         todo = [(i, uri) for i, uri in _not_fingerprinted(self.engine, pairs) if i not in self._queued]
         self._queued.update(i for i, _ in todo)
         if todo:
-            self._futures.append(self._pool.submit(take_all, todo))
+            with self._cv:
+                self._pages.append(todo)
+                self._cv.notify_all()
+
+    def _feed(self) -> None:
+        """Hands pages to the helper, at most :data:`_IN_FLIGHT` unanswered."""
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._dead or (self._pages and len(self._sent) < self._IN_FLIGHT)
+                                  or (self._closing and not self._pages))
+                if self._dead or not self._pages:
+                    break
+                page = self._pages.popleft()
+                self._sent.append(page)
+            try:
+                self._proc.stdin.write(json.dumps(page) + "\n")
+                self._proc.stdin.flush()
+            except (OSError, ValueError):  # the helper died: _collect sees it end
+                break
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+
+    def _collect(self) -> None:
+        """Reads the helper's answers, one line per page, in the order they were sent."""
+        for line in self._proc.stdout:
+            found = [Fingerprint(*row) for row in json.loads(line)]
+            with self._cv:
+                self._sent.popleft()
+                self._found += found
+                self._cv.notify_all()
+        with self._cv:
+            self._dead = True
+            self._cv.notify_all()
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if self._pool is None:
+        if self._proc is None:
             return
         try:
             if exc_type is None:
-                found = [fp for future in self._futures for fp in future.result()]
+                found = []
+                while True:  # the pages the helper has not got yet, newest first
+                    with self._cv:
+                        if not self._pages:
+                            self._closing = True
+                            self._cv.notify_all()
+                            break
+                        page = self._pages.pop()
+                    found += take_all(page)
+                with self._cv:
+                    self._cv.wait_for(lambda: self._dead or not self._sent)
+                    unanswered = list(self._sent) + list(self._pages)  # left by a helper that died
+                    found += self._found
+                for page in unanswered:
+                    found += take_all(page)
                 _insert(self.engine, found)
                 self.taken += len(found)
         finally:
-            self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
+            with self._cv:
+                self._closing = self._dead = True
+                self._cv.notify_all()
+            if self._proc.poll() is None:
+                if exc_type is not None:
+                    self._proc.kill()
+                try:
+                    self._proc.stdin.close()
+                except OSError:
+                    pass
+            self._proc.wait()
+            for thread in self._threads:
+                thread.join()
+            self._proc.stdout.close()
 
 
 def _insert(engine: Engine, taken: Sequence[Fingerprint]) -> None:
-    if taken:
-        now = int(time.time() * 1000)
-        with engine.begin() as connection:
-            connection.execute(insert(t.fingerprint), [
-                {"artifact_id": fp.artifact_id, "digest": fp.digest, "size": fp.size, "files": fp.files,
-                 "created_ms": now} for fp in taken])
+    """Records fingerprints; those of artifacts another process fingerprinted meanwhile are left as they are."""
+    if not taken:
+        return
+    now = int(time.time() * 1000)
+    ids = [fp.artifact_id for fp in taken]
+    for attempt in range(2):
+        try:
+            with engine.begin() as connection:
+                have = set()
+                for i in range(0, len(ids), 500):
+                    have.update(connection.scalars(select(t.fingerprint.c.artifact_id).where(
+                        t.fingerprint.c.artifact_id.in_(ids[i:i + 500]))).all())
+                rows = [{"artifact_id": fp.artifact_id, "digest": fp.digest, "size": fp.size, "files": fp.files,
+                         "created_ms": now} for fp in taken if fp.artifact_id not in have]
+                if rows:
+                    connection.execute(insert(t.fingerprint), rows)
+            return
+        except IntegrityError:  # inserted by another process between the look-up and the insert
+            if attempt:
+                raise
 
 
 def recorded(engine: Engine, artifact_ids: Sequence[int]) -> dict[int, Fingerprint]:

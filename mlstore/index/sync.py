@@ -10,8 +10,11 @@ that is empty while MLMD is not (a new index over an old store) is rebuilt.
 from __future__ import annotations
 
 import fcntl
+import os
+import threading
 import time
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ml_metadata.metadata_store import metadata_store
@@ -141,6 +144,7 @@ class IndexSync:
         self.metadata = metadata
         self.engine = engine
         self._folds = metric_tiers.FoldSchedule(engine)
+        self._tfma = _TfmaCache()
 
     def index(self, executions: Sequence[pb.Execution], journal_ids: Sequence[str] = (),
               new_artifact_ids: Sequence[int] | None = None, events: Sequence[pb.Event] | None = None,
@@ -180,7 +184,7 @@ class IndexSync:
         batch = IndexBatch(list(executions), list(events), by_id, type_names,
                            None if new_artifact_ids is None else frozenset(new_artifact_ids),
                            contexts=mlmd.contexts_of(executions),
-                           evaluations=_tfma_evaluations(artifacts, type_names),
+                           evaluations=self._tfma.evaluations(artifacts, type_names),
                            known_spans=self._known_spans(events, by_id))
         executions, metric_rows = write_batch_safely(self.engine, batch, journal_ids)
         if metric_rows:
@@ -308,17 +312,57 @@ def _outputs_alone(events: Sequence[pb.Event], new_artifacts: Sequence[pb.Artifa
         "span" in a.properties or "span" in a.custom_properties for a in new_artifacts)
 
 
-def _tfma_evaluations(artifacts: Sequence[pb.Artifact], type_names: dict[int, str]) -> dict[int, dict]:
-    """Metrics read from TFMA's files for ModelEvaluations without a ``metrics`` property (TFX's)."""
-    out = {}
-    for artifact in artifacts:
-        if type_names.get(artifact.type_id) != "ModelEvaluation" or "metrics" in artifact.properties \
-                or "metrics" in artifact.custom_properties or artifact.state != pb.Artifact.LIVE:
-            continue
-        path = fingerprints.local_uri_path(artifact.uri)
-        if path is not None and path.is_dir() and tfma.is_tfma_output(path):
-            try:
-                out[artifact.id] = tfma.read_metrics(path)
-            except errors.MlstoreError:
-                continue  # unreadable files: the evaluation is indexed without metrics
-    return out
+class _TfmaCache:
+    """Metrics read from TFMA's files for ModelEvaluations without a ``metrics`` property (TFX's).
+
+    A directory's files are parsed once per state: the result is kept under the
+    directory's real path and every entry's (inode, device, size, mtime) there, so
+    evaluations whose uris reach the same unchanged files (symlinks, a re-registered
+    uri) share one parse, and a changed file is read again.
+    """
+
+    _SIZE = 256
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple, dict | None] = {}
+        self._lock = threading.Lock()
+
+    def evaluations(self, artifacts: Sequence[pb.Artifact], type_names: dict[int, str]) -> dict[int, dict]:
+        out = {}
+        for artifact in artifacts:
+            if type_names.get(artifact.type_id) != "ModelEvaluation" or "metrics" in artifact.properties \
+                    or "metrics" in artifact.custom_properties or artifact.state != pb.Artifact.LIVE:
+                continue
+            path = fingerprints.local_uri_path(artifact.uri)
+            metrics = self._metrics(path) if path is not None else None
+            if metrics is not None:
+                out[artifact.id] = metrics
+        return out
+
+    def _metrics(self, path: Path) -> dict | None:
+        try:
+            real = path.resolve(strict=True)
+            with os.scandir(real) as entries:
+                state = tuple(sorted((e.name, st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
+                                     for e in entries for st in (e.stat(),)))
+        except OSError:  # not a directory, gone, a dangling link inside: read uncached
+            return _read_tfma(path)
+        key = (str(real), state)
+        with self._lock:  # a following store's IndexSync may serve several threads
+            if key in self._parsed:
+                return self._parsed[key]
+        metrics = _read_tfma(path)
+        with self._lock:
+            if len(self._parsed) >= self._SIZE:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[key] = metrics
+        return metrics
+
+
+def _read_tfma(path: Path) -> dict | None:
+    if path.is_dir() and tfma.is_tfma_output(path):
+        try:
+            return tfma.read_metrics(path)
+        except errors.MlstoreError:
+            pass  # unreadable files: the evaluation is indexed without metrics
+    return None

@@ -59,6 +59,15 @@ class IndexBatch:
 
     _derived: "Derived | None" = None
     pending_rows: list[dict] | None = None  # artifact rows of the transaction in progress
+    #: Artifact id -> its properties as a dict, converted once per batch (see :meth:`properties`).
+    _properties: dict[int, dict[str, object]] = field(default_factory=dict)
+
+    def properties(self, artifact: pb.Artifact) -> dict[str, object]:
+        """:func:`properties_of` an artifact of the batch, converted once (read by every row builder)."""
+        props = self._properties.get(artifact.id)
+        if props is None:
+            props = self._properties[artifact.id] = properties_of(artifact)
+        return props
 
 
 @dataclass
@@ -83,7 +92,7 @@ class Derived:
 
         def own_span(artifact_id: int) -> int | None:
             art = batch.artifacts.get(artifact_id)
-            span = properties_of(art).get("span") if art is not None else None
+            span = batch.properties(art).get("span") if art is not None else None
             return span if span is not None else spans.get(artifact_id)
 
         for execution in sorted(batch.executions, key=lambda e: e.id):
@@ -141,8 +150,10 @@ def split_properties(type_name: str, props: dict) -> tuple[str, bytes | None]:
     return json.dumps(rest, sort_keys=True), zlib.compress(json.dumps(long, sort_keys=True).encode(), 6)
 
 
-def artifact_row(artifact: pb.Artifact, type_name: str, derived: "Derived | None" = None) -> dict:
-    props = properties_of(artifact)
+def artifact_row(artifact: pb.Artifact, type_name: str, derived: "Derived | None" = None,
+                 props: dict[str, object] | None = None) -> dict:
+    """The index row of an artifact; ``props``: its :func:`properties_of` when the caller has them."""
+    props = properties_of(artifact) if props is None else props
     span, pipeline = props.get("span"), props.get("pipeline")
     if derived is not None:
         span = span if span is not None else derived.spans.get(artifact.id)
@@ -222,7 +233,7 @@ def _derived_rows(batch: IndexBatch) -> tuple[list[dict], list[dict]]:
             if art is None:
                 continue
             type_name = batch.type_names.get(art.type_id)
-            props = properties_of(art)
+            props = batch.properties(art)
             # A baseline's evaluation on the candidate's data is for the gate only: the
             # metric series holds each model's own (primary) evaluation.
             metrics = json.loads(props["metrics"]) if props.get("metrics") else batch.evaluations.get(art.id)
@@ -253,7 +264,7 @@ def _metric_rows(art: pb.Artifact, slices: dict, model_id: int | None, batch: In
     series' names in place of its id (200 a day: no dicts); see :func:`_with_series_ids`."""
     span = _span_of(model_id, batch)
     span = span if span is not None else _span_of(art.id, batch)
-    pipeline = properties_of(art).get("pipeline") or batch.derived().pipelines.get(art.id)
+    pipeline = batch.properties(art).get("pipeline") or batch.derived().pipelines.get(art.id)
     return [
         (art.id, metric_tiers.series_key(pipeline, name, slice_key), model_id, span,
          None if value is None else float(value))
@@ -310,7 +321,8 @@ def write_batch(connection: Connection, batch: IndexBatch) -> tuple[int, int]:
     events = [ev for ev in batch.events if ev.type not in tfx.PENDING]
     derived = batch.derived()
     artifact_rows = [
-        artifact_row(batch.artifacts[i], batch.type_names.get(batch.artifacts[i].type_id, "?"), derived)
+        artifact_row(batch.artifacts[i], batch.type_names.get(batch.artifacts[i].type_id, "?"), derived,
+                     batch.properties(batch.artifacts[i]))
         for i in sorted(batch.new_artifact_ids) if i in batch.artifacts
     ]
     metric_rows, blessing_rows = _derived_rows(batch)
@@ -347,7 +359,7 @@ def _without_indexed(connection: Connection, batch: IndexBatch) -> IndexBatch:
                 ) if artifact_ids else set()
     return IndexBatch(executions, events, batch.artifacts, batch.type_names,
                       frozenset(i for i in artifact_ids if i not in known), batch.contexts, batch.evaluations,
-                      batch.known_spans)
+                      batch.known_spans, _properties=batch._properties)
 
 
 #: Index transactions a deadlock or lock timeout rolled back are retried this often.
