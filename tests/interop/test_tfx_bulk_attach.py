@@ -96,7 +96,11 @@ def test_first_attach_index_statements_per_page_are_bounded(big_tfx, tmp_path):
     assert len(store.executions()) == DAYS * 8
     store.close()
     pages = -(-DAYS * 8 // sync._MLMD_PAGE)
-    assert len(statements) <= 60 + 20 * pages, len(statements)  # 99 for these 3 pages
+    # The new index's schema (the migration chain: DDL and alembic's bookkeeping) is a
+    # constant of its own; the rest is the build: 67 statements for these 3 pages.
+    schema = ("CREATE ", "DROP ", "ALTER ", "PRAGMA ")
+    build = [s for s in statements if not s.lstrip().upper().startswith(schema) and "alembic_version" not in s]
+    assert len(build) <= 40 + 15 * pages, len(build)
 
 
 def test_a_helper_that_dies_leaves_its_pages_to_this_process(tmp_path):
